@@ -1,0 +1,162 @@
+//! `repact-hw inspect`: every layer folded, quantized, and its proven error bound.
+
+use super::{FormatArgs, WeightsArgs};
+use clap::Args;
+use repact_hw::fixedpoint::{DatapathSpec, LayerSpec};
+use repact_hw::model::fold;
+use repact_hw::{weights, Result};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+/// Arguments of `inspect`.
+#[derive(Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    weights: WeightsArgs,
+    #[command(flatten)]
+    formats: FormatArgs,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &InspectArgs) -> Result<ExitCode> {
+    let net = weights::load(&args.weights.weights, &args.weights.load_options())?;
+    let opts = args.formats.spec_options();
+    let specs = net
+        .layers
+        .iter()
+        .map(|l| DatapathSpec::build(&[fold(l)], &opts))
+        .collect::<Result<Vec<_>>>()?;
+    if args.json {
+        let layers: Vec<_> = specs.iter().map(layer_json).collect();
+        let doc = json!({
+            "tool": "repact-hw",
+            "version": env!("CARGO_PKG_VERSION"),
+            "weights": net.source.display().to_string(),
+            "layers": layers,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        print!("{}", text_report(&specs));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn layer_json(spec: &DatapathSpec) -> serde_json::Value {
+    let l = &spec.layers()[0];
+    json!({
+        "name": l.name(),
+        "variant": l.folded.variant,
+        "channels": l.channels(),
+        "breakpoints": l.folded.breakpoints,
+        "segments": l.folded.segments,
+        "quantization": {
+            "input_format": spec.input().to_string(),
+            "output_format": spec.output().to_string(),
+            "c2_frac": spec.c2_frac(),
+            "t_frac": spec.t_frac(),
+            "k1_frac": spec.k1_frac(),
+            "k0_frac": spec.k0_frac(),
+            "shift1": spec.shift1(),
+            "shift2": spec.shift2(),
+            "rounding": [spec.rounding1(), spec.rounding2()],
+            "output_overflow": spec.output_overflow(),
+            "widths": spec.widths(),
+            "thresholds": l.thresholds,
+            "reachable": l.reachable,
+            "coefs": l.coefs,
+            "latency_cycles": spec.latency(),
+            "max_error_ulp": spec.max_error_ulp(),
+            "error_bound": l.bound,
+        },
+    })
+}
+
+fn segment_range(l: &LayerSpec, s: usize) -> String {
+    let b = &l.folded.breakpoints;
+    match (s.checked_sub(1).and_then(|i| b.get(i)), b.get(s)) {
+        (None, Some(hi)) => format!("x < {hi}"),
+        (Some(lo), Some(hi)) => format!("{lo} <= x < {hi}"),
+        (Some(lo), None) => format!("x >= {lo}"),
+        (None, None) => "all x".to_string(),
+    }
+}
+
+fn text_report(specs: &[DatapathSpec]) -> String {
+    let mut out = String::new();
+    for spec in specs {
+        let l = &spec.layers()[0];
+        let w = spec.widths();
+        let _ = writeln!(
+            out,
+            "layer {}  (variant {}, {} channel{})",
+            l.name(),
+            l.folded.variant,
+            l.channels(),
+            if l.channels() == 1 { "" } else { "s" }
+        );
+        for (ch, segs) in l.folded.segments.iter().enumerate() {
+            if l.channels() > 1 {
+                let _ = writeln!(out, "  channel {ch}");
+            }
+            let _ = writeln!(
+                out,
+                "    {:<20} {:>13} {:>13} {:>13}   {:>10} {:>14} {:>14}",
+                "segment", "c0", "c1", "c2", "c2 (int)", "k1 (int)", "k0 (int)"
+            );
+            for (s, c) in segs.iter().enumerate() {
+                let q = l.coefs[ch][s];
+                let reach = if l.reachable[s] { "" } else { "  (unreachable)" };
+                let _ = writeln!(
+                    out,
+                    "    {:<20} {:>13.9} {:>13.9} {:>13.9}   {:>10} {:>14} {:>14}{reach}",
+                    segment_range(l, s),
+                    c[0],
+                    c[1],
+                    c[2],
+                    q.c2,
+                    q.k1,
+                    q.k0
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "  formats: in {} -> out {}; c2 {} bits (frac {}), t {} bits (frac {}), k1 {} bits \
+             (frac {}), k0 {} bits (frac {}); shifts {} and {}, round half up; output saturates",
+            spec.input(),
+            spec.output(),
+            w.c2,
+            spec.c2_frac(),
+            w.t,
+            spec.t_frac(),
+            w.k1,
+            spec.k1_frac(),
+            w.k0,
+            spec.k0_frac(),
+            spec.shift1(),
+            spec.shift2()
+        );
+        let _ = writeln!(
+            out,
+            "  stage widths: p1 {}, s1 {}, p2 {}, y {}, q {}; latency {} cycles",
+            w.p1,
+            w.s1,
+            w.p2,
+            w.y,
+            w.q,
+            spec.latency()
+        );
+        let _ = writeln!(
+            out,
+            "  proven error bound: {:.6} ULP of the output ({:.6} before the output rounding), \
+             budget {} ULP\n",
+            l.bound.total_ulp,
+            l.bound.pre_round_ulp,
+            spec.max_error_ulp()
+        );
+    }
+    out
+}

@@ -1,0 +1,91 @@
+//! Command-line definitions (clap) and dispatch to the subcommands.
+
+mod eval;
+mod inspect;
+
+use clap::{Args, Parser, Subcommand};
+use repact_hw::fixedpoint::{ApFixed, SpecOptions, DEFAULT_MAX_COEF_WIDTH, DEFAULT_MAX_ERROR_ULP};
+use repact_hw::model::{BranchOrder, Variant};
+use repact_hw::weights::LoadOptions;
+use repact_hw::Result;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Turns trained RepAct activation functions into verified fixed-point FPGA IP.
+#[derive(Parser)]
+#[command(name = "repact-hw", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show every activation layer: folded coefficients, chosen fixed-point formats, error bound.
+    Inspect(inspect::InspectArgs),
+    /// Run the bit-exact golden model of one layer on a float tensor (.npy).
+    Eval(eval::EvalArgs),
+}
+
+/// Where the weights come from and how to read them.
+#[derive(Args)]
+pub struct WeightsArgs {
+    /// Weights file: our JSON (.json), a PyTorch state dict (.safetensors, .pth/.pt).
+    #[arg(long, value_name = "FILE")]
+    pub weights: PathBuf,
+    /// RepAct variant of layers without a BatchNorm (origin and softmax have the same keys).
+    #[arg(long, value_name = "origin|softmax|bn")]
+    pub variant: Option<Variant>,
+    /// Which branch each ActorAtn entry multiplies, e.g. identity,relu,prelu,hardswish
+    /// [default: origin/bn identity,relu,hardswish,prelu; softmax identity,relu,prelu,hardswish].
+    #[arg(long, value_name = "B0,B1,B2,B3", value_parser = BranchOrder::parse_list)]
+    pub branch_order: Option<BranchOrder>,
+}
+
+impl WeightsArgs {
+    fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            variant: self.variant,
+            branch_order: self.branch_order,
+        }
+    }
+}
+
+/// Fixed-point formats and the error budget.
+#[derive(Args)]
+pub struct FormatArgs {
+    /// Input format ap_fixed<W,I> (W total bits, I integer bits incl. sign); samples are
+    /// rounded to nearest (ties to even) and saturated.
+    #[arg(long, value_name = "ap_fixed<W,I>", default_value = "ap_fixed<16,6>")]
+    pub in_format: ApFixed,
+    /// Output format ap_fixed<W,I>; rounded to nearest (ties toward +inf, AP_RND) and
+    /// saturated (AP_SAT).
+    #[arg(long, value_name = "ap_fixed<W,I>", default_value = "ap_fixed<16,6>")]
+    pub out_format: ApFixed,
+    /// Largest allowed error against the saturated f64 function, in output ULPs.
+    #[arg(long, value_name = "ULP", default_value_t = DEFAULT_MAX_ERROR_ULP)]
+    pub max_error_ulp: f64,
+    /// Largest width of a multiplier operand (c2 and t); 25 is the DSP48E1 A port.
+    #[arg(long, value_name = "BITS", default_value_t = DEFAULT_MAX_COEF_WIDTH)]
+    pub max_coef_width: u32,
+}
+
+impl FormatArgs {
+    fn spec_options(&self) -> SpecOptions {
+        SpecOptions {
+            input: self.in_format,
+            output: self.out_format,
+            max_error_ulp: self.max_error_ulp,
+            max_coef_width: self.max_coef_width,
+        }
+    }
+}
+
+/// Parses the command line and runs the subcommand.
+pub fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Eval(args) => eval::run(&args),
+    }
+}

@@ -1,0 +1,14 @@
+//! repact-hw: turns trained RepAct activation functions into verified fixed-point FPGA IP.
+//!
+//! Data flows one way: [`weights`] reads files into [`model`] parameters, which fold into
+//! f64 piecewise quadratics; [`fixedpoint`] quantizes them into a [`fixedpoint::DatapathSpec`],
+//! the single description of the integer datapath that both the golden model and the HDL
+//! generator follow.
+
+pub mod error;
+pub mod fixedpoint;
+pub mod model;
+pub mod tensor;
+pub mod weights;
+
+pub use error::{Error, Result};
