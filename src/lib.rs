@@ -7,7 +7,11 @@
 
 pub mod error;
 pub mod fixedpoint;
+pub mod flow;
+pub mod hdl;
+pub mod manifest;
 pub mod model;
+pub mod sim;
 pub mod tensor;
 pub mod weights;
 

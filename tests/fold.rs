@@ -69,8 +69,14 @@ proptest! {
 
 #[test]
 fn softmax_weights_sum_to_one_and_default_orders_follow_the_training_modules() {
-    let p = RepActParams::new(Variant::Softmax, [1.0, -2.0, 0.5, 3.0], None, vec![0.25], None)
-        .unwrap();
+    let p = RepActParams::new(
+        Variant::Softmax,
+        [1.0, -2.0, 0.5, 3.0],
+        None,
+        vec![0.25],
+        None,
+    )
+    .unwrap();
     let w = p.effective_weights();
     assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-15);
     assert_eq!(p.branch_order.to_string(), "identity,relu,prelu,hardswish");
@@ -81,9 +87,12 @@ fn softmax_weights_sum_to_one_and_default_orders_follow_the_training_modules() {
 #[test]
 fn hand_checked_origin_fold() {
     // a·x + b·relu + c·hardswish + d·prelu with p = 0.5
-    let p = RepActParams::new(Variant::Origin, [1.0, 2.0, 6.0, 4.0], None, vec![0.5], None)
-        .unwrap();
-    let f = fold(&Layer { name: "l".into(), kind: LayerKind::RepAct(p) });
+    let p =
+        RepActParams::new(Variant::Origin, [1.0, 2.0, 6.0, 4.0], None, vec![0.5], None).unwrap();
+    let f = fold(&Layer {
+        name: "l".into(),
+        kind: LayerKind::RepAct(p),
+    });
     assert_eq!(f.segments[0][0], [0.0, 1.0 + 4.0 * 0.5, 0.0]);
     assert_eq!(f.segments[0][1], [0.0, 1.0 + 3.0 + 2.0, 1.0]);
     assert_eq!(f.segments[0][2], [0.0, 1.0 + 2.0 + 3.0 + 4.0, 1.0]);

@@ -65,7 +65,12 @@ impl ErrStats {
 }
 
 /// The channel index of every element of `x`, in its logical (row-major) order.
-fn channel_indices(x: &ArrayD<f64>, channels: usize, axis: Option<usize>, layer: &str) -> Result<Vec<usize>> {
+fn channel_indices(
+    x: &ArrayD<f64>,
+    channels: usize,
+    axis: Option<usize>,
+    layer: &str,
+) -> Result<Vec<usize>> {
     if channels == 1 {
         return Ok(vec![0; x.len()]);
     }
@@ -108,14 +113,23 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             if r.shape() != x.shape() {
                 return Err(Error::Tensor {
                     file: p.clone(),
-                    reason: format!("shape {:?} differs from the input's {:?}", r.shape(), x.shape()),
+                    reason: format!(
+                        "shape {:?} differs from the input's {:?}",
+                        r.shape(),
+                        x.shape()
+                    ),
                 });
             }
             Some(r.iter().copied().collect::<Vec<f64>>())
         }
         None => None,
     };
-    let channels = channel_indices(&x, spec.layers()[0].channels(), args.channel_axis, &args.layer)?;
+    let channels = channel_indices(
+        &x,
+        spec.layers()[0].channels(),
+        args.channel_axis,
+        &args.layer,
+    )?;
 
     let (fin, fout) = (spec.input(), spec.output());
     let start = Instant::now();
@@ -133,8 +147,11 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     )
     .map_err(|e| Error::Usage(format!("internal shape error: {e}")))?;
 
-    let (mut vs_quantized, mut vs_float, mut vs_ref) =
-        (ErrStats::default(), ErrStats::default(), ErrStats::default());
+    let (mut vs_quantized, mut vs_float, mut vs_ref) = (
+        ErrStats::default(),
+        ErrStats::default(),
+        ErrStats::default(),
+    );
     let folded = &spec.layers()[0].folded;
     for (i, ((&xv, &ri), &ro)) in x.iter().zip(&raw_in).zip(&raw_out).enumerate() {
         let out = fout.to_f64(ro);

@@ -108,7 +108,11 @@ fn text_report(specs: &[DatapathSpec]) -> String {
             );
             for (s, c) in segs.iter().enumerate() {
                 let q = l.coefs[ch][s];
-                let reach = if l.reachable[s] { "" } else { "  (unreachable)" };
+                let reach = if l.reachable[s] {
+                    ""
+                } else {
+                    "  (unreachable)"
+                };
                 let _ = writeln!(
                     out,
                     "    {:<20} {:>13.9} {:>13.9} {:>13.9}   {:>10} {:>14} {:>14}{reach}",

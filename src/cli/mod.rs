@@ -1,7 +1,9 @@
 //! Command-line definitions (clap) and dispatch to the subcommands.
 
 mod eval;
+mod gen;
 mod inspect;
+mod verify;
 
 use clap::{Args, Parser, Subcommand};
 use repact_hw::fixedpoint::{ApFixed, SpecOptions, DEFAULT_MAX_COEF_WIDTH, DEFAULT_MAX_ERROR_ULP};
@@ -25,6 +27,10 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Run the bit-exact golden model of one layer on a float tensor (.npy).
     Eval(eval::EvalArgs),
+    /// Generate the Verilog IP (one directory) for the activation layers.
+    Gen(gen::GenArgs),
+    /// Prove with Verilator and Icarus that a generated IP equals the golden model bit for bit.
+    Verify(verify::VerifyArgs),
 }
 
 /// Where the weights come from and how to read them.
@@ -87,5 +93,7 @@ pub fn run() -> Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Gen(args) => gen::run(&args),
+        Command::Verify(args) => verify::run(&args),
     }
 }

@@ -128,8 +128,14 @@ impl FromStr for ApFixed {
         let (w, i) = inner
             .split_once(',')
             .ok_or_else(|| bad("expected `ap_fixed<W,I>` (W total bits, I integer bits)"))?;
-        let w: u32 = w.trim().parse().map_err(|_| bad("W must be a whole number"))?;
-        let i: i32 = i.trim().parse().map_err(|_| bad("I must be a whole number"))?;
+        let w: u32 = w
+            .trim()
+            .parse()
+            .map_err(|_| bad("W must be a whole number"))?;
+        let i: i32 = i
+            .trim()
+            .parse()
+            .map_err(|_| bad("I must be a whole number"))?;
         ApFixed::new(w, i)
     }
 }
@@ -154,7 +160,10 @@ mod tests {
     fn parses_both_spellings() {
         let f: ApFixed = "ap_fixed<16,6>".parse().unwrap();
         assert_eq!((f.width(), f.int_bits(), f.frac()), (16, 6, 10));
-        assert_eq!("12, 4".parse::<ApFixed>().unwrap(), ApFixed::new(12, 4).unwrap());
+        assert_eq!(
+            "12, 4".parse::<ApFixed>().unwrap(),
+            ApFixed::new(12, 4).unwrap()
+        );
         assert!("ap_fixed<16,6".parse::<ApFixed>().is_err());
         assert!("ap_fixed<40,6>".parse::<ApFixed>().is_err());
         assert!("ap_fixed<8,9>".parse::<ApFixed>().is_err());

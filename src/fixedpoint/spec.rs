@@ -293,7 +293,11 @@ impl DatapathSpec {
                 opts.max_coef_width
             )));
         }
-        let segments = layers.iter().map(|l| l.breakpoints.len() + 1).max().unwrap_or(1);
+        let segments = layers
+            .iter()
+            .map(|l| l.breakpoints.len() + 1)
+            .max()
+            .unwrap_or(1);
         let (min_raw, max_raw) = (input.min_raw(), input.max_raw());
 
         // Thresholds and the reachable input range of each segment, per layer.
@@ -312,7 +316,11 @@ impl DatapathSpec {
             let mut reg = Vec::new();
             for s in 0..segments {
                 let lo = if s == 0 { min_raw } else { th[s - 1] };
-                let hi = if s == segments - 1 { max_raw } else { th[s] - 1 };
+                let hi = if s == segments - 1 {
+                    max_raw
+                } else {
+                    th[s] - 1
+                };
                 if lo <= hi {
                     reg.push(Region { seg: s, lo, hi });
                 }
@@ -418,6 +426,9 @@ impl DatapathSpec {
         let fi = input.frac();
         let shift1 = (c2_frac + fi).checked_sub(t_frac)?;
         let shift2 = (t_frac + fi).checked_sub(output.frac())?;
+        if shift1 >= MAX_STAGE_WIDTH || shift2 >= MAX_STAGE_WIDTH {
+            return None;
+        }
         let k1_frac = c2_frac + fi;
         let k0_frac = t_frac + fi;
         let ulp_t = exp2i(-(t_frac as i64));
@@ -522,9 +533,11 @@ impl DatapathSpec {
             q: qs.width(),
             out: output.width(),
         };
-        if [widths.p1, widths.s1, widths.p2, widths.y, widths.k1, widths.k0]
-            .iter()
-            .any(|&w| w > MAX_STAGE_WIDTH)
+        if [
+            widths.p1, widths.s1, widths.p2, widths.y, widths.k1, widths.k0,
+        ]
+        .iter()
+        .any(|&w| w > MAX_STAGE_WIDTH)
         {
             return None;
         }

@@ -13,13 +13,13 @@
 //! `y·s + t` scales all coefficients by `s` and adds `t` to `c0`.
 
 use super::params::{Branch, Layer, LayerKind, RepActParams};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The breakpoints every RepAct layer folds to.
 pub const REPACT_BREAKPOINTS: [f64; 3] = [-3.0, 0.0, 3.0];
 
 /// A folded activation: per channel, one quadratic `c0 + c1·x + c2·x²` per segment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FoldedLayer {
     /// The layer's name.
     pub name: String,

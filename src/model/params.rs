@@ -204,7 +204,10 @@ fn check_finite(field: &str, values: &[f64]) -> Result<(), FieldError> {
             } else {
                 format!("{field}[{i}]")
             };
-            return Err(FieldError::new(name, format!("must be a finite number, got {v}")));
+            return Err(FieldError::new(
+                name,
+                format!("must be a finite number, got {v}"),
+            ));
         }
     }
     Ok(())
@@ -237,7 +240,10 @@ impl RepActParams {
     ) -> Result<Self, FieldError> {
         check_finite("actor_atn", &actor_atn)?;
         if prelu_weight.is_empty() {
-            return Err(FieldError::new("prelu_weight", "must hold at least one value"));
+            return Err(FieldError::new(
+                "prelu_weight",
+                "must hold at least one value",
+            ));
         }
         check_finite("prelu_weight", &prelu_weight)?;
         match (variant, &bn) {
@@ -289,7 +295,11 @@ impl RepActParams {
     pub fn effective_weights(&self) -> [f64; 4] {
         match self.variant {
             Variant::Softmax => {
-                let m = self.actor_atn.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let m = self
+                    .actor_atn
+                    .iter()
+                    .cloned()
+                    .fold(f64::NEG_INFINITY, f64::max);
                 let e = self.actor_atn.map(|a| (a - m).exp());
                 let s: f64 = e.iter().sum();
                 e.map(|v| v / s)
@@ -336,7 +346,10 @@ impl PiecewiseParams {
             if w[1] <= w[0] {
                 return Err(FieldError::new(
                     format!("piecewise.breakpoints[{}]", i + 1),
-                    format!("breakpoints must increase strictly, got {} after {}", w[1], w[0]),
+                    format!(
+                        "breakpoints must increase strictly, got {} after {}",
+                        w[1], w[0]
+                    ),
                 ));
             }
         }
@@ -354,7 +367,10 @@ impl PiecewiseParams {
         if segments.len() > MAX_SEGMENTS {
             return Err(FieldError::new(
                 "piecewise.segments",
-                format!("at most {MAX_SEGMENTS} segments are supported, got {}", segments.len()),
+                format!(
+                    "at most {MAX_SEGMENTS} segments are supported, got {}",
+                    segments.len()
+                ),
             ));
         }
         let mut out = Vec::with_capacity(segments.len());
@@ -363,7 +379,10 @@ impl PiecewiseParams {
             if s.is_empty() || s.len() > 3 {
                 return Err(FieldError::new(
                     field,
-                    format!("needs 1 to 3 coefficients [c0, c1, c2] (degree <= 2), got {}", s.len()),
+                    format!(
+                        "needs 1 to 3 coefficients [c0, c1, c2] (degree <= 2), got {}",
+                        s.len()
+                    ),
                 ));
             }
             check_finite(&field, s)?;
@@ -419,7 +438,11 @@ impl Network {
     /// The layer called `name`, or an error listing the layers there are.
     pub fn layer(&self, name: &str) -> crate::Result<&Layer> {
         self.layers.iter().find(|l| l.name == name).ok_or_else(|| {
-            let names: Vec<_> = self.layers.iter().map(|l| format!("`{}`", l.name)).collect();
+            let names: Vec<_> = self
+                .layers
+                .iter()
+                .map(|l| format!("`{}`", l.name))
+                .collect();
             crate::Error::Weights {
                 file: self.source.clone(),
                 layer: Some(name.to_string()),

@@ -1,7 +1,56 @@
-//! Reading weights files. (Being written: see src/weights/ owner.)
+//! Reading weights files into [`Network`]s.
+//!
+//! Three formats are read, chosen by the file's extension:
+//!
+//! - `.json`: our own versioned format, the only one that can also hold already folded
+//!   piecewise functions and say each layer's variant and branch order (below).
+//! - `.safetensors`: a PyTorch `state_dict` saved with `safetensors`.
+//! - `.pth` / `.pt`: the zip + pickle archive written by `torch.save` (PyTorch >= 1.6),
+//!   holding a `state_dict` or a checkpoint dict with one under `state_dict`,
+//!   `model_state_dict` or `model`. The pickle is read by a small interpreter that knows
+//!   only the opcodes `torch.save` emits and never runs Python code.
+//!
+//! In a state dict (`.safetensors`, `.pth`), a RepAct layer is the prefix of
+//! `<prefix>.ActorAtn` (4 values) and `<prefix>.actor_PReLU.weight` (1 or C values); a
+//! `RepAct_BN` layer adds `<prefix>.bn.weight`, `.bias`, `.running_mean`, `.running_var`
+//! (1 value each; eps is not stored and taken as PyTorch's default 1e-5). Leading `module.`
+//! (from `DataParallel`) is stripped. Origin and softmax layers have the same keys, so
+//! [`LoadOptions::variant`] must say which.
+//!
+//! # The JSON format
+//!
+//! ```json
+//! {"repact_weights": 1,
+//!  "layers": [
+//!   {"name": "block1.act", "variant": "bn",
+//!    "actor_atn": [-0.17, 0.39, 0.16, 0.58],
+//!    "branch_order": ["identity", "relu", "hardswish", "prelu"],
+//!    "prelu_weight": [-0.21],
+//!    "bn": {"weight": 1.28, "bias": 0.006, "running_mean": 0.48, "running_var": 0.26, "eps": 1e-5}},
+//!   {"name": "my_act", "piecewise": {"breakpoints": [0.0], "segments": [[0, 0.1], [0, 1]]}}
+//!  ]}
+//! ```
+//!
+//! `variant` is `origin`, `softmax` or `bn`; `branch_order` is optional (the variant's
+//! default); `bn` only for variant `bn`, its `eps` optional (1e-5); `prelu_weight` holds one
+//! slope or one per channel. A piecewise layer has `segments[i] = [c0, c1, c2]` (1 to 3
+//! coefficients) on `[breakpoints[i-1], breakpoints[i])`. Unknown keys, duplicate keys and
+//! duplicate layer names are errors, so a typo is never silently ignored. [`to_json`] writes
+//! this format.
+//!
+//! Every problem is reported as [`Error::Weights`] naming the file and, when known, the
+//! layer and the field.
+
+mod json;
+mod pickle;
+mod pth;
+mod safetensors;
+mod state_dict;
+
+pub use json::to_json;
 
 use crate::model::{BranchOrder, Network, Variant};
-use crate::Result;
+use crate::{Error, Result};
 use std::path::Path;
 
 /// What the user said on the command line about how to read the file.
@@ -13,8 +62,81 @@ pub struct LoadOptions {
     pub branch_order: Option<BranchOrder>,
 }
 
-/// Reads every activation layer of a weights file (.json, .safetensors or .pth).
+/// Reads every activation layer of a weights file (.json, .safetensors or .pth/.pt).
+///
+/// The format is chosen by the extension (case-insensitive). Layers come back in file
+/// order; for `.safetensors`, which keeps no order, in natural order of their names
+/// (`block2` before `block10`).
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Network> {
-    let _ = (path, opts);
-    todo!()
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let layers = match ext.as_deref() {
+        Some("json") => json::load(path, opts),
+        Some("safetensors") => safetensors::load(path, opts),
+        Some("pth") | Some("pt") => pth::load(path, opts),
+        other => {
+            let got = match other {
+                Some(e) => format!("unknown extension `.{e}`"),
+                None => "no extension".to_string(),
+            };
+            Err(Problem::new(format!(
+                "{got}: cannot tell the format; expected .json, .safetensors, .pth or .pt"
+            )))
+        }
+    };
+    match layers {
+        Ok(layers) => Ok(Network {
+            source: path.to_path_buf(),
+            layers,
+        }),
+        Err(p) => Err(p.into_error(path)),
+    }
+}
+
+/// A problem found while reading, before the file name is attached.
+///
+/// The format readers work on bytes and do not know the path; [`load`] turns this into
+/// [`Error::Weights`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Problem {
+    pub(crate) layer: Option<String>,
+    pub(crate) field: Option<String>,
+    pub(crate) reason: String,
+}
+
+impl Problem {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
+        Problem {
+            layer: None,
+            field: None,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn layer(mut self, layer: impl Into<String>) -> Self {
+        self.layer = Some(layer.into());
+        self
+    }
+
+    pub(crate) fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub(crate) fn into_error(self, file: &Path) -> Error {
+        Error::Weights {
+            file: file.to_path_buf(),
+            layer: self.layer,
+            field: self.field,
+            reason: self.reason,
+        }
+    }
+}
+
+/// Reads the whole file; a missing or unreadable file is a weights error like any other so
+/// that the message has the same shape.
+pub(crate) fn read_file(path: &Path) -> std::result::Result<Vec<u8>, Problem> {
+    std::fs::read(path).map_err(|e| Problem::new(format!("cannot read the file: {e}")))
 }

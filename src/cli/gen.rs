@@ -1,0 +1,90 @@
+//! `repact-hw gen`: weights in, an IP directory out.
+
+use super::{FormatArgs, WeightsArgs};
+use clap::Args;
+use repact_hw::flow::{self, GenOptions};
+use repact_hw::manifest::CoeffMode;
+use repact_hw::{weights, Result};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `gen`.
+#[derive(Args)]
+pub struct GenArgs {
+    #[command(flatten)]
+    weights: WeightsArgs,
+    #[command(flatten)]
+    formats: FormatArgs,
+    /// Output directory (created; replaced if it is an earlier repact-hw IP directory).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Top module name; with several layers each baked core is `<NAME>_<layer>`.
+    #[arg(long, default_value = "repact_act")]
+    name: String,
+    /// Only this layer [default: all].
+    #[arg(long)]
+    layer: Option<String>,
+    /// Samples per AXI4-Stream beat (1, 2, 4, 8 or 16), each with its own datapath.
+    #[arg(long, default_value_t = 1)]
+    lanes: usize,
+    /// Width of a TUSER passed through beside the data (0: no TUSER).
+    #[arg(long, default_value_t = 0)]
+    tuser_width: u32,
+    /// Coefficients as constants (one core per layer) or AXI4-Lite registers (one core).
+    #[arg(long, value_enum, default_value_t = CoeffMode::Baked)]
+    coeffs: CoeffMode,
+}
+
+fn quoted_command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            if a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=,".contains(c))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn run(args: &GenArgs) -> Result<ExitCode> {
+    let net = weights::load(&args.weights.weights, &args.weights.load_options())?;
+    let bundle = flow::generate(
+        &net,
+        &GenOptions {
+            spec: args.formats.spec_options(),
+            name: args.name.clone(),
+            lanes: args.lanes,
+            tuser_width: args.tuser_width,
+            coeffs: args.coeffs,
+            layer: args.layer.clone(),
+            command_line: quoted_command_line(),
+        },
+    )?;
+    flow::write_bundle(&bundle, &args.out)?;
+    println!(
+        "wrote {} ({} files)",
+        args.out.display(),
+        bundle.files.len()
+    );
+    for (core, spec) in bundle.cores.iter().zip(&bundle.specs) {
+        let names: Vec<_> = spec.layers().iter().map(|l| l.name()).collect();
+        println!(
+            "  {:<28} {}  {} -> {}, {} lane(s), latency {} cycles, proven bound {:.4} ULP",
+            core.top,
+            names.join(","),
+            spec.input(),
+            spec.output(),
+            core.lanes,
+            core.latency_cycles,
+            spec.layers()
+                .iter()
+                .map(|l| l.bound.total_ulp)
+                .fold(0.0, f64::max)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,150 @@
+//! `repact-hw verify DIR`: the generated hardware against the golden model, bit for bit.
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use repact_hw::manifest::Manifest;
+use repact_hw::sim::run::{verify_core, CoreReport, RunOptions};
+use repact_hw::sim::verify::VerifyOptions;
+use repact_hw::sim::verilator::default_cache_dir;
+use repact_hw::Result;
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `verify`.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// A directory written by `repact-hw gen`.
+    dir: PathBuf,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Write a waveform around the first mismatch to this file.
+    #[arg(long, value_name = "FILE")]
+    vcd: Option<PathBuf>,
+    /// Beats of the AXI4-Stream stress phase per layer.
+    #[arg(long, default_value_t = 1_000_000)]
+    stress_beats: u64,
+    /// Random samples per channel for inputs wider than 16 bits.
+    #[arg(long, default_value_t = 10_000_000)]
+    random_samples: u64,
+    /// Cycles of stimulus replayed in Icarus Verilog per layer (0: skip it).
+    #[arg(long, default_value_t = 20_000)]
+    icarus_cycles: usize,
+    /// Seed of the random stimulus.
+    #[arg(long, default_value_t = VerifyOptions::default().seed)]
+    seed: u64,
+}
+
+fn table(reports: &[CoreReport]) -> String {
+    let mut s = format!(
+        "{:<26} {:<12} {:>5} {:>11} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8}  {}\n",
+        "core",
+        "layer",
+        "lanes",
+        "inputs",
+        "mismatch",
+        "err ULP",
+        "bound",
+        "latency",
+        "stress",
+        "icarus",
+        "result"
+    );
+    for r in reports {
+        s += &format!(
+            "{:<26} {:<12} {:>5} {:>11} {:>10} {:>9.4} {:>9.4} {:>9} {:>8} {:>8}  {}\n",
+            r.core,
+            r.layer,
+            r.lanes,
+            r.exhaustive.samples,
+            r.exhaustive.mismatches + r.stress.mismatches,
+            r.max_error_ulp,
+            r.bound_ulp,
+            r.latency_measured.map_or("-".into(), |l| l.to_string()),
+            r.stress.beats,
+            r.icarus_cycles,
+            if r.passed { "PASS" } else { "FAIL" }
+        );
+    }
+    s
+}
+
+pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
+    let manifest = Manifest::read(&args.dir)?;
+    let opts = RunOptions {
+        verify: VerifyOptions {
+            stress_beats: args.stress_beats,
+            random_samples: args.random_samples,
+            icarus_cycles: args.icarus_cycles,
+            seed: args.seed,
+            ..VerifyOptions::default()
+        },
+        cache_dir: default_cache_dir(),
+        vcd: args.vcd.clone(),
+    };
+    let bar = if std::io::stderr().is_terminal() && !args.json {
+        // Work units: samples of the exhaustive phase plus beats of the stress phase.
+        let mut total = 0u64;
+        for core in &manifest.cores {
+            for &l in &core.layers {
+                let layer = &manifest.layers[l];
+                let w = manifest.spec.to_options()?.input.width();
+                let inputs = if w <= 16 {
+                    1u64 << w
+                } else {
+                    args.random_samples
+                };
+                total += inputs * layer.channels() as u64 + args.stress_beats;
+            }
+        }
+        let b = ProgressBar::new(total);
+        b.set_style(
+            ProgressStyle::with_template("{bar:40} {percent:>3}%  {msg}  ({eta} left)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut reports = Vec::new();
+    for core in &manifest.cores {
+        bar.set_message(core.top.clone());
+        reports.extend(verify_core(&args.dir, &manifest, core, &opts, &|n| {
+            bar.inc(n)
+        })?);
+    }
+    bar.finish_and_clear();
+    let passed = reports.iter().all(|r| r.passed);
+    if args.json {
+        let doc = json!({"passed": passed, "seed": args.seed, "cores": reports});
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        print!("{}", table(&reports));
+        for r in reports.iter().filter(|r| !r.passed) {
+            if let Some(f) = &r.first_failure {
+                println!(
+                    "{} / {}: first failure in {} at cycle {}: {}",
+                    r.core, r.layer, f.phase, f.cycle, f.what
+                );
+            }
+        }
+        if let (false, Some(v)) = (passed, &args.vcd) {
+            println!("waveform around the first failure: {}", v.display());
+        }
+        println!(
+            "{}",
+            if passed {
+                "all cores match the golden model bit for bit"
+            } else {
+                "MISMATCH: the hardware differs from the golden model"
+            }
+        );
+    }
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}

@@ -1,0 +1,528 @@
+//! The AXI4-Stream wrapper: N lanes, the beat's side-band signals travelling beside them, the
+//! per-lane channel counter, and an output skid buffer that keeps `s_axis_tready` registered.
+//!
+//! # Backpressure
+//!
+//! The whole pipeline (lanes and side-band delay lines) advances on one clock enable `ce`. `ce`
+//! is the skid buffer's registered ready (verilog-axis `axis_register`, SKID mode), and
+//! `s_axis_tready = ce`: an input beat is accepted exactly when the pipeline shifts. When the
+//! skid buffer's ready register drops, the pipeline may still present one valid beat in the
+//! cycle it drops in; that beat goes into the skid's temp register, so nothing is lost, and
+//! since ready is a register there is no combinational path from `m_axis_tready` to
+//! `s_axis_tready`. With `m_axis_tready` held high, ready stays high: one beat per clock.
+//!
+//! # Latency
+//!
+//! A beat accepted at clock edge k is in lane stage 6 after edge k+5 and in the output register
+//! after edge k+6: [`super::axis_latency`] = `spec.latency()` + 1 = 7 edges.
+
+use super::lane::index_bits;
+use super::verilog::{Expr, Module, Size, Stmt};
+use super::PortDir;
+use crate::fixedpoint::DatapathSpec;
+
+/// Register stages between the lanes' output registers and `m_axis_*` (the skid's output
+/// register) when `m_axis_tready` is high.
+pub(crate) const OUTPUT_REGISTER_STAGES: usize = 1;
+
+/// The beat layout of one core.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamLayout {
+    /// Samples per beat.
+    pub lanes: usize,
+    /// Bits per input sample slot (input width rounded up to bytes).
+    pub s_slot: u32,
+    /// Bits per output sample slot.
+    pub m_slot: u32,
+    /// `tuser` width (0: no `tuser` ports).
+    pub tuser: u32,
+}
+
+impl StreamLayout {
+    pub(crate) fn new(spec: &DatapathSpec, lanes: usize, tuser: u32) -> Self {
+        StreamLayout {
+            lanes,
+            s_slot: spec.input().slot_bits(),
+            m_slot: spec.output().slot_bits(),
+            tuser,
+        }
+    }
+    /// `s_axis_tdata` width.
+    pub fn s_tdata(&self) -> u32 {
+        self.lanes as u32 * self.s_slot
+    }
+    /// `m_axis_tdata` width.
+    pub fn m_tdata(&self) -> u32 {
+        self.lanes as u32 * self.m_slot
+    }
+}
+
+/// `(base + k) mod channels` for `base < channels` and constant `k < channels`, without a
+/// divider: a power-of-two count wraps by itself, otherwise one compare and one subtract.
+fn add_mod(base: &str, k: usize, channels: usize, bits: u32) -> Expr {
+    let b = || Expr::name(base);
+    if k == 0 {
+        b()
+    } else if channels.is_power_of_two() {
+        b().add(Expr::uint(bits, k as u64))
+    } else {
+        let back = (channels - k) as u64;
+        Expr::when(
+            b().ge(Expr::uint(bits, back)),
+            b().sub(Expr::uint(bits, back)),
+            b().add(Expr::uint(bits, k as u64)),
+        )
+    }
+}
+
+/// Builds the AXI4-Stream top module `name` around `lane` for layer `layer` of `spec`.
+pub(crate) fn top_module(
+    spec: &DatapathSpec,
+    layer: usize,
+    lane: &Module,
+    name: &str,
+    layout: &StreamLayout,
+) -> Result<Module, String> {
+    let w = spec.widths();
+    let n = layout.lanes;
+    let n32 = n as u32;
+    let channels = spec.layers()[layer].channels();
+    let latency = spec.latency() as u32;
+    let (s_bytes, m_bytes) = (layout.s_slot / 8, layout.m_slot / 8);
+    let u = layout.tuser;
+    let doc = vec![format!(
+        "{name}: AXI4-Stream wrapper, {n} lane(s) of {}, registered ready.",
+        lane.name()
+    )];
+    let mut m = Module::new(name, doc);
+
+    m.port_group(&["Clock and synchronous reset (active low)"]);
+    m.port(PortDir::In, "aclk", Size::scalar(), false);
+    m.port(PortDir::In, "aresetn", Size::scalar(), false);
+    m.port_group(&[
+        &format!(
+            "AXI4-Stream input: {n} sample(s) per beat, sample i in tdata[i*{s} +: {s}];",
+            s = layout.s_slot
+        ),
+        &format!(
+            "the low {} bits of each slot are used, the rest ignored",
+            w.x
+        ),
+    ]);
+    m.port(
+        PortDir::In,
+        "s_axis_tdata",
+        Size::lit(layout.s_tdata()),
+        false,
+    );
+    m.port(
+        PortDir::In,
+        "s_axis_tkeep",
+        Size::lit(layout.s_tdata() / 8),
+        false,
+    );
+    m.port(PortDir::In, "s_axis_tvalid", Size::scalar(), false);
+    m.port(PortDir::Out, "s_axis_tready", Size::scalar(), false);
+    m.port(PortDir::In, "s_axis_tlast", Size::scalar(), false);
+    if u > 0 {
+        m.port(PortDir::In, "s_axis_tuser", Size::lit(u), false);
+    }
+    m.port_group(&[
+        &format!(
+            "AXI4-Stream output: sample i in tdata[i*{s} +: {s}], sign-extended;",
+            s = layout.m_slot
+        ),
+        "every tkeep byte of sample i = AND of the input tkeep bits of sample i",
+    ]);
+    m.port(
+        PortDir::Out,
+        "m_axis_tdata",
+        Size::lit(layout.m_tdata()),
+        false,
+    );
+    m.port(
+        PortDir::Out,
+        "m_axis_tkeep",
+        Size::lit(layout.m_tdata() / 8),
+        false,
+    );
+    m.port(PortDir::Out, "m_axis_tvalid", Size::scalar(), false);
+    m.port(PortDir::In, "m_axis_tready", Size::scalar(), false);
+    m.port(PortDir::Out, "m_axis_tlast", Size::scalar(), false);
+    if u > 0 {
+        m.port(PortDir::Out, "m_axis_tuser", Size::lit(u), false);
+    }
+
+    let lanes_p = m.localparam("LANES", n32, "samples per beat");
+    let latency_p = m.localparam("LATENCY", latency, "lane pipeline registers");
+    let x_p = m.localparam("X_WIDTH", w.x, &format!("input sample, {}", spec.input()));
+    let out_p = m.localparam(
+        "OUT_WIDTH",
+        w.out,
+        &format!("output sample, {}", spec.output()),
+    );
+    let user_p = (u > 0).then(|| m.localparam("TUSER_WIDTH", u, "tuser, passed through"));
+    let counts_channels = channels > 1 && n % channels != 0;
+    let chan_bits = index_bits(channels);
+    let chan_p = counts_channels.then(|| {
+        m.localparam(
+            "CHANNEL_WIDTH",
+            chan_bits,
+            &format!("channel 0..{channels}"),
+        )
+    });
+
+    // The skid buffer's registers come first: its ready register is the pipeline's enable.
+    m.comment(&[
+        "Output skid buffer state (verilog-axis axis_register, SKID mode). skid_ready_reg is",
+        "the pipeline clock enable and s_axis_tready: registered, so s_axis_tready does not",
+        "depend combinationally on m_axis_tready.",
+    ]);
+    m.reg("skid_ready_reg", Size::scalar(), false);
+    m.reg("m_valid_reg", Size::scalar(), false);
+    m.reg("temp_valid_reg", Size::scalar(), false);
+    m.note("a beat waits in the temp register");
+    let out_bus = Size::product(&lanes_p, &out_p);
+    for stage in ["m", "temp"] {
+        m.reg(&format!("{stage}_out_reg"), out_bus.clone(), false);
+        m.reg(&format!("{stage}_keep_reg"), Size::param(&lanes_p), false);
+        m.reg(&format!("{stage}_last_reg"), Size::scalar(), false);
+        if let Some(p) = &user_p {
+            m.reg(&format!("{stage}_user_reg"), Size::param(p), false);
+        }
+    }
+    m.wire_eq("ce", Size::scalar(), false, Expr::name("skid_ready_reg"));
+    m.note("pipeline clock enable: low holds every stage");
+    m.assign("s_axis_tready", Expr::name("ce"));
+
+    // Input unpacking.
+    m.comment(&["Input: lane i reads the low X_WIDTH bits of slot i."]);
+    for i in 0..n32 {
+        let lsb = i * layout.s_slot;
+        m.wire_eq(
+            &format!("lane{i}_x"),
+            Size::param(&x_p),
+            true,
+            Expr::slice("s_axis_tdata", lsb + w.x - 1, lsb),
+        );
+    }
+    m.discard(
+        "s_axis_tdata",
+        "the bits of each input slot above X_WIDTH are ignored (padding to whole bytes)",
+    );
+    let keep = if s_bytes == 1 {
+        Expr::name("s_axis_tkeep")
+    } else {
+        Expr::concat(
+            (0..n32)
+                .rev()
+                .map(|i| {
+                    Expr::slice("s_axis_tkeep", (i + 1) * s_bytes - 1, i * s_bytes).reduce_and()
+                })
+                .collect(),
+        )
+    };
+    m.wire_eq("lane_keep", Size::param(&lanes_p), false, keep);
+    m.note("bit i: every byte of input sample i is kept");
+
+    // Channel of each lane.
+    let mut lane_channel: Vec<Option<Expr>> = vec![None; n];
+    if channels > 1 && !counts_channels {
+        m.comment(&[&format!(
+            "Channels: {n} lanes per beat is a multiple of {channels} channels, so lane i is always channel i mod {channels}."
+        )]);
+        for (i, c) in lane_channel.iter_mut().enumerate() {
+            *c = Some(Expr::uint(chan_bits, (i % channels) as u64));
+        }
+    }
+    if let Some(cp) = &chan_p {
+        m.comment(&[
+            &format!(
+                "Channels (channels-last stream): sample j of a packet is channel j mod {channels}."
+            ),
+            "chan_base_reg is lane 0's channel on the current beat; it restarts at 0 after",
+            "reset and after a beat with TLAST, else advances by LANES mod CHANNELS.",
+        ]);
+        m.reg("chan_base_reg", Size::param(cp), false);
+        m.wire_eq(
+            "chan_base_next",
+            Size::param(cp),
+            false,
+            add_mod("chan_base_reg", n % channels, channels, chan_bits),
+        );
+        for (i, c) in lane_channel.iter_mut().enumerate() {
+            let k = i % channels;
+            *c = Some(if k == 0 {
+                Expr::name("chan_base_reg")
+            } else {
+                let name = format!("lane{i}_channel");
+                m.wire_eq(
+                    &name,
+                    Size::param(cp),
+                    false,
+                    add_mod("chan_base_reg", k, channels, chan_bits),
+                );
+                Expr::name(&name)
+            });
+        }
+        m.always_ff(
+            "aclk",
+            &[],
+            vec![
+                Stmt::when(
+                    Expr::name("s_axis_tvalid").and(Expr::name("ce")),
+                    vec![Stmt::set(
+                        "chan_base_reg",
+                        Expr::when(
+                            Expr::name("s_axis_tlast"),
+                            Expr::uint(chan_bits, 0),
+                            Expr::name("chan_base_next"),
+                        ),
+                    )],
+                ),
+                Stmt::when(
+                    Expr::name("aresetn").not(),
+                    vec![Stmt::set("chan_base_reg", Expr::uint(chan_bits, 0))],
+                ),
+            ],
+        );
+    }
+
+    // Side-band delay lines, aligned with the lanes' six stages.
+    m.comment(&[
+        "Side-band delay lines beside the lanes: bit group k holds stage k+1's beat.",
+        "Only the valid bits are reset; the rest is data.",
+    ]);
+    m.reg("valid_pipe_reg", Size::param(&latency_p), false);
+    m.reg("last_pipe_reg", Size::param(&latency_p), false);
+    m.reg("keep_pipe_reg", Size::product(&lanes_p, &latency_p), false);
+    if let Some(p) = &user_p {
+        m.reg("user_pipe_reg", Size::product(p, &latency_p), false);
+    }
+    let shift_in = |reg: &str, group: u32, input: &str| {
+        Stmt::set(
+            reg,
+            Expr::concat(vec![
+                Expr::slice(reg, group * (latency - 1) - 1, 0),
+                Expr::name(input),
+            ]),
+        )
+    };
+    m.always_ff(
+        "aclk",
+        &[],
+        vec![
+            Stmt::when(
+                Expr::name("ce"),
+                vec![shift_in("valid_pipe_reg", 1, "s_axis_tvalid")],
+            ),
+            Stmt::when(
+                Expr::name("aresetn").not(),
+                vec![Stmt::set("valid_pipe_reg", Expr::uint(latency, 0))],
+            ),
+        ],
+    );
+    let mut side = vec![
+        shift_in("last_pipe_reg", 1, "s_axis_tlast"),
+        shift_in("keep_pipe_reg", n32, "lane_keep"),
+    ];
+    if u > 0 {
+        side.push(shift_in("user_pipe_reg", u, "s_axis_tuser"));
+    }
+    m.always_ff("aclk", &[], vec![Stmt::when(Expr::name("ce"), side)]);
+    let top_group =
+        |reg: &str, group: u32| Expr::slice(reg, group * latency - 1, group * (latency - 1));
+    m.wire_eq(
+        "pipe_valid",
+        Size::scalar(),
+        false,
+        top_group("valid_pipe_reg", 1),
+    );
+    m.wire_eq(
+        "pipe_last",
+        Size::scalar(),
+        false,
+        top_group("last_pipe_reg", 1),
+    );
+    m.wire_eq(
+        "pipe_keep",
+        Size::param(&lanes_p),
+        false,
+        top_group("keep_pipe_reg", n32),
+    );
+    if let Some(p) = &user_p {
+        m.wire_eq(
+            "pipe_user",
+            Size::param(p),
+            false,
+            top_group("user_pipe_reg", u),
+        );
+    }
+
+    // Lanes.
+    m.comment(&["The lanes."]);
+    for i in 0..n {
+        m.wire(&format!("lane{i}_out"), Size::param(&out_p), true);
+    }
+    for (i, chan) in lane_channel.iter().enumerate() {
+        let mut conns = vec![
+            ("clk", Expr::name("aclk")),
+            ("ce", Expr::name("ce")),
+            ("x", Expr::name(&format!("lane{i}_x"))),
+        ];
+        if let Some(c) = chan {
+            conns.push(("channel", c.clone()));
+        }
+        conns.push(("out", Expr::name(&format!("lane{i}_out"))));
+        m.instance(lane, &format!("lane{i}"), conns)?;
+    }
+    m.wire_eq(
+        "pipe_out",
+        out_bus.clone(),
+        false,
+        Expr::concat(
+            (0..n)
+                .rev()
+                .map(|i| Expr::name(&format!("lane{i}_out")))
+                .collect(),
+        ),
+    );
+
+    // Skid buffer logic.
+    m.comment(&["Skid buffer: where the pipeline's output beat goes this cycle."]);
+    m.wire_eq(
+        "m_ready_or_empty",
+        Size::scalar(),
+        false,
+        Expr::name("m_axis_tready").or(Expr::name("m_valid_reg").not()),
+    );
+    m.wire_eq(
+        "store_pipe_to_output",
+        Size::scalar(),
+        false,
+        Expr::name("skid_ready_reg").and(Expr::name("m_ready_or_empty")),
+    );
+    m.wire_eq(
+        "store_pipe_to_temp",
+        Size::scalar(),
+        false,
+        Expr::name("skid_ready_reg").and(Expr::name("m_ready_or_empty").not()),
+    );
+    m.wire_eq(
+        "store_temp_to_output",
+        Size::scalar(),
+        false,
+        Expr::name("skid_ready_reg")
+            .not()
+            .and(Expr::name("m_axis_tready")),
+    );
+    m.wire_eq(
+        "skid_ready_early",
+        Size::scalar(),
+        false,
+        Expr::name("m_axis_tready").or(Expr::name("temp_valid_reg").not().and(
+            Expr::name("m_valid_reg")
+                .not()
+                .or(Expr::name("pipe_valid").not()),
+        )),
+    );
+    m.note("ready next cycle: output drains, or temp is free and cannot fill this cycle");
+    m.always_ff(
+        "aclk",
+        &[],
+        vec![
+            Stmt::set("skid_ready_reg", Expr::name("skid_ready_early")),
+            Stmt::If(
+                Expr::name("store_pipe_to_output"),
+                vec![Stmt::set("m_valid_reg", Expr::name("pipe_valid"))],
+                vec![Stmt::when(
+                    Expr::name("store_temp_to_output"),
+                    vec![Stmt::set("m_valid_reg", Expr::name("temp_valid_reg"))],
+                )],
+            ),
+            Stmt::If(
+                Expr::name("store_pipe_to_temp"),
+                vec![Stmt::set("temp_valid_reg", Expr::name("pipe_valid"))],
+                vec![Stmt::when(
+                    Expr::name("store_temp_to_output"),
+                    vec![Stmt::set("temp_valid_reg", Expr::bool(false))],
+                )],
+            ),
+            Stmt::when(
+                Expr::name("aresetn").not(),
+                vec![
+                    Stmt::set("skid_ready_reg", Expr::bool(false)),
+                    Stmt::set("m_valid_reg", Expr::bool(false)),
+                    Stmt::set("temp_valid_reg", Expr::bool(false)),
+                ],
+            ),
+        ],
+    );
+    let mut fields = vec!["out", "keep", "last"];
+    if u > 0 {
+        fields.push("user");
+    }
+    let copy = |to: &str, from: &str| -> Vec<Stmt> {
+        fields
+            .iter()
+            .map(|f| {
+                let src = if from == "pipe" {
+                    format!("pipe_{f}")
+                } else {
+                    format!("{from}_{f}_reg")
+                };
+                Stmt::set(&format!("{to}_{f}_reg"), Expr::name(&src))
+            })
+            .collect()
+    };
+    m.always_ff(
+        "aclk",
+        &[],
+        vec![
+            Stmt::If(
+                Expr::name("store_pipe_to_output"),
+                copy("m", "pipe"),
+                vec![Stmt::when(
+                    Expr::name("store_temp_to_output"),
+                    copy("m", "temp"),
+                )],
+            ),
+            Stmt::when(Expr::name("store_pipe_to_temp"), copy("temp", "pipe")),
+        ],
+    );
+
+    // Outputs.
+    m.comment(&["Outputs, straight from registers: samples sign-extended to their slots."]);
+    let wo = w.out;
+    let tdata: Vec<Expr> = (0..n32)
+        .rev()
+        .map(|i| {
+            let (msb, lsb) = (i * wo + wo - 1, i * wo);
+            let sample = Expr::slice("m_out_reg", msb, lsb);
+            if layout.m_slot > wo {
+                Expr::concat(vec![
+                    Expr::bit("m_out_reg", msb).repeat(layout.m_slot - wo),
+                    sample,
+                ])
+            } else {
+                sample
+            }
+        })
+        .collect();
+    m.assign("m_axis_tdata", Expr::concat(tdata));
+    m.assign(
+        "m_axis_tkeep",
+        Expr::concat(
+            (0..n32)
+                .rev()
+                .map(|i| Expr::bit("m_keep_reg", i).repeat(m_bytes))
+                .collect(),
+        ),
+    );
+    m.assign("m_axis_tvalid", Expr::name("m_valid_reg"));
+    m.assign("m_axis_tlast", Expr::name("m_last_reg"));
+    if u > 0 {
+        m.assign("m_axis_tuser", Expr::name("m_user_reg"));
+    }
+    Ok(m)
+}

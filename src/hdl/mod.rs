@@ -1,0 +1,203 @@
+//! HDL generation: Verilog-2001 for the datapath a [`DatapathSpec`] describes.
+//!
+//! # Why a Verilog builder of our own and not rust-hdl blocks
+//!
+//! rust-hdl 0.46 (a dependency) types every signal width as a compile-time const generic
+//! (`Bits<N>`, `Signed<N>`), but our widths come from the spec at run time: the width of every
+//! stage (`p1`, `s1`, `t`, …) depends on the trained coefficients and the chosen formats. The
+//! width-dependent datapath therefore cannot be written as rust-hdl blocks (short of one
+//! monomorphized block per width combination, or `Verilog::Custom` strings, which would be
+//! templates by another name). Instead [`verilog`] is a small typed builder: modules, ports,
+//! `localparam`s, `wire`/`reg` declarations, assignments, clocked `always` blocks and instances
+//! are values, checked (names, references, ranges, declaration order) and rendered to text once.
+//! rust-hdl 0.46 has no AXI blocks either (its bus is its own HLS bus), so nothing of the
+//! AXI4-Stream/AXI4-Lite plumbing would come from it.
+//!
+//! # What is generated
+//!
+//! [`generate_baked`] builds one core for one layer with the coefficients as constants:
+//! * `<top>_lane` — the datapath of one sample, fully pipelined (II = 1) with exactly the
+//!   registers of [`crate::fixedpoint::PIPELINE_STAGES`], written so each multiply-add maps to
+//!   one DSP48E1 (multiplier register, then post-adder register with the constant on C);
+//! * `<top>` — AXI4-Stream in and out (verilog-axis style), N lanes per beat, `tkeep`, `tlast`
+//!   and optional `tuser` carried beside the lanes, a per-lane channel counter for per-channel
+//!   layers (channels-last streams), one global clock enable for backpressure and an output skid
+//!   buffer that keeps `s_axis_tready` registered.
+//!
+//! The hardware computes exactly [`DatapathSpec::eval_raw`]; the co-simulation proves it.
+//! Output is deterministic: the same spec and options give byte-identical text.
+
+mod axis;
+mod header;
+mod lane;
+mod names;
+pub mod verilog;
+
+pub use names::{is_legal_identifier, sanitize_identifier, MAX_IDENTIFIER_LEN};
+
+use crate::fixedpoint::DatapathSpec;
+use crate::{Error, Result};
+use axis::{StreamLayout, OUTPUT_REGISTER_STAGES};
+use lane::CoefSource;
+
+/// Samples per AXI4-Stream beat a core may have.
+pub const LANE_CHOICES: [usize; 5] = [1, 2, 4, 8, 16];
+/// Widest `tuser` passed through.
+pub const MAX_TUSER_WIDTH: u32 = 64;
+
+/// What the caller chooses about a core besides the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreOptions {
+    /// Name of the top module (and of the file, `<top_name>.v`); must be a legal identifier,
+    /// i.e. equal to [`sanitize_identifier`] of itself. The lane module is `<top_name>_lane`.
+    pub top_name: String,
+    /// Samples per beat: one of [`LANE_CHOICES`].
+    pub lanes: usize,
+    /// Width of `tuser` passed through (0: no `tuser` ports), at most [`MAX_TUSER_WIDTH`].
+    pub tuser_width: u32,
+    /// The command line that produced the core, quoted in the file header.
+    pub command_line: String,
+}
+
+impl CoreOptions {
+    /// One lane, no `tuser`, no command line.
+    pub fn new(top_name: &str) -> Self {
+        CoreOptions {
+            top_name: top_name.to_string(),
+            lanes: 1,
+            tuser_width: 0,
+            command_line: String::new(),
+        }
+    }
+}
+
+/// Direction of a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PortDir {
+    /// Input.
+    In,
+    /// Output.
+    Out,
+}
+
+/// A port of the top module, as the co-simulation and the IP packager need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortDecl {
+    /// Name, e.g. `s_axis_tdata`.
+    pub name: String,
+    /// Bits.
+    pub width: u32,
+    /// Direction.
+    pub dir: PortDir,
+}
+
+/// A generated core: the Verilog text and the facts about its interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedCore {
+    /// Top module name.
+    pub top: String,
+    /// All modules of this core in one file (top first, then `<top>_lane`).
+    pub verilog: String,
+    /// `<top>.v`.
+    pub file_name: String,
+    /// Top ports in declaration order: `aclk`, `aresetn`, `s_axis_tdata`, `s_axis_tkeep`,
+    /// `s_axis_tvalid`, `s_axis_tready`, `s_axis_tlast`, [`s_axis_tuser`], `m_axis_tdata`,
+    /// `m_axis_tkeep`, `m_axis_tvalid`, `m_axis_tready`, `m_axis_tlast`, [`m_axis_tuser`].
+    pub ports: Vec<PortDecl>,
+    /// Clock edges from an accepted input beat to `m_axis_tvalid` of its output beat when
+    /// `m_axis_tready` is high: [`axis_latency`]. If the input handshake is seen at the rising
+    /// edge ending cycle n, `m_axis_tvalid` for it is high in cycle n + `latency_cycles`.
+    pub latency_cycles: usize,
+    /// Samples per beat.
+    pub lanes: usize,
+    /// `s_axis_tdata` width: lanes × input width rounded up to bytes.
+    pub s_tdata_width: u32,
+    /// `m_axis_tdata` width: lanes × output width rounded up to bytes.
+    pub m_tdata_width: u32,
+    /// `tuser` width (0: none).
+    pub tuser_width: u32,
+    /// Index into `spec.layers()` of the layer baked in.
+    pub layer: usize,
+}
+
+/// Latency of the AXI4-Stream core for `spec`: the lane's [`DatapathSpec::latency`] registers
+/// plus the skid buffer's output register.
+pub fn axis_latency(spec: &DatapathSpec) -> usize {
+    spec.latency() + OUTPUT_REGISTER_STAGES
+}
+
+fn check_options(spec: &DatapathSpec, layer: usize, opts: &CoreOptions) -> Result<()> {
+    if layer >= spec.layers().len() {
+        return Err(Error::Usage(format!(
+            "layer index {layer} is out of range: the spec has {} layer(s)",
+            spec.layers().len()
+        )));
+    }
+    if !LANE_CHOICES.contains(&opts.lanes) {
+        return Err(Error::Usage(format!(
+            "--lanes must be one of 1, 2, 4, 8, 16, got {}",
+            opts.lanes
+        )));
+    }
+    if opts.tuser_width > MAX_TUSER_WIDTH {
+        return Err(Error::Usage(format!(
+            "--tuser-width must be 0..={MAX_TUSER_WIDTH}, got {}",
+            opts.tuser_width
+        )));
+    }
+    let clean = sanitize_identifier(&opts.top_name);
+    if clean != opts.top_name {
+        return Err(Error::Usage(format!(
+            "top module name `{}` is not a legal Verilog identifier here; use `{clean}`",
+            opts.top_name
+        )));
+    }
+    Ok(())
+}
+
+/// Generates the AXI4-Stream core for layer `layer` of `spec` with its coefficients baked in.
+pub fn generate_baked(
+    spec: &DatapathSpec,
+    layer: usize,
+    opts: &CoreOptions,
+) -> Result<GeneratedCore> {
+    check_options(spec, layer, opts)?;
+    let layer_spec = &spec.layers()[layer];
+    let internal = |e: String| Error::Spec {
+        layer: layer_spec.name().to_string(),
+        reason: format!("internal error in the HDL generator (please report it): {e}"),
+    };
+    let top = opts.top_name.clone();
+    let lane_name = format!("{top}_lane");
+    let mut lane =
+        lane::lane_module(spec, &CoefSource::Baked(layer_spec), &lane_name).map_err(internal)?;
+    lane.lint_off_around(
+        "DECLFILENAME",
+        "One file per core (simpler to package and simulate), so this module's name differs from the file's.",
+    );
+    let layout = StreamLayout::new(spec, opts.lanes, opts.tuser_width);
+    let top_module = axis::top_module(spec, layer, &lane, &top, &layout).map_err(internal)?;
+    let latency = axis_latency(spec);
+    let header = header::file_header(spec, layer, opts, &layout, latency);
+    let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
+    let ports = top_module
+        .ports()
+        .map(|p| PortDecl {
+            name: p.name.clone(),
+            width: p.size.bits(),
+            dir: p.dir,
+        })
+        .collect();
+    Ok(GeneratedCore {
+        file_name: format!("{top}.v"),
+        top,
+        verilog,
+        ports,
+        latency_cycles: latency,
+        lanes: opts.lanes,
+        s_tdata_width: layout.s_tdata(),
+        m_tdata_width: layout.m_tdata(),
+        tuser_width: opts.tuser_width,
+        layer,
+    })
+}

@@ -1,0 +1,1272 @@
+//! A small typed builder for Verilog-2001 modules.
+//!
+//! Generators declare ports, local parameters, nets, continuous assignments, clocked `always`
+//! blocks and instances as values; [`Module::render`] checks them and formats the text once.
+//! There are no templates and no placeholders: a name is either declared or the module does not
+//! render. What the builder guarantees, so that generators need not:
+//!
+//! * every name is a legal identifier (no `$`, no Verilog/SystemVerilog/C++ reserved word) and
+//!   declared once; every referenced name is declared; every bit select is in range; every
+//!   literal fits its width; every local parameter is used (Verilator `-Wall` checks that too);
+//! * only clocked `always @(posedge clk)` blocks exist, so no latch can be inferred;
+//! * binary and conditional operators are fully parenthesized, so precedence is never guessed;
+//! * bits a generator declares as intentionally unused ([`Module::discard`]) are collected into
+//!   one `<signal>_unused` wire each, inside a `verilator lint_off UNUSED` region, with the reason
+//!   as a comment — and only the bits that really are unused, found by scanning every read.
+//!
+//! Width agreement of expressions is left to Verilator's lint, which the tests run with `-Wall`.
+
+use super::names::is_legal_identifier;
+use super::PortDir;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+/// One factor of a [`Size`]: a number or a local parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Factor {
+    Lit(u32),
+    Param(String),
+}
+
+/// The number of bits of a vector, rendered as `[S-1:0]`, where `S` is a number or a product of
+/// local parameters (`[LANES*LATENCY-1:0]`) so the declaration reads like the design intent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Size {
+    bits: u32,
+    factors: Vec<Factor>,
+}
+
+impl Size {
+    /// A 1-bit scalar: declared without a range, so it may not be bit-selected.
+    pub fn scalar() -> Self {
+        Size {
+            bits: 1,
+            factors: Vec::new(),
+        }
+    }
+    /// A plain number of bits, declared `[bits-1:0]` (even for 1 bit).
+    pub fn lit(bits: u32) -> Self {
+        Size {
+            bits,
+            factors: vec![Factor::Lit(bits)],
+        }
+    }
+    /// The value of a local parameter.
+    pub fn param(p: &Param) -> Self {
+        Size {
+            bits: p.value,
+            factors: vec![Factor::Param(p.name.clone())],
+        }
+    }
+    /// The product of two local parameters.
+    pub fn product(a: &Param, b: &Param) -> Self {
+        Size {
+            bits: a.value * b.value,
+            factors: vec![Factor::Param(a.name.clone()), Factor::Param(b.name.clone())],
+        }
+    }
+    /// Number of bits.
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+    fn is_scalar(&self) -> bool {
+        self.factors.is_empty()
+    }
+    /// The range with a leading space, or nothing for a scalar.
+    fn render(&self) -> String {
+        if self.is_scalar() {
+            return String::new();
+        }
+        if let [Factor::Lit(n)] = self.factors.as_slice() {
+            return format!(" [{}:0]", n - 1);
+        }
+        let text: Vec<String> = self
+            .factors
+            .iter()
+            .map(|f| match f {
+                Factor::Lit(n) => n.to_string(),
+                Factor::Param(p) => p.clone(),
+            })
+            .collect();
+        format!(" [{}-1:0]", text.join("*"))
+    }
+}
+
+/// A `localparam` holding a width or count. Obtain it from [`Module::localparam`] and use it in
+/// [`Size`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    name: String,
+    value: u32,
+    comment: String,
+}
+
+impl Param {
+    /// The value.
+    pub fn value(&self) -> u32 {
+        self.value
+    }
+}
+
+/// A sized constant. Signed constants render as `W'sh…` (two's complement) so that they keep
+/// an expression signed; unsigned ones as `W'd…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lit {
+    width: u32,
+    value: i128,
+    signed: bool,
+}
+
+/// Operators with two operands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `>=` (signed when both operands are signed)
+    Ge,
+    /// `&&`
+    LogicAnd,
+    /// `||`
+    LogicOr,
+}
+
+impl BinOp {
+    fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Ge => ">=",
+            BinOp::LogicAnd => "&&",
+            BinOp::LogicOr => "||",
+        }
+    }
+}
+
+/// Operators with one operand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnOp {
+    /// `!` logical not
+    Not,
+    /// `~` bitwise not
+    BitNot,
+    /// `&` reduction and
+    ReduceAnd,
+    /// `|` reduction or
+    ReduceOr,
+}
+
+impl UnOp {
+    fn symbol(self) -> &'static str {
+        match self {
+            UnOp::Not => "!",
+            UnOp::BitNot => "~",
+            UnOp::ReduceAnd => "&",
+            UnOp::ReduceOr => "|",
+        }
+    }
+}
+
+/// An expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    /// A whole net, port or register.
+    Ref(String),
+    /// One bit: `name[i]`.
+    Bit(String, u32),
+    /// A part select `name[msb:lsb]`.
+    Slice(String, u32, u32),
+    /// A sized constant.
+    Lit(Lit),
+    /// A unary operator.
+    Unary(UnOp, Box<Expr>),
+    /// A binary operator.
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `cond ? a : b`.
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `{a, b, …}`, most significant first.
+    Concat(Vec<Expr>),
+    /// `{n{a}}`.
+    Repeat(u32, Box<Expr>),
+}
+
+impl Expr {
+    /// A whole signal.
+    pub fn name(n: &str) -> Expr {
+        Expr::Ref(n.to_string())
+    }
+    /// One bit of a signal.
+    pub fn bit(n: &str, i: u32) -> Expr {
+        Expr::Bit(n.to_string(), i)
+    }
+    /// Bits `msb..=lsb` of a signal (a single bit renders as `n[i]`).
+    pub fn slice(n: &str, msb: u32, lsb: u32) -> Expr {
+        if msb == lsb {
+            Expr::Bit(n.to_string(), msb)
+        } else {
+            Expr::Slice(n.to_string(), msb, lsb)
+        }
+    }
+    /// An unsigned constant of `width` bits.
+    pub fn uint(width: u32, value: u64) -> Expr {
+        Expr::Lit(Lit {
+            width,
+            value: value as i128,
+            signed: false,
+        })
+    }
+    /// A signed constant of `width` bits.
+    pub fn sint(width: u32, value: i64) -> Expr {
+        Expr::Lit(Lit {
+            width,
+            value: value as i128,
+            signed: true,
+        })
+    }
+    /// `1'b0` or `1'b1`.
+    pub fn bool(b: bool) -> Expr {
+        Expr::uint(1, b as u64)
+    }
+    /// `{n{self}}`; just `self` when `n == 1`.
+    pub fn repeat(self, n: u32) -> Expr {
+        if n == 1 {
+            self
+        } else {
+            Expr::Repeat(n, Box::new(self))
+        }
+    }
+    /// `{parts…}`; a single part is returned as is.
+    pub fn concat(mut parts: Vec<Expr>) -> Expr {
+        if parts.len() == 1 {
+            parts.pop().unwrap_or(Expr::Concat(Vec::new()))
+        } else {
+            Expr::Concat(parts)
+        }
+    }
+    fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
+        Expr::Binary(op, Box::new(a), Box::new(b))
+    }
+    /// `self + b`.
+    pub fn add(self, b: Expr) -> Expr {
+        Expr::bin(BinOp::Add, self, b)
+    }
+    /// `self - b`.
+    pub fn sub(self, b: Expr) -> Expr {
+        Expr::bin(BinOp::Sub, self, b)
+    }
+    /// `self * b`.
+    pub fn mul(self, b: Expr) -> Expr {
+        Expr::bin(BinOp::Mul, self, b)
+    }
+    /// `self >= b`.
+    pub fn ge(self, b: Expr) -> Expr {
+        Expr::bin(BinOp::Ge, self, b)
+    }
+    /// `self && b`.
+    pub fn and(self, b: Expr) -> Expr {
+        Expr::bin(BinOp::LogicAnd, self, b)
+    }
+    /// `self || b`.
+    pub fn or(self, b: Expr) -> Expr {
+        Expr::bin(BinOp::LogicOr, self, b)
+    }
+    /// `!self`.
+    pub fn not(self) -> Expr {
+        Expr::Unary(UnOp::Not, Box::new(self))
+    }
+    /// `~self`.
+    pub fn bit_not(self) -> Expr {
+        Expr::Unary(UnOp::BitNot, Box::new(self))
+    }
+    /// `&self`.
+    pub fn reduce_and(self) -> Expr {
+        Expr::Unary(UnOp::ReduceAnd, Box::new(self))
+    }
+    /// `|self`.
+    pub fn reduce_or(self) -> Expr {
+        Expr::Unary(UnOp::ReduceOr, Box::new(self))
+    }
+    /// `cond ? self : otherwise`.
+    pub fn when(cond: Expr, then: Expr, otherwise: Expr) -> Expr {
+        Expr::Cond(Box::new(cond), Box::new(then), Box::new(otherwise))
+    }
+
+    /// The expression as Verilog text.
+    pub fn to_verilog(&self) -> String {
+        self.render(false)
+    }
+
+    fn render(&self, nested: bool) -> String {
+        let wrap = |s: String| if nested { format!("({s})") } else { s };
+        match self {
+            Expr::Ref(n) => n.clone(),
+            Expr::Bit(n, i) => format!("{n}[{i}]"),
+            Expr::Slice(n, m, l) => format!("{n}[{m}:{l}]"),
+            Expr::Lit(l) => l.render(),
+            // `!|a` does not parse in every tool: a unary operand of a unary gets parentheses.
+            Expr::Unary(op, e) if matches!(**e, Expr::Unary(..)) => {
+                format!("{}({})", op.symbol(), e.render(false))
+            }
+            Expr::Unary(op, e) => format!("{}{}", op.symbol(), e.render(true)),
+            Expr::Binary(op, a, b) => wrap(format!(
+                "{} {} {}",
+                a.render(true),
+                op.symbol(),
+                b.render(true)
+            )),
+            Expr::Cond(c, a, b) => wrap(format!(
+                "{} ? {} : {}",
+                c.render(true),
+                a.render(true),
+                b.render(true)
+            )),
+            Expr::Concat(parts) => {
+                let p: Vec<String> = parts.iter().map(|e| e.render(false)).collect();
+                format!("{{{}}}", p.join(", "))
+            }
+            Expr::Repeat(n, e) => format!("{{{n}{{{}}}}}", e.render(false)),
+        }
+    }
+
+    /// Calls `f(name, bits)` for every signal this expression reads (`None` = all bits).
+    fn visit_reads(&self, f: &mut dyn FnMut(&str, Option<(u32, u32)>)) {
+        match self {
+            Expr::Ref(n) => f(n, None),
+            Expr::Bit(n, i) => f(n, Some((*i, *i))),
+            Expr::Slice(n, m, l) => f(n, Some((*m, *l))),
+            Expr::Lit(_) => {}
+            Expr::Unary(_, e) | Expr::Repeat(_, e) => e.visit_reads(f),
+            Expr::Binary(_, a, b) => {
+                a.visit_reads(f);
+                b.visit_reads(f);
+            }
+            Expr::Cond(c, a, b) => {
+                c.visit_reads(f);
+                a.visit_reads(f);
+                b.visit_reads(f);
+            }
+            Expr::Concat(parts) => parts.iter().for_each(|e| e.visit_reads(f)),
+        }
+    }
+
+    fn visit_lits(&self, f: &mut dyn FnMut(&Lit)) {
+        match self {
+            Expr::Lit(l) => f(l),
+            Expr::Ref(_) | Expr::Bit(..) | Expr::Slice(..) => {}
+            Expr::Unary(_, e) | Expr::Repeat(_, e) => e.visit_lits(f),
+            Expr::Binary(_, a, b) => {
+                a.visit_lits(f);
+                b.visit_lits(f);
+            }
+            Expr::Cond(c, a, b) => {
+                c.visit_lits(f);
+                a.visit_lits(f);
+                b.visit_lits(f);
+            }
+            Expr::Concat(parts) => parts.iter().for_each(|e| e.visit_lits(f)),
+        }
+    }
+}
+
+impl Lit {
+    fn fits(&self) -> bool {
+        if self.width == 0 || self.width > 64 {
+            return false;
+        }
+        let w = self.width;
+        if self.signed {
+            let (lo, hi) = (-(1i128 << (w - 1)), (1i128 << (w - 1)) - 1);
+            (lo..=hi).contains(&self.value)
+        } else {
+            (0..(1i128 << w)).contains(&self.value)
+        }
+    }
+    fn render(&self) -> String {
+        if self.signed {
+            let bits = (self.value as u128) & ((1u128 << self.width) - 1);
+            let digits = self.width.div_ceil(4) as usize;
+            format!("{}'sh{:0digits$X}", self.width, bits)
+        } else if self.width == 1 {
+            format!("1'b{}", self.value)
+        } else {
+            format!("{}'d{}", self.width, self.value)
+        }
+    }
+}
+
+/// A statement inside a clocked `always` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stmt {
+    /// `target <= value;` (non-blocking: every statement here is clocked).
+    Set(Expr, Expr),
+    /// `if (cond) begin … end else begin … end`.
+    If(Expr, Vec<Stmt>, Vec<Stmt>),
+    /// `case (sel) … endcase`; arms are (unsigned label, statements, comment), then `default`.
+    Case {
+        /// The selector.
+        sel: Expr,
+        /// Width of the labels.
+        label_width: u32,
+        /// The arms.
+        arms: Vec<CaseArm>,
+        /// The `default` arm, required unless the labels cover every selector value.
+        default: Option<Vec<Stmt>>,
+    },
+    /// A `//` comment line.
+    Comment(String),
+}
+
+/// One arm of a [`Stmt::Case`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseArm {
+    /// The label value.
+    pub label: u64,
+    /// A comment after the label.
+    pub comment: String,
+    /// The statements.
+    pub body: Vec<Stmt>,
+}
+
+impl Stmt {
+    /// `target <= value;`.
+    pub fn set(target: &str, value: Expr) -> Stmt {
+        Stmt::Set(Expr::name(target), value)
+    }
+    /// `if (cond) begin then end`.
+    pub fn when(cond: Expr, then: Vec<Stmt>) -> Stmt {
+        Stmt::If(cond, then, Vec::new())
+    }
+
+    fn visit(&self, reads: &mut dyn FnMut(&Expr), writes: &mut dyn FnMut(&Expr)) {
+        match self {
+            Stmt::Set(t, v) => {
+                writes(t);
+                reads(v);
+            }
+            Stmt::If(c, a, b) => {
+                reads(c);
+                a.iter().chain(b).for_each(|s| s.visit(reads, writes));
+            }
+            Stmt::Case {
+                sel, arms, default, ..
+            } => {
+                reads(sel);
+                for arm in arms {
+                    arm.body.iter().for_each(|s| s.visit(reads, writes));
+                }
+                default
+                    .iter()
+                    .flatten()
+                    .for_each(|s| s.visit(reads, writes));
+            }
+            Stmt::Comment(_) => {}
+        }
+    }
+
+    fn render(&self, out: &mut String, indent: usize) {
+        let pad = "    ".repeat(indent);
+        match self {
+            Stmt::Set(t, v) => {
+                let _ = writeln!(out, "{pad}{} <= {};", t.render(false), v.render(false));
+            }
+            Stmt::If(c, a, b) => {
+                let _ = writeln!(out, "{pad}if ({}) begin", c.render(false));
+                a.iter().for_each(|s| s.render(out, indent + 1));
+                if b.is_empty() {
+                    let _ = writeln!(out, "{pad}end");
+                } else if let [inner @ Stmt::If(..)] = b.as_slice() {
+                    let _ = write!(out, "{pad}end else ");
+                    let mut tail = String::new();
+                    inner.render(&mut tail, indent);
+                    out.push_str(tail.trim_start());
+                } else {
+                    let _ = writeln!(out, "{pad}end else begin");
+                    b.iter().for_each(|s| s.render(out, indent + 1));
+                    let _ = writeln!(out, "{pad}end");
+                }
+            }
+            Stmt::Case {
+                sel,
+                label_width,
+                arms,
+                default,
+            } => {
+                let _ = writeln!(out, "{pad}case ({})", sel.render(false));
+                for arm in arms {
+                    let comment = if arm.comment.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" // {}", arm.comment)
+                    };
+                    let _ = writeln!(out, "{pad}    {label_width}'d{}: begin{comment}", arm.label);
+                    arm.body.iter().for_each(|s| s.render(out, indent + 2));
+                    let _ = writeln!(out, "{pad}    end");
+                }
+                if let Some(d) = default {
+                    let _ = writeln!(out, "{pad}    default: begin");
+                    d.iter().for_each(|s| s.render(out, indent + 2));
+                    let _ = writeln!(out, "{pad}    end");
+                }
+                let _ = writeln!(out, "{pad}endcase");
+            }
+            Stmt::Comment(c) => {
+                let _ = writeln!(out, "{pad}// {c}");
+            }
+        }
+    }
+}
+
+/// Whether a net is a `wire` or a `reg`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetKind {
+    /// Driven by a continuous assignment or an instance output.
+    Wire,
+    /// Driven by a clocked `always` block.
+    Reg,
+}
+
+/// A module port (always `wire`: outputs are assigned from registers, verilog-axis style).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    /// Name.
+    pub name: String,
+    /// Direction.
+    pub dir: PortDir,
+    /// Width.
+    pub size: Size,
+    /// Declared `signed`.
+    pub signed: bool,
+}
+
+#[derive(Debug, Clone)]
+struct PortGroup {
+    title: Vec<String>,
+    ports: Vec<Port>,
+}
+
+#[derive(Debug, Clone)]
+struct Net {
+    kind: NetKind,
+    name: String,
+    size: Size,
+    signed: bool,
+    comment: Option<String>,
+    init: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+struct Instance {
+    module: String,
+    name: String,
+    /// (port, expression, direction of the port).
+    conns: Vec<(String, Expr, PortDir)>,
+}
+
+#[derive(Debug, Clone)]
+enum Item {
+    Comment(Vec<String>),
+    Net(Net),
+    Assign(Expr, Expr),
+    Always {
+        clock: String,
+        comment: Vec<String>,
+        body: Vec<Stmt>,
+    },
+    Instance(Instance),
+}
+
+#[derive(Debug, Clone)]
+struct Discard {
+    signal: String,
+    reason: String,
+}
+
+/// One Verilog module under construction.
+#[derive(Debug, Clone)]
+pub struct Module {
+    name: String,
+    doc: Vec<String>,
+    groups: Vec<PortGroup>,
+    params: Vec<Param>,
+    items: Vec<Item>,
+    discards: Vec<Discard>,
+    lint_off: Vec<(&'static str, String)>,
+}
+
+impl Module {
+    /// A new module; `doc` lines become a `//` comment block right above `module`.
+    pub fn new(name: &str, doc: Vec<String>) -> Self {
+        Module {
+            name: name.to_string(),
+            doc,
+            groups: Vec::new(),
+            params: Vec::new(),
+            items: Vec::new(),
+            discards: Vec::new(),
+            lint_off: Vec::new(),
+        }
+    }
+
+    /// The module's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Starts a commented group of ports; following [`Module::port`] calls join it.
+    pub fn port_group(&mut self, title: &[&str]) {
+        self.groups.push(PortGroup {
+            title: title.iter().map(|s| s.to_string()).collect(),
+            ports: Vec::new(),
+        });
+    }
+
+    /// Adds a port to the current group.
+    pub fn port(&mut self, dir: PortDir, name: &str, size: Size, signed: bool) {
+        if self.groups.is_empty() {
+            self.port_group(&[]);
+        }
+        if let Some(g) = self.groups.last_mut() {
+            g.ports.push(Port {
+                name: name.to_string(),
+                dir,
+                size,
+                signed,
+            });
+        }
+    }
+
+    /// All ports in declaration order.
+    pub fn ports(&self) -> impl Iterator<Item = &Port> {
+        self.groups.iter().flat_map(|g| g.ports.iter())
+    }
+
+    /// Declares `localparam NAME = value;` (with a trailing comment) and returns its handle.
+    pub fn localparam(&mut self, name: &str, value: u32, comment: &str) -> Param {
+        let p = Param {
+            name: name.to_string(),
+            value,
+            comment: comment.to_string(),
+        };
+        self.params.push(p.clone());
+        p
+    }
+
+    /// Wraps the whole module in `verilator lint_off RULE` … `lint_on` with `why` as a comment.
+    /// Only for file-organisation rules that conflict with a requirement (e.g. DECLFILENAME for
+    /// the second module of a one-file core), never for logic warnings.
+    pub fn lint_off_around(&mut self, rule: &'static str, why: &str) {
+        self.lint_off.push((rule, why.to_string()));
+    }
+
+    /// A `//` comment block between items (a blank line precedes it).
+    pub fn comment(&mut self, lines: &[&str]) {
+        self.items
+            .push(Item::Comment(lines.iter().map(|s| s.to_string()).collect()));
+    }
+
+    fn net(&mut self, kind: NetKind, name: &str, size: Size, signed: bool, init: Option<Expr>) {
+        self.items.push(Item::Net(Net {
+            kind,
+            name: name.to_string(),
+            size,
+            signed,
+            comment: None,
+            init,
+        }));
+    }
+
+    /// `wire [..] name;` (driven by an instance output).
+    pub fn wire(&mut self, name: &str, size: Size, signed: bool) {
+        self.net(NetKind::Wire, name, size, signed, None);
+    }
+
+    /// `wire [..] name = value;`.
+    pub fn wire_eq(&mut self, name: &str, size: Size, signed: bool, value: Expr) {
+        self.net(NetKind::Wire, name, size, signed, Some(value));
+    }
+
+    /// `reg [..] name;` (driven by an `always` block; no initial value: resets are explicit).
+    pub fn reg(&mut self, name: &str, size: Size, signed: bool) {
+        self.net(NetKind::Reg, name, size, signed, None);
+    }
+
+    /// Adds a trailing comment to the most recent net declaration.
+    pub fn note(&mut self, text: &str) {
+        if let Some(Item::Net(n)) = self.items.last_mut() {
+            n.comment = Some(text.to_string());
+        }
+    }
+
+    /// `assign target = value;`.
+    pub fn assign(&mut self, target: &str, value: Expr) {
+        self.items.push(Item::Assign(Expr::name(target), value));
+    }
+
+    /// `always @(posedge clock) begin body end`, preceded by `comment` lines.
+    pub fn always_ff(&mut self, clock: &str, comment: &[&str], body: Vec<Stmt>) {
+        self.items.push(Item::Always {
+            clock: clock.to_string(),
+            comment: comment.iter().map(|s| s.to_string()).collect(),
+            body,
+        });
+    }
+
+    /// Instantiates `module` as `name`; `conns` maps each of its ports to an expression (a net
+    /// or a part select for outputs). Every port must be connected exactly once.
+    pub fn instance(
+        &mut self,
+        module: &Module,
+        name: &str,
+        conns: Vec<(&str, Expr)>,
+    ) -> Result<(), String> {
+        let mut out = Vec::new();
+        let given: BTreeSet<&str> = conns.iter().map(|(p, _)| *p).collect();
+        if given.len() != conns.len() {
+            return Err(format!("instance `{name}` connects a port twice"));
+        }
+        for port in module.ports() {
+            let Some((_, e)) = conns.iter().find(|(p, _)| *p == port.name) else {
+                return Err(format!(
+                    "instance `{name}` leaves port `{}` open",
+                    port.name
+                ));
+            };
+            out.push((port.name.clone(), e.clone(), port.dir));
+        }
+        if out.len() != conns.len() {
+            return Err(format!(
+                "instance `{name}` connects a port `{}` lacks",
+                module.name
+            ));
+        }
+        self.items.push(Item::Instance(Instance {
+            module: module.name.clone(),
+            name: name.to_string(),
+            conns: out,
+        }));
+        Ok(())
+    }
+
+    /// Declares that `signal` may have bits nobody reads, for `reason`: such bits are collected
+    /// into `<signal>_unused` (lint-off region) at render time. Bits that are read are not listed.
+    /// Declaring the same signal again adds the reason.
+    pub fn discard(&mut self, signal: &str, reason: &str) {
+        if let Some(d) = self.discards.iter_mut().find(|d| d.signal == signal) {
+            if !d.reason.contains(reason) {
+                d.reason = format!("{}; {reason}", d.reason);
+            }
+            return;
+        }
+        self.discards.push(Discard {
+            signal: signal.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Width and signedness of every declared signal (ports and nets).
+    /// Per signal: width and whether it is a scalar.
+    fn signals(&self) -> Result<BTreeMap<String, (u32, bool)>, String> {
+        let mut map = BTreeMap::new();
+        let mut add = |name: &str, bits: u32, scalar: bool| {
+            if !is_legal_identifier(name) {
+                return Err(format!("`{name}` is not a legal identifier"));
+            }
+            if bits == 0 {
+                return Err(format!("`{name}` has zero width"));
+            }
+            if map.insert(name.to_string(), (bits, scalar)).is_some() {
+                return Err(format!("`{name}` is declared twice"));
+            }
+            Ok(())
+        };
+        for p in self.ports() {
+            add(&p.name, p.size.bits, p.size.is_scalar())?;
+        }
+        for item in &self.items {
+            if let Item::Net(n) = item {
+                add(&n.name, n.size.bits, n.size.is_scalar())?;
+            }
+        }
+        Ok(map)
+    }
+
+    /// Every expression the module reads, with every target it writes.
+    fn visit(&self, reads: &mut dyn FnMut(&Expr), writes: &mut dyn FnMut(&Expr)) {
+        for item in &self.items {
+            visit_item(item, reads, writes);
+        }
+    }
+
+    /// Verilog wants a name declared before it is used (Icarus enforces it): checks the order.
+    fn check_declaration_order(&self) -> Result<(), String> {
+        let mut declared: BTreeSet<String> = self.ports().map(|p| p.name.clone()).collect();
+        for item in &self.items {
+            if let Item::Net(n) = item {
+                declared.insert(n.name.clone());
+            }
+            let mut names = Vec::new();
+            let mut collect = |e: &Expr| e.visit_reads(&mut |n, _| names.push(n.to_string()));
+            let mut collect2 = Vec::new();
+            visit_item(item, &mut collect, &mut |t: &Expr| collect2.push(t.clone()));
+            for t in &collect2 {
+                t.visit_reads(&mut |n, _| names.push(n.to_string()));
+            }
+            if let Some(n) = names.iter().find(|n| !declared.contains(*n)) {
+                return Err(format!("`{n}` is used before its declaration"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks names, references, bit ranges, literals and parameter use; returns, per
+    /// discarded signal, the bit ranges (msb, lsb) nobody reads.
+    fn check(&self) -> Result<Vec<(Discard, Vec<(u32, u32)>)>, String> {
+        let m = &self.name;
+        if !is_legal_identifier(m) {
+            return Err(format!("module name `{m}` is not a legal identifier"));
+        }
+        let signals = self.signals()?;
+        let mut names: BTreeSet<String> = signals.keys().cloned().collect();
+        for p in &self.params {
+            if !is_legal_identifier(&p.name) || !names.insert(p.name.clone()) {
+                return Err(format!(
+                    "localparam `{}` is illegal or declared twice",
+                    p.name
+                ));
+            }
+        }
+        for item in &self.items {
+            if let Item::Instance(i) = item {
+                if !is_legal_identifier(&i.name) || !names.insert(i.name.clone()) {
+                    return Err(format!(
+                        "instance `{}` is illegal or declared twice",
+                        i.name
+                    ));
+                }
+            }
+        }
+
+        // Bits read, per signal; and the first error seen.
+        let mut used: BTreeMap<String, Vec<bool>> = signals
+            .iter()
+            .map(|(n, (w, _))| (n.clone(), vec![false; *w as usize]))
+            .collect();
+        let mut error: Option<String> = None;
+        let mut check_ref = |name: &str, bits: Option<(u32, u32)>, mark: bool| {
+            let Some(&(w, scalar)) = signals.get(name) else {
+                error.get_or_insert(format!("`{name}` is used but not declared"));
+                return;
+            };
+            if scalar && bits.is_some() {
+                error.get_or_insert(format!("scalar `{name}` is bit-selected"));
+                return;
+            }
+            let (msb, lsb) = bits.unwrap_or((w - 1, 0));
+            if msb < lsb || msb >= w {
+                error.get_or_insert(format!(
+                    "`{name}[{msb}:{lsb}]` is out of range [{}:0]",
+                    w - 1
+                ));
+                return;
+            }
+            if mark {
+                if let Some(u) = used.get_mut(name) {
+                    u[lsb as usize..=msb as usize]
+                        .iter_mut()
+                        .for_each(|b| *b = true);
+                }
+            }
+        };
+        let (mut reads, mut writes) = (Vec::new(), Vec::new());
+        self.visit(&mut |e| reads.push(e.clone()), &mut |t| {
+            writes.push(t.clone())
+        });
+        let mut lits_ok = true;
+        for e in &reads {
+            e.visit_reads(&mut |n, b| check_ref(n, b, true));
+            e.visit_lits(&mut |l| lits_ok &= l.fits());
+        }
+        for t in &writes {
+            match t {
+                Expr::Ref(_) | Expr::Bit(..) | Expr::Slice(..) => {
+                    t.visit_reads(&mut |n, b| check_ref(n, b, false))
+                }
+                _ => check_ref("<not an assignable expression>", None, false),
+            }
+        }
+        if let Some(e) = error {
+            return Err(e);
+        }
+        self.check_declaration_order()?;
+        if !lits_ok {
+            return Err("a literal does not fit its width".into());
+        }
+
+        // Every localparam must size something.
+        let mut sized: BTreeSet<String> = BTreeSet::new();
+        let mut note_size = |s: &Size| {
+            for f in &s.factors {
+                if let Factor::Param(p) = f {
+                    sized.insert(p.clone());
+                }
+            }
+        };
+        self.ports().for_each(|p| note_size(&p.size));
+        for item in &self.items {
+            if let Item::Net(n) = item {
+                note_size(&n.size);
+            }
+        }
+        for p in &self.params {
+            if !sized.contains(&p.name) {
+                return Err(format!("localparam `{}` is never used", p.name));
+            }
+        }
+
+        let mut out = Vec::new();
+        for d in &self.discards {
+            let Some(bits) = used.get(&d.signal) else {
+                return Err(format!("discarded signal `{}` is not declared", d.signal));
+            };
+            // Unused runs, most significant first.
+            let mut runs = Vec::new();
+            let mut i = bits.len();
+            while i > 0 {
+                i -= 1;
+                if !bits[i] {
+                    let msb = i as u32;
+                    while i > 0 && !bits[i - 1] {
+                        i -= 1;
+                    }
+                    runs.push((msb, i as u32));
+                }
+            }
+            let sink = format!("{}_unused", d.signal);
+            if !runs.is_empty() && names.contains(&sink) {
+                return Err(format!("`{sink}` is already declared"));
+            }
+            if !runs.is_empty() {
+                out.push((d.clone(), runs));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks the module and renders it as Verilog text (without file-level directives).
+    pub fn render(&self) -> Result<String, String> {
+        let unused = self
+            .check()
+            .map_err(|e| format!("module `{}`: {e}", self.name))?;
+        let mut out = String::new();
+        for (rule, why) in &self.lint_off {
+            let _ = writeln!(out, "// {why}");
+            let _ = writeln!(out, "// verilator lint_off {rule}");
+        }
+        for line in &self.doc {
+            push_comment_line(&mut out, "", line);
+        }
+        self.render_header(&mut out);
+        if !self.params.is_empty() {
+            out.push('\n');
+            let w = self.params.iter().map(|p| p.name.len()).max().unwrap_or(0);
+            for p in &self.params {
+                let _ = writeln!(
+                    out,
+                    "localparam {:w$} = {};{}",
+                    p.name,
+                    p.value,
+                    trailing_comment(&p.comment)
+                );
+            }
+        }
+        for item in &self.items {
+            render_item(&mut out, item);
+        }
+        if !unused.is_empty() {
+            self.render_unused(&mut out, &unused);
+        }
+        let _ = writeln!(out, "\nendmodule");
+        for (rule, _) in self.lint_off.iter().rev() {
+            let _ = writeln!(out, "// verilator lint_on {rule}");
+        }
+        Ok(out)
+    }
+
+    fn render_header(&self, out: &mut String) {
+        let _ = writeln!(out, "module {}\n(", self.name);
+        let decl = |p: &Port| {
+            let dir = match p.dir {
+                PortDir::In => "input ",
+                PortDir::Out => "output",
+            };
+            let sign = if p.signed { " signed" } else { "" };
+            format!("{dir} wire{sign}{}", p.size.render())
+        };
+        let width = self.ports().map(|p| decl(p).len()).max().unwrap_or(0);
+        let total = self.ports().count();
+        let mut n = 0;
+        for (gi, g) in self.groups.iter().enumerate() {
+            if gi > 0 {
+                out.push('\n');
+            }
+            if !g.title.is_empty() {
+                let _ = writeln!(out, "    /*");
+                for t in &g.title {
+                    let _ = writeln!(out, "     * {t}");
+                }
+                let _ = writeln!(out, "     */");
+            }
+            for p in &g.ports {
+                n += 1;
+                let sep = if n == total { "" } else { "," };
+                let _ = writeln!(out, "    {:width$}  {}{sep}", decl(p), p.name);
+            }
+        }
+        let _ = writeln!(out, ");");
+    }
+
+    fn render_unused(&self, out: &mut String, unused: &[(Discard, Vec<(u32, u32)>)]) {
+        let _ = writeln!(
+            out,
+            "\n// Bits no logic reads, on purpose (each reason below). Gathering them into\n\
+             // *_unused wires documents that and keeps Verilator -Wall quiet about them only."
+        );
+        let _ = writeln!(out, "// verilator lint_off UNUSED");
+        for (d, runs) in unused {
+            let bits: u32 = runs.iter().map(|(m, l)| m - l + 1).sum();
+            let parts: Vec<Expr> = runs
+                .iter()
+                .map(|&(m, l)| Expr::slice(&d.signal, m, l))
+                .collect();
+            push_comment_line(out, "", &d.reason);
+            let range = if bits == 1 {
+                String::new()
+            } else {
+                format!(" [{}:0]", bits - 1)
+            };
+            let _ = writeln!(
+                out,
+                "wire{range} {}_unused = {};",
+                d.signal,
+                Expr::concat(parts).render(false)
+            );
+        }
+        let _ = writeln!(out, "// verilator lint_on UNUSED");
+    }
+}
+
+fn visit_item(item: &Item, reads: &mut dyn FnMut(&Expr), writes: &mut dyn FnMut(&Expr)) {
+    match item {
+        Item::Comment(_) => {}
+        Item::Net(n) => {
+            if let Some(e) = &n.init {
+                writes(&Expr::name(&n.name));
+                reads(e);
+            }
+        }
+        Item::Assign(t, v) => {
+            writes(t);
+            reads(v);
+        }
+        Item::Always { clock, body, .. } => {
+            reads(&Expr::name(clock));
+            body.iter().for_each(|s| s.visit(reads, writes));
+        }
+        Item::Instance(inst) => {
+            for (_, e, dir) in &inst.conns {
+                match dir {
+                    PortDir::In => reads(e),
+                    PortDir::Out => writes(e),
+                }
+            }
+        }
+    }
+}
+
+fn trailing_comment(c: &str) -> String {
+    if c.is_empty() {
+        String::new()
+    } else {
+        format!(" // {c}")
+    }
+}
+
+/// Writes `// line`, making sure the text cannot end the comment or inject code.
+fn push_comment_line(out: &mut String, pad: &str, line: &str) {
+    let clean: String = line
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let clean = clean.trim_end();
+    if clean.is_empty() {
+        let _ = writeln!(out, "{pad}//");
+    } else {
+        let _ = writeln!(out, "{pad}// {clean}");
+    }
+}
+
+fn render_item(out: &mut String, item: &Item) {
+    match item {
+        Item::Comment(lines) => {
+            out.push('\n');
+            for l in lines {
+                push_comment_line(out, "", l);
+            }
+        }
+        Item::Net(n) => {
+            let kind = match n.kind {
+                NetKind::Wire => "wire",
+                NetKind::Reg => "reg",
+            };
+            let sign = if n.signed { " signed" } else { "" };
+            let range = n.size.render();
+            let init = n
+                .init
+                .as_ref()
+                .map(|e| format!(" = {}", e.render(false)))
+                .unwrap_or_default();
+            let comment = n
+                .comment
+                .as_deref()
+                .map(trailing_comment)
+                .unwrap_or_default();
+            let _ = writeln!(out, "{kind}{sign}{range} {}{init};{comment}", n.name);
+        }
+        Item::Assign(t, v) => {
+            let _ = writeln!(out, "assign {} = {};", t.render(false), v.render(false));
+        }
+        Item::Always {
+            clock,
+            comment,
+            body,
+        } => {
+            out.push('\n');
+            for l in comment {
+                push_comment_line(out, "", l);
+            }
+            let _ = writeln!(out, "always @(posedge {clock}) begin");
+            body.iter().for_each(|s| s.render(out, 1));
+            let _ = writeln!(out, "end");
+        }
+        Item::Instance(inst) => {
+            out.push('\n');
+            let _ = writeln!(out, "{} {} (", inst.module, inst.name);
+            let w = inst
+                .conns
+                .iter()
+                .map(|(p, _, _)| p.len())
+                .max()
+                .unwrap_or(0);
+            let n = inst.conns.len();
+            for (i, (p, e, _)) in inst.conns.iter().enumerate() {
+                let sep = if i + 1 == n { "" } else { "," };
+                let _ = writeln!(out, "    .{p:w$}({}){sep}", e.render(false));
+            }
+            let _ = writeln!(out, ");");
+        }
+    }
+}
+
+/// Renders a file: `lines` of header comment, the directives verilog-axis starts with, the
+/// modules in order, and the closing `` `resetall ``.
+pub fn render_file(header: &[String], modules: &[&Module]) -> Result<String, String> {
+    let mut out = String::new();
+    for l in header {
+        push_comment_line(&mut out, "", l);
+    }
+    out.push_str(
+        "\n// Language: Verilog 2001\n\n`resetall\n`timescale 1ns / 1ps\n`default_nettype none\n",
+    );
+    for m in modules {
+        out.push('\n');
+        out.push_str(&m.render()?);
+    }
+    out.push_str("\n`resetall\n");
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_render_and_fit() {
+        assert_eq!(Expr::sint(8, -1).render(false), "8'shFF");
+        assert_eq!(Expr::sint(6, -32).render(false), "6'sh20");
+        assert_eq!(Expr::uint(3, 5).render(false), "3'd5");
+        assert_eq!(Expr::bool(true).render(false), "1'b1");
+        assert!(!Lit {
+            width: 4,
+            value: 8,
+            signed: true
+        }
+        .fits());
+        assert!(Lit {
+            width: 4,
+            value: -8,
+            signed: true
+        }
+        .fits());
+        assert!(!Lit {
+            width: 4,
+            value: 16,
+            signed: false
+        }
+        .fits());
+    }
+
+    #[test]
+    fn operators_are_parenthesized() {
+        let e = Expr::name("a").add(Expr::name("b").mul(Expr::name("c")));
+        assert_eq!(e.render(false), "a + (b * c)");
+        let e = Expr::when(
+            Expr::name("s"),
+            Expr::name("a"),
+            Expr::name("b").reduce_and(),
+        );
+        assert_eq!(e.render(false), "s ? a : (&b)");
+    }
+
+    fn tiny() -> Module {
+        let mut m = Module::new("tiny", vec![]);
+        m.port_group(&["Clock"]);
+        m.port(PortDir::In, "clk", Size::scalar(), false);
+        m.port(PortDir::In, "d", Size::lit(8), false);
+        m.port(PortDir::Out, "q", Size::lit(4), false);
+        m.reg("q_reg", Size::lit(4), false);
+        m.always_ff("clk", &[], vec![Stmt::set("q_reg", Expr::slice("d", 5, 2))]);
+        m.assign("q", Expr::name("q_reg"));
+        m
+    }
+
+    #[test]
+    fn unused_bits_are_gathered_only_when_declared() {
+        let mut m = tiny();
+        m.discard("d", "only bits 5:2 matter");
+        let text = m.render().unwrap();
+        assert!(
+            text.contains("wire [3:0] d_unused = {d[7:6], d[1:0]};"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn undeclared_and_out_of_range_are_errors() {
+        let mut m = tiny();
+        m.assign("q", Expr::name("nope"));
+        assert!(m.render().unwrap_err().contains("`nope`"));
+        let mut m = tiny();
+        m.always_ff("clk", &[], vec![Stmt::set("q_reg", Expr::slice("d", 9, 6))]);
+        assert!(m.render().unwrap_err().contains("out of range"));
+        let mut m = tiny();
+        m.reg("reg", Size::scalar(), false);
+        assert!(m.render().unwrap_err().contains("legal"));
+        let mut m = tiny();
+        m.localparam("UNUSED_WIDTH", 3, "");
+        assert!(m.render().unwrap_err().contains("never used"));
+    }
+}

@@ -1,0 +1,459 @@
+//! Replays recorded stimulus through Icarus Verilog, a second, independent, 4-state simulator.
+//!
+//! Verilator (see [`crate::sim::verilator`]) is 2-state and starts every register at 0, so
+//! a missing reset or an undriven signal is invisible there. [`replay`] drives the same
+//! Verilog with the same per-cycle inputs in Icarus, with the timing of
+//! [`crate::sim::verilator::VerilatedModel::tick`], and reports every output after each rising
+//! edge together with whether any of its bits was X or Z. Comparing the two runs cycle for
+//! cycle cross-checks the simulators; an X in Icarus points at state that depends on the
+//! power-up value.
+//!
+//! Values use one flat layout per cycle: for each port in port order (inputs without the
+//! clock, or outputs), `ceil(width / 64)` little-endian 64-bit words.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use super::ports::{input_words, top_word_mask, words64, Dir, Port};
+use super::verilator::{run_tool, tail, tool_err, write_file};
+use crate::{Error, Result};
+
+/// Name of the generated testbench module; must not clash with a module of the design.
+const BENCH_MODULE: &str = "repact_icarus_bench";
+
+/// Prefix of every testbench-internal name, kept apart from the design's port names.
+const BENCH_PREFIX: &str = "repact_tb_";
+
+/// Outputs of an Icarus replay, one entry per stimulus cycle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IcarusRun {
+    /// The output ports, in port order.
+    pub output_ports: Vec<Port>,
+    /// Per cycle, all outputs sampled after the rising edge, in the flat layout (X and Z
+    /// bits read as 0).
+    pub outputs: Vec<Vec<u64>>,
+    /// Per cycle and output port (index into `output_ports`): whether any bit was X or Z.
+    pub xz: Vec<Vec<bool>>,
+    /// Per cycle, in the layout of `outputs`: a 1 for every bit that was X or Z.
+    pub xz_mask: Vec<Vec<u64>>,
+}
+
+impl IcarusRun {
+    /// Number of simulated cycles.
+    pub fn cycles(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// The words of output port `output` (index into `output_ports`) at `cycle`.
+    ///
+    /// Panics if `cycle` or `output` is out of range.
+    pub fn output(&self, cycle: usize, output: usize) -> &[u64] {
+        let (at, n) = self.span(output);
+        &self.outputs[cycle][at..at + n]
+    }
+
+    /// The low 64 bits of output port `output` (index into `output_ports`) at `cycle`.
+    ///
+    /// Panics if `cycle` or `output` is out of range.
+    pub fn output_u64(&self, cycle: usize, output: usize) -> u64 {
+        self.output(cycle, output)[0]
+    }
+
+    /// Whether any output bit was X or Z in any cycle.
+    pub fn any_xz(&self) -> bool {
+        self.xz.iter().flatten().any(|&b| b)
+    }
+
+    /// The first cycle at which any output had an X or Z bit.
+    pub fn first_xz_cycle(&self) -> Option<usize> {
+        self.xz.iter().position(|c| c.iter().any(|&b| b))
+    }
+
+    fn span(&self, output: usize) -> (usize, usize) {
+        let at = self.output_ports[..output].iter().map(Port::words).sum();
+        (at, self.output_ports[output].words())
+    }
+}
+
+/// The version line of the installed Icarus Verilog, e.g. `Icarus Verilog version 11.0 (stable) ()`.
+///
+/// Fails with [`Error::Tool`] (saying how to install it) when `iverilog` cannot be run.
+pub fn icarus_version() -> Result<String> {
+    let out = run_tool(Command::new("iverilog").arg("-V"), "iverilog")?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    Ok(text
+        .lines()
+        .find(|l| l.contains("Icarus Verilog"))
+        .unwrap_or("")
+        .trim()
+        .to_string())
+}
+
+/// Simulates `verilog` (top module `top`) in Icarus Verilog for `inputs.len()` cycles.
+///
+/// `inputs[c]` holds cycle `c`'s values of every input port except `clock`, in port order,
+/// each as `ceil(width / 64)` little-endian 64-bit words (bits above the width are ignored).
+/// Each cycle: the inputs change while the clock is high (low before the first cycle), the
+/// clock falls, rises, and then all outputs are sampled — the sequence of setting inputs,
+/// [`tick`](crate::sim::verilator::VerilatedModel::tick) and reading outputs on a Verilator
+/// model, so the two runs compare cycle for cycle.
+///
+/// The testbench, design, stimulus and output files are written to `work_dir` (created if
+/// missing; use one directory per concurrent replay) and left there for inspection.
+///
+/// Errors: [`Error::Tool`] when Icarus is missing or fails, when the stimulus has the wrong
+/// shape, or when the port list does not match the design; [`Error::Io`] for files.
+pub fn replay(
+    verilog: &str,
+    top: &str,
+    ports: &[Port],
+    clock: &str,
+    inputs: &[Vec<u64>],
+    work_dir: &Path,
+) -> Result<IcarusRun> {
+    validate(verilog, top, ports, clock)?;
+    let in_ports: Vec<&Port> = ports
+        .iter()
+        .filter(|p| p.dir == Dir::Input && p.name != clock)
+        .collect();
+    let output_ports: Vec<Port> = ports
+        .iter()
+        .filter(|p| p.dir == Dir::Output)
+        .cloned()
+        .collect();
+    let per_cycle = input_words(ports, clock);
+    if let Some((c, v)) = inputs
+        .iter()
+        .enumerate()
+        .find(|(_, v)| v.len() != per_cycle)
+    {
+        return Err(tool_err(
+            "iverilog",
+            format!(
+                "stimulus cycle {c} has {} words; the inputs need {per_cycle} \
+                 (ceil(width/64) words per input port, clock excluded)",
+                v.len()
+            ),
+        ));
+    }
+    if inputs.is_empty() {
+        return Ok(IcarusRun {
+            output_ports,
+            outputs: Vec::new(),
+            xz: Vec::new(),
+            xz_mask: Vec::new(),
+        });
+    }
+    fs::create_dir_all(work_dir).map_err(|e| Error::io(work_dir, e))?;
+
+    let total_bits: u32 = in_ports.iter().map(|p| p.width).sum();
+    write_file(&work_dir.join("design.v"), verilog)?;
+    write_file(
+        &work_dir.join("stimulus.hex"),
+        &stimulus_hex(&in_ports, inputs, total_bits),
+    )?;
+    write_file(
+        &work_dir.join("bench.v"),
+        &bench(
+            top,
+            ports,
+            clock,
+            &in_ports,
+            &output_ports,
+            inputs.len(),
+            total_bits,
+        ),
+    )?;
+
+    let compiled = run_tool(
+        Command::new("iverilog").current_dir(work_dir).args([
+            "-g2005",
+            "-Wportbind",
+            "-o",
+            "bench.vvp",
+            "bench.v",
+            "design.v",
+        ]),
+        "iverilog",
+    )?;
+    // Port-binding warnings on the bench's instance mean the port list and the design
+    // disagree; Icarus would pad or float those ports and the replay would be meaningless.
+    let warnings = String::from_utf8_lossy(&compiled.stderr);
+    let binding: Vec<&str> = warnings
+        .lines()
+        .filter(|l| {
+            l.starts_with("bench.v:") && (l.contains("warning: Port") || l.contains("dangling"))
+        })
+        .collect();
+    if !binding.is_empty() {
+        return Err(tool_err(
+            "iverilog",
+            format!(
+                "port list does not match the design:\n{}",
+                binding.join("\n")
+            ),
+        ));
+    }
+
+    let out_path = work_dir.join("outputs.txt");
+    let _ = fs::remove_file(&out_path);
+    // -n: a $stop in the design ends the run instead of waiting for interactive input.
+    let ran = run_tool(
+        Command::new("vvp")
+            .current_dir(work_dir)
+            .args(["-n", "bench.vvp"]),
+        "vvp",
+    )?;
+    let text = fs::read_to_string(&out_path).map_err(|e| Error::io(&out_path, e))?;
+    let run = parse_outputs(&text, output_ports)?;
+    if run.cycles() != inputs.len() {
+        return Err(tool_err(
+            "vvp",
+            format!(
+                "the simulation stopped after {} of {} cycles ($finish or $stop in the design?):\n{}",
+                run.cycles(),
+                inputs.len(),
+                tail(String::from_utf8_lossy(&ran.stdout).trim(), 2000)
+            ),
+        ));
+    }
+    Ok(run)
+}
+
+fn validate(verilog: &str, top: &str, ports: &[Port], clock: &str) -> Result<()> {
+    let bad = |reason: String| Err(tool_err("iverilog", reason));
+    let plain = |n: &str| {
+        let mut c = n.chars();
+        matches!(c.next(), Some(x) if x.is_ascii_alphabetic() || x == '_')
+            && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+    };
+    if !plain(top) {
+        return bad(format!("top module `{top}` is not a plain identifier"));
+    }
+    if verilog.contains(BENCH_MODULE) {
+        return bad(format!(
+            "the design uses the name `{BENCH_MODULE}` reserved for the testbench"
+        ));
+    }
+    for (i, p) in ports.iter().enumerate() {
+        if !plain(&p.name) || p.name.starts_with(BENCH_PREFIX) {
+            return bad(format!(
+                "port `{}` must be a plain identifier not starting with `{BENCH_PREFIX}`",
+                p.name
+            ));
+        }
+        if p.width == 0 {
+            return bad(format!("port `{}` has width 0", p.name));
+        }
+        if ports[..i].iter().any(|q| q.name == p.name) {
+            return bad(format!("port `{}` is listed twice", p.name));
+        }
+    }
+    match ports.iter().find(|p| p.name == clock) {
+        Some(p) if p.dir == Dir::Input && p.width == 1 => Ok(()),
+        Some(_) => bad(format!("clock `{clock}` must be a 1-bit input")),
+        None => bad(format!("clock `{clock}` is not in the port list")),
+    }
+}
+
+/// One line per cycle: all inputs concatenated, first port in the most significant bits,
+/// as `$readmemh` reads a `[total_bits-1:0]` memory word.
+fn stimulus_hex(in_ports: &[&Port], inputs: &[Vec<u64>], total_bits: u32) -> String {
+    let bits = total_bits.max(1);
+    let digits = bits.div_ceil(4) as usize;
+    let mut text = String::with_capacity(inputs.len() * (digits + 1));
+    let mut acc = vec![0u64; words64(bits)];
+    for cycle in inputs {
+        acc.fill(0);
+        // Last port at bit 0, as in a Verilog concatenation.
+        let mut shift = 0u32;
+        let mut at = cycle.len();
+        for p in in_ports.iter().rev() {
+            let n = p.words();
+            at -= n;
+            for (k, &w) in cycle[at..at + n].iter().enumerate() {
+                let w = if k + 1 == n {
+                    w & top_word_mask(p.width)
+                } else {
+                    w
+                };
+                or_bits(&mut acc, shift + 64 * k as u32, w);
+            }
+            shift += p.width;
+        }
+        for d in (0..digits).rev() {
+            let nibble = (acc[d / 16] >> (4 * (d % 16))) & 0xf;
+            text.push(char::from_digit(nibble as u32, 16).unwrap_or('0'));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// ORs `value` into the little-endian bit vector `acc` at bit offset `at`.
+fn or_bits(acc: &mut [u64], at: u32, value: u64) {
+    let (word, bit) = ((at / 64) as usize, at % 64);
+    if let Some(w) = acc.get_mut(word) {
+        *w |= value << bit;
+    }
+    if bit != 0 {
+        if let Some(w) = acc.get_mut(word + 1) {
+            *w |= value >> (64 - bit);
+        }
+    }
+}
+
+fn bench(
+    top: &str,
+    ports: &[Port],
+    clock: &str,
+    in_ports: &[&Port],
+    out_ports: &[Port],
+    cycles: usize,
+    total_bits: u32,
+) -> String {
+    let range = |w: u32| {
+        if w == 1 {
+            String::new()
+        } else {
+            format!("[{}:0] ", w - 1)
+        }
+    };
+    let mut v = String::new();
+    let _ = writeln!(
+        v,
+        "// Generated by repact-hw (src/sim/icarus.rs): replays stimulus.hex through `{top}`."
+    );
+    let _ = writeln!(v, "module {BENCH_MODULE};");
+    // Low before the first cycle, as Verilator's zero-initialised clock.
+    let _ = writeln!(v, "  reg {clock} = 1'b0;");
+    for p in in_ports {
+        let _ = writeln!(v, "  reg {}{};", range(p.width), p.name);
+    }
+    for p in out_ports {
+        let _ = writeln!(v, "  wire {}{};", range(p.width), p.name);
+    }
+    let _ = writeln!(
+        v,
+        "  reg [{}:0] {BENCH_PREFIX}mem [0:{}];",
+        total_bits.max(1) - 1,
+        cycles - 1
+    );
+    let _ = writeln!(v, "  integer {BENCH_PREFIX}i;");
+    let _ = writeln!(v, "  integer {BENCH_PREFIX}fd;");
+    let conns: Vec<String> = ports.iter().map(|p| format!(".{0}({0})", p.name)).collect();
+    let _ = writeln!(v, "  {top} {BENCH_PREFIX}dut ({});", conns.join(", "));
+    let _ = writeln!(v, "  initial begin");
+    let _ = writeln!(v, "    $readmemh(\"stimulus.hex\", {BENCH_PREFIX}mem);");
+    let _ = writeln!(v, "    {BENCH_PREFIX}fd = $fopen(\"outputs.txt\", \"w\");");
+    let _ = writeln!(
+        v,
+        "    for ({BENCH_PREFIX}i = 0; {BENCH_PREFIX}i < {cycles}; {BENCH_PREFIX}i = {BENCH_PREFIX}i + 1) begin"
+    );
+    if !in_ports.is_empty() {
+        let names: Vec<&str> = in_ports.iter().map(|p| p.name.as_str()).collect();
+        let _ = writeln!(
+            v,
+            "      {{{}}} = {BENCH_PREFIX}mem[{BENCH_PREFIX}i];",
+            names.join(", ")
+        );
+    }
+    // Delays of 10 keep clear of small `#1`-style delays inside hand-written designs.
+    let _ = writeln!(v, "      #10 {clock} = 1'b0;");
+    let _ = writeln!(v, "      #10 {clock} = 1'b1;");
+    let fmt = vec!["%b"; out_ports.len()].join(" ");
+    let args: String = out_ports.iter().map(|p| format!(", {}", p.name)).collect();
+    let _ = writeln!(v, "      #10 $fdisplay({BENCH_PREFIX}fd, \"{fmt}\"{args});");
+    let _ = writeln!(v, "    end");
+    let _ = writeln!(v, "    $fclose({BENCH_PREFIX}fd);");
+    let _ = writeln!(v, "    $finish;");
+    let _ = writeln!(v, "  end");
+    let _ = writeln!(v, "endmodule");
+    v
+}
+
+/// Parses one `%b` line per cycle: each output as `width` characters of 0/1/x/z.
+fn parse_outputs(text: &str, output_ports: Vec<Port>) -> Result<IcarusRun> {
+    let words: usize = output_ports.iter().map(Port::words).sum();
+    let mut run = IcarusRun {
+        output_ports,
+        outputs: Vec::new(),
+        xz: Vec::new(),
+        xz_mask: Vec::new(),
+    };
+    for (line_no, line) in text.lines().enumerate() {
+        let mut values = vec![0u64; words];
+        let mut mask = vec![0u64; words];
+        let mut flags = Vec::with_capacity(run.output_ports.len());
+        let mut tokens = line.split_whitespace();
+        let mut at = 0;
+        for p in &run.output_ports {
+            let bad = |why: &str| {
+                tool_err(
+                    "vvp",
+                    format!(
+                        "outputs.txt line {}: port `{}`: {why}: `{}`",
+                        line_no + 1,
+                        p.name,
+                        tail(line, 200)
+                    ),
+                )
+            };
+            let tok = tokens.next().ok_or_else(|| bad("missing value"))?;
+            if tok.len() != p.width as usize {
+                return Err(bad("wrong number of bits"));
+            }
+            let mut any = false;
+            for (i, ch) in tok.bytes().enumerate() {
+                let bit = p.width as usize - 1 - i;
+                let (w, b) = (at + bit / 64, bit % 64);
+                match ch {
+                    b'0' => {}
+                    b'1' => values[w] |= 1 << b,
+                    b'x' | b'X' | b'z' | b'Z' => {
+                        mask[w] |= 1 << b;
+                        any = true;
+                    }
+                    _ => return Err(bad("unexpected character")),
+                }
+            }
+            flags.push(any);
+            at += p.words();
+        }
+        run.outputs.push(values);
+        run.xz_mask.push(mask);
+        run.xz.push(flags);
+    }
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_concatenates_first_port_high() {
+        let a = Port::input("a", 4);
+        let b = Port::input("b", 70);
+        let ports = [&a, &b];
+        // a = 0xA, b = 0x3F << 64 | 1
+        let hex = stimulus_hex(&ports, &[vec![0xA, 1, 0x3F]], 74);
+        // 74 bits -> 19 hex digits; a occupies bits 73..70.
+        let expect = (0xAu128 << 70) | (0x3Fu128 << 64) | 1;
+        assert_eq!(hex.trim(), format!("{expect:019x}"));
+    }
+
+    #[test]
+    fn parses_x_and_z() {
+        let ports = vec![Port::output("y", 4), Port::output("w", 66)];
+        let line = format!("1x0z 10{}", "0".repeat(63) + "1");
+        let run = parse_outputs(&line, ports).unwrap();
+        assert_eq!(run.outputs[0], vec![0b1000, 1, 0b10]);
+        assert_eq!(run.xz[0], vec![true, false]);
+        assert_eq!(run.xz_mask[0][0], 0b0101);
+        assert_eq!(run.output(0, 1), &[1, 0b10]);
+    }
+}

@@ -1,0 +1,132 @@
+//! Port descriptions shared by the simulator bridges.
+//!
+//! The bridges know a design only through its top-level ports: name, width and direction, in
+//! one fixed order. That order is the index of a port in [`crate::sim::verilator`] and the
+//! order of values in the flat word layout used by [`crate::sim::icarus`].
+
+use serde::Serialize;
+
+/// Direction of a top-level port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Dir {
+    /// Driven by the testbench.
+    Input,
+    /// Driven by the design.
+    Output,
+}
+
+/// One top-level port of a design.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Port {
+    /// The Verilog name, a plain identifier.
+    pub name: String,
+    /// Width in bits, at least 1.
+    pub width: u32,
+    /// Direction.
+    pub dir: Dir,
+}
+
+impl Port {
+    /// An input port.
+    pub fn input(name: impl Into<String>, width: u32) -> Self {
+        Port {
+            name: name.into(),
+            width,
+            dir: Dir::Input,
+        }
+    }
+
+    /// An output port.
+    pub fn output(name: impl Into<String>, width: u32) -> Self {
+        Port {
+            name: name.into(),
+            width,
+            dir: Dir::Output,
+        }
+    }
+
+    /// Number of 64-bit words that hold the port's value (`ceil(width / 64)`).
+    pub fn words(&self) -> usize {
+        words64(self.width)
+    }
+}
+
+/// Number of 64-bit words needed for `width` bits (at least one).
+pub fn words64(width: u32) -> usize {
+    (width as usize).div_ceil(64).max(1)
+}
+
+/// Mask of the valid bits in the most significant 64-bit word of a `width`-bit value.
+pub fn top_word_mask(width: u32) -> u64 {
+    match width % 64 {
+        0 => u64::MAX,
+        r => (1u64 << r) - 1,
+    }
+}
+
+/// Sign-extends the low `width` bits of `raw` (as returned zero-extended by the bridges).
+///
+/// `width` must be in 1..=64; a width of 64 returns the bits unchanged.
+pub fn sign_extend(raw: u64, width: u32) -> i64 {
+    debug_assert!((1..=64).contains(&width));
+    let shift = 64 - width.clamp(1, 64);
+    ((raw << shift) as i64) >> shift
+}
+
+/// Total number of 64-bit words of the input ports other than `clock`, in port order: the
+/// length of one cycle's stimulus vector in [`crate::sim::icarus::replay`].
+pub fn input_words(ports: &[Port], clock: &str) -> usize {
+    ports
+        .iter()
+        .filter(|p| p.dir == Dir::Input && p.name != clock)
+        .map(Port::words)
+        .sum()
+}
+
+/// Total number of 64-bit words of the output ports, in port order: the length of one cycle's
+/// output vector in [`crate::sim::icarus::IcarusRun`].
+pub fn output_words(ports: &[Port]) -> usize {
+    ports
+        .iter()
+        .filter(|p| p.dir == Dir::Output)
+        .map(Port::words)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_and_masks() {
+        assert_eq!(words64(1), 1);
+        assert_eq!(words64(64), 1);
+        assert_eq!(words64(65), 2);
+        assert_eq!(words64(100), 2);
+        assert_eq!(top_word_mask(100), (1u64 << 36) - 1);
+        assert_eq!(top_word_mask(64), u64::MAX);
+        assert_eq!(top_word_mask(1), 1);
+    }
+
+    #[test]
+    fn sign_extension() {
+        assert_eq!(sign_extend(0xffff, 16), -1);
+        assert_eq!(sign_extend(0x7fff, 16), 0x7fff);
+        assert_eq!(sign_extend(0x8000, 16), -0x8000);
+        assert_eq!(sign_extend(u64::MAX, 64), -1);
+        assert_eq!(sign_extend(1, 1), -1);
+    }
+
+    #[test]
+    fn layout_sizes() {
+        let ports = [
+            Port::input("clk", 1),
+            Port::input("a", 100),
+            Port::input("b", 8),
+            Port::output("y", 72),
+            Port::output("z", 1),
+        ];
+        assert_eq!(input_words(&ports, "clk"), 3);
+        assert_eq!(output_words(&ports), 3);
+    }
+}

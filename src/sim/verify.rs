@@ -1,0 +1,452 @@
+//! Verification of one generated core: exhaustive inputs at full rate, an AXI4-Stream stress
+//! phase with random gaps, backpressure and resets, and a replay of recorded stimulus in
+//! Icarus Verilog. Every output beat is compared bit for bit with the golden model.
+
+use super::axis_bench::{get_bits, AxisDut, Beat, Predictor, StreamLayout};
+use super::ports::sign_extend;
+use crate::fixedpoint::DatapathSpec;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// How hard to test.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Inputs are tested exhaustively up to this width; wider ones get random samples.
+    pub exhaustive_max_width: u32,
+    /// Random samples per channel for inputs wider than `exhaustive_max_width`.
+    pub random_samples: u64,
+    /// Beats of the stress phase.
+    pub stress_beats: u64,
+    /// Cycles of stress stimulus replayed in Icarus Verilog (0: skip the second simulator).
+    pub icarus_cycles: usize,
+    /// Seed of all random stimulus (reported, so a failure can be reproduced).
+    pub seed: u64,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            exhaustive_max_width: 16,
+            random_samples: 10_000_000,
+            stress_beats: 1_000_000,
+            icarus_cycles: 20_000,
+            seed: 0x5eed_2407_0013_1000,
+        }
+    }
+}
+
+/// The first thing that went wrong, with enough context to find it in a waveform.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// Clock cycle (rising edges since the model was created).
+    pub cycle: u64,
+    /// Phase: `exhaustive`, `stress` or `icarus`.
+    pub phase: String,
+    /// What differed.
+    pub what: String,
+}
+
+/// Results of one phase or of a whole core.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PhaseResult {
+    /// Samples compared with the golden model.
+    pub samples: u64,
+    /// Beats received on the master side.
+    pub beats: u64,
+    /// Samples whose output slot differed from the golden model.
+    pub mismatches: u64,
+    /// Beats whose TLAST, TKEEP or TUSER differed, missing or unexpected beats, and AXI
+    /// stability violations.
+    pub protocol_errors: u64,
+    /// Largest error of the hardware's output against the saturated f64 function, in ULPs.
+    pub max_error_ulp: f64,
+    /// The first failure, if any.
+    pub first_failure: Option<Failure>,
+    /// Clock cycles simulated.
+    pub cycles: u64,
+}
+
+impl PhaseResult {
+    /// True when nothing differed.
+    pub fn passed(&self) -> bool {
+        self.mismatches == 0 && self.protocol_errors == 0
+    }
+
+    fn fail(&mut self, cycle: u64, phase: &str, what: String) {
+        if self.first_failure.is_none() {
+            self.first_failure = Some(Failure {
+                cycle,
+                phase: phase.to_string(),
+                what,
+            });
+        }
+    }
+}
+
+/// Checks one received beat against the predicted one, lane by lane.
+struct Checker<'a> {
+    spec: &'a DatapathSpec,
+    layer: usize,
+    layout: StreamLayout,
+}
+
+impl Checker<'_> {
+    fn check(
+        &self,
+        got: &Beat,
+        want: &Beat,
+        lanes: &[(i64, usize, i64)],
+        res: &mut PhaseResult,
+        cycle: u64,
+        phase: &str,
+    ) {
+        let out = self.spec.output();
+        let slot = self.layout.out_slot;
+        res.beats += 1;
+        for (i, &(x, ch, y)) in lanes.iter().enumerate() {
+            res.samples += 1;
+            let off = i as u32 * slot;
+            let g = get_bits(&got.data, off, slot);
+            let w = get_bits(&want.data, off, slot);
+            let g_raw = sign_extend(get_bits(&got.data, off, out.width()), out.width());
+            let err =
+                (out.to_f64(g_raw) - self.spec.reference(self.layer, ch, x)).abs() / out.ulp();
+            res.max_error_ulp = res.max_error_ulp.max(err);
+            if g != w {
+                res.mismatches += 1;
+                res.fail(
+                    cycle,
+                    phase,
+                    format!(
+                        "lane {i}, channel {ch}: input raw {x} -> hardware slot 0x{g:x}, golden \
+                         raw {y} (slot 0x{w:x})"
+                    ),
+                );
+            }
+        }
+        if (got.keep, got.last, got.user) != (want.keep, want.last, want.user) {
+            res.protocol_errors += 1;
+            res.fail(
+                cycle,
+                phase,
+                format!(
+                    "sideband: got tkeep 0x{:x} tlast {} tuser 0x{:x}, want tkeep 0x{:x} tlast \
+                     {} tuser 0x{:x}",
+                    got.keep, got.last, got.user, want.keep, want.last, want.user
+                ),
+            );
+        }
+    }
+}
+
+/// Cycles without any handshake after which the core counts as hung.
+const STALL_LIMIT: u64 = 10_000;
+
+fn reset(dut: &mut AxisDut, cycles: u32) {
+    for _ in 0..cycles {
+        dut.drive(None, false, false);
+        dut.tick();
+    }
+}
+
+/// The samples of the exhaustive phase: every input for every channel (pairs x-major), or
+/// random samples plus corners for wide inputs.
+fn exhaustive_samples(spec: &DatapathSpec, layer: usize, opts: &VerifyOptions) -> Vec<i64> {
+    let f = spec.input();
+    let channels = spec.layers()[layer].channels();
+    let xs: Vec<i64> = if f.width() <= opts.exhaustive_max_width {
+        (f.min_raw()..=f.max_raw()).collect()
+    } else {
+        let mut rng = StdRng::seed_from_u64(opts.seed ^ 0xe8);
+        let mut v = vec![
+            f.min_raw(),
+            f.min_raw() + 1,
+            -1,
+            0,
+            1,
+            f.max_raw() - 1,
+            f.max_raw(),
+        ];
+        for &t in &spec.layers()[layer].thresholds {
+            v.extend((t - 2..=t + 2).filter(|x| (f.min_raw()..=f.max_raw()).contains(x)));
+        }
+        v.extend((0..opts.random_samples).map(|_| rng.random_range(f.min_raw()..=f.max_raw())));
+        v
+    };
+    xs.iter()
+        .flat_map(|&x| std::iter::repeat_n(x, channels))
+        .collect()
+}
+
+/// Runs every input through the core at full rate (tvalid and tready always high) and
+/// measures the latency and the absence of bubbles.
+pub fn exhaustive(
+    dut: &mut AxisDut,
+    spec: &DatapathSpec,
+    layer: usize,
+    layout: &StreamLayout,
+    opts: &VerifyOptions,
+    progress: &dyn Fn(u64),
+) -> (PhaseResult, Option<u64>) {
+    let mut res = PhaseResult::default();
+    let mut pred = Predictor::new(spec, layer, layout.clone());
+    let checker = Checker {
+        spec,
+        layer,
+        layout: layout.clone(),
+    };
+    let samples = exhaustive_samples(spec, layer, opts);
+    let lanes = layout.lanes;
+    let channels = spec.layers()[layer].channels();
+    // A packet of C·16 beats keeps the channel of every sample equal to its index mod C.
+    let packet_beats = channels * 16;
+    let beats: Vec<Beat> = samples
+        .chunks(lanes)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut s = chunk.to_vec();
+            s.resize(lanes, chunk[0]);
+            let last = (i + 1) % packet_beats == 0 || (i + 1) * lanes >= samples.len();
+            pred.pack_input(&s, u64::MAX, last, i as u64)
+        })
+        .collect();
+    let start = dut.cycle();
+    reset(dut, 2);
+    let mut expected: VecDeque<(Beat, Vec<(i64, usize, i64)>)> = VecDeque::new();
+    let (mut next, mut first_in, mut first_out) = (0usize, None, None);
+    let mut idle = 0u64;
+    while (next < beats.len() || !expected.is_empty()) && idle < STALL_LIMIT {
+        let s_ready = dut.s_ready();
+        let m_beat = dut.m_beat();
+        let offer = beats.get(next);
+        dut.drive(offer, true, true);
+        let cycle = dut.cycle();
+        dut.tick();
+        idle += 1;
+        if offer.is_some() && s_ready {
+            expected.push_back(pred.predict(&beats[next]));
+            first_in.get_or_insert(cycle);
+            next += 1;
+            idle = 0;
+        }
+        if let Some(got) = m_beat {
+            idle = 0;
+            first_out.get_or_insert(cycle);
+            match expected.pop_front() {
+                Some((want, lanes)) => {
+                    checker.check(&got, &want, &lanes, &mut res, cycle, "exhaustive")
+                }
+                None => {
+                    res.protocol_errors += 1;
+                    res.fail(
+                        cycle,
+                        "exhaustive",
+                        "a beat came out that was never sent".into(),
+                    );
+                }
+            }
+            if res.beats % 4096 == 0 {
+                progress(4096 * lanes as u64);
+            }
+        }
+    }
+    if !expected.is_empty() || next < beats.len() {
+        res.protocol_errors += 1;
+        res.fail(
+            dut.cycle(),
+            "exhaustive",
+            format!(
+                "the core stalled: {} beats sent of {}, {} outputs missing",
+                next,
+                beats.len(),
+                expected.len()
+            ),
+        );
+    }
+    res.cycles = dut.cycle() - start;
+    // Accepting edge to the edge that makes the output valid, inclusive.
+    let latency = match (first_in, first_out) {
+        (Some(a), Some(b)) if b >= a => Some(b - a),
+        _ => None,
+    };
+    // At full rate the core must take one beat per cycle: no bubbles.
+    if let Some(l) = latency {
+        let ideal = beats.len() as u64 + l + 4;
+        if res.cycles > ideal {
+            res.protocol_errors += 1;
+            res.fail(
+                dut.cycle(),
+                "exhaustive",
+                format!(
+                    "{} cycles for {} beats at full rate: bubbles",
+                    res.cycles,
+                    beats.len()
+                ),
+            );
+        }
+    }
+    (res, latency)
+}
+
+/// Stimulus for the stress phase, drawn from a seeded generator.
+struct Stress {
+    rng: StdRng,
+    p_valid: f64,
+    p_ready: f64,
+}
+
+impl Stress {
+    /// Every ~500 cycles the pattern changes: bursts, sparse traffic, stalls.
+    fn reshuffle(&mut self) {
+        const P: [f64; 5] = [1.0, 0.9, 0.5, 0.2, 0.05];
+        self.p_valid = P[self.rng.random_range(0..P.len())];
+        self.p_ready = P[self.rng.random_range(0..P.len())];
+    }
+}
+
+/// Random tvalid gaps, random tready backpressure, random packets, TKEEP and TUSER, and resets
+/// in the middle of packets; checks order, count, sideband alignment, values and that the
+/// master side holds its beat stable while it is not accepted.
+pub fn stress(
+    dut: &mut AxisDut,
+    spec: &DatapathSpec,
+    layer: usize,
+    layout: &StreamLayout,
+    opts: &VerifyOptions,
+    progress: &dyn Fn(u64),
+) -> (PhaseResult, u32) {
+    let mut res = PhaseResult::default();
+    let mut pred = Predictor::new(spec, layer, layout.clone());
+    let checker = Checker {
+        spec,
+        layer,
+        layout: layout.clone(),
+    };
+    let mut st = Stress {
+        rng: StdRng::seed_from_u64(opts.seed),
+        p_valid: 1.0,
+        p_ready: 1.0,
+    };
+    let f = spec.input();
+    let corners = [f.min_raw(), f.max_raw(), 0, -1, 1];
+    let start = dut.cycle();
+    reset(dut, 2);
+    let resets_at: Vec<u64> = (0..3)
+        .map(|i| (opts.stress_beats * (2 * i + 1)) / 7 + st.rng.random_range(0..5))
+        .collect();
+    let mut resets = 0u32;
+    let mut expected: VecDeque<(Beat, Vec<(i64, usize, i64)>)> = VecDeque::new();
+    let mut offer: Option<Beat> = None;
+    let mut packet_left = 0u32;
+    let (mut sent, mut idle) = (0u64, 0u64);
+    let mut held: Option<Beat> = None;
+    while (sent < opts.stress_beats || !expected.is_empty()) && idle < STALL_LIMIT {
+        if dut.cycle() % 512 == 0 {
+            st.reshuffle();
+        }
+        if resets_at.get(resets as usize) == Some(&sent) && offer.is_some() {
+            // Mid-packet: the offered beat and everything in flight is dropped.
+            reset(dut, st.rng.random_range(1..=3));
+            resets += 1;
+            expected.clear();
+            pred.reset();
+            offer = None;
+            held = None;
+            packet_left = 0;
+            continue;
+        }
+        if offer.is_none() && sent < opts.stress_beats && st.rng.random_bool(st.p_valid) {
+            if packet_left == 0 {
+                packet_left = st.rng.random_range(1..=40);
+            }
+            packet_left -= 1;
+            let samples: Vec<i64> = (0..layout.lanes)
+                .map(|_| {
+                    if st.rng.random_bool(0.05) {
+                        corners[st.rng.random_range(0..corners.len())]
+                    } else {
+                        st.rng.random_range(f.min_raw()..=f.max_raw())
+                    }
+                })
+                .collect();
+            let keep = if st.rng.random_bool(0.8) {
+                u64::MAX
+            } else {
+                st.rng.random()
+            };
+            let user = st.rng.random();
+            offer = Some(pred.pack_input(&samples, keep, packet_left == 0, user));
+        }
+        let s_ready = dut.s_ready();
+        let m_beat = dut.m_beat();
+        let m_ready = st.rng.random_bool(st.p_ready);
+        let cycle = dut.cycle();
+        if let (Some(h), Some(g)) = (&held, &m_beat) {
+            if h != g {
+                res.protocol_errors += 1;
+                res.fail(
+                    cycle,
+                    "stress",
+                    "m_axis beat changed while not accepted".into(),
+                );
+            }
+        } else if held.is_some() {
+            res.protocol_errors += 1;
+            res.fail(
+                cycle,
+                "stress",
+                "m_axis_tvalid dropped before the beat was accepted".into(),
+            );
+        }
+        dut.drive(offer.as_ref(), m_ready, true);
+        dut.tick();
+        idle += 1;
+        if s_ready {
+            if let Some(b) = offer.take() {
+                expected.push_back(pred.predict(&b));
+                sent += 1;
+                idle = 0;
+            }
+        }
+        held = None;
+        if let Some(got) = m_beat {
+            if m_ready {
+                idle = 0;
+                match expected.pop_front() {
+                    Some((want, lanes)) => {
+                        checker.check(&got, &want, &lanes, &mut res, cycle, "stress")
+                    }
+                    None => {
+                        res.protocol_errors += 1;
+                        res.fail(
+                            cycle,
+                            "stress",
+                            "a beat came out that was never sent".into(),
+                        );
+                    }
+                }
+                if res.beats % 4096 == 0 {
+                    progress(4096);
+                }
+            } else {
+                held = Some(got);
+            }
+        }
+    }
+    if !expected.is_empty() || sent < opts.stress_beats {
+        res.protocol_errors += 1;
+        res.fail(
+            dut.cycle(),
+            "stress",
+            format!(
+                "the core stalled: {sent} beats sent of {}, {} outputs missing",
+                opts.stress_beats,
+                expected.len()
+            ),
+        );
+    }
+    res.cycles = dut.cycle() - start;
+    (res, resets)
+}
