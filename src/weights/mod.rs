@@ -14,8 +14,10 @@
 //! `<prefix>.ActorAtn` (4 values) and `<prefix>.actor_PReLU.weight` (1 or C values); a
 //! `RepAct_BN` layer adds `<prefix>.bn.weight`, `.bias`, `.running_mean`, `.running_var`
 //! (1 value each; eps is not stored and taken as PyTorch's default 1e-5). Leading `module.`
-//! (from `DataParallel`) is stripped. Origin and softmax layers have the same keys, so
-//! [`LoadOptions::variant`] must say which.
+//! (from `DataParallel`) is stripped; the prefix is the layer's name (a lone RepAct module
+//! saved without a prefix is named after the file's stem). Other keys are ignored. Origin
+//! and softmax layers have the same keys, so [`LoadOptions::variant`] must say which.
+//! Float32, float64, float16 and bfloat16 tensors are read, all exactly.
 //!
 //! # The JSON format
 //!
@@ -54,11 +56,16 @@ use crate::{Error, Result};
 use std::path::Path;
 
 /// What the user said on the command line about how to read the file.
+///
+/// Both apply to every RepAct layer of the file; piecewise layers (JSON only) ignore them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LoadOptions {
-    /// `--variant`: required for state dicts without a BatchNorm (origin and softmax look alike).
+    /// `--variant`: required for state dicts without a BatchNorm (origin and softmax look
+    /// alike). Where the file itself tells the variant (a JSON `variant`, or `bn.*` keys in a
+    /// state dict), a different value here is an error rather than an override.
     pub variant: Option<Variant>,
-    /// `--branch-order`: overrides the variant's default order.
+    /// `--branch-order`: overrides the variant's default order and a JSON file's
+    /// `branch_order`.
     pub branch_order: Option<BranchOrder>,
 }
 

@@ -103,6 +103,7 @@ pub(crate) enum Global {
     RebuildTensorV2,
     RebuildTensor,
     RebuildParameter,
+    RebuildFromType,
     Storage(StorageType),
     /// Any other `module.name`, kept only as a name.
     Other(Rc<str>),
@@ -591,7 +592,10 @@ fn global(module: &str, name: &str) -> Global {
         ("collections", "OrderedDict") => Global::OrderedDict,
         ("torch._utils", "_rebuild_tensor_v2") => Global::RebuildTensorV2,
         ("torch._utils", "_rebuild_tensor") => Global::RebuildTensor,
-        ("torch._utils", "_rebuild_parameter") => Global::RebuildParameter,
+        ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => {
+            Global::RebuildParameter
+        }
+        ("torch._tensor", "_rebuild_from_type_v2") => Global::RebuildFromType,
         ("torch", class) => match StorageType::from_class(class) {
             Some(t) => Global::Storage(t),
             None => Global::Other(Rc::from(format!("{module}.{name}"))),
@@ -645,10 +649,23 @@ fn call(callable: &Value, args: &[Value]) -> Result<Value, String> {
         Global::RebuildTensorV2 if args.len() == 6 || args.len() == 7 => tensor(args),
         // _rebuild_tensor(storage, offset, size, stride)
         Global::RebuildTensor if args.len() == 4 => tensor(args),
-        // _rebuild_parameter(data, requires_grad, hooks): a Parameter is its tensor here.
+        // _rebuild_parameter(data, requires_grad, hooks) and
+        // _rebuild_parameter_with_state(data, requires_grad, hooks, state): a Parameter is
+        // its tensor here.
         Global::RebuildParameter => match args.first() {
-            Some(t @ Value::Tensor(_)) if args.len() == 3 => Ok(t.clone()),
+            Some(t @ Value::Tensor(_)) if args.len() == 3 || args.len() == 4 => Ok(t.clone()),
             _ => Err("_rebuild_parameter expects (tensor, requires_grad, hooks)".to_string()),
+        },
+        // _rebuild_from_type_v2(func, new_type, args, state), for tensors that carry Python
+        // attributes or are of a subclass: the tensor is func(*args). Only the tensor
+        // builders may be nested, which also bounds the recursion.
+        Global::RebuildFromType => match args {
+            [f @ Value::Global(
+                Global::RebuildTensorV2 | Global::RebuildTensor | Global::RebuildParameter,
+            ), _, Value::Tuple(inner), _] => call(f, inner),
+            _ => {
+                Err("_rebuild_from_type_v2 expects (tensor builder, type, args, state)".to_string())
+            }
         },
         Global::RebuildTensorV2 | Global::RebuildTensor => Err(format!(
             "unexpected number of arguments ({}) to {g:?}",
@@ -821,11 +838,52 @@ mod tests {
         drop(v);
     }
 
+    fn ustr(out: &mut Vec<u8>, s: &str) {
+        out.push(b'X');
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    /// `(storage, 0, (4,), (1,), False, {})` with a FloatStorage of 4 under key "0".
+    fn tensor_args(p: &mut Vec<u8>) {
+        p.push(b'(');
+        p.push(b'(');
+        ustr(p, "storage");
+        p.extend_from_slice(b"ctorch\nFloatStorage\n");
+        ustr(p, "0");
+        ustr(p, "cpu");
+        p.extend_from_slice(b"K\x04tQK\x00K\x04\x85K\x01\x85\x89}t");
+    }
+
+    #[test]
+    fn tensor_subclasses_and_parameters_are_tensors() {
+        // _rebuild_from_type_v2(_rebuild_tensor_v2, torch.nn.Parameter, args, {})
+        let mut p = b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(".to_vec();
+        p.extend_from_slice(b"ctorch._utils\n_rebuild_tensor_v2\nctorch.nn\nParameter\n");
+        tensor_args(&mut p);
+        p.extend_from_slice(b"}tR.");
+        // _rebuild_parameter(_rebuild_tensor_v2(...), True, {})
+        let mut q = b"\x80\x02ctorch._utils\n_rebuild_parameter\n(".to_vec();
+        q.extend_from_slice(b"ctorch._utils\n_rebuild_tensor_v2\n");
+        tensor_args(&mut q);
+        q.extend_from_slice(b"R\x88}tR.");
+        for pickle in [p, q] {
+            match &unpickle(&pickle) {
+                Ok(Value::Tensor(t)) => {
+                    assert_eq!(t.shape, [4]);
+                    assert_eq!(t.storage.dtype, StorageType::F32);
+                }
+                Ok(other) => panic!("got {}", other.describe()),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
     #[test]
     fn long1_and_floats() {
         // LONG1 -2 (0xfe), BINFLOAT 1.5, TUPLE2
         let v = unpickle(b"\x80\x02\x8a\x01\xfeG\x3f\xf8\x00\x00\x00\x00\x00\x00\x86.").ok();
-        match v {
+        match &v {
             Some(Value::Tuple(t)) => {
                 assert!(matches!(t[0], Value::Int(-2)));
                 assert!(matches!(t[1], Value::Float(x) if x == 1.5));

@@ -6,8 +6,7 @@
 //! `state_dict`, `model_state_dict` or `model`. Layers come out in the state dict's order.
 
 use super::pickle::{self, Dict, StorageRef, StorageType, TensorRef, Value};
-use super::safetensors::{bare_name, bf16_to_f64, f16_to_f64};
-use super::state_dict::{self, Entry, StateDict, Values};
+use super::state_dict::{self, bare_name, bf16_to_f64, f16_to_f64, Entry, StateDict, Values};
 use super::{read_file, LoadOptions, Problem};
 use crate::model::Layer;
 use std::collections::HashMap;
@@ -72,7 +71,7 @@ fn read(bytes: &[u8]) -> Result<StateDict, Problem> {
             )))
         }
     };
-    let root = pkl.trim_end_matches("data.pkl").to_string();
+    let root = pkl.strip_suffix("data.pkl").unwrap_or_default().to_string();
 
     if let Some(order) = read_entry(&mut zip, &format!("{root}byteorder"), Some(64))? {
         if order.trim_ascii() != b"little" {

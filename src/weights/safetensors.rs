@@ -4,7 +4,7 @@
 //! dtype and name), so layers come out in natural order of their keys: `block2` before
 //! `block10`.
 
-use super::state_dict::{self, Entry, StateDict, Values};
+use super::state_dict::{self, bare_name, bf16_to_f64, f16_to_f64, Entry, StateDict, Values};
 use super::{read_file, LoadOptions, Problem};
 use crate::model::Layer;
 use safetensors::{Dtype, SafeTensors};
@@ -14,13 +14,6 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Vec<Layer>, Proble
     let bytes = read_file(path)?;
     let sd = read(&bytes)?;
     state_dict::layers(&sd, opts, &bare_name(path))
-}
-
-/// The name of a layer stored without a prefix: the file's stem.
-pub(crate) fn bare_name(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "repact".to_string())
 }
 
 /// Reads the RepAct-relevant tensors of a safetensors file.
@@ -75,40 +68,4 @@ fn to_f64(dtype: Dtype, data: &[u8]) -> Option<Vec<f64>> {
             .collect(),
         _ => return None,
     })
-}
-
-/// IEEE 754 binary16 to f64, exactly (subnormals, infinities and NaN included).
-pub(crate) fn f16_to_f64(bits: u16) -> f64 {
-    let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
-    let exp = i32::from((bits >> 10) & 0x1f);
-    let frac = f64::from(bits & 0x3ff);
-    match exp {
-        0 => sign * frac * 2f64.powi(-24),
-        31 if frac == 0.0 => sign * f64::INFINITY,
-        31 => f64::NAN,
-        _ => sign * (1.0 + frac / 1024.0) * 2f64.powi(exp - 15),
-    }
-}
-
-/// bfloat16 is the upper half of an f32.
-pub(crate) fn bf16_to_f64(bits: u16) -> f64 {
-    f64::from(f32::from_bits(u32::from(bits) << 16))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn half_floats() {
-        assert_eq!(f16_to_f64(0x3c00), 1.0);
-        assert_eq!(f16_to_f64(0xc000), -2.0);
-        assert_eq!(f16_to_f64(0x7bff), 65504.0);
-        assert_eq!(f16_to_f64(0x0001), 2f64.powi(-24));
-        assert_eq!(f16_to_f64(0x3555), 0.333251953125);
-        assert_eq!(f16_to_f64(0xfc00), f64::NEG_INFINITY);
-        assert!(f16_to_f64(0x7e00).is_nan());
-        assert_eq!(bf16_to_f64(0x3f80), 1.0);
-        assert_eq!(bf16_to_f64(0xbe2f), -0.1708984375);
-    }
 }

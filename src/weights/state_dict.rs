@@ -2,12 +2,14 @@
 //! `.safetensors` and `.pth` readers.
 //!
 //! A RepAct module stores `ActorAtn` and `actor_PReLU.weight`, and `RepAct_BN` adds its
-//! `bn.*` buffers. The module's prefix (`block1.act`) becomes the layer name.
+//! `bn.*` buffers. The module's prefix (`block1.act`) becomes the layer name. The exact
+//! float16/bfloat16 conversions both readers need live here too.
 
 use super::{LoadOptions, Problem};
 use crate::model::{BatchNorm, Layer, LayerKind, RepActParams, Variant};
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::path::Path;
 
 /// PyTorch's BatchNorm default; `eps` is a module attribute, not stored in the state dict.
 const BN_EPS: f64 = 1e-5;
@@ -21,7 +23,7 @@ const BN_FIELDS: [&str; 4] = ["weight", "bias", "running_mean", "running_var"];
 pub(crate) enum Values {
     /// A floating-point tensor, flattened in row-major order.
     Float(Vec<f64>),
-    /// Anything else, described for the error message (`an I64 tensor`, `a Python int`).
+    /// Anything else, described for the error message (`a tensor of dtype I64`, `the int 3`).
     Other(String),
 }
 
@@ -377,6 +379,31 @@ fn trim_zeros(digits: &[u8]) -> &[u8] {
     &digits[n..]
 }
 
+/// The name of a layer stored without a prefix: the file's stem.
+pub(crate) fn bare_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repact".to_string())
+}
+
+/// IEEE 754 binary16 to f64, exactly (subnormals, infinities and NaN included).
+pub(crate) fn f16_to_f64(bits: u16) -> f64 {
+    let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from((bits >> 10) & 0x1f);
+    let frac = f64::from(bits & 0x3ff);
+    match exp {
+        0 => sign * frac * 2f64.powi(-24),
+        31 if frac == 0.0 => sign * f64::INFINITY,
+        31 => f64::NAN,
+        _ => sign * (1.0 + frac / 1024.0) * 2f64.powi(exp - 15),
+    }
+}
+
+/// bfloat16 is the upper half of an f32.
+pub(crate) fn bf16_to_f64(bits: u16) -> f64 {
+    f64::from(f32::from_bits(u32::from(bits) << 16))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,5 +438,18 @@ mod tests {
         assert_eq!(classify("b.xActorAtn"), None);
         assert_eq!(classify("b.bn.num_batches_tracked"), None);
         assert_eq!(strip_module("module.module.a"), "a");
+    }
+
+    #[test]
+    fn half_floats() {
+        assert_eq!(f16_to_f64(0x3c00), 1.0);
+        assert_eq!(f16_to_f64(0xc000), -2.0);
+        assert_eq!(f16_to_f64(0x7bff), 65504.0);
+        assert_eq!(f16_to_f64(0x0001), 2f64.powi(-24));
+        assert_eq!(f16_to_f64(0x3555), 0.333251953125);
+        assert_eq!(f16_to_f64(0xfc00), f64::NEG_INFINITY);
+        assert!(f16_to_f64(0x7e00).is_nan());
+        assert_eq!(bf16_to_f64(0x3f80), 1.0);
+        assert_eq!(bf16_to_f64(0xbe2f), -0.1708984375);
     }
 }
