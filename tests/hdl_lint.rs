@@ -180,13 +180,6 @@ fn yosys_synth(c: &GeneratedCore, dir: &Path) -> Resources {
     r
 }
 
-fn all_tools(c: &GeneratedCore) -> Resources {
-    let dir = tempfile::tempdir().unwrap();
-    verilator_lint(c, dir.path());
-    iverilog_compile(c, dir.path());
-    yosys_synth(c, dir.path())
-}
-
 /// xorshift64*: deterministic stimulus without a dependency.
 struct Rng(u64);
 

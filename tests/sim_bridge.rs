@@ -103,6 +103,13 @@ fn build(verilog: &str, top: &str, ports: &[Port], opts: &BuildOptions) -> Veril
     })
 }
 
+/// Replays in Icarus or fails the test with the bridge's own message.
+fn replay(verilog: &str, top: &str, ports: &[Port], stimulus: &[Vec<u64>], dir: &str) -> IcarusRun {
+    icarus::replay(verilog, top, ports, "clk", stimulus, &work_dir(dir)).unwrap_or_else(|e| {
+        panic!("replay needs Icarus Verilog (apt-get install -y verilator iverilog): {e}")
+    })
+}
+
 fn work_dir(name: &str) -> PathBuf {
     let dir = cache().join("test-work").join(name);
     let _ = std::fs::remove_dir_all(&dir);
@@ -452,6 +459,33 @@ endmodule
 }
 
 #[test]
+fn fatal_in_the_design_is_reported_not_aborting() {
+    let verilog = r#"
+module fat (input clk, input go, output reg [3:0] n);
+    initial n = 4'd0;
+    always @(posedge clk) begin
+        n <= n + 4'd1;
+        if (go) $fatal(1, "go was set");
+    end
+endmodule
+"#;
+    let ports = [
+        Port::input("clk", 1),
+        Port::input("go", 1),
+        Port::output("n", 4),
+    ];
+    let mut m = build(verilog, "fat", &ports, &BuildOptions::default());
+    m.tick();
+    m.check().unwrap();
+    let go = m.port("go").unwrap();
+    m.set(go, 1);
+    m.tick();
+    assert!(m.finished());
+    let err = m.check().expect_err("$fatal must be reported");
+    assert!(err.to_string().contains("$fatal"), "{err}");
+}
+
+#[test]
 fn vcd_trace_records_both_edges() {
     let mut m = build(ADDER, "radd", &adder_ports(), &BuildOptions { trace: true });
     let dir = work_dir("vcd");
@@ -513,10 +547,7 @@ fn icarus_replay_matches_verilator_cycle_for_cycle() {
         .collect();
     let mut m = build(ADDER, "radd", &ports, &BuildOptions::default());
     let expect = verilator_outputs(&mut m, &stimulus);
-    let run = icarus::replay(ADDER, "radd", &ports, "clk", &stimulus, &work_dir("adder"))
-        .unwrap_or_else(|e| {
-            panic!("Icarus is required (apt-get install -y verilator iverilog): {e}")
-        });
+    let run = replay(ADDER, "radd", &ports, &stimulus, "adder");
     assert_same(&run, &expect, 0);
 
     // Wide ports; the stimulus carries junk above the widths, which both sides must ignore.
@@ -526,7 +557,7 @@ fn icarus_replay_matches_verilator_cycle_for_cycle() {
         .collect();
     let mut m = build(WIDE, "wide", &ports, &BuildOptions::default());
     let expect = verilator_outputs(&mut m, &stimulus);
-    let run = icarus::replay(WIDE, "wide", &ports, "clk", &stimulus, &work_dir("wide")).unwrap();
+    let run = replay(WIDE, "wide", &ports, &stimulus, "wide");
     assert_same(&run, &expect, 0);
     assert_eq!(run.output(5, 1).len(), 2, "z is 72 bits: two words");
 }
@@ -538,7 +569,7 @@ fn icarus_reports_x_before_reset() {
     let mut stimulus = vec![vec![1, 3]; 3];
     stimulus.push(vec![0, 3]);
     stimulus.extend((1..20).map(|d| vec![1, d]));
-    let run = icarus::replay(ACC, "acc", &ports, "clk", &stimulus, &work_dir("acc")).unwrap();
+    let run = replay(ACC, "acc", &ports, &stimulus, "acc");
     assert_eq!(run.output_ports[0].dir, Dir::Output);
     for c in 0..3 {
         assert!(run.xz[c][0], "cycle {c}: unreset register must read X");

@@ -161,6 +161,7 @@ pub fn build(
             // file deleted by hand): move it aside rather than trust it.
             let _ = fs::remove_dir_all(&entry);
         }
+        sweep_stale_builds(cache_dir);
         let runtime = runtime(cache_dir, &tools)?;
         compile_model(
             verilog, top, ports, clock, opts, &tools, &runtime, cache_dir, &entry,
@@ -396,13 +397,14 @@ impl VerilatedModel {
         unsafe { (self.lib.eval_fn)(self.handle.as_ptr()) };
     }
 
-    /// True once the design executed `$finish` or `$stop`, or a fatal error stopped it.
+    /// True once the design executed `$finish`, `$stop` or `$fatal`, or a fatal error
+    /// stopped it. Ticking on after that is allowed (Verilator keeps evaluating).
     pub fn finished(&self) -> bool {
         self.status() & 1 != 0
     }
 
-    /// `Ok` unless the design executed `$stop` or Verilator hit a fatal error (the message
-    /// went to stderr); after a fatal error the model no longer evaluates.
+    /// `Ok` unless the design executed `$stop`/`$fatal` or Verilator hit a fatal error (the
+    /// message went to stdout/stderr); after a fatal error the model no longer evaluates.
     pub fn check(&self) -> Result<()> {
         let s = self.status();
         if s & 4 != 0 {
@@ -412,7 +414,10 @@ impl VerilatedModel {
             ));
         }
         if s & 2 != 0 {
-            return Err(tool_err("verilator", "the design executed $stop"));
+            return Err(tool_err(
+                "verilator",
+                "the design executed $stop or $fatal (see its message on stdout)",
+            ));
         }
         Ok(())
     }
@@ -1170,6 +1175,28 @@ fn temp_dir_in(dir: &Path) -> Result<tempfile::TempDir> {
         .prefix(".build-")
         .tempdir_in(dir)
         .map_err(|e| Error::io(dir, e))
+}
+
+/// Removes temporary build directories left by killed processes. Only directories untouched
+/// for an hour go, so that builds running in other processes are left alone.
+fn sweep_stale_builds(cache_dir: &Path) {
+    let Ok(entries) = fs::read_dir(cache_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(".build-") {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 3600);
+        if old {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Moves a finished build into place. Another thread or process may have published the same

@@ -1,0 +1,877 @@
+//! `component.xml`: the IEEE 1685-2009 IP-XACT description Vivado reads from an IP repository.
+//!
+//! The component is first built as typed values ([`Component`], [`BusInterface`], [`Port`],
+//! [`FileSet`], …) from the core's real port list, then turned into an [`Element`] tree in the
+//! element order the 2009 schema fixes, with the `xilinx:` vendor extensions Vivado writes. The
+//! same values drive `config.tcl` (the re-packaging script maps the same ports to the same
+//! interfaces), so the two cannot drift apart.
+//!
+//! Run-time coefficient cores will add an AXI4-Lite slave: a [`BusInterface`] of
+//! [`BusType::AXIMM`] in [`Mode::Slave`] with a `memory_map_ref`, and a `spirit:memoryMaps`
+//! element, which the schema places between `spirit:busInterfaces` and `spirit:model`.
+
+use super::xml::Element;
+use super::PackageOptions;
+use crate::fixedpoint::DatapathSpec;
+use crate::hdl::{GeneratedCore, PortDir};
+use crate::{Error, Result};
+
+/// Namespace of IEEE 1685-2009 (the `spirit:` prefix Vivado writes).
+pub const SPIRIT_NS: &str = "http://www.spiritconsortium.org/XMLSchema/SPIRIT/1685-2009";
+/// Namespace of Xilinx's vendor extensions.
+pub const XILINX_NS: &str = "http://www.xilinx.com";
+
+/// Name of the AXI4-Stream slave interface.
+pub const S_AXIS: &str = "S_AXIS";
+/// Name of the AXI4-Stream master interface.
+pub const M_AXIS: &str = "M_AXIS";
+/// Name of the clock port and of its interface.
+pub const ACLK: &str = "aclk";
+/// Name of the reset port and of its interface.
+pub const ARESETN: &str = "aresetn";
+
+/// Logical port names of `xilinx.com:interface:axis:1.0`.
+pub const AXIS_LOGICAL_PORTS: [&str; 9] = [
+    "TDATA", "TSTRB", "TKEEP", "TLAST", "TID", "TDEST", "TUSER", "TVALID", "TREADY",
+];
+
+/// Families the IP is offered for: every 7-series and UltraScale(+) family (the Verilog is
+/// portable; the DSP48E1 mapping it is written for also fits the DSP48E2). Zynq-7000 first,
+/// the target.
+pub const SUPPORTED_FAMILIES: [&str; 20] = [
+    "zynq",
+    "azynq",
+    "qzynq",
+    "artix7",
+    "artix7l",
+    "aartix7",
+    "qartix7",
+    "kintex7",
+    "kintex7l",
+    "qkintex7",
+    "qkintex7l",
+    "virtex7",
+    "qvirtex7",
+    "spartan7",
+    "aspartan7",
+    "kintexu",
+    "virtexu",
+    "zynquplus",
+    "kintexuplus",
+    "virtexuplus",
+];
+
+/// Vendor, library, name, version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vlnv {
+    /// e.g. `xilinx.com`.
+    pub vendor: String,
+    /// e.g. `interface`.
+    pub library: String,
+    /// e.g. `axis`.
+    pub name: String,
+    /// e.g. `1.0`.
+    pub version: String,
+}
+
+impl Vlnv {
+    /// From the four parts.
+    pub fn new(vendor: &str, library: &str, name: &str, version: &str) -> Self {
+        Vlnv {
+            vendor: vendor.into(),
+            library: library.into(),
+            name: name.into(),
+            version: version.into(),
+        }
+    }
+
+    /// `vendor:library:name:version`, as Vivado's `-vlnv` options take it.
+    pub fn to_colon_string(&self) -> String {
+        format!(
+            "{}:{}:{}:{}",
+            self.vendor, self.library, self.name, self.version
+        )
+    }
+
+    /// The reference form: `<tag spirit:vendor=… spirit:library=… spirit:name=… spirit:version=…/>`.
+    fn reference(&self, tag: &str) -> Element {
+        Element::new(tag)
+            .attr("spirit:vendor", &self.vendor)
+            .attr("spirit:library", &self.library)
+            .attr("spirit:name", &self.name)
+            .attr("spirit:version", &self.version)
+    }
+}
+
+/// The bus definitions this package uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusType {
+    /// `xilinx.com:interface:axis:1.0`, abstraction `axis_rtl`.
+    Axis,
+    /// `xilinx.com:interface:aximm:1.0`, abstraction `aximm_rtl` (AXI4-Lite, for later).
+    AXIMM,
+    /// `xilinx.com:signal:clock:1.0`.
+    Clock,
+    /// `xilinx.com:signal:reset:1.0`.
+    Reset,
+}
+
+impl BusType {
+    /// The bus definition.
+    pub fn bus_vlnv(self) -> Vlnv {
+        match self {
+            BusType::Axis => Vlnv::new("xilinx.com", "interface", "axis", "1.0"),
+            BusType::AXIMM => Vlnv::new("xilinx.com", "interface", "aximm", "1.0"),
+            BusType::Clock => Vlnv::new("xilinx.com", "signal", "clock", "1.0"),
+            BusType::Reset => Vlnv::new("xilinx.com", "signal", "reset", "1.0"),
+        }
+    }
+
+    /// The RTL abstraction definition.
+    pub fn abstraction_vlnv(self) -> Vlnv {
+        let mut v = self.bus_vlnv();
+        v.name.push_str("_rtl");
+        v
+    }
+}
+
+/// Which side of the bus the component is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Drives the bus (an AXI4-Stream source).
+    Master,
+    /// Receives the bus; an addressable slave names its memory map.
+    Slave {
+        /// `spirit:memoryMapRef` of an AXI4-Lite slave (none for streams, clocks, resets).
+        memory_map_ref: Option<String>,
+    },
+}
+
+/// A parameter of a bus interface (`ASSOCIATED_BUSIF`, `FREQ_HZ`, `POLARITY`, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusParameter {
+    /// e.g. `ASSOCIATED_BUSIF`.
+    pub name: String,
+    /// The value as Vivado stores it.
+    pub value: String,
+    /// The value is a number (`spirit:format="long"`).
+    pub numeric: bool,
+    /// Name of the [`Choice`] the value must come from.
+    pub choice_ref: Option<String>,
+    /// Vivado's "optional presence": a default that the block design replaces with what it
+    /// propagates (as for `FREQ_HZ`, which follows the clock actually connected).
+    pub optional: bool,
+}
+
+/// A bus interface and its port map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusInterface {
+    /// Interface name, e.g. `S_AXIS`.
+    pub name: String,
+    /// Its bus definition.
+    pub bus: BusType,
+    /// Master or slave.
+    pub mode: Mode,
+    /// `(logical, physical)` port pairs.
+    pub port_maps: Vec<(String, String)>,
+    /// Bus parameters.
+    pub parameters: Vec<BusParameter>,
+}
+
+/// A top-level port, as the HDL declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    /// Name.
+    pub name: String,
+    /// Direction.
+    pub dir: PortDir,
+    /// Bits (1: a scalar, no `spirit:vector`).
+    pub width: u32,
+    /// Value Vivado ties an unconnected input to.
+    pub default_value: Option<u64>,
+}
+
+/// What kind of file an entry of a file set is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileKind {
+    /// Verilog source.
+    Verilog,
+    /// Constraints, with the flows they are used in (`USED_IN_*`).
+    Xdc {
+        /// e.g. `["implementation", "out_of_context", "synthesis"]`.
+        used_in: Vec<&'static str>,
+    },
+    /// The customization GUI script.
+    XguiTcl,
+}
+
+/// A file of a file set, by its path relative to `component.xml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Relative path with `/` separators.
+    pub path: String,
+    /// Kind.
+    pub kind: FileKind,
+}
+
+/// A named file set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSet {
+    /// Name, referenced by views.
+    pub name: String,
+    /// Files in order.
+    pub files: Vec<FileEntry>,
+}
+
+/// A view of the model (synthesis, simulation, GUI).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    /// e.g. `xilinx_anylanguagesynthesis`.
+    pub name: String,
+    /// e.g. `Synthesis`.
+    pub display_name: String,
+    /// e.g. `:vivado.xilinx.com:synthesis`.
+    pub env_identifier: String,
+    /// HDL language and top module, for HDL views.
+    pub hdl: Option<(String, String)>,
+    /// The file set it uses.
+    pub file_set: String,
+}
+
+/// A named list of allowed values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// Name, referenced by `spirit:choiceRef`.
+    pub name: String,
+    /// Allowed values.
+    pub values: Vec<String>,
+}
+
+/// The value of a component parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamValue {
+    /// A whole number (`spirit:format="long"`).
+    Long(i64),
+    /// Text (`spirit:format="string"`).
+    Text(String),
+}
+
+impl ParamValue {
+    /// The value as text.
+    pub fn text(&self) -> String {
+        match self {
+            ParamValue::Long(v) => v.to_string(),
+            ParamValue::Text(s) => s.clone(),
+        }
+    }
+}
+
+/// A component parameter shown (read-only) on the customization page. The core is fixed when
+/// it is generated, so these inform rather than configure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfoParameter {
+    /// Name, e.g. `LATENCY`; the block design shows it as `CONFIG.LATENCY`.
+    pub name: String,
+    /// Label in the GUI.
+    pub display_name: String,
+    /// Tooltip.
+    pub description: String,
+    /// Value.
+    pub value: ParamValue,
+}
+
+/// A whole component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Component {
+    /// VLNV of the IP.
+    pub vlnv: Vlnv,
+    /// Name shown in the IP catalog.
+    pub display_name: String,
+    /// One-paragraph description.
+    pub description: String,
+    /// Catalog folder, e.g. `/UserIP`.
+    pub taxonomy: String,
+    /// Bus interfaces.
+    pub bus_interfaces: Vec<BusInterface>,
+    /// Views.
+    pub views: Vec<View>,
+    /// Ports in HDL order.
+    pub ports: Vec<Port>,
+    /// Choice lists.
+    pub choices: Vec<Choice>,
+    /// File sets.
+    pub file_sets: Vec<FileSet>,
+    /// The `Component_Name` default.
+    pub component_name: String,
+    /// Read-only information parameters.
+    pub parameters: Vec<InfoParameter>,
+    /// Families, all `Production`.
+    pub families: Vec<&'static str>,
+}
+
+/// Name of the synthesis view.
+pub const SYNTHESIS_VIEW: &str = "xilinx_anylanguagesynthesis";
+/// Name of the simulation view.
+pub const SIMULATION_VIEW: &str = "xilinx_anylanguagebehavioralsimulation";
+/// Name of the GUI view.
+pub const XGUI_VIEW: &str = "xilinx_xpgui";
+const RESET_POLARITY_CHOICE: &str = "choice_list_reset_polarity";
+
+/// Paths of a core's files inside its IP folder `ip/<top>/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorePaths {
+    /// `hdl/<top>.v`.
+    pub verilog: String,
+    /// `constraints/<top>_ooc.xdc`.
+    pub ooc_xdc: String,
+    /// `xgui/<top>_v<major>_<minor>.tcl`.
+    pub xgui: String,
+}
+
+impl CorePaths {
+    /// The layout this package uses for `top` at IP version `version`.
+    pub fn new(top: &str, version: &str) -> Self {
+        CorePaths {
+            verilog: format!("hdl/{top}.v"),
+            ooc_xdc: format!("constraints/{top}_ooc.xdc"),
+            xgui: format!("xgui/{top}_v{}.tcl", version.replace('.', "_")),
+        }
+    }
+}
+
+/// Maps the core's ports onto interfaces by the Vivado naming convention (`s_axis_t*`,
+/// `m_axis_t*`, `aclk`, `aresetn`). A port that fits no interface is an error: the packager
+/// would leave it unconnected in every block design.
+fn bus_interfaces(ports: &[Port], freq_hz: u64) -> Result<Vec<BusInterface>> {
+    let mut s_axis = Vec::new();
+    let mut m_axis = Vec::new();
+    let (mut has_clk, mut has_rst) = (false, false);
+    for p in ports {
+        let axis = [("s_axis_", &mut s_axis), ("m_axis_", &mut m_axis)]
+            .into_iter()
+            .find_map(|(prefix, list)| p.name.strip_prefix(prefix).map(|s| (s, list)));
+        if let Some((signal, list)) = axis {
+            let logical = signal.to_ascii_uppercase();
+            if !AXIS_LOGICAL_PORTS.contains(&logical.as_str()) {
+                return Err(unmapped(&p.name));
+            }
+            list.push((logical, p.name.clone()));
+        } else if p.name == ACLK {
+            has_clk = true;
+        } else if p.name == ARESETN {
+            has_rst = true;
+        } else {
+            return Err(unmapped(&p.name));
+        }
+    }
+    if s_axis.is_empty() || m_axis.is_empty() || !has_clk || !has_rst {
+        return Err(Error::Usage(format!(
+            "the core needs ports {ACLK}, {ARESETN}, s_axis_t* and m_axis_t* to be packaged"
+        )));
+    }
+    let param = |name: &str, value: String| BusParameter {
+        name: name.into(),
+        value,
+        numeric: false,
+        choice_ref: None,
+        optional: false,
+    };
+    Ok(vec![
+        BusInterface {
+            name: S_AXIS.into(),
+            bus: BusType::Axis,
+            mode: Mode::Slave {
+                memory_map_ref: None,
+            },
+            port_maps: s_axis,
+            parameters: Vec::new(),
+        },
+        BusInterface {
+            name: M_AXIS.into(),
+            bus: BusType::Axis,
+            mode: Mode::Master,
+            port_maps: m_axis,
+            parameters: Vec::new(),
+        },
+        BusInterface {
+            name: ARESETN.into(),
+            bus: BusType::Reset,
+            mode: Mode::Slave {
+                memory_map_ref: None,
+            },
+            port_maps: vec![("RST".into(), ARESETN.into())],
+            parameters: vec![BusParameter {
+                choice_ref: Some(RESET_POLARITY_CHOICE.into()),
+                ..param("POLARITY", "ACTIVE_LOW".into())
+            }],
+        },
+        BusInterface {
+            name: ACLK.into(),
+            bus: BusType::Clock,
+            mode: Mode::Slave {
+                memory_map_ref: None,
+            },
+            port_maps: vec![("CLK".into(), ACLK.into())],
+            parameters: vec![
+                param("ASSOCIATED_BUSIF", format!("{S_AXIS}:{M_AXIS}")),
+                param("ASSOCIATED_RESET", ARESETN.into()),
+                BusParameter {
+                    numeric: true,
+                    optional: true,
+                    ..param("FREQ_HZ", freq_hz.to_string())
+                },
+            ],
+        },
+    ])
+}
+
+fn unmapped(port: &str) -> Error {
+    Error::Usage(format!(
+        "port `{port}` fits no AXI4-Stream, clock or reset interface; the packager cannot map it"
+    ))
+}
+
+/// The value Vivado ties an unconnected input to: all `tkeep` bytes kept, `m_axis_tready`
+/// high (an unconnected output drains), everything else low. Clock, reset, data and valid have
+/// none: leaving them open is a design error Vivado should report.
+fn default_value(name: &str, width: u32) -> Option<u64> {
+    let ones = if width >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    };
+    match name {
+        "s_axis_tkeep" => Some(ones),
+        "m_axis_tready" => Some(1),
+        "s_axis_tlast" | "s_axis_tuser" => Some(0),
+        _ => None,
+    }
+}
+
+impl Component {
+    /// The component of one generated core.
+    pub fn for_core(
+        core: &GeneratedCore,
+        spec: &DatapathSpec,
+        opts: &PackageOptions,
+    ) -> Result<Self> {
+        let ports: Vec<Port> = core
+            .ports
+            .iter()
+            .map(|p| Port {
+                name: p.name.clone(),
+                dir: p.dir,
+                width: p.width,
+                default_value: match p.dir {
+                    PortDir::In => default_value(&p.name, p.width),
+                    PortDir::Out => None,
+                },
+            })
+            .collect();
+        let bus_interfaces = bus_interfaces(&ports, opts.clock_hz())?;
+        let paths = CorePaths::new(&core.top, &opts.version);
+        let layer = &spec.layers()[core.layer];
+        let hdl_view = |name: &str, display: &str, env: &str, set: &str| View {
+            name: name.into(),
+            display_name: display.into(),
+            env_identifier: env.into(),
+            hdl: Some(("Verilog".into(), core.top.clone())),
+            file_set: set.into(),
+        };
+        let synth_set = format!("{SYNTHESIS_VIEW}_view_fileset");
+        let sim_set = format!("{SIMULATION_VIEW}_view_fileset");
+        let xgui_set = format!("{XGUI_VIEW}_view_fileset");
+        let verilog = FileEntry {
+            path: paths.verilog.clone(),
+            kind: FileKind::Verilog,
+        };
+        let vlnv = Vlnv::new(&opts.vendor, &opts.library, &core.top, &opts.version);
+        Ok(Component {
+            display_name: format!("RepAct activation {} ({})", layer.name(), core.top),
+            description: format!(
+                "RepAct activation layer `{}` (variant {}, {} channel(s)) as a piecewise \
+                 quadratic in fixed point: {} in, {} out, {} sample(s) per AXI4-Stream beat, \
+                 latency {} cycles, one beat per clock. Coefficients are constants; proven \
+                 error bound {:.4} output ULP.",
+                layer.name(),
+                layer.folded.variant,
+                layer.channels(),
+                spec.input(),
+                spec.output(),
+                core.lanes,
+                core.latency_cycles,
+                layer.bound.total_ulp
+            ),
+            taxonomy: "/UserIP".into(),
+            bus_interfaces,
+            views: vec![
+                hdl_view(
+                    SYNTHESIS_VIEW,
+                    "Synthesis",
+                    ":vivado.xilinx.com:synthesis",
+                    &synth_set,
+                ),
+                hdl_view(
+                    SIMULATION_VIEW,
+                    "Simulation",
+                    ":vivado.xilinx.com:simulation",
+                    &sim_set,
+                ),
+                View {
+                    name: XGUI_VIEW.into(),
+                    display_name: "UI Layout".into(),
+                    env_identifier: ":vivado.xilinx.com:xgui.ui".into(),
+                    hdl: None,
+                    file_set: xgui_set.clone(),
+                },
+            ],
+            ports,
+            choices: vec![Choice {
+                name: RESET_POLARITY_CHOICE.into(),
+                values: vec!["ACTIVE_HIGH".into(), "ACTIVE_LOW".into()],
+            }],
+            file_sets: vec![
+                FileSet {
+                    name: synth_set,
+                    files: vec![
+                        verilog.clone(),
+                        FileEntry {
+                            path: paths.ooc_xdc.clone(),
+                            kind: FileKind::Xdc {
+                                used_in: vec!["implementation", "out_of_context", "synthesis"],
+                            },
+                        },
+                    ],
+                },
+                FileSet {
+                    name: sim_set,
+                    files: vec![verilog],
+                },
+                FileSet {
+                    name: xgui_set,
+                    files: vec![FileEntry {
+                        path: paths.xgui.clone(),
+                        kind: FileKind::XguiTcl,
+                    }],
+                },
+            ],
+            component_name: format!("{}_v{}", core.top, opts.version.replace('.', "_")),
+            parameters: info_parameters(core, spec),
+            families: SUPPORTED_FAMILIES.to_vec(),
+            vlnv,
+        })
+    }
+
+    /// The bus interface named `name`.
+    pub fn bus_interface(&self, name: &str) -> Option<&BusInterface> {
+        self.bus_interfaces.iter().find(|b| b.name == name)
+    }
+
+    /// Width of the port `name`.
+    pub fn port_width(&self, name: &str) -> Option<u32> {
+        self.ports.iter().find(|p| p.name == name).map(|p| p.width)
+    }
+
+    /// The whole document as an element tree, in the schema's element order.
+    pub fn to_xml(&self) -> Element {
+        Element::new("spirit:component")
+            .attr("xmlns:xilinx", XILINX_NS)
+            .attr("xmlns:spirit", SPIRIT_NS)
+            .attr("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance")
+            .child(Element::leaf("spirit:vendor", &self.vlnv.vendor))
+            .child(Element::leaf("spirit:library", &self.vlnv.library))
+            .child(Element::leaf("spirit:name", &self.vlnv.name))
+            .child(Element::leaf("spirit:version", &self.vlnv.version))
+            .child(
+                Element::new("spirit:busInterfaces")
+                    .children(self.bus_interfaces.iter().map(bus_interface_xml)),
+            )
+            .child(
+                Element::new("spirit:model")
+                    .child(Element::new("spirit:views").children(self.views.iter().map(view_xml)))
+                    .child(
+                        Element::new("spirit:ports")
+                            .children(self.ports.iter().map(|p| self.port_xml(p))),
+                    ),
+            )
+            .child(Element::new("spirit:choices").children(self.choices.iter().map(|c| {
+                Element::new("spirit:choice")
+                    .child(Element::leaf("spirit:name", &c.name))
+                    .children(
+                        c.values
+                            .iter()
+                            .map(|v| Element::leaf("spirit:enumeration", v)),
+                    )
+            })))
+            .child(
+                Element::new("spirit:fileSets").children(self.file_sets.iter().map(file_set_xml)),
+            )
+            .child(Element::leaf("spirit:description", &self.description))
+            .child(self.parameters_xml())
+            .child(self.vendor_extensions_xml())
+    }
+
+    fn port_xml(&self, p: &Port) -> Element {
+        let type_name = if p.width > 1 { "wire" } else { "wire" };
+        let mut wire = Element::new("spirit:wire").child(Element::leaf(
+            "spirit:direction",
+            match p.dir {
+                PortDir::In => "in",
+                PortDir::Out => "out",
+            },
+        ));
+        if p.width > 1 {
+            wire.push(
+                Element::new("spirit:vector")
+                    .child(
+                        Element::leaf("spirit:left", p.width - 1).attr("spirit:format", "long"),
+                    )
+                    .child(Element::leaf("spirit:right", 0).attr("spirit:format", "long")),
+            );
+        }
+        wire.push(
+            Element::new("spirit:wireTypeDefs").child(
+                Element::new("spirit:wireTypeDef")
+                    .child(Element::leaf("spirit:typeName", type_name))
+                    .children(
+                        self.views
+                            .iter()
+                            .filter(|v| v.hdl.is_some())
+                            .map(|v| Element::leaf("spirit:viewNameRef", &v.name)),
+                    ),
+            ),
+        );
+        if let Some(v) = p.default_value {
+            wire.push(
+                Element::new("spirit:driver").child(
+                    Element::leaf("spirit:defaultValue", v).attr("spirit:format", "long"),
+                ),
+            );
+        }
+        Element::new("spirit:port")
+            .child(Element::leaf("spirit:name", &p.name))
+            .child(wire)
+    }
+
+    fn parameters_xml(&self) -> Element {
+        let mut params = Element::new("spirit:parameters").child(
+            Element::new("spirit:parameter")
+                .child(Element::leaf("spirit:name", "Component_Name"))
+                .child(
+                    Element::leaf("spirit:value", &self.component_name)
+                        .attr("spirit:resolve", "user")
+                        .attr("spirit:id", "PARAM_VALUE.Component_Name")
+                        .attr("spirit:order", 1),
+                ),
+        );
+        for (i, p) in self.parameters.iter().enumerate() {
+            let format = match p.value {
+                ParamValue::Long(_) => "long",
+                ParamValue::Text(_) => "string",
+            };
+            params.push(
+                Element::new("spirit:parameter")
+                    .child(Element::leaf("spirit:name", &p.name))
+                    .child(Element::leaf("spirit:displayName", &p.display_name))
+                    .child(Element::leaf("spirit:description", &p.description))
+                    .child(
+                        Element::leaf("spirit:value", p.value.text())
+                            .attr("spirit:format", format)
+                            .attr("spirit:resolve", "user")
+                            .attr("spirit:id", format!("PARAM_VALUE.{}", p.name))
+                            .attr("spirit:order", 100 * (i + 1)),
+                    )
+                    .child(
+                        // Read-only: the core is fixed at generation time.
+                        Element::new("spirit:vendorExtensions").child(
+                            Element::new("xilinx:parameterInfo").child(
+                                Element::new("xilinx:enablement").child(
+                                    Element::leaf("xilinx:isEnabled", "false")
+                                        .attr("xilinx:id", format!("PARAM_ENABLEMENT.{}", p.name)),
+                                ),
+                            ),
+                        ),
+                    ),
+            );
+        }
+        params
+    }
+
+    fn vendor_extensions_xml(&self) -> Element {
+        // No creation time, checksums or archive location: the file must be byte-identical
+        // for identical inputs and hold no path of the machine that generated it.
+        Element::new("spirit:vendorExtensions").child(
+            Element::new("xilinx:coreExtensions")
+                .child(
+                    Element::new("xilinx:supportedFamilies").children(self.families.iter().map(
+                        |f| Element::leaf("xilinx:family", f).attr("xilinx:lifeCycle", "Production"),
+                    )),
+                )
+                .child(
+                    Element::new("xilinx:taxonomies")
+                        .child(Element::leaf("xilinx:taxonomy", &self.taxonomy)),
+                )
+                .child(Element::leaf("xilinx:displayName", &self.display_name))
+                .child(Element::leaf("xilinx:definitionSource", "package_project"))
+                .child(Element::leaf("xilinx:coreRevision", 1)),
+        )
+    }
+}
+
+fn bus_interface_xml(b: &BusInterface) -> Element {
+    let mode = match &b.mode {
+        Mode::Master => Element::new("spirit:master"),
+        Mode::Slave { memory_map_ref } => {
+            Element::new("spirit:slave").child_opt(memory_map_ref.as_ref().map(|m| {
+                Element::new("spirit:memoryMapRef").attr("spirit:memoryMapRef", m)
+            }))
+        }
+    };
+    let port_maps = Element::new("spirit:portMaps").children(b.port_maps.iter().map(|(l, p)| {
+        Element::new("spirit:portMap")
+            .child(Element::new("spirit:logicalPort").child(Element::leaf("spirit:name", l)))
+            .child(Element::new("spirit:physicalPort").child(Element::leaf("spirit:name", p)))
+    }));
+    let params = (!b.parameters.is_empty()).then(|| {
+        Element::new("spirit:parameters").children(b.parameters.iter().map(|p| {
+            let mut value = Element::leaf("spirit:value", &p.value);
+            if p.numeric {
+                value = value.attr("spirit:format", "long");
+            }
+            value = value.attr(
+                "spirit:id",
+                format!("BUSIFPARAM_VALUE.{}.{}", b.name.to_ascii_uppercase(), p.name),
+            );
+            if let Some(c) = &p.choice_ref {
+                value = value.attr("spirit:choiceRef", c);
+            }
+            Element::new("spirit:parameter")
+                .child(Element::leaf("spirit:name", &p.name))
+                .child(value)
+                .child_opt(p.optional.then(|| {
+                    Element::new("spirit:vendorExtensions").child(
+                        Element::new("xilinx:parameterInfo").child(
+                            Element::new("xilinx:enablement")
+                                .child(Element::leaf("xilinx:presence", "optional")),
+                        ),
+                    )
+                }))
+        }))
+    });
+    Element::new("spirit:busInterface")
+        .child(Element::leaf("spirit:name", &b.name))
+        .child(b.bus.bus_vlnv().reference("spirit:busType"))
+        .child(b.bus.abstraction_vlnv().reference("spirit:abstractionType"))
+        .child(mode)
+        .child(port_maps)
+        .child_opt(params)
+}
+
+fn view_xml(v: &View) -> Element {
+    let mut e = Element::new("spirit:view")
+        .child(Element::leaf("spirit:name", &v.name))
+        .child(Element::leaf("spirit:displayName", &v.display_name))
+        .child(Element::leaf("spirit:envIdentifier", &v.env_identifier));
+    if let Some((language, model)) = &v.hdl {
+        e = e
+            .child(Element::leaf("spirit:language", language))
+            .child(Element::leaf("spirit:modelName", model));
+    }
+    e.child(
+        Element::new("spirit:fileSetRef").child(Element::leaf("spirit:localName", &v.file_set)),
+    )
+}
+
+fn file_set_xml(s: &FileSet) -> Element {
+    Element::new("spirit:fileSet")
+        .child(Element::leaf("spirit:name", &s.name))
+        .children(s.files.iter().map(|f| {
+            let e = Element::new("spirit:file").child(Element::leaf("spirit:name", &f.path));
+            match &f.kind {
+                FileKind::Verilog => e.child(Element::leaf("spirit:fileType", "verilogSource")),
+                FileKind::Xdc { used_in } => e
+                    .child(Element::leaf("spirit:userFileType", "xdc"))
+                    .children(
+                        used_in
+                            .iter()
+                            .map(|u| Element::leaf("spirit:userFileType", format!("USED_IN_{u}"))),
+                    ),
+                FileKind::XguiTcl => e
+                    .child(Element::leaf("spirit:fileType", "tclSource"))
+                    .child(Element::leaf("spirit:userFileType", "XGUI_VERSION_2")),
+            }
+        }))
+}
+
+/// The read-only facts shown on the customization page and in the block design's `CONFIG.*`.
+pub fn info_parameters(core: &GeneratedCore, spec: &DatapathSpec) -> Vec<InfoParameter> {
+    let layer = &spec.layers()[core.layer];
+    let p = |name: &str, display: &str, description: &str, value: ParamValue| InfoParameter {
+        name: name.into(),
+        display_name: display.into(),
+        description: description.into(),
+        value,
+    };
+    vec![
+        p(
+            "LAYER",
+            "Layer",
+            "Activation layer whose coefficients are built in",
+            ParamValue::Text(layer.name().into()),
+        ),
+        p(
+            "CHANNELS",
+            "Channels",
+            "Channels with their own coefficients (channels-last stream order)",
+            ParamValue::Long(layer.channels() as i64),
+        ),
+        p(
+            "INPUT_FORMAT",
+            "Input format",
+            "Input sample format ap_fixed<W,I>; floats are rounded to nearest (ties to even) and saturated",
+            ParamValue::Text(spec.input().to_string()),
+        ),
+        p(
+            "OUTPUT_FORMAT",
+            "Output format",
+            "Output sample format ap_fixed<W,I>; rounded to nearest (AP_RND) and saturated (AP_SAT)",
+            ParamValue::Text(spec.output().to_string()),
+        ),
+        p(
+            "LANES",
+            "Samples per beat",
+            "Samples carried by one AXI4-Stream beat, each in its own byte-aligned slot",
+            ParamValue::Long(core.lanes as i64),
+        ),
+        p(
+            "S_TDATA_WIDTH",
+            "S_AXIS TDATA width",
+            "Bits of s_axis_tdata",
+            ParamValue::Long(core.s_tdata_width as i64),
+        ),
+        p(
+            "M_TDATA_WIDTH",
+            "M_AXIS TDATA width",
+            "Bits of m_axis_tdata",
+            ParamValue::Long(core.m_tdata_width as i64),
+        ),
+        p(
+            "TUSER_WIDTH",
+            "TUSER width",
+            "Bits of TUSER passed through beside the data (0: none)",
+            ParamValue::Long(core.tuser_width as i64),
+        ),
+        p(
+            "LATENCY",
+            "Latency (cycles)",
+            "Clock cycles from an accepted input beat to its output beat",
+            ParamValue::Long(core.latency_cycles as i64),
+        ),
+        p(
+            "ERROR_BOUND_ULP",
+            "Proven error bound (output ULP)",
+            "Worst-case error against the saturated f64 function, proven at generation",
+            ParamValue::Text(format!("{:.4}", layer.bound.total_ulp)),
+        ),
+    ]
+}

@@ -1,0 +1,370 @@
+//! The `repact-hw` binary as a user runs it: outputs, exit codes, error messages, and that a
+//! failed command leaves no partial output behind.
+
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_repact-hw"))
+}
+
+fn example(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/repact-digits")
+        .join(rel)
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn inspect_json_matches_the_independently_derived_fold_of_the_bundled_data() {
+    for (net, variant) in [("origin", "origin"), ("bn", "bn")] {
+        let w = example(&format!("{net}/model.safetensors"));
+        let o = run(&[
+            "inspect",
+            "--weights",
+            w.to_str().unwrap(),
+            "--variant",
+            variant,
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let params: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(example(&format!("{net}/repact_params.json"))).unwrap(),
+        )
+        .unwrap();
+        let layers = doc["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 5);
+        for l in layers {
+            let name = l["name"].as_str().unwrap();
+            assert_eq!(l["variant"], variant);
+            assert_eq!(l["breakpoints"], serde_json::json!([-3.0, 0.0, 3.0]));
+            let d = &params["layers"][name]["derived"];
+            let (pos, neg, hs, off) = (
+                d["c_pos"].as_f64().unwrap(),
+                d["c_neg"].as_f64().unwrap(),
+                d["c_hardswish"].as_f64().unwrap(),
+                d["c_offset"].as_f64().unwrap(),
+            );
+            let want = [
+                [off, neg, 0.0],
+                [off, neg + hs / 2.0, hs / 6.0],
+                [off, pos + hs / 2.0, hs / 6.0],
+                [off, pos + hs, 0.0],
+            ];
+            let segs = &l["segments"][0];
+            for (s, w) in want.iter().enumerate() {
+                for k in 0..3 {
+                    let got = segs[s][k].as_f64().unwrap();
+                    assert!(
+                        (got - w[k]).abs() < 1e-9,
+                        "{net} {name} seg {s} c{k}: {got} vs {}",
+                        w[k]
+                    );
+                }
+            }
+            let bound = l["quantization"]["error_bound"]["total_ulp"]
+                .as_f64()
+                .unwrap();
+            assert!(bound > 0.5 && bound <= 0.5625, "{name}: {bound}");
+        }
+    }
+}
+
+#[test]
+fn inspect_text_names_formats_and_bound() {
+    let w = example("bn/model.pth");
+    let o = run(&[
+        "inspect",
+        "--weights",
+        w.to_str().unwrap(),
+        "--in-format",
+        "ap_fixed<12,5>",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(
+        s.contains("layer block5.act") && s.contains("in ap_fixed<12,5> -> out ap_fixed<16,6>"),
+        "{s}"
+    );
+    assert!(s.contains("proven error bound"), "{s}");
+}
+
+#[test]
+fn eval_on_real_tensors_stays_within_the_bound_and_close_to_pytorch() {
+    let tmp = tempfile::tempdir().unwrap();
+    for block in 1..=5 {
+        let out = tmp.path().join(format!("y{block}.npy"));
+        let input = example(&format!("bn/acts/block{block}.act.input.npy"));
+        let reference = example(&format!("bn/acts/block{block}.act.output.npy"));
+        let o = run(&[
+            "eval",
+            "--weights",
+            example("bn/model.safetensors").to_str().unwrap(),
+            "--layer",
+            &format!("block{block}.act"),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--reference",
+            reference.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let bound = doc["proven_bound_ulp"].as_f64().unwrap();
+        let q = doc["error_vs_f64_at_quantized_input"]["max_ulp"]
+            .as_f64()
+            .unwrap();
+        assert!(q <= bound, "block{block}: {q} > {bound}");
+        // Against PyTorch's float32 output the input rounding adds |f'| * half an input ULP.
+        let torch = doc["error_vs_reference"]["max_abs"].as_f64().unwrap();
+        assert!(torch < 0.02, "block{block}: {torch}");
+        let x = ArrayD::<f32>::read_npy(std::fs::File::open(&input).unwrap()).unwrap();
+        let y = ArrayD::<f32>::read_npy(std::fs::File::open(&out).unwrap()).unwrap();
+        assert_eq!(x.shape(), y.shape());
+        // Every value is on the output grid.
+        assert!(y.iter().all(|v| (v * 1024.0).fract() == 0.0));
+    }
+}
+
+fn write_npy<T: ndarray_npy::WritableElement>(path: &Path, a: ArrayD<T>) {
+    a.write_npy(std::fs::File::create(path).unwrap()).unwrap();
+}
+
+fn assert_fails(o: &Output, needles: &[&str]) {
+    assert!(!o.status.success(), "should fail: {}", stdout(o));
+    let e = stderr(o);
+    for n in needles {
+        assert!(e.contains(n), "stderr lacks `{n}`: {e}");
+    }
+    assert!(e.starts_with("error: "), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn bad_inputs_give_clear_errors_and_no_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("y.npy");
+    let w = example("bn/model.safetensors");
+    let ws = w.to_str().unwrap();
+    let good_in = example("bn/acts/block1.act.input.npy");
+
+    // Origin and softmax look alike in a state dict.
+    let o = run(&[
+        "inspect",
+        "--weights",
+        example("origin/model.safetensors").to_str().unwrap(),
+    ]);
+    assert_fails(&o, &["model.safetensors", "block1.act", "--variant"]);
+
+    // Unknown layer: the message lists the ones there are.
+    let o = run(&[
+        "eval",
+        "--weights",
+        ws,
+        "--layer",
+        "block9.act",
+        "--input",
+        good_in.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_fails(&o, &["block9.act", "block1.act"]);
+
+    // Non-float tensor.
+    let ints = tmp.path().join("ints.npy");
+    write_npy(&ints, ArrayD::<i32>::zeros(IxDyn(&[2, 3])));
+    let o = run(&[
+        "eval",
+        "--weights",
+        ws,
+        "--layer",
+        "block1.act",
+        "--input",
+        ints.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_fails(&o, &["ints.npy", "float"]);
+
+    // NaN in the tensor.
+    let nan = tmp.path().join("nan.npy");
+    write_npy(
+        &nan,
+        ArrayD::from_shape_vec(IxDyn(&[3]), vec![0.5f32, f32::NAN, 1.0]).unwrap(),
+    );
+    let o = run(&[
+        "eval",
+        "--weights",
+        ws,
+        "--layer",
+        "block1.act",
+        "--input",
+        nan.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_fails(&o, &["nan.npy", "element 1"]);
+    assert!(!out.exists(), "a failed eval must not write its output");
+
+    // Truncated weights.
+    let bytes = std::fs::read(&w).unwrap();
+    let cut = tmp.path().join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let o = run(&["inspect", "--weights", cut.to_str().unwrap()]);
+    assert_fails(&o, &["cut.safetensors"]);
+
+    // A format that cannot exist, an unknown variant, a bad branch order.
+    let o = run(&["inspect", "--weights", ws, "--in-format", "ap_fixed<40,6>"]);
+    assert_fails(&o, &["ap_fixed<40,6>"]);
+    let o = run(&["inspect", "--weights", ws, "--variant", "fancy"]);
+    assert_fails(&o, &["fancy"]);
+    let o = run(&[
+        "inspect",
+        "--weights",
+        ws,
+        "--branch-order",
+        "identity,relu,relu,prelu",
+    ]);
+    assert_fails(&o, &["hardswish"]);
+
+    // A coefficient width that cannot meet the budget.
+    let o = run(&["inspect", "--weights", ws, "--max-coef-width", "6"]);
+    assert_fails(&o, &["--max-coef-width is 6"]);
+
+    // gen leaves nothing behind when it fails.
+    let ip = tmp.path().join("ip");
+    let o = run(&[
+        "gen",
+        "--weights",
+        ws,
+        "--out",
+        ip.to_str().unwrap(),
+        "--lanes",
+        "3",
+    ]);
+    assert_fails(&o, &["--lanes"]);
+    assert!(!ip.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".repact"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn gen_refuses_to_overwrite_a_directory_it_did_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("precious.txt"), "keep me").unwrap();
+    let o = run(&[
+        "gen",
+        "--weights",
+        example("bn/model.safetensors").to_str().unwrap(),
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_fails(&o, &["not a repact-hw IP directory"]);
+    assert!(tmp.path().join("precious.txt").exists());
+}
+
+#[test]
+fn gen_is_deterministic_and_verify_passes_on_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = example("bn/model.pth");
+    let gen = |dir: &Path| {
+        let o = run(&[
+            "gen",
+            "--weights",
+            w.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+            "--layer",
+            "block5.act",
+            "--name",
+            "act5",
+            "--lanes",
+            "2",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    gen(&a);
+    gen(&b);
+    let va = std::fs::read(a.join("hdl/act5.v")).unwrap();
+    let vb = std::fs::read(b.join("hdl/act5.v")).unwrap();
+    // Identical but for the --out path recorded in the command line.
+    let strip = |v: &[u8], d: &Path| String::from_utf8_lossy(v).replace(d.to_str().unwrap(), "OUT");
+    assert_eq!(strip(&va, &a), strip(&vb, &b));
+    let o = run(&[
+        "verify",
+        a.to_str().unwrap(),
+        "--stress-beats",
+        "20000",
+        "--icarus-cycles",
+        "2000",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["passed"], true);
+    assert_eq!(doc["cores"][0]["exhaustive"]["samples"], 65536);
+}
+
+#[test]
+fn verify_fails_with_exit_code_2_on_a_mutated_core() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ip");
+    let o = run(&[
+        "gen",
+        "--weights",
+        example("bn/model.safetensors").to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--layer",
+        "block1.act",
+        "--name",
+        "act1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = dir.join("hdl/act1.v");
+    let text = std::fs::read_to_string(&v).unwrap();
+    // Saturating at one LSB below the true maximum: only the top of the range differs.
+    let bad = text.replacen("{15{~q[", "{15{~q[", 1).replacen(
+        "q_fits ? q[15:0]",
+        "q_fits ? q[15:0] ^ 16'd1",
+        1,
+    );
+    assert_ne!(bad, text, "the mutation must apply");
+    std::fs::write(&v, bad).unwrap();
+    let vcd = tmp.path().join("fail.vcd");
+    let o = run(&[
+        "verify",
+        dir.to_str().unwrap(),
+        "--stress-beats",
+        "5000",
+        "--icarus-cycles",
+        "500",
+        "--vcd",
+        vcd.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let s = stdout(&o);
+    assert!(s.contains("FAIL") && s.contains("first failure"), "{s}");
+    assert!(vcd.metadata().unwrap().len() > 0);
+}
