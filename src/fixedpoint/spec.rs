@@ -193,6 +193,17 @@ struct Region {
     hi: i64,
 }
 
+/// What every candidate format is measured against.
+#[derive(Clone, Copy)]
+struct Problem<'a> {
+    layers: &'a [FoldedLayer],
+    regions: &'a [Vec<Region>],
+    segments: usize,
+    input: ApFixed,
+    output: ApFixed,
+    pre_budget: f64,
+}
+
 /// Quantization of all layers for one choice of fractional bits.
 struct Candidate {
     c2_frac: u32,
@@ -331,14 +342,20 @@ impl DatapathSpec {
 
         // The output rounding may cost half an ULP; the rest of the budget is for the rest.
         let pre_budget = (budget_ulp - 0.5) * output.ulp();
+        let problem = Problem {
+            layers,
+            regions: &regions,
+            segments,
+            input,
+            output,
+            pre_budget,
+        };
         let mut best: Option<Candidate> = None;
         let mut narrowest_over_limit: Option<(u32, u32)> = None;
         let t_frac_min = output.frac().saturating_sub(input.frac());
         for t_frac in t_frac_min..=t_frac_min + 48 {
             for c2_frac in t_frac.saturating_sub(input.frac())..=48 {
-                let Some(cand) = Self::quantize_all(
-                    layers, &regions, segments, input, output, c2_frac, t_frac, pre_budget,
-                ) else {
+                let Some(cand) = Self::quantize_all(&problem, c2_frac, t_frac) else {
                     continue;
                 };
                 let (wc2, wt) = (cand.widths.c2, cand.widths.t);
@@ -413,16 +430,15 @@ impl DatapathSpec {
 
     /// Quantizes every layer for one (F2, Ft) and proves its bound; `None` if any layer misses
     /// the budget or a stage would not fit.
-    fn quantize_all(
-        layers: &[FoldedLayer],
-        regions: &[Vec<Region>],
-        segments: usize,
-        input: ApFixed,
-        output: ApFixed,
-        c2_frac: u32,
-        t_frac: u32,
-        pre_budget: f64,
-    ) -> Option<Candidate> {
+    fn quantize_all(p: &Problem, c2_frac: u32, t_frac: u32) -> Option<Candidate> {
+        let Problem {
+            layers,
+            regions,
+            segments,
+            input,
+            output,
+            pre_budget,
+        } = *p;
         let fi = input.frac();
         let shift1 = (c2_frac + fi).checked_sub(t_frac)?;
         let shift2 = (t_frac + fi).checked_sub(output.frac())?;

@@ -612,7 +612,8 @@ impl Component {
     }
 
     fn port_xml(&self, p: &Port) -> Element {
-        let type_name = if p.width > 1 { "wire" } else { "wire" };
+        // Vivado writes `wire` for every Verilog port, scalar or vector.
+        let type_name = "wire";
         let mut wire = Element::new("spirit:wire").child(Element::leaf(
             "spirit:direction",
             match p.dir {

@@ -10,6 +10,9 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::collections::VecDeque;
 
+/// Predicted beats in flight, each with (input raw, channel, output raw) per lane.
+type Expected = VecDeque<(Beat, Vec<(i64, usize, i64)>)>;
+
 /// How hard to test.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
@@ -214,7 +217,7 @@ pub fn exhaustive(
         .collect();
     let start = dut.cycle();
     reset(dut, 2);
-    let mut expected: VecDeque<(Beat, Vec<(i64, usize, i64)>)> = VecDeque::new();
+    let mut expected: Expected = VecDeque::new();
     let (mut next, mut first_in, mut first_out) = (0usize, None, None);
     let mut idle = 0u64;
     while (next < beats.len() || !expected.is_empty()) && idle < STALL_LIMIT {
@@ -337,7 +340,7 @@ pub fn stress(
         .map(|i| (opts.stress_beats * (2 * i + 1)) / 7 + st.rng.random_range(0..5))
         .collect();
     let mut resets = 0u32;
-    let mut expected: VecDeque<(Beat, Vec<(i64, usize, i64)>)> = VecDeque::new();
+    let mut expected: Expected = VecDeque::new();
     let mut offer: Option<Beat> = None;
     let mut packet_left = 0u32;
     let (mut sent, mut idle) = (0u64, 0u64);

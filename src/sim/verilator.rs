@@ -158,7 +158,7 @@ pub fn build(
     if !from_cache {
         if entry.exists() {
             // Only complete builds are renamed into place, so this is a damaged entry (e.g. a
-            // file deleted by hand): move it aside rather than trust it.
+            // file deleted by hand): rebuild it rather than trust it.
             let _ = fs::remove_dir_all(&entry);
         }
         sweep_stale_builds(cache_dir);

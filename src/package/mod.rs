@@ -1,0 +1,252 @@
+//! Packaging: turns a generated IP directory ([`IpBundle`]) into what a Vivado and Zynq user
+//! needs — one Vivado IP per core (IP-XACT `component.xml`, customization GUI, out-of-context
+//! constraints), block-design and re-packaging scripts, bare-metal C and PYNQ drivers, and a
+//! report with the proven and the exhaustively measured error of every layer.
+//!
+//! # Layout added to the IP directory
+//!
+//! ```text
+//! README.md                         what is where, and how to use it
+//! ip/<top>/component.xml            IP-XACT 1685-2009, one Vivado IP per core
+//! ip/<top>/hdl/<top>.v              the core's Verilog (a copy of hdl/<top>.v: an IP folder
+//!                                   must be self-contained for Vivado to copy it into projects)
+//! ip/<top>/xgui/<top>_v1_0.tcl      customization page (read-only facts)
+//! ip/<top>/constraints/<top>_ooc.xdc  out-of-context clock (USED_IN out_of_context)
+//! vivado/config.tcl                 generated facts (part, clock, cores, widths, interfaces)
+//! vivado/create_bd.tcl              Zynq block design: PS7 + AXI DMA + core (reads config.tcl)
+//! vivado/package_ip.tcl             re-package the cores with Vivado's own ipx:: packager
+//! sw/<top>.h                        bare-metal C: stream format and float <-> fixed helpers
+//! sw/repact_pynq.py                 PYNQ driver (numpy in, numpy out, through the AXI DMA)
+//! sw/repact_cores.json              the cores' stream formats, read by the PYNQ driver
+//! report.md, report.json            per layer: function, formats, bounds, measured error, resources
+//! plots/<layer>.svg                 the function, the hardware's output and its error in ULP
+//! ```
+//!
+//! Everything is built in memory and is deterministic: the same bundle and options give
+//! byte-identical files, with no time stamps and no paths of the generating machine. Only the
+//! resource estimate ([`estimate_resources`], `PackageOptions::estimate`) runs an external tool
+//! (Yosys); the rest needs none.
+
+mod c_header;
+mod ipxact;
+mod pynq;
+mod readme;
+mod report;
+mod resources;
+mod svg;
+mod tcl;
+mod xdc;
+mod xgui;
+pub mod xml;
+
+pub use ipxact::{
+    BusInterface, BusType, Component, CorePaths, InfoParameter, Mode, ParamValue, Port, Vlnv,
+    ACLK, ARESETN, AXIS_LOGICAL_PORTS, M_AXIS, SUPPORTED_FAMILIES, S_AXIS,
+};
+pub use report::{measure_error, MeasuredError};
+pub use resources::{
+    estimate_resources, synthesize, CoreResources, ResourceCounts, ResourceEstimate,
+    LANE_GOAL_DSP, LANE_GOAL_FF, LANE_GOAL_LUT, LANE_GOAL_LUT_VS_HARDSWISH,
+};
+
+use crate::flow::IpBundle;
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+
+/// Default IP vendor.
+pub const DEFAULT_VENDOR: &str = "repact-hw.org";
+/// Default IP library.
+pub const DEFAULT_LIBRARY: &str = "user";
+/// Default IP version.
+pub const DEFAULT_VERSION: &str = "1.0";
+/// Default target clock (MHz).
+pub const DEFAULT_CLOCK_MHZ: f64 = 200.0;
+/// Default part: the Zynq-7020 of the PYNQ-Z1/Z2 boards.
+pub const DEFAULT_PART: &str = "xc7z020clg400-1";
+
+/// What the package is for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackageOptions {
+    /// IP vendor (VLNV), e.g. `repact-hw.org`.
+    pub vendor: String,
+    /// IP library (VLNV), e.g. `user`.
+    pub library: String,
+    /// IP version `MAJOR.MINOR` (VLNV).
+    pub version: String,
+    /// Target clock in MHz: `FREQ_HZ` of the clock interface, the OOC clock and the PS7 fabric
+    /// clock of the block design.
+    pub clock_mhz: f64,
+    /// Vivado part of the block-design project.
+    pub part: String,
+    /// Whether `create_bd.tcl` goes on to implementation and a bitstream by default.
+    pub bitstream: bool,
+    /// Estimate resources with Yosys (needs `yosys`; adds them to the report).
+    pub estimate: bool,
+}
+
+impl Default for PackageOptions {
+    fn default() -> Self {
+        PackageOptions {
+            vendor: DEFAULT_VENDOR.into(),
+            library: DEFAULT_LIBRARY.into(),
+            version: DEFAULT_VERSION.into(),
+            clock_mhz: DEFAULT_CLOCK_MHZ,
+            part: DEFAULT_PART.into(),
+            bitstream: false,
+            estimate: false,
+        }
+    }
+}
+
+impl PackageOptions {
+    /// The clock in Hz, as `FREQ_HZ` wants it.
+    pub fn clock_hz(&self) -> u64 {
+        (self.clock_mhz * 1e6).round() as u64
+    }
+
+    /// The clock period in ns, to the picosecond, as XDC writes it.
+    pub fn period_ns(&self) -> String {
+        format!("{:.3}", 1000.0 / self.clock_mhz)
+    }
+
+    /// Checks every field is something Vivado accepts, naming the flag to change.
+    pub fn validate(&self) -> Result<()> {
+        // VLNV parts are joined with `:` and land in Tcl and file names.
+        let vlnv_part = |flag: &str, v: &str| {
+            let ok = !v.is_empty()
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::Usage(format!(
+                    "{flag} `{v}`: use letters, digits, `.`, `_` and `-` only, starting with a \
+                     letter or digit (it becomes part of the IP's VLNV)"
+                )))
+            }
+        };
+        vlnv_part("--vendor", &self.vendor)?;
+        vlnv_part("--library", &self.library)?;
+        let version_ok = self
+            .version
+            .split_once('.')
+            .is_some_and(|(a, b)| {
+                [a, b]
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+            });
+        if !version_ok {
+            return Err(Error::Usage(format!(
+                "--version `{}`: Vivado IP versions are MAJOR.MINOR, e.g. 1.0",
+                self.version
+            )));
+        }
+        if !(self.clock_mhz.is_finite() && self.clock_mhz > 0.0 && self.clock_mhz <= 1000.0) {
+            return Err(Error::Usage(format!(
+                "--clock-mhz {}: give a frequency in MHz, above 0 and at most 1000",
+                self.clock_mhz
+            )));
+        }
+        let part_ok = !self.part.is_empty()
+            && self
+                .part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !part_ok {
+            return Err(Error::Usage(format!(
+                "--part `{}`: a Vivado part name such as {DEFAULT_PART}",
+                self.part
+            )));
+        }
+        Ok(())
+    }
+
+    /// The VLNV of the core `top`.
+    pub fn vlnv(&self, top: &str) -> Vlnv {
+        Vlnv::new(&self.vendor, &self.library, top, &self.version)
+    }
+}
+
+/// Folder of a core's IP inside the IP directory.
+pub fn ip_dir(top: &str) -> String {
+    format!("ip/{top}")
+}
+
+/// The files to add to the IP directory of `bundle` (relative path → contents), per core and
+/// shared. Runs Yosys only when `opts.estimate` is set.
+pub fn package_files(
+    bundle: &IpBundle,
+    opts: &PackageOptions,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    opts.validate()?;
+    if bundle.cores.len() != bundle.specs.len() {
+        return Err(Error::Usage(
+            "internal error: the bundle has a different number of cores and specs".into(),
+        ));
+    }
+    let estimate = if opts.estimate {
+        Some(estimate_resources(bundle)?)
+    } else {
+        None
+    };
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut components = Vec::new();
+    for (core, spec) in bundle.cores.iter().zip(&bundle.specs) {
+        let component = Component::for_core(core, spec, opts)?;
+        let paths = CorePaths::new(&core.top, &opts.version);
+        let dir = ip_dir(&core.top);
+        files.insert(
+            format!("{dir}/component.xml"),
+            xml::render_document(&component.to_xml()).into_bytes(),
+        );
+        files.insert(
+            format!("{dir}/{}", paths.verilog),
+            core.verilog.clone().into_bytes(),
+        );
+        files.insert(
+            format!("{dir}/{}", paths.xgui),
+            xgui::render(&component).into_bytes(),
+        );
+        files.insert(
+            format!("{dir}/{}", paths.ooc_xdc),
+            xdc::ooc_constraints(&core.top, opts).into_bytes(),
+        );
+        files.insert(
+            format!("sw/{}.h", core.top),
+            c_header::render(core, spec).into_bytes(),
+        );
+        components.push(component);
+    }
+    files.insert(
+        "vivado/config.tcl".into(),
+        tcl::config(bundle, &components, opts).into_bytes(),
+    );
+    files.insert(
+        "vivado/create_bd.tcl".into(),
+        tcl::CREATE_BD_TCL.as_bytes().to_vec(),
+    );
+    files.insert(
+        "vivado/package_ip.tcl".into(),
+        tcl::PACKAGE_IP_TCL.as_bytes().to_vec(),
+    );
+    files.insert(
+        "sw/repact_pynq.py".into(),
+        pynq::DRIVER_PY.as_bytes().to_vec(),
+    );
+    files.insert(
+        "sw/repact_cores.json".into(),
+        pynq::cores_json(bundle)?.into_bytes(),
+    );
+    let rep = report::Report::build(bundle, opts, estimate.as_ref());
+    for (layer, svg) in report::plots(bundle) {
+        files.insert(report::plot_path(&layer), svg.into_bytes());
+    }
+    files.insert("report.md".into(), rep.markdown().into_bytes());
+    files.insert("report.json".into(), rep.json()?.into_bytes());
+    files.insert(
+        "README.md".into(),
+        readme::render(bundle, opts, &files).into_bytes(),
+    );
+    Ok(files)
+}
