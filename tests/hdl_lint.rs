@@ -70,7 +70,11 @@ fn core(spec: &DatapathSpec, name: &str, lanes: usize, tuser: u32) -> GeneratedC
 
 /// The tool's command, or a failed test with an install hint if it is missing.
 fn tool(name: &str) -> Command {
-    let version_flag = if name == "verilator" { "--version" } else { "-V" };
+    let version_flag = if name == "verilator" {
+        "--version"
+    } else {
+        "-V"
+    };
     let probe = Command::new(name).arg(version_flag).output();
     assert!(
         probe.is_ok(),
@@ -235,7 +239,14 @@ fn stimulus(spec: &DatapathSpec, c: &GeneratedCore, beats: usize, seed: u64) -> 
     let (s_bytes, m_bytes) = (s_slot / 8, m_slot / 8);
     let layer = &spec.layers()[c.layer];
     let channels = layer.channels();
-    let mut specials = vec![fin.min_raw(), fin.min_raw() + 1, fin.max_raw(), fin.max_raw() - 1, 0, -1];
+    let mut specials = vec![
+        fin.min_raw(),
+        fin.min_raw() + 1,
+        fin.max_raw(),
+        fin.max_raw() - 1,
+        0,
+        -1,
+    ];
     for &t in &layer.thresholds {
         specials.extend([t - 1, t, t + 1]);
     }
@@ -252,17 +263,28 @@ fn stimulus(spec: &DatapathSpec, c: &GeneratedCore, beats: usize, seed: u64) -> 
             let x = match rng.below(8) {
                 0 => specials[rng.below(specials.len() as u64) as usize],
                 1 => {
-                    sweep = if sweep >= fin.max_raw() { fin.min_raw() } else { sweep + 1 };
+                    sweep = if sweep >= fin.max_raw() {
+                        fin.min_raw()
+                    } else {
+                        sweep + 1
+                    };
                     sweep
                 }
                 _ => fin.sign_extend(rng.next()),
             };
             xs.push(x);
             let upper = rng.next() & mask(s_slot - fin.width());
-            iw.push((x as u64 & mask(fin.width())) | (upper << fin.width()), s_slot);
+            iw.push(
+                (x as u64 & mask(fin.width())) | (upper << fin.width()),
+                s_slot,
+            );
         }
         for _ in 0..c.lanes {
-            let keep = if rng.below(4) == 0 { rng.next() & mask(s_bytes) } else { mask(s_bytes) };
+            let keep = if rng.below(4) == 0 {
+                rng.next() & mask(s_bytes)
+            } else {
+                mask(s_bytes)
+            };
             keeps.push(keep == mask(s_bytes));
             iw.push(keep, s_bytes);
         }
@@ -300,7 +322,11 @@ fn testbench(c: &GeneratedCore, beats: usize, mode: u32, seed: u32) -> String {
         if u > 0 {
             parts.push(format!("{side}_tuser"));
         }
-        parts.extend([format!("{side}_tlast"), format!("{side}_tkeep"), format!("{side}_tdata")]);
+        parts.extend([
+            format!("{side}_tlast"),
+            format!("{side}_tkeep"),
+            format!("{side}_tdata"),
+        ]);
         parts.join(", ")
     };
     let iw = width("s_axis_tdata") + width("s_axis_tkeep") + 1 + u;
@@ -309,7 +335,11 @@ fn testbench(c: &GeneratedCore, beats: usize, mode: u32, seed: u32) -> String {
     let mut conns = Vec::new();
     for p in &c.ports {
         let sig = p.name.replace("_axis_", "_");
-        let range = if p.width > 1 { format!(" [{}:0]", p.width - 1) } else { String::new() };
+        let range = if p.width > 1 {
+            format!(" [{}:0]", p.width - 1)
+        } else {
+            String::new()
+        };
         if !matches!(p.name.as_str(), "aclk" | "aresetn") {
             let kind = match p.dir {
                 PortDir::In => "reg",
@@ -443,11 +473,16 @@ fn icarus_stream_check(spec: &DatapathSpec, c: &GeneratedCore, dir: &Path) {
             "vvp testbench",
         );
         assert!(
-            log.contains(&format!("PASS latency={}", c.latency_cycles)) || mode == 1 && log.contains("PASS"),
+            log.contains(&format!("PASS latency={}", c.latency_cycles))
+                || mode == 1 && log.contains("PASS"),
             "{} (mode {mode}):\n{log}",
             c.file_name
         );
-        assert!(!log.contains("FAIL"), "{} (mode {mode}):\n{log}", c.file_name);
+        assert!(
+            !log.contains("FAIL"),
+            "{} (mode {mode}):\n{log}",
+            c.file_name
+        );
     }
 }
 
@@ -485,20 +520,47 @@ fn width_lane_tuser_matrix_is_clean() {
         let spec = spec_of(typical(), fmt(w, i), fmt(w, i));
         for lanes in [1, 4] {
             for tuser in [0, 2] {
-                cases.push((format!("act_w{w}_l{lanes}_u{tuser}"), spec.clone(), lanes, tuser));
+                cases.push((
+                    format!("act_w{w}_l{lanes}_u{tuser}"),
+                    spec.clone(),
+                    lanes,
+                    tuser,
+                ));
             }
         }
     }
     // Different input and output formats, and lanes 2, 8 and 16.
-    cases.push(("act_16_to_8".into(), spec_of(typical(), fmt(16, 6), fmt(8, 4)), 2, 0));
-    cases.push(("act_8_to_16".into(), spec_of(typical(), fmt(8, 4), fmt(16, 8)), 8, 1));
-    cases.push(("act_12_to_18".into(), spec_of(typical(), fmt(12, 4), fmt(18, 8)), 16, 0));
+    cases.push((
+        "act_16_to_8".into(),
+        spec_of(typical(), fmt(16, 6), fmt(8, 4)),
+        2,
+        0,
+    ));
+    cases.push((
+        "act_8_to_16".into(),
+        spec_of(typical(), fmt(8, 4), fmt(16, 8)),
+        8,
+        1,
+    ));
+    cases.push((
+        "act_12_to_18".into(),
+        spec_of(typical(), fmt(12, 4), fmt(18, 8)),
+        16,
+        0,
+    ));
     check_all(cases);
 }
 
 #[test]
 fn per_channel_layers_are_clean_and_count_channels() {
-    let ch = |k: f64| ([0.3 * k, 0.5, 0.8 / k, 0.2], 0.25 * k, 1.0 + 0.1 * k, 0.05 * k);
+    let ch = |k: f64| {
+        (
+            [0.3 * k, 0.5, 0.8 / k, 0.2],
+            0.25 * k,
+            1.0 + 0.1 * k,
+            0.05 * k,
+        )
+    };
     let three = repact("stage2.act", &[ch(1.0), ch(2.0), ch(3.0)]);
     let four = repact("stage3.act", &[ch(1.0), ch(2.0), ch(3.0), ch(4.0)]);
     let s3 = spec_of(three, fmt(16, 6), fmt(16, 6));
@@ -526,7 +588,13 @@ fn breakpoints_outside_the_input_range_are_clean() {
         variant: "piecewise".into(),
         breakpoints: vec![10.0, 20.0],
         segments: (0..channels)
-            .map(|c| vec![[0.1 * c as f64, 0.5, 0.25], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+            .map(|c| {
+                vec![
+                    [0.1 * c as f64, 0.5, 0.25],
+                    [0.0, 1.0, 0.0],
+                    [1.0, 0.0, 0.0],
+                ]
+            })
             .collect(),
     };
     check_all(vec![
@@ -548,7 +616,12 @@ fn adversarial_coefficients_are_clean() {
     // Tiny coefficients: almost everything rounds to zero.
     let tiny = repact("tiny.act", &[([1e-4, 2e-4, 3e-4, 1e-4], 0.5, 1e-3, 1e-3)]);
     let mut cases = Vec::new();
-    for (layer, name) in [(huge, "huge"), (wavy, "wavy"), (relu, "relu"), (tiny, "tiny")] {
+    for (layer, name) in [
+        (huge, "huge"),
+        (wavy, "wavy"),
+        (relu, "relu"),
+        (tiny, "tiny"),
+    ] {
         for (w, i) in [(8, 4), (16, 6)] {
             let spec = spec_of(layer.clone(), fmt(w, i), fmt(w, i));
             cases.push((format!("{name}_w{w}"), spec, 2, 0));
@@ -584,8 +657,11 @@ fn generation_is_deterministic() {
 fn ports_and_facts_match_the_text() {
     let spec = spec_of(typical(), fmt(12, 5), fmt(16, 6));
     let c = core(&spec, "facts", 4, 3);
-    let got: Vec<(&str, u32, PortDir)> =
-        c.ports.iter().map(|p| (p.name.as_str(), p.width, p.dir)).collect();
+    let got: Vec<(&str, u32, PortDir)> = c
+        .ports
+        .iter()
+        .map(|p| (p.name.as_str(), p.width, p.dir))
+        .collect();
     use PortDir::{In, Out};
     assert_eq!(
         got,
@@ -606,7 +682,10 @@ fn ports_and_facts_match_the_text() {
             ("m_axis_tuser", 3, Out),
         ]
     );
-    assert_eq!((c.s_tdata_width, c.m_tdata_width, c.tuser_width), (64, 64, 3));
+    assert_eq!(
+        (c.s_tdata_width, c.m_tdata_width, c.tuser_width),
+        (64, 64, 3)
+    );
     assert_eq!(c.latency_cycles, spec.latency() + 1);
     assert_eq!(c.latency_cycles, repact_hw::hdl::axis_latency(&spec));
     assert_eq!(c.file_name, "facts.v");
@@ -623,14 +702,28 @@ fn ports_and_facts_match_the_text() {
 #[test]
 fn bad_options_are_usage_errors() {
     let spec = spec_of(typical(), fmt(16, 6), fmt(16, 6));
-    let err = |opts: CoreOptions, layer: usize| generate_baked(&spec, layer, &opts).unwrap_err().to_string();
+    let err = |opts: CoreOptions, layer: usize| {
+        generate_baked(&spec, layer, &opts).unwrap_err().to_string()
+    };
     let ok = CoreOptions::new("act");
     assert_eq!(
-        err(CoreOptions { lanes: 3, ..ok.clone() }, 0),
+        err(
+            CoreOptions {
+                lanes: 3,
+                ..ok.clone()
+            },
+            0
+        ),
         "--lanes must be one of 1, 2, 4, 8, 16, got 3"
     );
     assert_eq!(
-        err(CoreOptions { tuser_width: 65, ..ok.clone() }, 0),
+        err(
+            CoreOptions {
+                tuser_width: 65,
+                ..ok.clone()
+            },
+            0
+        ),
         "--tuser-width must be 0..=64, got 65"
     );
     assert_eq!(

@@ -64,13 +64,13 @@ fn add_mod(base: &str, k: usize, channels: usize, bits: u32) -> Expr {
     if k == 0 {
         b()
     } else if channels.is_power_of_two() {
-        b().add(Expr::uint(bits, k as u64))
+        b().plus(Expr::uint(bits, k as u64))
     } else {
         let back = (channels - k) as u64;
         Expr::when(
             b().ge(Expr::uint(bits, back)),
-            b().sub(Expr::uint(bits, back)),
-            b().add(Expr::uint(bits, k as u64)),
+            b().minus(Expr::uint(bits, back)),
+            b().plus(Expr::uint(bits, k as u64)),
         )
     }
 }
@@ -241,47 +241,52 @@ pub(crate) fn top_module(
                 "Channels (channels-last stream): sample j of a packet is channel j mod {channels}."
             ),
             "chan_base_reg is lane 0's channel on the current beat; it restarts at 0 after",
-            "reset and after a beat with TLAST, else advances by LANES mod CHANNELS.",
+            "reset and after a beat with TLAST, else advances by LANES mod CHANNELS; lane i's",
+            "channel is (chan_base_reg + i) mod CHANNELS. No dividers: one compare and subtract.",
         ]);
         m.reg("chan_base_reg", Size::param(cp), false);
-        m.wire_eq(
-            "chan_base_next",
-            Size::param(cp),
-            false,
-            add_mod("chan_base_reg", n % channels, channels, chan_bits),
-        );
-        for (i, c) in lane_channel.iter_mut().enumerate() {
-            let k = i % channels;
-            *c = Some(if k == 0 {
-                Expr::name("chan_base_reg")
+        // (base + k) mod CHANNELS for every offset k a lane or the next beat needs, once each.
+        let step = n % channels;
+        let mut offsets: Vec<usize> = (0..n).map(|i| i % channels).chain([step]).collect();
+        offsets.sort_unstable();
+        offsets.dedup();
+        let plus = |k: usize| {
+            if k == 0 {
+                "chan_base_reg".to_string()
             } else {
-                let name = format!("lane{i}_channel");
-                m.wire_eq(
-                    &name,
-                    Size::param(cp),
-                    false,
-                    add_mod("chan_base_reg", k, channels, chan_bits),
-                );
-                Expr::name(&name)
-            });
+                format!("chan_base_plus{k}")
+            }
+        };
+        for &k in offsets.iter().filter(|&&k| k > 0) {
+            m.wire_eq(
+                &plus(k),
+                Size::param(cp),
+                false,
+                add_mod("chan_base_reg", k, channels, chan_bits),
+            );
+            m.note(&format!("(chan_base_reg + {k}) mod {channels}"));
         }
+        for (i, c) in lane_channel.iter_mut().enumerate() {
+            *c = Some(Expr::name(&plus(i % channels)));
+        }
+        let next = plus(step);
         m.always_ff(
             "aclk",
             &[],
             vec![
                 Stmt::when(
-                    Expr::name("s_axis_tvalid").and(Expr::name("ce")),
+                    Expr::name("s_axis_tvalid").logic_and(Expr::name("ce")),
                     vec![Stmt::set(
                         "chan_base_reg",
                         Expr::when(
                             Expr::name("s_axis_tlast"),
                             Expr::uint(chan_bits, 0),
-                            Expr::name("chan_base_next"),
+                            Expr::name(&next),
                         ),
                     )],
                 ),
                 Stmt::when(
-                    Expr::name("aresetn").not(),
+                    Expr::name("aresetn").logic_not(),
                     vec![Stmt::set("chan_base_reg", Expr::uint(chan_bits, 0))],
                 ),
             ],
@@ -317,7 +322,7 @@ pub(crate) fn top_module(
                 vec![shift_in("valid_pipe_reg", 1, "s_axis_tvalid")],
             ),
             Stmt::when(
-                Expr::name("aresetn").not(),
+                Expr::name("aresetn").logic_not(),
                 vec![Stmt::set("valid_pipe_reg", Expr::uint(latency, 0))],
             ),
         ],
@@ -394,37 +399,39 @@ pub(crate) fn top_module(
         "m_ready_or_empty",
         Size::scalar(),
         false,
-        Expr::name("m_axis_tready").or(Expr::name("m_valid_reg").not()),
+        Expr::name("m_axis_tready").logic_or(Expr::name("m_valid_reg").logic_not()),
     );
     m.wire_eq(
         "store_pipe_to_output",
         Size::scalar(),
         false,
-        Expr::name("skid_ready_reg").and(Expr::name("m_ready_or_empty")),
+        Expr::name("skid_ready_reg").logic_and(Expr::name("m_ready_or_empty")),
     );
     m.wire_eq(
         "store_pipe_to_temp",
         Size::scalar(),
         false,
-        Expr::name("skid_ready_reg").and(Expr::name("m_ready_or_empty").not()),
+        Expr::name("skid_ready_reg").logic_and(Expr::name("m_ready_or_empty").logic_not()),
     );
     m.wire_eq(
         "store_temp_to_output",
         Size::scalar(),
         false,
         Expr::name("skid_ready_reg")
-            .not()
-            .and(Expr::name("m_axis_tready")),
+            .logic_not()
+            .logic_and(Expr::name("m_axis_tready")),
     );
     m.wire_eq(
         "skid_ready_early",
         Size::scalar(),
         false,
-        Expr::name("m_axis_tready").or(Expr::name("temp_valid_reg").not().and(
-            Expr::name("m_valid_reg")
-                .not()
-                .or(Expr::name("pipe_valid").not()),
-        )),
+        Expr::name("m_axis_tready").logic_or(
+            Expr::name("temp_valid_reg").logic_not().logic_and(
+                Expr::name("m_valid_reg")
+                    .logic_not()
+                    .logic_or(Expr::name("pipe_valid").logic_not()),
+            ),
+        ),
     );
     m.note("ready next cycle: output drains, or temp is free and cannot fill this cycle");
     m.always_ff(
@@ -449,7 +456,7 @@ pub(crate) fn top_module(
                 )],
             ),
             Stmt::when(
-                Expr::name("aresetn").not(),
+                Expr::name("aresetn").logic_not(),
                 vec![
                     Stmt::set("skid_ready_reg", Expr::bool(false)),
                     Stmt::set("m_valid_reg", Expr::bool(false)),

@@ -214,14 +214,14 @@ fn select_stage(m: &mut Module, spec: &DatapathSpec, source: &CoefSource) -> Vec
     });
     let mut arms = Vec::new();
     for ch in 0..channels {
-        for j in 0..segs.len() {
+        for (j, seg) in segs.iter().enumerate() {
             let label = ((ch as u64) << if has_seg { seg_bits } else { 0 }) | j as u64;
             let c = entry(ch, j);
             arms.push(CaseArm {
                 label,
                 comment: format!(
                     "channel {ch}, segment {}: c2={} k1={} k0={}",
-                    segs[j].seg, c.c2, c.k1, c.k0
+                    seg.seg, c.c2, c.k1, c.k0
                 ),
                 body: load_coefs(c, w),
             });
@@ -329,7 +329,7 @@ pub(crate) fn lane_module(
     m.reg("k0_reg2", Size::param(&k0_w), true);
     m.reg("x_reg2", Size::param(&x_w), true);
     let stage2 = vec![
-        Stmt::set("p1_reg2", c2_op.mul(x1_op)),
+        Stmt::set("p1_reg2", c2_op.times(x1_op)),
         Stmt::set("k1_reg2", Expr::name("k1_reg1")),
         Stmt::set("k0_reg2", Expr::name("k0_reg1")),
         Stmt::set("x_reg2", Expr::name("x_reg1")),
@@ -344,7 +344,7 @@ pub(crate) fn lane_module(
     m.reg("k0_reg3", Size::param(&k0_w), true);
     m.reg("x_reg3", Size::param(&x_w), true);
     let stage3 = vec![
-        Stmt::set("s1_reg3", p1_op.add(k1_op)),
+        Stmt::set("s1_reg3", p1_op.plus(k1_op)),
         Stmt::set("k0_reg3", Expr::name("k0_reg2")),
         Stmt::set("x_reg3", Expr::name("x_reg2")),
     ];
@@ -376,7 +376,7 @@ pub(crate) fn lane_module(
     m.reg("p2_reg4", Size::param(&p2_w), true);
     m.reg("k0_reg4", Size::param(&k0_w), true);
     let stage4 = vec![
-        Stmt::set("p2_reg4", t_op.mul(x3_op)),
+        Stmt::set("p2_reg4", t_op.times(x3_op)),
         Stmt::set("k0_reg4", Expr::name("k0_reg3")),
     ];
 
@@ -386,7 +386,7 @@ pub(crate) fn lane_module(
     let p2_op = operand(&mut m, "y_p2_operand", "p2_reg4", w.p2, &y_size);
     let k0_op = operand(&mut m, "y_k0_operand", "k0_reg4", w.k0, &y_size);
     m.reg("y_reg5", y_size, true);
-    let stage5 = vec![Stmt::set("y_reg5", p2_op.add(k0_op))];
+    let stage5 = vec![Stmt::set("y_reg5", p2_op.plus(k0_op))];
 
     // Stage 6: q = y >>> SHIFT2 (rounds half up: k0 carries the bias), saturated to OUT_WIDTH.
     m.comment(&[&format!("Stage 6: {}", PIPELINE_STAGES[5])]);
@@ -414,7 +414,9 @@ pub(crate) fn lane_module(
             "q_fits",
             Size::scalar(),
             false,
-            top.clone().reduce_and().or(top.reduce_or().not()),
+            top.clone()
+                .reduce_and()
+                .logic_or(top.reduce_or().logic_not()),
         );
         m.note("q is inside the output range");
         let sign = Expr::bit("q", w.q - 1);

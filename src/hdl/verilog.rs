@@ -21,6 +21,17 @@ use super::PortDir;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+/// Bits `(msb, lsb)` of a signal, inclusive.
+type BitRange = (u32, u32);
+
+/// Bits of one signal nobody reads, with the reason they may go unread.
+#[derive(Debug, Clone)]
+struct UnusedBits {
+    discard: Discard,
+    /// Unread runs, most significant first.
+    runs: Vec<BitRange>,
+}
+
 /// One factor of a [`Size`]: a number or a local parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Factor {
@@ -251,15 +262,15 @@ impl Expr {
         Expr::Binary(op, Box::new(a), Box::new(b))
     }
     /// `self + b`.
-    pub fn add(self, b: Expr) -> Expr {
+    pub fn plus(self, b: Expr) -> Expr {
         Expr::bin(BinOp::Add, self, b)
     }
     /// `self - b`.
-    pub fn sub(self, b: Expr) -> Expr {
+    pub fn minus(self, b: Expr) -> Expr {
         Expr::bin(BinOp::Sub, self, b)
     }
     /// `self * b`.
-    pub fn mul(self, b: Expr) -> Expr {
+    pub fn times(self, b: Expr) -> Expr {
         Expr::bin(BinOp::Mul, self, b)
     }
     /// `self >= b`.
@@ -267,15 +278,15 @@ impl Expr {
         Expr::bin(BinOp::Ge, self, b)
     }
     /// `self && b`.
-    pub fn and(self, b: Expr) -> Expr {
+    pub fn logic_and(self, b: Expr) -> Expr {
         Expr::bin(BinOp::LogicAnd, self, b)
     }
     /// `self || b`.
-    pub fn or(self, b: Expr) -> Expr {
+    pub fn logic_or(self, b: Expr) -> Expr {
         Expr::bin(BinOp::LogicOr, self, b)
     }
     /// `!self`.
-    pub fn not(self) -> Expr {
+    pub fn logic_not(self) -> Expr {
         Expr::Unary(UnOp::Not, Box::new(self))
     }
     /// `~self`.
@@ -333,7 +344,7 @@ impl Expr {
     }
 
     /// Calls `f(name, bits)` for every signal this expression reads (`None` = all bits).
-    fn visit_reads(&self, f: &mut dyn FnMut(&str, Option<(u32, u32)>)) {
+    fn visit_reads(&self, f: &mut dyn FnMut(&str, Option<BitRange>)) {
         match self {
             Expr::Ref(n) => f(n, None),
             Expr::Bit(n, i) => f(n, Some((*i, *i))),
@@ -824,7 +835,7 @@ impl Module {
 
     /// Checks names, references, bit ranges, literals and parameter use; returns, per
     /// discarded signal, the bit ranges (msb, lsb) nobody reads.
-    fn check(&self) -> Result<Vec<(Discard, Vec<(u32, u32)>)>, String> {
+    fn check(&self) -> Result<Vec<UnusedBits>, String> {
         let m = &self.name;
         if !is_legal_identifier(m) {
             return Err(format!("module name `{m}` is not a legal identifier"));
@@ -950,7 +961,10 @@ impl Module {
                 return Err(format!("`{sink}` is already declared"));
             }
             if !runs.is_empty() {
-                out.push((d.clone(), runs));
+                out.push(UnusedBits {
+                    discard: d.clone(),
+                    runs,
+                });
             }
         }
         Ok(out)
@@ -1029,14 +1043,14 @@ impl Module {
         let _ = writeln!(out, ");");
     }
 
-    fn render_unused(&self, out: &mut String, unused: &[(Discard, Vec<(u32, u32)>)]) {
+    fn render_unused(&self, out: &mut String, unused: &[UnusedBits]) {
         let _ = writeln!(
             out,
             "\n// Bits no logic reads, on purpose (each reason below). Gathering them into\n\
              // *_unused wires documents that and keeps Verilator -Wall quiet about them only."
         );
         let _ = writeln!(out, "// verilator lint_off UNUSED");
-        for (d, runs) in unused {
+        for UnusedBits { discard: d, runs } in unused {
             let bits: u32 = runs.iter().map(|(m, l)| m - l + 1).sum();
             let parts: Vec<Expr> = runs
                 .iter()
@@ -1221,7 +1235,7 @@ mod tests {
 
     #[test]
     fn operators_are_parenthesized() {
-        let e = Expr::name("a").add(Expr::name("b").mul(Expr::name("c")));
+        let e = Expr::name("a").plus(Expr::name("b").times(Expr::name("c")));
         assert_eq!(e.render(false), "a + (b * c)");
         let e = Expr::when(
             Expr::name("s"),
