@@ -35,8 +35,12 @@ pub struct GenArgs {
     coeffs: CoeffMode,
 }
 
+/// The command line as a user would retype it: the program as `repact-hw` (not the path it
+/// was run from, so regenerating from another build gives identical files), arguments quoted
+/// for a POSIX shell where needed.
 fn quoted_command_line() -> String {
-    std::env::args()
+    std::iter::once("repact-hw".to_string())
+        .chain(std::env::args().skip(1))
         .map(|a| {
             if a.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_./=,".contains(c))
