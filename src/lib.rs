@@ -11,6 +11,7 @@ pub mod flow;
 pub mod hdl;
 pub mod manifest;
 pub mod model;
+pub mod package;
 pub mod sim;
 pub mod tensor;
 pub mod weights;

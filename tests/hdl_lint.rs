@@ -507,7 +507,10 @@ fn check_all(cases: Vec<(String, DatapathSpec, usize, u32)>) {
     for pair in cases.chunks(2) {
         std::thread::scope(|s| {
             for (spec, c) in pair {
-                s.spawn(move || check_core(spec, c));
+                s.spawn(move || {
+                    let r = check_core(spec, c);
+                    eprintln!("{}: {r:?}", c.top);
+                });
             }
         });
     }

@@ -121,6 +121,39 @@ fn operand(m: &mut Module, name: &str, src: &str, src_w: u32, size: &Size) -> Ex
     Expr::name(name)
 }
 
+/// The comment on a rounding shift.
+fn shift_note(what: &str, shift: u32, bias: &str) -> String {
+    if shift == 0 {
+        format!("{what} as is: this step discards no bits")
+    } else {
+        format!("{what} >>> {shift}: a floor, which rounds half up because {bias} carries the bias")
+    }
+}
+
+/// Declares the bits of `src` that `shifted(src, src_w, shift, dst_w)` drops, with why.
+fn discard_shifted(
+    m: &mut Module,
+    src: &str,
+    src_w: u32,
+    shift: u32,
+    dst_w: u32,
+    dst: &str,
+    step: &str,
+) {
+    if shift > 0 {
+        m.discard(
+            src,
+            &format!("bits below the LSB of {dst}: the {step} rounding drops them"),
+        );
+    }
+    if shift + dst_w < src_w {
+        m.discard(
+            src,
+            &format!("bits above {dst}'s proven range (copies of its sign)"),
+        );
+    }
+}
+
 /// Ports stage 1 needs besides `x`, and their widths.
 fn source_ports(source: &CoefSource) -> Vec<(&'static str, u32)> {
     match source {
@@ -273,7 +306,11 @@ pub(crate) fn lane_module(
     m.port_group(&["Clock and clock enable (low: the whole pipeline holds)"]);
     m.port(PortDir::In, "clk", Size::scalar(), false);
     m.port(PortDir::In, "ce", Size::scalar(), false);
-    m.port_group(&["Sample in (raw input format) and coefficient selection"]);
+    m.port_group(&[if source.channels() > 1 {
+        "Sample in (raw input format) and its channel"
+    } else {
+        "Sample in (raw input format)"
+    }]);
     m.port(PortDir::In, "x", Size::lit(w.x), true);
     for (p, bits) in source_ports(source) {
         m.port(PortDir::In, p, Size::lit(bits), false);
@@ -358,19 +395,8 @@ pub(crate) fn lane_module(
         true,
         shifted("s1_reg3", w.s1, shift1, w.t),
     );
-    m.note(&format!(
-        "s1 >>> {shift1}: floor, which rounds half up because k1 carries the bias"
-    ));
-    if shift1 > 0 {
-        m.discard(
-            "s1_reg3",
-            "bits below the LSB of t: the first rounding drops them",
-        );
-    }
-    m.discard(
-        "s1_reg3",
-        "bits above t's proven range (copies of the sign)",
-    );
+    m.note(&shift_note("s1", shift1, "k1"));
+    discard_shifted(&mut m, "s1_reg3", w.s1, shift1, w.t, "t", "first");
     let t_op = mul_in(&mut m, "p2_t_operand", "t", w.t, &Size::param(&p2_w));
     let x3_op = mul_in(&mut m, "p2_x_operand", "x_reg3", w.x, &Size::param(&p2_w));
     m.reg("p2_reg4", Size::param(&p2_w), true);
@@ -396,16 +422,8 @@ pub(crate) fn lane_module(
         true,
         shifted("y_reg5", w.y, shift2, w.q),
     );
-    m.note(&format!(
-        "y >>> {shift2}: floor, which rounds half up because k0 carries the bias"
-    ));
-    if shift2 > 0 {
-        m.discard(
-            "y_reg5",
-            "bits below the output LSB: the final rounding drops them",
-        );
-    }
-    m.discard("y_reg5", "bits above q's proven range (copies of the sign)");
+    m.note(&shift_note("y", shift2, "k0"));
+    discard_shifted(&mut m, "y_reg5", w.y, shift2, w.q, "q", "final");
     let out_next = if w.q > w.out {
         // q fits when its bits from the output's sign bit up are all equal; otherwise clamp to
         // the most negative or most positive output value by q's sign.
@@ -430,7 +448,11 @@ pub(crate) fn lane_module(
         shifted("q", w.q, 0, w.out)
     };
     m.wire_eq("out_next", Size::param(&out_w), true, out_next);
-    m.note("saturated (AP_SAT)");
+    m.note(if w.q > w.out {
+        "saturated (AP_SAT)"
+    } else {
+        "q's proven range is inside the output range: nothing to saturate"
+    });
     m.reg("out_reg6", Size::param(&out_w), true);
     let stage6 = vec![Stmt::set("out_reg6", Expr::name("out_next"))];
 

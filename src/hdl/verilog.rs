@@ -1242,7 +1242,10 @@ mod tests {
             Expr::name("a"),
             Expr::name("b").reduce_and(),
         );
-        assert_eq!(e.render(false), "s ? a : (&b)");
+        assert_eq!(e.render(false), "s ? a : &b");
+        // `!|b` does not parse in Icarus.
+        let e = Expr::name("b").reduce_or().logic_not();
+        assert_eq!(e.render(false), "!(|b)");
     }
 
     fn tiny() -> Module {

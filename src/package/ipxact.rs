@@ -594,15 +594,17 @@ impl Component {
                             .children(self.ports.iter().map(|p| self.port_xml(p))),
                     ),
             )
-            .child(Element::new("spirit:choices").children(self.choices.iter().map(|c| {
-                Element::new("spirit:choice")
-                    .child(Element::leaf("spirit:name", &c.name))
-                    .children(
-                        c.values
-                            .iter()
-                            .map(|v| Element::leaf("spirit:enumeration", v)),
-                    )
-            })))
+            .child(
+                Element::new("spirit:choices").children(self.choices.iter().map(|c| {
+                    Element::new("spirit:choice")
+                        .child(Element::leaf("spirit:name", &c.name))
+                        .children(
+                            c.values
+                                .iter()
+                                .map(|v| Element::leaf("spirit:enumeration", v)),
+                        )
+                })),
+            )
             .child(
                 Element::new("spirit:fileSets").children(self.file_sets.iter().map(file_set_xml)),
             )
@@ -624,9 +626,7 @@ impl Component {
         if p.width > 1 {
             wire.push(
                 Element::new("spirit:vector")
-                    .child(
-                        Element::leaf("spirit:left", p.width - 1).attr("spirit:format", "long"),
-                    )
+                    .child(Element::leaf("spirit:left", p.width - 1).attr("spirit:format", "long"))
                     .child(Element::leaf("spirit:right", 0).attr("spirit:format", "long")),
             );
         }
@@ -644,9 +644,8 @@ impl Component {
         );
         if let Some(v) = p.default_value {
             wire.push(
-                Element::new("spirit:driver").child(
-                    Element::leaf("spirit:defaultValue", v).attr("spirit:format", "long"),
-                ),
+                Element::new("spirit:driver")
+                    .child(Element::leaf("spirit:defaultValue", v).attr("spirit:format", "long")),
             );
         }
         Element::new("spirit:port")
@@ -705,7 +704,9 @@ impl Component {
             Element::new("xilinx:coreExtensions")
                 .child(
                     Element::new("xilinx:supportedFamilies").children(self.families.iter().map(
-                        |f| Element::leaf("xilinx:family", f).attr("xilinx:lifeCycle", "Production"),
+                        |f| {
+                            Element::leaf("xilinx:family", f).attr("xilinx:lifeCycle", "Production")
+                        },
                     )),
                 )
                 .child(
@@ -713,7 +714,6 @@ impl Component {
                         .child(Element::leaf("xilinx:taxonomy", &self.taxonomy)),
                 )
                 .child(Element::leaf("xilinx:displayName", &self.display_name))
-                .child(Element::leaf("xilinx:definitionSource", "package_project"))
                 .child(Element::leaf("xilinx:coreRevision", 1)),
         )
     }
@@ -722,11 +722,11 @@ impl Component {
 fn bus_interface_xml(b: &BusInterface) -> Element {
     let mode = match &b.mode {
         Mode::Master => Element::new("spirit:master"),
-        Mode::Slave { memory_map_ref } => {
-            Element::new("spirit:slave").child_opt(memory_map_ref.as_ref().map(|m| {
-                Element::new("spirit:memoryMapRef").attr("spirit:memoryMapRef", m)
-            }))
-        }
+        Mode::Slave { memory_map_ref } => Element::new("spirit:slave").child_opt(
+            memory_map_ref
+                .as_ref()
+                .map(|m| Element::new("spirit:memoryMapRef").attr("spirit:memoryMapRef", m)),
+        ),
     };
     let port_maps = Element::new("spirit:portMaps").children(b.port_maps.iter().map(|(l, p)| {
         Element::new("spirit:portMap")
@@ -741,7 +741,11 @@ fn bus_interface_xml(b: &BusInterface) -> Element {
             }
             value = value.attr(
                 "spirit:id",
-                format!("BUSIFPARAM_VALUE.{}.{}", b.name.to_ascii_uppercase(), p.name),
+                format!(
+                    "BUSIFPARAM_VALUE.{}.{}",
+                    b.name.to_ascii_uppercase(),
+                    p.name
+                ),
             );
             if let Some(c) = &p.choice_ref {
                 value = value.attr("spirit:choiceRef", c);
@@ -778,9 +782,7 @@ fn view_xml(v: &View) -> Element {
             .child(Element::leaf("spirit:language", language))
             .child(Element::leaf("spirit:modelName", model));
     }
-    e.child(
-        Element::new("spirit:fileSetRef").child(Element::leaf("spirit:localName", &v.file_set)),
-    )
+    e.child(Element::new("spirit:fileSetRef").child(Element::leaf("spirit:localName", &v.file_set)))
 }
 
 fn file_set_xml(s: &FileSet) -> Element {

@@ -40,13 +40,13 @@ mod xgui;
 pub mod xml;
 
 pub use ipxact::{
-    BusInterface, BusType, Component, CorePaths, InfoParameter, Mode, ParamValue, Port, Vlnv,
-    ACLK, ARESETN, AXIS_LOGICAL_PORTS, M_AXIS, SUPPORTED_FAMILIES, S_AXIS,
+    BusInterface, BusType, Component, CorePaths, InfoParameter, Mode, ParamValue, Port, Vlnv, ACLK,
+    ARESETN, AXIS_LOGICAL_PORTS, M_AXIS, SUPPORTED_FAMILIES, S_AXIS,
 };
 pub use report::{measure_error, MeasuredError};
 pub use resources::{
-    estimate_resources, synthesize, CoreResources, ResourceCounts, ResourceEstimate,
-    LANE_GOAL_DSP, LANE_GOAL_FF, LANE_GOAL_LUT, LANE_GOAL_LUT_VS_HARDSWISH,
+    estimate_resources, hardswish_layer, synthesize, CoreResources, GoalCheck, ResourceCounts,
+    ResourceEstimate, LANE_GOAL_DSP, LANE_GOAL_FF, LANE_GOAL_LUT, LANE_GOAL_LUT_VS_HARDSWISH,
 };
 
 use crate::flow::IpBundle;
@@ -128,14 +128,11 @@ impl PackageOptions {
         };
         vlnv_part("--vendor", &self.vendor)?;
         vlnv_part("--library", &self.library)?;
-        let version_ok = self
-            .version
-            .split_once('.')
-            .is_some_and(|(a, b)| {
-                [a, b]
-                    .iter()
-                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-            });
+        let version_ok = self.version.split_once('.').is_some_and(|(a, b)| {
+            [a, b]
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        });
         if !version_ok {
             return Err(Error::Usage(format!(
                 "--version `{}`: Vivado IP versions are MAJOR.MINOR, e.g. 1.0",

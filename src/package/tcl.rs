@@ -119,7 +119,12 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
          Paths are relative to this file's folder.",
         env!("CARGO_PKG_VERSION")
     ));
-    s.cmd(&[Text("namespace"), Text("eval"), Text("::repact"), List("{}".into())]);
+    s.cmd(&[
+        Text("namespace"),
+        Text("eval"),
+        Text("::repact"),
+        List("{}".into()),
+    ]);
     let set = |s: &mut Script, name: &str, value: &str| {
         s.cmd(&[Text("set"), Text(&format!("::repact::{name}")), Text(value)]);
     };
@@ -130,6 +135,11 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
     set(&mut s, "library", &opts.library);
     set(&mut s, "version", &opts.version);
     set(&mut s, "ip_repo", "../ip");
+    s.cmd(&[
+        Text("set"),
+        Text("::repact::families"),
+        List(list(super::SUPPORTED_FAMILIES)),
+    ]);
     s.cmd(&[
         Text("set"),
         Text("::repact::cores"),
@@ -153,8 +163,8 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
         };
         let vlnv = comp.vlnv.to_colon_string();
         let dir = ip_dir(top);
-        let hdl = format!("{dir}/{}", paths.verilog);
-        let xdc = format!("{dir}/{}", paths.ooc_xdc);
+        let hdl = format!("../{dir}/{}", paths.verilog);
+        let xdc = format!("../{dir}/{}", paths.ooc_xdc);
         dset(&mut s, &["vlnv"], Text(&vlnv));
         dset(&mut s, &["display_name"], Text(&comp.display_name));
         dset(&mut s, &["description"], Text(&comp.description));

@@ -22,7 +22,7 @@ pub fn render(component: &Component) -> String {
         component.vlnv.to_colon_string(),
         env!("CARGO_PKG_VERSION")
     );
-    out.push_str("# Definitional proc to organize widgets for parameters.\n");
+    out.push_str("# One page: the facts of the core, all read-only.\n");
     out.push_str("proc init_gui { IPINST } {\n");
     out.push_str("  ipgui::add_param $IPINST -name \"Component_Name\"\n");
     let _ = writeln!(
@@ -48,10 +48,10 @@ pub fn render(component: &Component) -> String {
         let _ = write!(
             out,
             "\nproc update_PARAM_VALUE.{n} {{ PARAM_VALUE.{n} }} {{\n\
-             \t# Procedure called to update {n} when any of the dependent parameters in the arguments change\n\
+             \t# Read-only: {n} depends on no other parameter.\n\
              }}\n\
              \nproc validate_PARAM_VALUE.{n} {{ PARAM_VALUE.{n} }} {{\n\
-             \t# Procedure called to validate {n}\n\
+             \t# Read-only: the generated value is the only one.\n\
              \treturn true\n\
              }}\n"
         );

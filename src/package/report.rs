@@ -1,0 +1,511 @@
+//! `report.md` and `report.json`: per layer the folded function, the fixed-point formats, the
+//! proven error bound, the error measured over every input, the latency and (when estimated)
+//! the resources; and a plot per layer.
+
+use super::resources::{CoreResources, ResourceCounts, ResourceEstimate};
+use super::{svg, PackageOptions};
+use crate::fixedpoint::{DatapathSpec, SegmentCoefs, StageWidths};
+use crate::flow::IpBundle;
+use crate::{Error, Result};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Inputs up to this many bits are measured exhaustively; wider ones on an even grid of
+/// `2^MAX_EXHAUSTIVE_BITS` points plus every segment boundary.
+pub const MAX_EXHAUSTIVE_BITS: u32 = 20;
+
+/// The error of one channel of one layer, measured by running the golden model (which the
+/// co-simulation proves equal to the hardware) against the f64 reference.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeasuredError {
+    /// Channel.
+    pub channel: usize,
+    /// Whether every input of the format was measured.
+    pub exhaustive: bool,
+    /// Inputs measured.
+    pub inputs: u64,
+    /// Largest |hardware − f64| in output ULP.
+    pub max_abs_ulp: f64,
+    /// Mean |hardware − f64| in output ULP.
+    pub mean_abs_ulp: f64,
+    /// An input (raw) where the largest error occurs (the smallest such).
+    pub worst_input_raw: i64,
+    /// The same input as a real number.
+    pub worst_input: f64,
+    /// Inputs whose output is the correctly rounded one (error at most half an ULP).
+    pub within_half_ulp: u64,
+}
+
+/// Measures the error of every channel of `layer` over every input (inputs wider than
+/// 20 bits: on an even grid of 2^20 points plus every segment boundary).
+pub fn measure_error(spec: &DatapathSpec, layer: usize) -> Vec<MeasuredError> {
+    let (inp, out) = (spec.input(), spec.output());
+    let exhaustive = inp.width() <= MAX_EXHAUSTIVE_BITS;
+    let inputs: Vec<i64> = if exhaustive {
+        (inp.min_raw()..=inp.max_raw()).collect()
+    } else {
+        let step = 1i64 << (inp.width() - MAX_EXHAUSTIVE_BITS);
+        let mut v: Vec<i64> = (inp.min_raw()..=inp.max_raw())
+            .step_by(step as usize)
+            .collect();
+        for &t in &spec.layers()[layer].thresholds {
+            v.extend([t - 1, t, t + 1]);
+        }
+        v.push(inp.max_raw());
+        v.retain(|x| (inp.min_raw()..=inp.max_raw()).contains(x));
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    (0..spec.layers()[layer].channels())
+        .map(|ch| {
+            let (mut max, mut sum, mut worst, mut half) = (-1.0f64, 0.0f64, 0i64, 0u64);
+            for &x in &inputs {
+                let e = ((out.to_f64(spec.eval_raw(layer, ch, x)) - spec.reference(layer, ch, x))
+                    / out.ulp())
+                .abs();
+                if e > max {
+                    max = e;
+                    worst = x;
+                }
+                sum += e;
+                if e <= 0.5 {
+                    half += 1;
+                }
+            }
+            MeasuredError {
+                channel: ch,
+                exhaustive,
+                inputs: inputs.len() as u64,
+                max_abs_ulp: max,
+                mean_abs_ulp: sum / inputs.len() as f64,
+                worst_input_raw: worst,
+                worst_input: inp.to_f64(worst),
+                within_half_ulp: half,
+            }
+        })
+        .collect()
+}
+
+/// A file-name-safe version of a layer name.
+fn file_stem(layer: &str) -> String {
+    layer
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `plots/<layer>.svg`.
+pub fn plot_path(layer: &str) -> String {
+    format!("plots/{}.svg", file_stem(layer))
+}
+
+/// `(layer name, SVG)` for every core's layer (channel 0).
+pub fn plots(bundle: &IpBundle) -> Vec<(String, String)> {
+    bundle
+        .cores
+        .iter()
+        .zip(&bundle.specs)
+        .map(|(c, s)| {
+            let l = &s.layers()[c.layer];
+            let title = format!(
+                "{} (channel 0 of {}): {} -> {}",
+                l.name(),
+                l.channels(),
+                s.input(),
+                s.output()
+            );
+            (l.name().to_string(), svg::plot(s, c.layer, 0, &title))
+        })
+        .collect()
+}
+
+/// The fixed-point formats of a layer's datapath.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Formats {
+    /// Input format.
+    pub input: String,
+    /// Output format.
+    pub output: String,
+    /// Fractional bits of `c2`.
+    pub c2_frac: u32,
+    /// Fractional bits of `t` and `c1`.
+    pub t_frac: u32,
+    /// Fractional bits of `k1`.
+    pub k1_frac: u32,
+    /// Fractional bits of `k0` and `y`.
+    pub k0_frac: u32,
+    /// First right shift.
+    pub shift1: u32,
+    /// Final right shift.
+    pub shift2: u32,
+    /// Stage widths.
+    pub widths: StageWidths,
+    /// Rounding of the input (float to fixed).
+    pub input_rounding: String,
+    /// Rounding of the two shifts.
+    pub rounding: [String; 2],
+    /// Output overflow.
+    pub overflow: String,
+}
+
+/// One layer's entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerReport {
+    /// Layer name.
+    pub name: String,
+    /// Variant.
+    pub variant: String,
+    /// Core implementing it.
+    pub core: String,
+    /// Channels.
+    pub channels: usize,
+    /// Breakpoints of the folded function.
+    pub breakpoints: Vec<f64>,
+    /// `[channel][segment] = [c0, c1, c2]` in f64.
+    pub segments: Vec<Vec<[f64; 3]>>,
+    /// Thresholds in raw input units.
+    pub thresholds: Vec<i64>,
+    /// Integer coefficients `[channel][segment]`.
+    pub coefs: Vec<Vec<SegmentCoefs>>,
+    /// Formats and widths.
+    pub formats: Formats,
+    /// Error budget, output ULP.
+    pub budget_ulp: f64,
+    /// Proven bound before the output rounding, output ULP.
+    pub proven_pre_round_ulp: f64,
+    /// Proven bound, output ULP.
+    pub proven_total_ulp: f64,
+    /// Measured error per channel.
+    pub measured: Vec<MeasuredError>,
+    /// Latency of the core in clock cycles.
+    pub latency_cycles: usize,
+    /// Samples per beat.
+    pub lanes: usize,
+    /// The plot.
+    pub plot: String,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// `repact-hw <version>`.
+    pub generator: String,
+    /// Target part.
+    pub part: String,
+    /// Target clock.
+    pub clock_mhz: f64,
+    /// Per layer.
+    pub layers: Vec<LayerReport>,
+    /// Resource estimates, when run.
+    pub resources: Option<ResourceEstimate>,
+}
+
+fn formats(spec: &DatapathSpec) -> Formats {
+    Formats {
+        input: spec.input().to_string(),
+        output: spec.output().to_string(),
+        c2_frac: spec.c2_frac(),
+        t_frac: spec.t_frac(),
+        k1_frac: spec.k1_frac(),
+        k0_frac: spec.k0_frac(),
+        shift1: spec.shift1(),
+        shift2: spec.shift2(),
+        widths: *spec.widths(),
+        input_rounding: "round to nearest, ties to even; saturate".into(),
+        rounding: [
+            format!("{:?}", spec.rounding1()),
+            format!("{:?}", spec.rounding2()),
+        ],
+        overflow: format!("{:?}", spec.output_overflow()),
+    }
+}
+
+fn f(v: f64) -> String {
+    format!("{v:.4}")
+}
+
+fn interval(bp: &[f64], seg: usize) -> String {
+    let lo = if seg == 0 {
+        "-inf".to_string()
+    } else {
+        format!("{}", bp[seg - 1])
+    };
+    let hi = if seg == bp.len() {
+        "+inf".to_string()
+    } else {
+        format!("{}", bp[seg])
+    };
+    format!("[{lo}, {hi})")
+}
+
+/// Channels printed per layer in the markdown (all are in report.json).
+const MD_CHANNELS: usize = 4;
+
+impl Report {
+    /// Measures and collects everything.
+    pub fn build(
+        bundle: &IpBundle,
+        opts: &PackageOptions,
+        resources: Option<&ResourceEstimate>,
+    ) -> Self {
+        let layers = bundle
+            .cores
+            .iter()
+            .zip(&bundle.specs)
+            .map(|(c, s)| {
+                let l = &s.layers()[c.layer];
+                LayerReport {
+                    name: l.name().into(),
+                    variant: l.folded.variant.clone(),
+                    core: c.top.clone(),
+                    channels: l.channels(),
+                    breakpoints: l.folded.breakpoints.clone(),
+                    segments: l.folded.segments.clone(),
+                    thresholds: l.thresholds.clone(),
+                    coefs: l.coefs.clone(),
+                    formats: formats(s),
+                    budget_ulp: s.max_error_ulp(),
+                    proven_pre_round_ulp: l.bound.pre_round_ulp,
+                    proven_total_ulp: l.bound.total_ulp,
+                    measured: measure_error(s, c.layer),
+                    latency_cycles: c.latency_cycles,
+                    lanes: c.lanes,
+                    plot: plot_path(l.name()),
+                }
+            })
+            .collect();
+        Report {
+            generator: format!("repact-hw {}", env!("CARGO_PKG_VERSION")),
+            part: opts.part.clone(),
+            clock_mhz: opts.clock_mhz,
+            layers,
+            resources: resources.cloned(),
+        }
+    }
+
+    /// `report.json`.
+    pub fn json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self)
+            .map(|s| s + "\n")
+            .map_err(|e| Error::Usage(format!("cannot serialize report.json: {e}")))
+    }
+
+    /// `report.md`.
+    pub fn markdown(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "# repact-hw IP report\n\n\
+             Generated by {}. Target: `{}` at {} MHz. All numbers are for the hardware as \
+             generated; \"measured\" errors come from running the bit-exact golden model (which \
+             the co-simulation proves equal to the Verilog) on every input of the input format \
+             and comparing with the folded f64 function, saturated to the output range.\n",
+            self.generator, self.part, self.clock_mhz
+        );
+        o.push_str("## Summary\n\n");
+        o.push_str(
+            "| layer | core | channels | proven bound (ULP) | measured max (ULP) | measured mean (ULP) | correctly rounded | latency (cycles) |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for l in &self.layers {
+            let max = l.measured.iter().map(|m| m.max_abs_ulp).fold(0.0, f64::max);
+            let mean = l.measured.iter().map(|m| m.mean_abs_ulp).sum::<f64>()
+                / l.measured.len().max(1) as f64;
+            let (half, n) = l.measured.iter().fold((0u64, 0u64), |(h, n), m| {
+                (h + m.within_half_ulp, n + m.inputs)
+            });
+            let _ = writeln!(
+                o,
+                "| {} | `{}` | {} | {} | {} | {} | {:.2}% | {} |",
+                l.name,
+                l.core,
+                l.channels,
+                f(l.proven_total_ulp),
+                f(max),
+                f(mean),
+                100.0 * half as f64 / n.max(1) as f64,
+                l.latency_cycles
+            );
+        }
+        o.push('\n');
+        if let Some(r) = &self.resources {
+            resources_md(&mut o, r);
+        }
+        for l in &self.layers {
+            layer_md(&mut o, l);
+        }
+        o
+    }
+}
+
+fn layer_md(o: &mut String, l: &LayerReport) {
+    let fm = &l.formats;
+    let _ = writeln!(
+        o,
+        "## Layer `{}` — core `{}`\n\n\
+         Variant `{}`, {} channel(s), {} lane(s) per beat, latency {} cycles, one beat per clock.\n\n\
+         ![{}]({})\n\n\
+         ### Folded function\n\n\
+         Per channel and segment `f(x) = c0 + c1·x + c2·x²`; breakpoints {:?}.\n",
+        l.name,
+        l.core,
+        l.variant,
+        l.channels,
+        l.lanes,
+        l.latency_cycles,
+        l.name,
+        l.plot,
+        l.breakpoints
+    );
+    o.push_str("| channel | segment | interval | c0 | c1 | c2 | hw c2 | hw k1 | hw k0 |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|\n");
+    for (ch, (segs, coefs)) in l
+        .segments
+        .iter()
+        .zip(&l.coefs)
+        .enumerate()
+        .take(MD_CHANNELS)
+    {
+        for (s, (c, k)) in segs.iter().zip(coefs).enumerate() {
+            let _ = writeln!(
+                o,
+                "| {ch} | {s} | {} | {} | {} | {} | {} | {} | {} |",
+                interval(&l.breakpoints, s),
+                c[0],
+                c[1],
+                c[2],
+                k.c2,
+                k.k1,
+                k.k0
+            );
+        }
+    }
+    if l.channels > MD_CHANNELS {
+        let _ = writeln!(
+            o,
+            "\n({} more channels in `report.json`.)",
+            l.channels - MD_CHANNELS
+        );
+    }
+    let w = &fm.widths;
+    let _ = writeln!(
+        o,
+        "\n### Fixed point\n\n\
+         - input `{}` ({}), output `{}`\n\
+         - thresholds (raw input units): {:?}\n\
+         - `c2` {} bits with {} fractional bits; `k1` {} bits, {} fractional; `k0` {} bits, {} \
+         fractional; `t` {} bits, {} fractional\n\
+         - `t = (c2·x + k1) >> {}` ({}), `out = sat((t·x + k0) >> {})` ({}, overflow {})\n\
+         - stage widths: p1 {}, s1 {}, p2 {}, y {}, q {}\n",
+        fm.input,
+        fm.input_rounding,
+        fm.output,
+        l.thresholds,
+        w.c2,
+        fm.c2_frac,
+        w.k1,
+        fm.k1_frac,
+        w.k0,
+        fm.k0_frac,
+        w.t,
+        fm.t_frac,
+        fm.shift1,
+        fm.rounding[0],
+        fm.shift2,
+        fm.rounding[1],
+        fm.overflow,
+        w.p1,
+        w.s1,
+        w.p2,
+        w.y,
+        w.q
+    );
+    let _ = writeln!(
+        o,
+        "### Error\n\n\
+         Budget {} ULP; proven bound {} ULP ({} ULP before the output rounding).\n\n\
+         | channel | inputs | exhaustive | max (ULP) | mean (ULP) | worst input | correctly rounded |\n\
+         |---:|---:|---|---:|---:|---:|---:|",
+        f(l.budget_ulp),
+        f(l.proven_total_ulp),
+        f(l.proven_pre_round_ulp)
+    );
+    for m in l.measured.iter().take(MD_CHANNELS) {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} (raw {}) | {:.2}% |",
+            m.channel,
+            m.inputs,
+            if m.exhaustive { "yes" } else { "grid" },
+            f(m.max_abs_ulp),
+            f(m.mean_abs_ulp),
+            m.worst_input,
+            m.worst_input_raw,
+            100.0 * m.within_half_ulp as f64 / m.inputs.max(1) as f64
+        );
+    }
+    o.push('\n');
+}
+
+fn counts_row(o: &mut String, what: &str, c: &ResourceCounts) {
+    let _ = writeln!(
+        o,
+        "| {what} | {} | {} | {} | {} | {} | {} |",
+        c.lut, c.lutram, c.ff, c.dsp48e1, c.carry4, c.bram36
+    );
+}
+
+fn unit_rows(o: &mut String, r: &CoreResources) {
+    if r.lanes > 1 {
+        counts_row(o, &format!("`{}` ({} lanes)", r.top, r.lanes), &r.core);
+    }
+    counts_row(o, &format!("`{}`, 1 lane", r.top), &r.one_lane_core);
+    counts_row(
+        o,
+        &format!("`{}_lane` (datapath only)", r.top),
+        &r.lane_only,
+    );
+}
+
+fn resources_md(o: &mut String, r: &ResourceEstimate) {
+    let _ = writeln!(
+        o,
+        "## Resources (estimate)\n\n\
+         Yosys, not Vivado: `{}` with {}. Vivado's counts differ by some percent \
+         (it packs LUTs and pushes registers into DSPs differently); Yosys gives no timing. \
+         LUT includes Yosys's `INV` cells (a LUT1 each in Vivado); LUTRAM counts shift \
+         registers (SRL16E/SRLC32E). The HardSwish unit is `x·clip(x+3,0,6)/6` built by the \
+         same generator for the same formats.\n\n\
+         | unit | LUT | LUTRAM | FF | DSP48E1 | CARRY4 | BRAM36 |\n\
+         |---|---:|---:|---:|---:|---:|---:|",
+        r.script, r.tool
+    );
+    for c in &r.cores {
+        unit_rows(o, c);
+    }
+    unit_rows(o, &r.hardswish);
+    o.push_str(
+        "\nPer-lane goals, checked on each one-lane core (AXI4-Stream wrapper included) and on \
+         its lane datapath alone (HardSwish likewise):\n\n\
+         | core | unit | goal | measured | limit | |\n|---|---|---|---:|---:|---|\n",
+    );
+    for g in &r.goals {
+        let _ = writeln!(
+            o,
+            "| `{}` | {} | {} | {} | {} | {} |",
+            g.top,
+            g.unit,
+            g.goal,
+            g.measured,
+            g.limit,
+            if g.met { "met" } else { "**missed**" }
+        );
+    }
+    o.push('\n');
+}

