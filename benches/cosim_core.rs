@@ -121,6 +121,7 @@ fn gen_options(lanes: usize, layer: Option<&str>) -> GenOptions {
         layer: layer.map(str::to_string),
         // Fixed, so that the Verilog (and the C++ harness stamp) is the same on every run.
         command_line: "cargo bench --bench cosim_core".into(),
+        package: Default::default(),
     }
 }
 

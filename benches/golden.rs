@@ -15,8 +15,11 @@ fn main() {
     let net = load(&path, &LoadOptions::default()).expect("bundled example loads");
     let f = ApFixed::new(16, 6).expect("format");
     let folded = fold(&net.layers[4]);
-    let spec = DatapathSpec::build(std::slice::from_ref(&folded), &SpecOptions::with_formats(f, f))
-        .expect("spec builds");
+    let spec = DatapathSpec::build(
+        std::slice::from_ref(&folded),
+        &SpecOptions::with_formats(f, f),
+    )
+    .expect("spec builds");
     let inputs: Vec<i64> = (f.min_raw()..=f.max_raw()).collect();
     let floats: Vec<f64> = inputs.iter().map(|&x| f.to_f64(x)).collect();
     let rounds = 200;

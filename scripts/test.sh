@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in verilator:verilator iverilog:iverilog yosys:yosys xmllint:libxml2-utils g++:g++; do
+for tool in verilator:verilator iverilog:iverilog yosys:yosys xmllint:libxml2-utils g++:g++ cc:gcc tclsh:tcl python3:python3; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -16,6 +16,8 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 echo "== tools: $(verilator --version | head -1); $(iverilog -V 2>/dev/null | head -1); $(yosys -V)"
+
+./scripts/install-test-deps.sh
 
 echo "== cargo test"
 cargo test

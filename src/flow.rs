@@ -28,6 +28,8 @@ pub struct GenOptions {
     pub layer: Option<String>,
     /// The command line, recorded in headers and the manifest.
     pub command_line: String,
+    /// Vivado packaging: VLNV, clock, part, optional Yosys estimate.
+    pub package: crate::package::PackageOptions,
 }
 
 /// A generated IP directory, still in memory.
@@ -137,12 +139,15 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
     let json = serde_json::to_string_pretty(&manifest)
         .map_err(|e| Error::Usage(format!("cannot serialize the manifest: {e}")))?;
     files.insert(MANIFEST_FILE.to_string(), (json + "\n").into_bytes());
-    Ok(IpBundle {
+    let mut bundle = IpBundle {
         files,
         manifest,
         specs,
         cores,
-    })
+    };
+    let packaged = crate::package::package_files(&bundle, &opts.package)?;
+    bundle.files.extend(packaged);
+    Ok(bundle)
 }
 
 /// Writes the bundle to `dir` atomically: into a temporary sibling directory first, then

@@ -344,12 +344,8 @@ fn verify_fails_with_exit_code_2_on_a_mutated_core() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v = dir.join("hdl/act1.v");
     let text = std::fs::read_to_string(&v).unwrap();
-    // Saturating at one LSB below the true maximum: only the top of the range differs.
-    let bad = text.replacen("{15{~q[", "{15{~q[", 1).replacen(
-        "q_fits ? q[15:0]",
-        "q_fits ? q[15:0] ^ 16'd1",
-        1,
-    );
+    // Flipping the LSB of in-range outputs: a one-ULP error the bench must see.
+    let bad = text.replacen("q_fits ? q[15:0]", "q_fits ? q[15:0] ^ 16'd1", 1);
     assert_ne!(bad, text, "the mutation must apply");
     std::fs::write(&v, bad).unwrap();
     let vcd = tmp.path().join("fail.vcd");

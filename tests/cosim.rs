@@ -84,6 +84,7 @@ impl Case {
                 coeffs: CoeffMode::Baked,
                 layer: None,
                 command_line: format!("cosim test {name}"),
+                package: Default::default(),
             },
         )
         .unwrap_or_else(|e| panic!("{name}: gen failed: {e}"));

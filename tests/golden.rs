@@ -132,7 +132,8 @@ fn bundled_layers() -> Vec<FoldedLayer> {
 fn bundled_layers_meet_their_bound_for_all_2_pow_16_inputs() {
     let f = ApFixed::new(16, 6).unwrap();
     for l in bundled_layers() {
-        let spec = DatapathSpec::build(&[l.clone()], &SpecOptions::with_formats(f, f)).unwrap();
+        let spec = DatapathSpec::build(std::slice::from_ref(&l), &SpecOptions::with_formats(f, f))
+            .unwrap();
         let bound = spec.layers()[0].bound;
         assert!(bound.total_ulp <= 0.5625, "{}: {:?}", l.name, bound);
         let mut worst = 0.0f64;
@@ -218,7 +219,8 @@ fn a_budget_of_half_an_ulp_or_less_is_refused() {
 fn a_looser_budget_gives_narrower_coefficients() {
     let l = bundled_layers().remove(0);
     let f = ApFixed::new(16, 6).unwrap();
-    let tight = DatapathSpec::build(&[l.clone()], &SpecOptions::with_formats(f, f)).unwrap();
+    let tight =
+        DatapathSpec::build(std::slice::from_ref(&l), &SpecOptions::with_formats(f, f)).unwrap();
     let loose = DatapathSpec::build(
         &[l],
         &SpecOptions {

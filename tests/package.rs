@@ -62,6 +62,7 @@ fn bundle(lanes: usize, tuser_width: u32, layer: Option<&str>) -> IpBundle {
             coeffs: CoeffMode::Baked,
             layer: layer.map(str::to_string),
             command_line: "repact-hw gen".into(),
+            package: Default::default(),
         },
     )
     .unwrap()
@@ -92,7 +93,13 @@ fn write_pkg(name: &str, bundle: IpBundle, opts: PackageOptions) -> Pkg {
 /// One lane, all five layers, default options.
 fn example() -> &'static Pkg {
     static P: OnceLock<Pkg> = OnceLock::new();
-    P.get_or_init(|| write_pkg("package-example", bundle(1, 0, None), PackageOptions::default()))
+    P.get_or_init(|| {
+        write_pkg(
+            "package-example",
+            bundle(1, 0, None),
+            PackageOptions::default(),
+        )
+    })
 }
 
 /// Two lanes with TUSER (32-bit streams), one layer, other VLNV and clock.
@@ -703,7 +710,7 @@ fn package_ip_tcl_repackages_every_core() {
         let guard = tempfile::tempdir().unwrap();
         let out_dir = guard.path();
         ok(
-            &package_ip(pkg, &pkg.dir.join("vivado"), &out_dir),
+            &package_ip(pkg, &pkg.dir.join("vivado"), out_dir),
             "package_ip.tcl",
         );
         for core in &pkg.bundle.cores {

@@ -4,6 +4,7 @@ use super::{FormatArgs, WeightsArgs};
 use clap::Args;
 use repact_hw::flow::{self, GenOptions};
 use repact_hw::manifest::CoeffMode;
+use repact_hw::package::{self, PackageOptions};
 use repact_hw::{weights, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,28 @@ pub struct GenArgs {
     /// Coefficients as constants (one core per layer) or AXI4-Lite registers (one core).
     #[arg(long, value_enum, default_value_t = CoeffMode::Baked)]
     coeffs: CoeffMode,
+    /// IP vendor (VLNV).
+    #[arg(long, default_value = package::DEFAULT_VENDOR)]
+    vendor: String,
+    /// IP library (VLNV).
+    #[arg(long, default_value = package::DEFAULT_LIBRARY)]
+    library: String,
+    /// IP version MAJOR.MINOR (VLNV).
+    #[arg(long, default_value = package::DEFAULT_VERSION)]
+    ip_version: String,
+    /// Target clock in MHz (FREQ_HZ, the OOC constraint, the PS7 fabric clock).
+    #[arg(long, default_value_t = package::DEFAULT_CLOCK_MHZ)]
+    clock_mhz: f64,
+    /// Vivado part of the block-design project.
+    #[arg(long, default_value = package::DEFAULT_PART)]
+    part: String,
+    /// Make create_bd.tcl run implementation and write a bitstream by default.
+    #[arg(long)]
+    bitstream: bool,
+    /// Estimate LUT/FF/DSP/CARRY4/BRAM with Yosys (synth_xilinx) into the report, next to a
+    /// HardSwish unit built by the same datapath.
+    #[arg(long)]
+    estimate: bool,
 }
 
 /// The command line as a user would retype it: the program as `repact-hw` (not the path it
@@ -66,6 +89,15 @@ pub fn run(args: &GenArgs) -> Result<ExitCode> {
             coeffs: args.coeffs,
             layer: args.layer.clone(),
             command_line: quoted_command_line(),
+            package: PackageOptions {
+                vendor: args.vendor.clone(),
+                library: args.library.clone(),
+                version: args.ip_version.clone(),
+                clock_mhz: args.clock_mhz,
+                part: args.part.clone(),
+                bitstream: args.bitstream,
+                estimate: args.estimate,
+            },
         },
     )?;
     flow::write_bundle(&bundle, &args.out)?;

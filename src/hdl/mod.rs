@@ -31,6 +31,7 @@ mod axis;
 mod header;
 mod lane;
 mod names;
+pub mod regmap;
 pub mod verilog;
 
 pub use names::{is_legal_identifier, sanitize_identifier, MAX_IDENTIFIER_LEN};

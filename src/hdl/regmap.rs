@@ -9,7 +9,7 @@
 //! | `0x0000` | `ID` | RO | [`ID_VALUE`], "RPCT" |
 //! | `0x0004` | `VERSION` | RO | generator version `major << 16 \| minor << 8 \| patch` |
 //! | `0x0008` | `FORMAT` | RO | `[7:0]` input W, `[15:8]` input I (signed), `[23:16]` output W, `[31:24]` output I (signed) |
-//! | `0x000C` | `GEOMETRY` | RO | `[7:0]` lanes, `[15:8]` latency (cycles), `[23:16]` layer slots L, `[31:24]` segments S |
+//! | `0x000C` | `GEOMETRY` | RO | `[7:0]` lanes, `[15:8]` latency (accepted input beat to valid output beat, cycles: `GeneratedCore::latency_cycles`), `[23:16]` layer slots L, `[31:24]` segments S |
 //! | `0x0010` | `CHANNELS` | RO | `[15:0]` channel slots C per layer |
 //! | `0x0014` | `WIDTHS` | RO | `[7:0]` c2 bits, `[15:8]` k1 bits, `[23:16]` k0 bits, `[31:24]` threshold bits |
 //! | `0x0018` | `SHIFTS` | RO | `[7:0]` shift1, `[15:8]` shift2 |
@@ -134,7 +134,11 @@ impl RegisterMap {
         }
         for (c, segs) in l.coefs.iter().enumerate() {
             for (s, k) in segs.iter().enumerate() {
-                for (kind, v) in [(CoefKind::C2, k.c2), (CoefKind::K1, k.k1), (CoefKind::K0, k.k0)] {
+                for (kind, v) in [
+                    (CoefKind::C2, k.c2),
+                    (CoefKind::K1, k.k1),
+                    (CoefKind::K0, k.k0),
+                ] {
                     let a = self.coef(slot, c as u32, s as u32, kind);
                     w.push((a, v as u32));
                     w.push((a + 4, (v >> 32) as u32));

@@ -66,8 +66,17 @@ impl AxiLite {
     pub fn idle(&self, dut: &mut AxisDut) {
         let m = dut.model_mut();
         for id in [
-            self.awvalid, self.wvalid, self.bready, self.arvalid, self.rready, self.awaddr,
-            self.awprot, self.wdata, self.wstrb, self.araddr, self.arprot,
+            self.awvalid,
+            self.wvalid,
+            self.bready,
+            self.arvalid,
+            self.rready,
+            self.awaddr,
+            self.awprot,
+            self.wdata,
+            self.wstrb,
+            self.araddr,
+            self.arprot,
         ] {
             m.set(id, 0);
         }
@@ -116,7 +125,11 @@ impl AxiLite {
         for _ in 0..TIMEOUT {
             let m = dut.model_mut();
             let arready = m.get(self.arready) != 0;
-            let (rvalid, rdata, rresp) = (m.get(self.rvalid) != 0, m.get(self.rdata), m.get(self.rresp));
+            let (rvalid, rdata, rresp) = (
+                m.get(self.rvalid) != 0,
+                m.get(self.rdata),
+                m.get(self.rresp),
+            );
             m.set(self.araddr, addr as u64);
             m.set(self.arvalid, !ar_done as u64);
             m.set(self.rready, 1);

@@ -192,6 +192,9 @@ pub struct AxisDut {
     cycle: u64,
     buf: Vec<u64>,
     trace: Option<(std::path::PathBuf, u64, u64)>,
+    /// Register writes replayed after every reset (a core with run-time coefficients loses
+    /// its layer selection on reset).
+    post_reset: Option<(super::axilite_bench::AxiLite, Vec<(u32, u32)>)>,
 }
 
 impl AxisDut {
@@ -229,12 +232,34 @@ impl AxisDut {
             cycle: 0,
             buf: vec![0; 16],
             trace: None,
+            post_reset: None,
         })
     }
 
     /// Writes a VCD of cycles `from..to` to `path` (the model must be built with tracing).
     pub fn trace_window(&mut self, path: &std::path::Path, from: u64, to: u64) {
         self.trace = Some((path.to_path_buf(), from, to));
+    }
+
+    /// After every [`reset`](Self::reset), write these registers over `bus`.
+    pub fn set_post_reset(&mut self, bus: super::axilite_bench::AxiLite, writes: Vec<(u32, u32)>) {
+        self.post_reset = Some((bus, writes));
+    }
+
+    /// Holds `aresetn` low for `cycles` clock cycles with the stream idle, then replays the
+    /// post-reset register writes.
+    pub fn reset(&mut self, cycles: u32) -> Result<()> {
+        for _ in 0..cycles {
+            self.drive(None, false, false);
+            self.tick();
+        }
+        if let Some((bus, writes)) = self.post_reset.take() {
+            bus.idle(self);
+            let r = writes.iter().try_for_each(|&(a, d)| bus.write(self, a, d));
+            self.post_reset = Some((bus, writes));
+            r?;
+        }
+        Ok(())
     }
 
     /// Records the stimulus and outputs of the next `cycles` cycles.

@@ -1,6 +1,7 @@
 //! Co-simulation: a fast Verilator bridge, an Icarus Verilog replay, and the AXI4-Stream
 //! testbench that compares generated cores with the golden model bit for bit.
 
+pub mod axilite_bench;
 pub mod axis_bench;
 pub mod icarus;
 pub mod ports;

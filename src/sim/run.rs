@@ -1,13 +1,15 @@
 //! `verify`: every core of a generated IP directory through Verilator (exhaustive and stress
 //! phases) and Icarus Verilog (replay of the recorded stress stimulus, 4-state).
 
+use super::axilite_bench::AxiLite;
 use super::axis_bench::{AxisDut, StreamLayout, CLOCK};
 use super::icarus;
 use super::ports::{Dir, Port};
 use super::verify::{exhaustive, stress, Failure, PhaseResult, VerifyOptions};
 use super::verilator::{self, BuildOptions};
 use crate::fixedpoint::DatapathSpec;
-use crate::manifest::{CoreEntry, Manifest};
+use crate::hdl::regmap::{addr, RegisterMap, ID_VALUE};
+use crate::manifest::{CoeffMode, CoreEntry, Manifest};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,10 @@ pub struct CoreReport {
     pub stress: PhaseResult,
     /// Resets applied in the middle of packets during the stress phase.
     pub stress_resets: u32,
+    /// AXI4-Lite reads and writes (run-time-coefficient cores).
+    pub axilite_transactions: usize,
+    /// Configuration registers or read-backs that differed.
+    pub axilite_problems: usize,
     /// Cycles replayed in Icarus Verilog.
     pub icarus_cycles: usize,
     /// Cycles where Icarus and Verilator disagreed.
@@ -138,7 +144,70 @@ fn compare_icarus(
     (mism, xz, first)
 }
 
-/// Verifies one core of a manifest; `progress` receives samples done.
+/// Reads the AXI4-Lite configuration registers and checks them against the spec; loads every
+/// layer's thresholds and coefficients over the bus and reads them all back. Returns the
+/// problems found (empty when all is well) and the number of bus transactions.
+fn configure_over_axilite(
+    dut: &mut AxisDut,
+    bus: &AxiLite,
+    spec: &DatapathSpec,
+    core: &CoreEntry,
+) -> Result<(Vec<String>, usize)> {
+    let map = RegisterMap::for_spec(spec);
+    let (fi, fo) = (spec.input(), spec.output());
+    let w = spec.widths();
+    let fmt = |f: crate::fixedpoint::ApFixed| f.width() | ((f.int_bits() as u8 as u32) << 8);
+    let expected = [
+        ("ID", addr::ID, ID_VALUE),
+        ("FORMAT", addr::FORMAT, fmt(fi) | (fmt(fo) << 16)),
+        (
+            "GEOMETRY",
+            addr::GEOMETRY,
+            core.lanes as u32
+                | (core.latency_cycles as u32) << 8
+                | map.layers << 16
+                | map.segments << 24,
+        ),
+        ("CHANNELS", addr::CHANNELS, map.channels),
+        (
+            "WIDTHS",
+            addr::WIDTHS,
+            w.c2 | w.k1 << 8 | w.k0 << 16 | w.threshold << 24,
+        ),
+        ("SHIFTS", addr::SHIFTS, spec.shift1() | spec.shift2() << 8),
+    ];
+    let mut problems = Vec::new();
+    let mut transactions = 0;
+    bus.idle(dut);
+    dut.reset(2)?;
+    for (name, a, want) in expected {
+        let got = bus.read(dut, a)?;
+        transactions += 1;
+        if got != want {
+            problems.push(format!(
+                "register {name} (0x{a:04x}) reads 0x{got:08x}, expected 0x{want:08x}"
+            ));
+        }
+    }
+    let writes: Vec<(u32, u32)> = (0..spec.layers().len())
+        .flat_map(|l| map.layer_writes(spec, l, l as u32))
+        .collect();
+    for &(a, d) in &writes {
+        bus.write(dut, a, d)?;
+    }
+    for &(a, d) in &writes {
+        let got = bus.read(dut, a)?;
+        if got != d {
+            problems.push(format!(
+                "read-back of 0x{a:04x}: wrote 0x{d:08x}, read 0x{got:08x}"
+            ));
+        }
+    }
+    transactions += 2 * writes.len();
+    Ok((problems, transactions))
+}
+
+/// Verifies one core of a manifest, every layer it holds; `progress` receives work done.
 pub fn verify_core(
     dir: &Path,
     manifest: &Manifest,
@@ -151,98 +220,130 @@ pub fn verify_core(
     let verilog = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let ports = sim_ports(core);
     let layout = layout_of(core, &spec);
-    let mut reports = Vec::new();
-    for layer in 0..spec.layers().len() {
-        let run_phases = |trace: Option<(&Path, u64)>| -> Result<(CoreReport, AxisDut)> {
-            let model = verilator::build(
-                &verilog,
-                &core.top,
-                &ports,
-                CLOCK,
-                &opts.cache_dir,
-                &BuildOptions {
-                    trace: trace.is_some(),
-                },
-            )?;
-            let mut dut = AxisDut::new(model)?;
-            if let Some((vcd, at)) = trace {
-                dut.trace_window(vcd, at.saturating_sub(200), at + 50);
+    let axilite = manifest.coeffs == CoeffMode::Axilite;
+
+    let run_phases = |trace: Option<(&Path, u64)>| -> Result<(Vec<CoreReport>, AxisDut)> {
+        let model = verilator::build(
+            &verilog,
+            &core.top,
+            &ports,
+            CLOCK,
+            &opts.cache_dir,
+            &BuildOptions {
+                trace: trace.is_some(),
+            },
+        )?;
+        let mut dut = AxisDut::new(model)?;
+        if let Some((vcd, at)) = trace {
+            dut.trace_window(vcd, at.saturating_sub(200), at + 50);
+        }
+        let mut config_problems = Vec::new();
+        let mut transactions = 0;
+        let bus = if axilite {
+            // Icarus starts with every table X, so its replay must include the bus writes.
+            dut.record(usize::MAX);
+            let bus = AxiLite::new(&mut dut)?;
+            let (p, t) = configure_over_axilite(&mut dut, &bus, &spec, core)?;
+            config_problems = p;
+            transactions = t;
+            dut.record(opts.verify.icarus_cycles);
+            Some(bus)
+        } else {
+            None
+        };
+        let mut reports = Vec::new();
+        for layer in 0..spec.layers().len() {
+            if let Some(bus) = &bus {
+                let select = vec![(addr::LAYER_SELECT, layer as u32)];
+                let replay = AxiLite::new(&mut dut)?;
+                dut.set_post_reset(replay, select);
+                bus.idle(&mut dut);
             }
             let (ex, latency) = exhaustive(&mut dut, &spec, layer, &layout, &opts.verify, progress);
-            dut.record(opts.verify.icarus_cycles);
-            let (st, resets) = stress(&mut dut, &spec, layer, &layout, &opts.verify, progress);
-            if trace.is_some() {
-                dut.model_mut().trace_close();
+            if !axilite {
+                dut.record(opts.verify.icarus_cycles);
             }
+            let (st, resets) = stress(&mut dut, &spec, layer, &layout, &opts.verify, progress);
             let l = &spec.layers()[layer];
-            let first = ex.first_failure.clone().or(st.first_failure.clone());
-            let report = CoreReport {
+            let mut first = ex.first_failure.clone().or(st.first_failure.clone());
+            let latency_ok = latency == Some(core.latency_cycles as u64);
+            if !latency_ok && first.is_none() {
+                first = Some(Failure {
+                    cycle: 0,
+                    phase: "exhaustive".into(),
+                    what: format!(
+                        "latency measured {latency:?} cycles, the core states {}",
+                        core.latency_cycles
+                    ),
+                });
+            }
+            if let (Some(p), None) = (config_problems.first(), &first) {
+                first = Some(Failure {
+                    cycle: 0,
+                    phase: "axilite".into(),
+                    what: p.clone(),
+                });
+            }
+            reports.push(CoreReport {
                 core: core.top.clone(),
                 layer: l.name().to_string(),
                 lanes: core.lanes,
                 channels: l.channels(),
                 max_error_ulp: ex.max_error_ulp.max(st.max_error_ulp),
                 bound_ulp: l.bound.total_ulp,
-                passed: ex.passed() && st.passed() && latency == Some(core.latency_cycles as u64),
+                passed: ex.passed() && st.passed() && latency_ok && config_problems.is_empty(),
                 exhaustive: ex,
                 stress: st,
                 stress_resets: resets,
+                axilite_transactions: transactions,
+                axilite_problems: config_problems.len(),
                 icarus_cycles: 0,
                 icarus_mismatches: 0,
                 icarus_xz: 0,
                 latency_measured: latency,
                 latency_stated: core.latency_cycles,
                 first_failure: first,
-            };
-            Ok((report, dut))
-        };
-        let (mut report, dut) = run_phases(None)?;
-        if report.latency_measured != Some(core.latency_cycles as u64)
-            && report.first_failure.is_none()
-        {
-            report.first_failure = Some(Failure {
-                cycle: 0,
-                phase: "exhaustive".into(),
-                what: format!(
-                    "latency measured {:?} cycles, the core states {}",
-                    report.latency_measured, core.latency_cycles
-                ),
             });
         }
-        if opts.verify.icarus_cycles > 0 {
-            let work = tempfile::Builder::new()
-                .prefix("repact-hw-icarus-")
-                .tempdir()
-                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-            let run = icarus::replay(
-                &verilog,
-                &core.top,
-                &ports,
-                CLOCK,
-                &dut.recorded_inputs,
-                work.path(),
-            )?;
-            let (mism, xz, first) = compare_icarus(&ports, &dut.recorded_outputs, &run);
-            report.icarus_cycles = run.cycles();
-            report.icarus_mismatches = mism;
-            report.icarus_xz = xz;
-            if mism > 0 || xz > 0 {
-                report.passed = false;
-                if report.first_failure.is_none() {
-                    report.first_failure = Some(Failure {
-                        cycle: 0,
-                        phase: "icarus".into(),
-                        what: first.unwrap_or_default(),
-                    });
-                }
+        Ok((reports, dut))
+    };
+
+    let (mut reports, dut) = run_phases(None)?;
+    if opts.verify.icarus_cycles > 0 {
+        let work = tempfile::Builder::new()
+            .prefix("repact-hw-icarus-")
+            .tempdir()
+            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let run = icarus::replay(
+            &verilog,
+            &core.top,
+            &ports,
+            CLOCK,
+            &dut.recorded_inputs,
+            work.path(),
+        )?;
+        let (mism, xz, first) = compare_icarus(&ports, &dut.recorded_outputs, &run);
+        // The replay covers the first layer's traffic (and, for run-time coefficients, the
+        // bus writes before it): its verdict belongs to that layer.
+        let r = &mut reports[0];
+        r.icarus_cycles = run.cycles();
+        r.icarus_mismatches = mism;
+        r.icarus_xz = xz;
+        if mism > 0 || xz > 0 {
+            r.passed = false;
+            if r.first_failure.is_none() {
+                r.first_failure = Some(Failure {
+                    cycle: 0,
+                    phase: "icarus".into(),
+                    what: first.unwrap_or_default(),
+                });
             }
         }
-        if let (false, Some(vcd)) = (report.passed, &opts.vcd) {
-            // Same seed, same stimulus: a traced re-run reproduces the failure cycle for cycle.
-            let at = report.first_failure.as_ref().map_or(0, |f| f.cycle);
-            run_phases(Some((vcd, at)))?;
-        }
-        reports.push(report);
+    }
+    if let (Some(failed), Some(vcd)) = (reports.iter().find(|r| !r.passed), &opts.vcd) {
+        // Same seed, same stimulus: a traced re-run reproduces the failure cycle for cycle.
+        let at = failed.first_failure.as_ref().map_or(0, |f| f.cycle);
+        run_phases(Some((vcd, at)))?;
     }
     Ok(reports)
 }

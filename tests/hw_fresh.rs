@@ -1,0 +1,92 @@
+//! `hw/` holds the generated IP of the bundled example so users can read real output without
+//! running anything. This test regenerates it exactly as `scripts/regen-hw.sh` does and fails
+//! when any file differs: run that script after changing the generator.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const OUT: &str = "hw/repact-digits-bn";
+
+fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+#[test]
+fn checked_in_hw_is_what_the_generator_writes_today() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let checked_in = repo.join(OUT);
+    assert!(
+        checked_in.is_dir(),
+        "{OUT} is missing: run scripts/regen-hw.sh"
+    );
+    // Same relative paths as the script, so the recorded command line is identical.
+    let tmp = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(repo.join("examples"), tmp.path().join("examples")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_repact-hw"))
+        .current_dir(tmp.path())
+        .args([
+            "gen",
+            "--weights",
+            "examples/repact-digits/bn/model.safetensors",
+            "--out",
+            OUT,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (want, have) = (files(&tmp.path().join(OUT)), files(&checked_in));
+    let names = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        names(&want),
+        names(&have),
+        "{OUT} has other files than gen writes: run scripts/regen-hw.sh"
+    );
+    for (name, bytes) in &want {
+        assert!(
+            &have[name] == bytes,
+            "{OUT}/{name} is stale: run scripts/regen-hw.sh"
+        );
+    }
+}
+
+#[test]
+fn checked_in_hw_passes_verify() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let o = Command::new(env!("CARGO_BIN_EXE_repact-hw"))
+        .args([
+            "verify",
+            repo.join(OUT).to_str().unwrap(),
+            "--stress-beats",
+            "100000",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["passed"], true);
+    assert_eq!(doc["cores"].as_array().unwrap().len(), 5);
+}
