@@ -14,11 +14,16 @@ use crate::{Error, Result};
 /// The clock port of every generated core.
 pub const CLOCK: &str = "aclk";
 
-/// One AXI4-Stream beat as the bench sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Most 64-bit words of TDATA: 16 lanes of 32-bit slots.
+pub const MAX_TDATA_WORDS: usize = 8;
+/// Most samples per beat.
+pub const MAX_LANES: usize = 16;
+
+/// One AXI4-Stream beat as the bench sees it (fixed size: the bench moves millions of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Beat {
-    /// TDATA, 64-bit words, lowest first.
-    pub data: Vec<u64>,
+    /// TDATA, 64-bit words, lowest first; words above the port's width are zero.
+    pub data: [u64; MAX_TDATA_WORDS],
     /// TKEEP (at most 64 bytes per beat).
     pub keep: u64,
     /// TLAST.
@@ -99,18 +104,15 @@ impl<'a> Predictor<'a> {
         self.position = 0;
     }
 
-    /// The raw input samples of a beat (sign-extended from the input width).
-    pub fn samples(&self, beat: &Beat) -> Vec<i64> {
+    /// The raw input sample of lane `i` of a beat (sign-extended from the input width).
+    pub fn sample(&self, beat: &Beat, i: usize) -> i64 {
         let w = self.spec.input().width();
-        (0..self.layout.lanes)
-            .map(|i| sign_extend(get_bits(&beat.data, i as u32 * self.layout.in_slot, w), w))
-            .collect()
+        sign_extend(get_bits(&beat.data, i as u32 * self.layout.in_slot, w), w)
     }
 
     /// Packs raw input samples into an input beat, each sign-extended to its slot.
     pub fn pack_input(&self, samples: &[i64], keep: u64, last: bool, user: u64) -> Beat {
-        let words = (self.layout.lanes as u32 * self.layout.in_slot).div_ceil(64) as usize;
-        let mut data = vec![0u64; words];
+        let mut data = [0u64; MAX_TDATA_WORDS];
         for (i, &s) in samples.iter().enumerate() {
             let slot = self.layout.in_slot;
             put_bits(&mut data, i as u32 * slot, slot, s as u64);
@@ -124,17 +126,20 @@ impl<'a> Predictor<'a> {
     }
 
     /// The output beat the core must produce for `input`; advances the channel counter.
-    /// Also returns, per lane, (input raw, channel, output raw).
-    pub fn predict(&mut self, input: &Beat) -> (Beat, Vec<(i64, usize, i64)>) {
+    /// Also returns, per lane, the input raw value, its channel and the output raw value.
+    pub fn predict(&mut self, input: &Beat) -> (Beat, LaneSamples) {
         let channels = self.spec.layers()[self.layer].channels() as u64;
         let lay = &self.layout;
-        let words = (lay.lanes as u32 * lay.out_slot).div_ceil(64) as usize;
-        let mut data = vec![0u64; words];
+        let mut data = [0u64; MAX_TDATA_WORDS];
         let mut keep = 0u64;
-        let mut lanes = Vec::with_capacity(lay.lanes);
+        let mut lanes = LaneSamples {
+            n: lay.lanes,
+            s: [(0, 0, 0); MAX_LANES],
+        };
         let in_bytes = lay.in_slot / 8;
         let out_bytes = lay.out_slot / 8;
-        for (i, x) in self.samples(input).into_iter().enumerate() {
+        for i in 0..lay.lanes {
+            let x = self.sample(input, i);
             let ch = ((self.position + i as u64) % channels) as usize;
             let y = self.spec.eval_raw(self.layer, ch, x);
             put_bits(&mut data, i as u32 * lay.out_slot, lay.out_slot, y as u64);
@@ -142,7 +147,7 @@ impl<'a> Predictor<'a> {
             if lane_keep == mask(in_bytes) {
                 keep |= mask(out_bytes) << (i as u32 * out_bytes);
             }
-            lanes.push((x, ch, y));
+            lanes.s[i] = (x, ch, y);
         }
         self.position = if input.last {
             0
@@ -158,6 +163,22 @@ impl<'a> Predictor<'a> {
             },
             lanes,
         )
+    }
+}
+
+/// Per lane of a beat: (input raw, channel, golden output raw).
+#[derive(Debug, Clone, Copy)]
+pub struct LaneSamples {
+    /// Lanes in use.
+    pub n: usize,
+    /// The samples; the first `n` are valid.
+    pub s: [(i64, usize, i64); MAX_LANES],
+}
+
+impl LaneSamples {
+    /// The valid samples.
+    pub fn as_slice(&self) -> &[(i64, usize, i64)] {
+        &self.s[..self.n]
     }
 }
 
@@ -190,7 +211,6 @@ pub struct AxisDut {
     pub recorded_outputs: Vec<Vec<u64>>,
     record_left: usize,
     cycle: u64,
-    buf: Vec<u64>,
     trace: Option<(std::path::PathBuf, u64, u64)>,
     /// Register writes replayed after every reset (a core with run-time coefficients loses
     /// its layer selection on reset).
@@ -230,7 +250,6 @@ impl AxisDut {
             recorded_outputs: Vec::new(),
             record_left: 0,
             cycle: 0,
-            buf: vec![0; 16],
             trace: None,
             post_reset: None,
         })
@@ -315,11 +334,8 @@ impl AxisDut {
         if self.get_scalar(self.p.m_tvalid) == 0 {
             return None;
         }
-        let width = self.ports[self.p.m_tdata.index()].width;
-        let words = (width as usize).div_ceil(64);
-        self.buf.resize(words, 0);
-        self.model.get_wide(self.p.m_tdata, &mut self.buf[..words]);
-        let data = self.buf[..words].to_vec();
+        let mut data = [0u64; MAX_TDATA_WORDS];
+        self.model.get_wide(self.p.m_tdata, &mut data);
         Some(Beat {
             data,
             keep: self.get_scalar(self.p.m_tkeep),

@@ -2,7 +2,7 @@
 //! phase with random gaps, backpressure and resets, and a replay of recorded stimulus in
 //! Icarus Verilog. Every output beat is compared bit for bit with the golden model.
 
-use super::axis_bench::{get_bits, AxisDut, Beat, Predictor, StreamLayout};
+use super::axis_bench::{get_bits, AxisDut, Beat, LaneSamples, Predictor, StreamLayout};
 use super::ports::sign_extend;
 use crate::fixedpoint::DatapathSpec;
 use rand::rngs::StdRng;
@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::collections::VecDeque;
 
 /// Predicted beats in flight, each with (input raw, channel, output raw) per lane.
-type Expected = VecDeque<(Beat, Vec<(i64, usize, i64)>)>;
+type Expected = VecDeque<(Beat, LaneSamples)>;
 
 /// How hard to test.
 #[derive(Debug, Clone)]
@@ -100,7 +100,7 @@ impl Checker<'_> {
         &self,
         got: &Beat,
         want: &Beat,
-        lanes: &[(i64, usize, i64)],
+        lanes: &LaneSamples,
         res: &mut PhaseResult,
         cycle: u64,
         phase: &str,
@@ -108,7 +108,7 @@ impl Checker<'_> {
         let out = self.spec.output();
         let slot = self.layout.out_slot;
         res.beats += 1;
-        for (i, &(x, ch, y)) in lanes.iter().enumerate() {
+        for (i, &(x, ch, y)) in lanes.as_slice().iter().enumerate() {
             res.samples += 1;
             let off = i as u32 * slot;
             let g = get_bits(&got.data, off, slot);
