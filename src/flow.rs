@@ -122,9 +122,31 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
             }
         }
         CoeffMode::Axilite => {
-            return Err(Error::Usage(
-                "--coeffs axilite: run-time coefficients are not available in this build".into(),
-            ))
+            // One core for every layer: shared formats and widths, coefficients in registers.
+            let spec = DatapathSpec::build(&layers, &opts.spec)?;
+            let core = hdl::generate_axilite(
+                &spec,
+                &CoreOptions {
+                    top_name: name.clone(),
+                    lanes: opts.lanes,
+                    tuser_width: opts.tuser_width,
+                    command_line: opts.command_line.clone(),
+                },
+            )?;
+            entries.push(CoreEntry {
+                top: core.top.clone(),
+                file: format!("hdl/{}", core.file_name),
+                layers: (0..layers.len()).collect(),
+                lanes: core.lanes,
+                tuser_width: core.tuser_width,
+                s_tdata_width: core.s_tdata_width,
+                m_tdata_width: core.m_tdata_width,
+                latency_cycles: core.latency_cycles,
+                ports: port_entries(&core),
+            });
+            files.insert(format!("hdl/{}", core.file_name), core.verilog.clone().into_bytes());
+            specs.push(spec);
+            cores.push(core);
         }
     }
     let manifest = Manifest {

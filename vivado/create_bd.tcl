@@ -1,6 +1,9 @@
 # create_bd.tcl -- a Zynq-7000 block design around one repact-hw activation core.
 #
 #   PS7 M_AXI_GP0 --AXI4-Lite--> AXI DMA registers (simple mode, no scatter-gather)
+# >>> axilite
+#   PS7 M_AXI_GP0 --AXI4-Lite--> core S_AXI registers (thresholds, coefficients, LAYER_SELECT)
+# <<< axilite
 #   DDR --HP0--> DMA MM2S --> core S_AXIS --> core M_AXIS --> DMA S2MM --HP0--> DDR
 #   aclk = PS7 FCLK_CLK0 at the core's target clock; aresetn from a proc_sys_reset on it;
 #   the DMA's two interrupts go to the PS through IRQ_F2P.
@@ -113,6 +116,17 @@ apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list \
     Master {/processing_system7_0/M_AXI_GP0} Slave {/axi_dma_0/S_AXI_LITE} \
     ddr_seg {Auto} intc_ip {New AXI Interconnect} master_apm {0}] \
     [get_bd_intf_pins axi_dma_0/S_AXI_LITE]
+# >>> axilite
+# The core's register slave (run-time coefficients) on GP0 too, behind the interconnect the
+# rule above made; assign_bd_address below gives it its address range.
+if {[dict exists $::repact::core $core interfaces S_AXI]} {
+    apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list \
+        Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} \
+        Master {/processing_system7_0/M_AXI_GP0} Slave /$inst/S_AXI \
+        ddr_seg {Auto} intc_ip {Auto} master_apm {0}] \
+        [get_bd_intf_pins $inst/S_AXI]
+}
+# <<< axilite
 apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list \
     Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} \
     Master {/axi_dma_0/M_AXI_MM2S} Slave {/processing_system7_0/S_AXI_HP0} \

@@ -16,7 +16,6 @@
 //! A beat accepted at clock edge k is in lane stage 6 after edge k+5 and in the output register
 //! after edge k+6: [`super::axis_latency`] = `spec.latency()` + 1 = 7 edges.
 
-use super::lane::index_bits;
 use super::verilog::{Expr, Module, Size, Stmt};
 use super::PortDir;
 use crate::fixedpoint::DatapathSpec;
@@ -57,43 +56,43 @@ impl StreamLayout {
     }
 }
 
-/// `(base + k) mod channels` for `base < channels` and constant `k < channels`, without a
-/// divider: a power-of-two count wraps by itself, otherwise one compare and one subtract.
-fn add_mod(base: &str, k: usize, channels: usize, bits: u32) -> Expr {
-    let b = || Expr::name(base);
-    if k == 0 {
-        b()
-    } else if channels.is_power_of_two() {
-        b().plus(Expr::uint(bits, k as u64))
-    } else {
-        let back = (channels - k) as u64;
-        Expr::when(
-            b().ge(Expr::uint(bits, back)),
-            b().minus(Expr::uint(bits, back)),
-            b().plus(Expr::uint(bits, k as u64)),
-        )
-    }
+/// What feeds each lane besides its sample: the baked core's channel counter, or the
+/// run-time core's register file and tables. The stream wrapper itself does not care.
+pub(crate) trait LaneFeed {
+    /// Lines added to the top module's doc comment.
+    fn doc(&self) -> Vec<String>;
+    /// Declares the top's ports that follow the AXI4-Stream ones.
+    fn ports(&self, m: &mut Module);
+    /// Declares the logic that feeds the lanes. Called once `ce` (the pipeline enable, high
+    /// when an input beat is accepted if `s_axis_tvalid`) and the stream ports exist, before
+    /// the lanes. Returns, per lane, the connections of the lane's ports other than `clk`,
+    /// `ce`, `x` and `out`.
+    fn feed(&self, m: &mut Module) -> Result<Vec<Vec<(String, Expr)>>, String>;
+    /// A wire `feed` declared that, while high, keeps `s_axis_tready` low (the pipeline
+    /// holds); `None` if the input is never held.
+    fn stream_hold(&self) -> Option<&'static str>;
 }
 
-/// Builds the AXI4-Stream top module `name` around `lane` for layer `layer` of `spec`.
+/// Builds the AXI4-Stream top module `name` around `lane` for `spec`, its lanes fed by
+/// `feed`.
 pub(crate) fn top_module(
     spec: &DatapathSpec,
-    layer: usize,
     lane: &Module,
     name: &str,
     layout: &StreamLayout,
+    feed: &dyn LaneFeed,
 ) -> Result<Module, String> {
     let w = spec.widths();
     let n = layout.lanes;
     let n32 = n as u32;
-    let channels = spec.layers()[layer].channels();
     let latency = spec.latency() as u32;
     let (s_bytes, m_bytes) = (layout.s_slot / 8, layout.m_slot / 8);
     let u = layout.tuser;
-    let doc = vec![format!(
+    let mut doc = vec![format!(
         "{name}: AXI4-Stream wrapper, {n} lane(s) of {}, registered ready.",
         lane.name()
     )];
+    doc.extend(feed.doc());
     let mut m = Module::new(name, doc);
 
     m.port_group(&["Clock and synchronous reset (active low)"]);
@@ -152,6 +151,7 @@ pub(crate) fn top_module(
     if u > 0 {
         m.port(PortDir::Out, "m_axis_tuser", Size::lit(u), false);
     }
+    feed.ports(&mut m);
 
     let lanes_p = m.localparam("LANES", n32, "samples per beat");
     let latency_p = m.localparam("LATENCY", latency, "lane pipeline registers");
@@ -162,15 +162,6 @@ pub(crate) fn top_module(
         &format!("output sample, {}", spec.output()),
     );
     let user_p = (u > 0).then(|| m.localparam("TUSER_WIDTH", u, "tuser, passed through"));
-    let counts_channels = channels > 1 && n % channels != 0;
-    let chan_bits = index_bits(channels);
-    let chan_p = counts_channels.then(|| {
-        m.localparam(
-            "CHANNEL_WIDTH",
-            chan_bits,
-            &format!("channel 0..{channels}"),
-        )
-    });
 
     // The skid buffer's registers come first: its ready register is the pipeline's enable.
     m.comment(&[
@@ -225,72 +216,10 @@ pub(crate) fn top_module(
     m.wire_eq("lane_keep", Size::param(&lanes_p), false, keep);
     m.note("bit i: every byte of input sample i is kept");
 
-    // Channel of each lane.
-    let mut lane_channel: Vec<Option<Expr>> = vec![None; n];
-    if channels > 1 && !counts_channels {
-        m.comment(&[&format!(
-            "Channels: {n} lanes per beat is a multiple of {channels} channels, so lane i is always channel i mod {channels}."
-        )]);
-        for (i, c) in lane_channel.iter_mut().enumerate() {
-            *c = Some(Expr::uint(chan_bits, (i % channels) as u64));
-        }
-    }
-    if let Some(cp) = &chan_p {
-        m.comment(&[
-            &format!(
-                "Channels (channels-last stream): sample j of a packet is channel j mod {channels}."
-            ),
-            "chan_base_reg is lane 0's channel on the current beat; it restarts at 0 after",
-            "reset and after a beat with TLAST, else advances by LANES mod CHANNELS; lane i's",
-            "channel is (chan_base_reg + i) mod CHANNELS. No dividers: one compare and subtract.",
-        ]);
-        m.reg("chan_base_reg", Size::param(cp), false);
-        // (base + k) mod CHANNELS for every offset k a lane or the next beat needs, once each.
-        let step = n % channels;
-        let mut offsets: Vec<usize> = (0..n).map(|i| i % channels).chain([step]).collect();
-        offsets.sort_unstable();
-        offsets.dedup();
-        let plus = |k: usize| {
-            if k == 0 {
-                "chan_base_reg".to_string()
-            } else {
-                format!("chan_base_plus{k}")
-            }
-        };
-        for &k in offsets.iter().filter(|&&k| k > 0) {
-            m.wire_eq(
-                &plus(k),
-                Size::param(cp),
-                false,
-                add_mod("chan_base_reg", k, channels, chan_bits),
-            );
-            m.note(&format!("(chan_base_reg + {k}) mod {channels}"));
-        }
-        for (i, c) in lane_channel.iter_mut().enumerate() {
-            *c = Some(Expr::name(&plus(i % channels)));
-        }
-        let next = plus(step);
-        m.always_ff(
-            "aclk",
-            &[],
-            vec![
-                Stmt::when(
-                    Expr::name("s_axis_tvalid").logic_and(Expr::name("ce")),
-                    vec![Stmt::set(
-                        "chan_base_reg",
-                        Expr::when(
-                            Expr::name("s_axis_tlast"),
-                            Expr::uint(chan_bits, 0),
-                            Expr::name(&next),
-                        ),
-                    )],
-                ),
-                Stmt::when(
-                    Expr::name("aresetn").logic_not(),
-                    vec![Stmt::set("chan_base_reg", Expr::uint(chan_bits, 0))],
-                ),
-            ],
-        );
+    // What each lane needs besides its sample.
+    let lane_conns = feed.feed(&mut m)?;
+    if lane_conns.len() != n {
+        return Err(format!("the lane feed wired {} of {n} lanes", lane_conns.len()));
     }
 
     // Side-band delay lines, aligned with the lanes' six stages.
@@ -369,15 +298,13 @@ pub(crate) fn top_module(
     for i in 0..n {
         m.wire(&format!("lane{i}_out"), Size::param(&out_p), true);
     }
-    for (i, chan) in lane_channel.iter().enumerate() {
+    for (i, extra) in lane_conns.iter().enumerate() {
         let mut conns = vec![
             ("clk", Expr::name("aclk")),
             ("ce", Expr::name("ce")),
             ("x", Expr::name(&format!("lane{i}_x"))),
         ];
-        if let Some(c) = chan {
-            conns.push(("channel", c.clone()));
-        }
+        conns.extend(extra.iter().map(|(p, e)| (p.as_str(), e.clone())));
         conns.push(("out", Expr::name(&format!("lane{i}_out"))));
         m.instance(lane, &format!("lane{i}"), conns)?;
     }
@@ -434,11 +361,24 @@ pub(crate) fn top_module(
         ),
     );
     m.note("ready next cycle: output drains, or temp is free and cannot fill this cycle");
+    let ready_next = match feed.stream_hold() {
+        Some(hold) => {
+            m.wire_eq(
+                "skid_ready_next",
+                Size::scalar(),
+                false,
+                Expr::name("skid_ready_early").logic_and(Expr::name(hold).logic_not()),
+            );
+            m.note("held low while the lane feed settles (stalling is always safe here)");
+            "skid_ready_next"
+        }
+        None => "skid_ready_early",
+    };
     m.always_ff(
         "aclk",
         &[],
         vec![
-            Stmt::set("skid_ready_reg", Expr::name("skid_ready_early")),
+            Stmt::set("skid_ready_reg", Expr::name(ready_next)),
             Stmt::If(
                 Expr::name("store_pipe_to_output"),
                 vec![Stmt::set("m_valid_reg", Expr::name("pipe_valid"))],

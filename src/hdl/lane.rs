@@ -20,19 +20,26 @@ use super::verilog::{CaseArm, Expr, Module, Size, Stmt};
 use super::PortDir;
 use crate::fixedpoint::{DatapathSpec, LayerSpec, SegmentCoefs, PIPELINE_STAGES};
 
-/// Where stage 1 takes the thresholds and coefficients from. The lane's stages 2-6 do not care;
-/// a run-time-loadable source (AXI4-Lite, phase 2) adds a variant here and a branch in
-/// [`select_stage`] and [`source_ports`], nothing else.
+/// Where stage 1 takes the thresholds and coefficients from. The lane's stages 2-6 do not care:
+/// each source has a branch in [`select_stage`] and [`source_ports`], nothing else.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum CoefSource<'a> {
     /// One layer's thresholds and constants, baked into the logic as literals.
     Baked(&'a LayerSpec),
+    /// Run-time tables in the top module (`--coeffs axilite`): the selected layer's S-1
+    /// thresholds arrive on ports `threshold<i>` (threshold-width, signed); the lane reports
+    /// its sample's segment on `segment` and gets that segment's constants for its channel
+    /// back on `coef_c2`, `coef_k1`, `coef_k0` in the same cycle (an asynchronous table read),
+    /// then registers them as the baked lane registers its literals.
+    Registers,
 }
 
 impl CoefSource<'_> {
+    /// Channels the lane must be told about (`channel` port), 1 if none.
     fn channels(&self) -> usize {
         match self {
             CoefSource::Baked(l) => l.channels(),
+            CoefSource::Registers => 1,
         }
     }
 }
@@ -76,7 +83,7 @@ pub(crate) fn reachable_segments(spec: &DatapathSpec, layer: &LayerSpec) -> Vec<
 
 /// The expression of `(src >>> shift)` wrapped to `dst` bits (bits above the source MSB repeat
 /// the sign), plain `src` when that is the identity.
-fn shifted(src: &str, src_w: u32, shift: u32, dst: u32) -> Expr {
+pub(crate) fn shifted(src: &str, src_w: u32, shift: u32, dst: u32) -> Expr {
     if shift == 0 && dst == src_w {
         return Expr::name(src);
     }
@@ -154,14 +161,95 @@ fn discard_shifted(
     }
 }
 
-/// Ports stage 1 needs besides `x`, and their widths.
-fn source_ports(source: &CoefSource) -> Vec<(&'static str, u32)> {
+/// A port stage 1 needs besides `x`.
+struct SourcePort {
+    dir: PortDir,
+    name: String,
+    bits: u32,
+    signed: bool,
+}
+
+/// Ports stage 1 needs besides `x`, in declaration order.
+fn source_ports(spec: &DatapathSpec, source: &CoefSource) -> Vec<SourcePort> {
+    let port = |dir, name: &str, bits, signed| SourcePort {
+        dir,
+        name: name.to_string(),
+        bits,
+        signed,
+    };
     match source {
         CoefSource::Baked(_) if source.channels() > 1 => {
-            vec![("channel", index_bits(source.channels()))]
+            vec![port(
+                PortDir::In,
+                "channel",
+                index_bits(source.channels()),
+                false,
+            )]
         }
         CoefSource::Baked(_) => Vec::new(),
+        CoefSource::Registers => {
+            let w = spec.widths();
+            let s = spec.segments();
+            let mut p: Vec<SourcePort> = (0..s - 1)
+                .map(|i| port(PortDir::In, &format!("threshold{i}"), w.threshold, true))
+                .collect();
+            if s > 1 {
+                p.push(port(PortDir::Out, "segment", index_bits(s), false));
+            }
+            p.push(port(PortDir::In, "coef_c2", w.c2, true));
+            p.push(port(PortDir::In, "coef_k1", w.k1, true));
+            p.push(port(PortDir::In, "coef_k0", w.k0, true));
+            p
+        }
     }
+}
+
+/// Stage 1 of a lane fed from run-time tables: the segment is the number of thresholds `x`
+/// reaches, exactly the golden model's rule (so it is right for any threshold values, sorted
+/// or not); the constants come back from the tables and are registered.
+fn select_stage_registers(m: &mut Module, spec: &DatapathSpec) -> Vec<Stmt> {
+    let w = spec.widths();
+    let s = spec.segments();
+    if s > 1 {
+        m.wire_eq(
+            "x_wide",
+            Size::lit(w.threshold),
+            true,
+            shifted("x", w.x, 0, w.threshold),
+        );
+        m.note("x sign-extended to the threshold width");
+        let seg_bits = index_bits(s);
+        let mut count: Option<Expr> = None;
+        for i in 0..s - 1 {
+            let name = format!("x_ge_threshold{i}");
+            m.wire_eq(
+                &name,
+                Size::scalar(),
+                false,
+                Expr::name("x_wide").ge(Expr::name(&format!("threshold{i}"))),
+            );
+            let term = if seg_bits == 1 {
+                Expr::name(&name)
+            } else {
+                Expr::concat(vec![Expr::uint(seg_bits - 1, 0), Expr::name(&name)])
+            };
+            count = Some(match count {
+                None => term,
+                Some(c) => c.plus(term),
+            });
+        }
+        if let Some(c) = count {
+            m.wire_eq("segment_count", Size::lit(seg_bits), false, c);
+            m.note("thresholds reached = segment (the tables are read at it)");
+            m.assign("segment", Expr::name("segment_count"));
+        }
+    }
+    vec![
+        Stmt::Comment("the table entry of (layer, channel, segment), read by the top".into()),
+        Stmt::set("c2_reg1", Expr::name("coef_c2")),
+        Stmt::set("k1_reg1", Expr::name("coef_k1")),
+        Stmt::set("k0_reg1", Expr::name("coef_k0")),
+    ]
 }
 
 /// The three coefficient register assignments of one table entry.
@@ -177,7 +265,10 @@ fn load_coefs(c: &SegmentCoefs, w: &crate::fixedpoint::StageWidths) -> Vec<Stmt>
 /// registered. Returns the statements of the stage-1 register block besides `x_reg1`.
 fn select_stage(m: &mut Module, spec: &DatapathSpec, source: &CoefSource) -> Vec<Stmt> {
     let w = spec.widths();
-    let CoefSource::Baked(layer) = source;
+    let layer = match source {
+        CoefSource::Baked(layer) => layer,
+        CoefSource::Registers => return select_stage_registers(m, spec),
+    };
     let segs = reachable_segments(spec, layer);
 
     // Thresholds at or below the input minimum always hold and thresholds above its maximum
@@ -306,14 +397,16 @@ pub(crate) fn lane_module(
     m.port_group(&["Clock and clock enable (low: the whole pipeline holds)"]);
     m.port(PortDir::In, "clk", Size::scalar(), false);
     m.port(PortDir::In, "ce", Size::scalar(), false);
-    m.port_group(&[if source.channels() > 1 {
-        "Sample in (raw input format) and its channel"
-    } else {
-        "Sample in (raw input format)"
+    m.port_group(&[match source {
+        CoefSource::Registers => {
+            "Sample in (raw input format); thresholds in, its segment out, the constants of that segment in"
+        }
+        _ if source.channels() > 1 => "Sample in (raw input format) and its channel",
+        _ => "Sample in (raw input format)",
     }]);
     m.port(PortDir::In, "x", Size::lit(w.x), true);
-    for (p, bits) in source_ports(source) {
-        m.port(PortDir::In, p, Size::lit(bits), false);
+    for p in source_ports(spec, source) {
+        m.port(p.dir, &p.name, Size::lit(p.bits), p.signed);
     }
     m.port_group(&["Sample out (raw output format, saturated), 6 cycles after x"]);
     m.port(PortDir::Out, "out", Size::lit(w.out), true);

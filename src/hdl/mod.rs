@@ -24,17 +24,30 @@
 //!   layers (channels-last streams), one global clock enable for backpressure and an output skid
 //!   buffer that keeps `s_axis_tready` registered.
 //!
+//! [`generate_axilite`] builds one core for every layer of a spec with the coefficients in
+//! tables written over an AXI4-Lite slave ([`regmap`] is the register map): the same lane
+//! pipeline and latency, its stage 1 comparing against the selected layer's thresholds (held
+//! in registers) and registering the (c2, k1, k0) it reads asynchronously from the tables
+//! (distributed RAM) at (layer, channel, segment); a run-time channel counter; and an
+//! `s_axi_*` slave (verilog-axis style, registered outputs, one transaction per direction,
+//! SLVERR for unmapped/read-only/illegal, WSTRB honoured).
+//!
 //! The hardware computes exactly [`DatapathSpec::eval_raw`]; the co-simulation proves it.
 //! Output is deterministic: the same spec and options give byte-identical text.
 
+mod axilite_slave;
 mod axis;
+mod baked_feed;
 mod header;
 mod lane;
 mod names;
+mod reg_file;
 pub mod regmap;
+mod runtime_feed;
 pub mod verilog;
 
 pub use names::{is_legal_identifier, sanitize_identifier, MAX_IDENTIFIER_LEN};
+pub use regmap::RegisterMap;
 
 use crate::fixedpoint::DatapathSpec;
 use crate::{Error, Result};
@@ -103,7 +116,12 @@ pub struct GeneratedCore {
     pub file_name: String,
     /// Top ports in declaration order: `aclk`, `aresetn`, `s_axis_tdata`, `s_axis_tkeep`,
     /// `s_axis_tvalid`, `s_axis_tready`, `s_axis_tlast`, [`s_axis_tuser`], `m_axis_tdata`,
-    /// `m_axis_tkeep`, `m_axis_tvalid`, `m_axis_tready`, `m_axis_tlast`, [`m_axis_tuser`].
+    /// `m_axis_tkeep`, `m_axis_tvalid`, `m_axis_tready`, `m_axis_tlast`, [`m_axis_tuser`];
+    /// then, for [`generate_axilite`], the AXI4-Lite slave `s_axi_awaddr`, `s_axi_awprot`,
+    /// `s_axi_awvalid`, `s_axi_awready`, `s_axi_wdata`, `s_axi_wstrb`, `s_axi_wvalid`,
+    /// `s_axi_wready`, `s_axi_bresp`, `s_axi_bvalid`, `s_axi_bready`, `s_axi_araddr`,
+    /// `s_axi_arprot`, `s_axi_arvalid`, `s_axi_arready`, `s_axi_rdata`, `s_axi_rresp`,
+    /// `s_axi_rvalid`, `s_axi_rready`.
     pub ports: Vec<PortDecl>,
     /// Clock edges from an accepted input beat to `m_axis_tvalid` of its output beat when
     /// `m_axis_tready` is high: [`axis_latency`]. If the input handshake is seen at the rising
@@ -117,8 +135,13 @@ pub struct GeneratedCore {
     pub m_tdata_width: u32,
     /// `tuser` width (0: none).
     pub tuser_width: u32,
-    /// Index into `spec.layers()` of the layer baked in.
+    /// Index into `spec.layers()` of the layer baked in (0 for a run-time-coefficient core,
+    /// which holds every layer of its spec, layer `l` in slot `l`).
     pub layer: usize,
+    /// The AXI4-Lite register map of a run-time-coefficient core ([`generate_axilite`]): its
+    /// `s_axi_awaddr`/`s_axi_araddr` are [`RegisterMap::address_bits`] wide. `None` for a
+    /// baked core.
+    pub register_map: Option<RegisterMap>,
 }
 
 /// Latency of the AXI4-Stream core for `spec`: the lane's [`DatapathSpec::latency`] registers
@@ -134,6 +157,10 @@ fn check_options(spec: &DatapathSpec, layer: usize, opts: &CoreOptions) -> Resul
             spec.layers().len()
         )));
     }
+    check_core_options(opts)
+}
+
+fn check_core_options(opts: &CoreOptions) -> Result<()> {
     if !LANE_CHOICES.contains(&opts.lanes) {
         return Err(Error::Usage(format!(
             "--lanes must be one of 1, 2, 4, 8, 16, got {}",
@@ -168,7 +195,7 @@ pub fn generate_baked(
         layer: layer_spec.name().to_string(),
         reason: format!("internal error in the HDL generator (please report it): {e}"),
     };
-    let top = opts.top_name.clone();
+    let top = &opts.top_name;
     let lane_name = format!("{top}_lane");
     let mut lane =
         lane::lane_module(spec, &CoefSource::Baked(layer_spec), &lane_name).map_err(internal)?;
@@ -177,10 +204,28 @@ pub fn generate_baked(
         "One file per core (simpler to package and simulate), so this module's name differs from the file's.",
     );
     let layout = StreamLayout::new(spec, opts.lanes, opts.tuser_width);
-    let top_module = axis::top_module(spec, layer, &lane, &top, &layout).map_err(internal)?;
+    let feed = baked_feed::BakedFeed {
+        channels: layer_spec.channels(),
+        lanes: opts.lanes,
+    };
+    let top_module = axis::top_module(spec, &lane, &top, &layout, &feed).map_err(internal)?;
     let latency = axis_latency(spec);
     let header = header::file_header(spec, layer, opts, &layout, latency);
     let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
+    Ok(core_facts(top_module, verilog, opts, &layout, latency, layer, None))
+}
+
+/// The [`GeneratedCore`] of a rendered top module.
+fn core_facts(
+    top_module: verilog::Module,
+    verilog: String,
+    opts: &CoreOptions,
+    layout: &StreamLayout,
+    latency: usize,
+    layer: usize,
+    register_map: Option<RegisterMap>,
+) -> GeneratedCore {
+    let top = opts.top_name.clone();
     let ports = top_module
         .ports()
         .map(|p| PortDecl {
@@ -189,7 +234,7 @@ pub fn generate_baked(
             dir: p.dir,
         })
         .collect();
-    Ok(GeneratedCore {
+    GeneratedCore {
         file_name: format!("{top}.v"),
         top,
         verilog,
@@ -200,5 +245,59 @@ pub fn generate_baked(
         m_tdata_width: layout.m_tdata(),
         tuser_width: opts.tuser_width,
         layer,
-    })
+        register_map,
+    }
+}
+
+/// Generates the AXI4-Stream core for every layer of `spec` with the coefficients loaded at
+/// run time over AXI4-Lite (`--coeffs axilite`): layer `l` of the spec is slot `l` of the
+/// [`RegisterMap::for_spec`] map. The stream side, the lane pipeline and the latency
+/// ([`axis_latency`]) are those of [`generate_baked`].
+pub fn generate_axilite(spec: &DatapathSpec, opts: &CoreOptions) -> Result<GeneratedCore> {
+    check_core_options(opts)?;
+    let map = RegisterMap::for_spec(spec);
+    let names = || {
+        spec.layers()
+            .iter()
+            .map(|l| l.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !map.fits() {
+        return Err(Error::Spec {
+            layer: names(),
+            reason: format!(
+                "{} layers x {} channels x {} segments do not fit the AXI4-Lite register map \
+                 (at most 192 layers, 768 thresholds, 255 segments, 65535 channels)",
+                map.layers, map.channels, map.segments
+            ),
+        });
+    }
+    let internal = |e: String| Error::Spec {
+        layer: names(),
+        reason: format!("internal error in the HDL generator (please report it): {e}"),
+    };
+    let top = opts.top_name.clone();
+    let mut lane = lane::lane_module(spec, &CoefSource::Registers, &format!("{top}_lane"))
+        .map_err(internal)?;
+    lane.lint_off_around(
+        "DECLFILENAME",
+        "One file per core (simpler to package and simulate), so this module's name differs from the file's.",
+    );
+    let layout = StreamLayout::new(spec, opts.lanes, opts.tuser_width);
+    let feed = runtime_feed::RuntimeFeed::new(spec, opts.lanes);
+    let top_module = axis::top_module(spec, &lane, &top, &layout, &feed).map_err(internal)?;
+    let latency = axis_latency(spec);
+    let header =
+        header::axilite_header(spec, opts, &layout, latency, &map, feed.settle_cycles());
+    let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
+    Ok(core_facts(
+        top_module,
+        verilog,
+        opts,
+        &layout,
+        latency,
+        0,
+        Some(map),
+    ))
 }

@@ -6,7 +6,7 @@
 //!
 //! | address | name | access | contents |
 //! |---|---|---|---|
-//! | `0x0000` | `ID` | RO | [`ID_VALUE`], "RPCT" |
+//! | `0x0000` | `ID` | RO | `0x52504354`, ASCII "RPCT" ([`ID_VALUE`]) |
 //! | `0x0004` | `VERSION` | RO | generator version `major << 16 \| minor << 8 \| patch` |
 //! | `0x0008` | `FORMAT` | RO | `[7:0]` input W, `[15:8]` input I (signed), `[23:16]` output W, `[31:24]` output I (signed) |
 //! | `0x000C` | `GEOMETRY` | RO | `[7:0]` lanes, `[15:8]` latency (accepted input beat to valid output beat, cycles: `GeneratedCore::latency_cycles`), `[23:16]` layer slots L, `[31:24]` segments S |
@@ -14,13 +14,33 @@
 //! | `0x0014` | `WIDTHS` | RO | `[7:0]` c2 bits, `[15:8]` k1 bits, `[23:16]` k0 bits, `[31:24]` threshold bits |
 //! | `0x0018` | `SHIFTS` | RO | `[7:0]` shift1, `[15:8]` shift2 |
 //! | `0x0020` | `LAYER_SELECT` | RW | layer used for the stream, `0..L-1`; reset to 0 by `aresetn` |
-//! | `0x0100 + 4·l` | `LAYER_CHANNELS[l]` | RW | channels of layer l, `1..=C` (the channel counter wraps there) |
-//! | `0x0400 + 4·(l·(S-1) + i)` | `THRESHOLD[l][i]` | RW | raw input threshold i of layer l, sign-extended |
+//! | `0x0100 + 4·l` | `LAYER_CHANNELS[l]` | RW | channels of layer l, `1..=C` (the channel counter wraps there; 0 counts as 1) |
+//! | `0x0400 + 4·(l·(S-1) + i)` | `THRESHOLD[l][i]` | RW | raw input threshold i of layer l (threshold bits wide), sign-extended on read |
 //! | `0x1000 + 32·((l·C + c)·S + s) + 8·k + 4·h` | `COEF[l][c][s][k]` | RW | k = 0: c2, 1: k1, 2: k0; h = 0 low word, 1 high word (sign-extended on read) |
 //!
 //! Configuration registers and tables keep their contents through `aresetn` except
 //! `LAYER_SELECT`; write them while the stream is idle (a change takes effect on the samples
 //! entering the pipeline after it).
+//!
+//! # Bus semantics (what the generated slave does)
+//!
+//! * Responses: OKAY (0) for every read of a mapped register and every accepted write;
+//!   SLVERR (2) for any access to an unmapped address (the gaps between the windows, the
+//!   fourth word pair of a `COEF` entry, indexes past L, L·(S-1) or L·C·S), for writes to
+//!   read-only registers, and for writes that would store an illegal value (`LAYER_SELECT` ≥ L,
+//!   `LAYER_CHANNELS` > C). A refused write changes nothing; a refused read returns 0.
+//! * `WSTRB` is honoured: only the strobed bytes of the 32-bit register view change. The view
+//!   of a narrower register is its value zero-extended (`LAYER_SELECT`, `LAYER_CHANNELS`) or
+//!   sign-extended (thresholds, coefficients); bits above the stored width are dropped, so a
+//!   value that does not fit reads back truncated and sign-extended.
+//! * Address bits `[1:0]` and `AWPROT`/`ARPROT` are ignored.
+//! * Every write holds `s_axis_tready` low for a few cycles while the selected layer's
+//!   thresholds and channel count settle into their registers; samples already accepted are
+//!   unaffected (they carry their coefficients with them). Writing `LAYER_SELECT` or any
+//!   `LAYER_CHANNELS` restarts the channel count, as TLAST and `aresetn` do.
+//! * The map is also in the header of every generated `--coeffs axilite` core
+//!   ([`RegisterMap::describe`]), generated from [`REGISTERS`], which this table must equal
+//!   (a unit test checks it).
 
 use crate::fixedpoint::DatapathSpec;
 use serde::Serialize;
@@ -52,6 +72,146 @@ pub mod addr {
     pub const THRESHOLD: u32 = 0x0400;
     /// Base of `COEF[l][c][s][k]`.
     pub const COEF: u32 = 0x1000;
+}
+
+/// Whether software may write a register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Access {
+    /// Read-only: writes answer SLVERR.
+    ReadOnly,
+    /// Read and write.
+    ReadWrite,
+}
+
+impl Access {
+    /// `RO` or `RW`.
+    pub fn abbrev(self) -> &'static str {
+        match self {
+            Access::ReadOnly => "RO",
+            Access::ReadWrite => "RW",
+        }
+    }
+}
+
+/// One row of the register map's documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegisterDoc {
+    /// Byte address or address formula.
+    pub address: &'static str,
+    /// Name, with its indexes.
+    pub name: &'static str,
+    /// Access.
+    pub access: Access,
+    /// Contents (text with `code` spans).
+    pub contents: &'static str,
+}
+
+/// The register map as documentation rows, in address order: the source of the module
+/// documentation table, the Verilog header and any other rendering.
+pub const REGISTERS: [RegisterDoc; 11] = [
+    RegisterDoc {
+        address: "0x0000",
+        name: "ID",
+        access: Access::ReadOnly,
+        contents: "`0x52504354`, ASCII \"RPCT\" ([`ID_VALUE`])",
+    },
+    RegisterDoc {
+        address: "0x0004",
+        name: "VERSION",
+        access: Access::ReadOnly,
+        contents: "generator version `major << 16 | minor << 8 | patch`",
+    },
+    RegisterDoc {
+        address: "0x0008",
+        name: "FORMAT",
+        access: Access::ReadOnly,
+        contents: "`[7:0]` input W, `[15:8]` input I (signed), `[23:16]` output W, `[31:24]` output I (signed)",
+    },
+    RegisterDoc {
+        address: "0x000C",
+        name: "GEOMETRY",
+        access: Access::ReadOnly,
+        contents: "`[7:0]` lanes, `[15:8]` latency (accepted input beat to valid output beat, cycles: `GeneratedCore::latency_cycles`), `[23:16]` layer slots L, `[31:24]` segments S",
+    },
+    RegisterDoc {
+        address: "0x0010",
+        name: "CHANNELS",
+        access: Access::ReadOnly,
+        contents: "`[15:0]` channel slots C per layer",
+    },
+    RegisterDoc {
+        address: "0x0014",
+        name: "WIDTHS",
+        access: Access::ReadOnly,
+        contents: "`[7:0]` c2 bits, `[15:8]` k1 bits, `[23:16]` k0 bits, `[31:24]` threshold bits",
+    },
+    RegisterDoc {
+        address: "0x0018",
+        name: "SHIFTS",
+        access: Access::ReadOnly,
+        contents: "`[7:0]` shift1, `[15:8]` shift2",
+    },
+    RegisterDoc {
+        address: "0x0020",
+        name: "LAYER_SELECT",
+        access: Access::ReadWrite,
+        contents: "layer used for the stream, `0..L-1`; reset to 0 by `aresetn`",
+    },
+    RegisterDoc {
+        address: "0x0100 + 4·l",
+        name: "LAYER_CHANNELS[l]",
+        access: Access::ReadWrite,
+        contents: "channels of layer l, `1..=C` (the channel counter wraps there; 0 counts as 1)",
+    },
+    RegisterDoc {
+        address: "0x0400 + 4·(l·(S-1) + i)",
+        name: "THRESHOLD[l][i]",
+        access: Access::ReadWrite,
+        contents: "raw input threshold i of layer l (threshold bits wide), sign-extended on read",
+    },
+    RegisterDoc {
+        address: "0x1000 + 32·((l·C + c)·S + s) + 8·k + 4·h",
+        name: "COEF[l][c][s][k]",
+        access: Access::ReadWrite,
+        contents: "k = 0: c2, 1: k1, 2: k0; h = 0 low word, 1 high word (sign-extended on read)",
+    },
+];
+
+/// The markdown table of [`REGISTERS`] (the module documentation shows it).
+pub fn markdown_table() -> Vec<String> {
+    let mut rows = vec![
+        "| address | name | access | contents |".to_string(),
+        "|---|---|---|---|".to_string(),
+    ];
+    for r in &REGISTERS {
+        rows.push(format!(
+            "| `{}` | `{}` | {} | {} |",
+            r.address,
+            r.name,
+            r.access.abbrev(),
+            r.contents.replace('|', "\\|")
+        ));
+    }
+    rows
+}
+
+/// The `VERSION` register: this crate's version, `major << 16 | minor << 8 | patch`.
+pub fn version_word() -> u32 {
+    let field = |s: &str| s.parse::<u32>().unwrap_or(0) & 0xff;
+    field(env!("CARGO_PKG_VERSION_MAJOR")) << 16
+        | field(env!("CARGO_PKG_VERSION_MINOR")) << 8
+        | field(env!("CARGO_PKG_VERSION_PATCH"))
+}
+
+/// A read-only register and the value a core reports in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReadOnlyValue {
+    /// Name (as in [`REGISTERS`]).
+    pub name: &'static str,
+    /// Byte address.
+    pub addr: u32,
+    /// Value.
+    pub value: u32,
 }
 
 /// Bytes per (layer, channel, segment) coefficient entry: three 64-bit constants, padded.
@@ -106,6 +266,97 @@ impl RegisterMap {
             + 8 * kind as u32
     }
 
+    /// Threshold registers in all: L·(S-1).
+    pub fn thresholds(&self) -> u32 {
+        self.layers * (self.segments - 1)
+    }
+
+    /// Coefficient entries (layer, channel, segment) in all: L·C·S.
+    pub fn coef_entries(&self) -> u32 {
+        self.layers * self.channels * self.segments
+    }
+
+    /// The read-only registers and their values for a core of `spec` with `lanes` lanes.
+    pub fn read_only_values(&self, spec: &DatapathSpec, lanes: usize) -> [ReadOnlyValue; 7] {
+        let w = spec.widths();
+        let format = |f: crate::fixedpoint::ApFixed| f.width() | (f.int_bits() as u8 as u32) << 8;
+        let v = |name, addr, value| ReadOnlyValue { name, addr, value };
+        [
+            v("ID", addr::ID, ID_VALUE),
+            v("VERSION", addr::VERSION, version_word()),
+            v(
+                "FORMAT",
+                addr::FORMAT,
+                format(spec.input()) | format(spec.output()) << 16,
+            ),
+            v(
+                "GEOMETRY",
+                addr::GEOMETRY,
+                lanes as u32 & 0xff
+                    | (super::axis_latency(spec) as u32 & 0xff) << 8
+                    | (self.layers & 0xff) << 16
+                    | (self.segments & 0xff) << 24,
+            ),
+            v("CHANNELS", addr::CHANNELS, self.channels & 0xffff),
+            v(
+                "WIDTHS",
+                addr::WIDTHS,
+                w.c2 | w.k1 << 8 | w.k0 << 16 | w.threshold << 24,
+            ),
+            v(
+                "SHIFTS",
+                addr::SHIFTS,
+                spec.shift1() | spec.shift2() << 8,
+            ),
+        ]
+    }
+
+    /// The register map of this core as text lines for a file header: every register with
+    /// its concrete address range, and the values of the read-only ones.
+    pub fn describe(&self, spec: &DatapathSpec, lanes: usize) -> Vec<String> {
+        let ro = self.read_only_values(spec, lanes);
+        let last = |base: u32, count: u32, stride: u32| {
+            if count == 0 {
+                "(none)".to_string()
+            } else {
+                format!("0x{base:04X}..0x{:04X}", base + stride * (count - 1))
+            }
+        };
+        let mut out = vec![format!(
+            "AXI4-Lite register map: 32-bit registers at byte addresses ({} address bits).",
+            self.address_bits()
+        )];
+        out.push(format!(
+            "L = {} layer slots, C = {} channel slots, S = {} segments.",
+            self.layers, self.channels, self.segments
+        ));
+        for r in &REGISTERS {
+            let at = match r.name {
+                "LAYER_CHANNELS[l]" => last(addr::LAYER_CHANNELS, self.layers, 4),
+                "THRESHOLD[l][i]" => last(addr::THRESHOLD, self.thresholds(), 4),
+                "COEF[l][c][s][k]" => format!(
+                    "{} (entries of {COEF_ENTRY_BYTES} bytes)",
+                    last(addr::COEF, self.coef_entries(), COEF_ENTRY_BYTES)
+                ),
+                _ => String::new(),
+            };
+            out.push(format!(
+                "  {:<44} {:<18} {}  {}",
+                r.address,
+                r.name,
+                r.access.abbrev(),
+                r.contents.replace('`', "")
+            ));
+            if !at.is_empty() {
+                out.push(format!("  {:<44} here: {at}", ""));
+            }
+            if let Some(v) = ro.iter().find(|v| v.name == r.name) {
+                out.push(format!("  {:<44} here: 0x{:08X}", "", v.value));
+            }
+        }
+        out
+    }
+
     /// One past the highest used byte address.
     pub fn end(&self) -> u32 {
         addr::COEF + COEF_ENTRY_BYTES * self.layers * self.channels * self.segments
@@ -118,10 +369,14 @@ impl RegisterMap {
     }
 
     /// Whether the tables fit their address windows (thresholds below `0x1000`, channels
-    /// below `0x0400`).
+    /// below `0x0400`) and the counts fit their fields in `GEOMETRY` and `CHANNELS`.
     pub fn fits(&self) -> bool {
         self.layer_channels(self.layers) <= addr::THRESHOLD
             && self.threshold(self.layers, 0) <= addr::COEF
+            && (1..=0xff).contains(&self.layers)
+            && (1..=0xff).contains(&self.segments)
+            && (1..=0xffff).contains(&self.channels)
+            && self.end() <= 1 << 30
     }
 
     /// Every register write that loads layer `layer` of `spec` into slot `slot`, in order:
@@ -146,5 +401,41 @@ impl RegisterMap {
             }
         }
         w
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_doc_table_is_the_register_list() {
+        let doc: Vec<String> = include_str!("regmap.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! |"))
+            .map(|l| format!("|{l}"))
+            .collect();
+        assert_eq!(doc, markdown_table());
+    }
+
+    #[test]
+    fn addresses_follow_the_table() {
+        let m = RegisterMap {
+            layers: 5,
+            channels: 3,
+            segments: 4,
+        };
+        assert_eq!(m.layer_channels(4), 0x0110);
+        assert_eq!(m.threshold(1, 2), 0x0400 + 4 * 5);
+        assert_eq!(m.coef(1, 2, 3, CoefKind::K0), 0x1000 + 32 * 23 + 16);
+        assert_eq!(m.end(), 0x1000 + 32 * 60);
+        assert_eq!(m.address_bits(), 13);
+        assert!(m.fits());
+        let big = RegisterMap {
+            layers: 5,
+            channels: 64,
+            segments: 4,
+        };
+        assert_eq!(big.address_bits(), 16);
     }
 }

@@ -24,6 +24,17 @@ use std::fmt::Write as _;
 /// Bits `(msb, lsb)` of a signal, inclusive.
 type BitRange = (u32, u32);
 
+/// How an expression touches a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// The whole net (`name`).
+    Whole,
+    /// A bit or part select (`name[i]`, `name[m:l]`).
+    Bits(BitRange),
+    /// One word of a memory (`name[address]`).
+    Word,
+}
+
 /// Bits of one signal nobody reads, with the reason they may go unread.
 #[derive(Debug, Clone)]
 struct UnusedBits {
@@ -139,6 +150,10 @@ pub enum BinOp {
     Mul,
     /// `>=` (signed when both operands are signed)
     Ge,
+    /// `<` (signed when both operands are signed)
+    Lt,
+    /// `==`
+    Eq,
     /// `&&`
     LogicAnd,
     /// `||`
@@ -152,6 +167,8 @@ impl BinOp {
             BinOp::Sub => "-",
             BinOp::Mul => "*",
             BinOp::Ge => ">=",
+            BinOp::Lt => "<",
+            BinOp::Eq => "==",
             BinOp::LogicAnd => "&&",
             BinOp::LogicOr => "||",
         }
@@ -203,6 +220,8 @@ pub enum Expr {
     Concat(Vec<Expr>),
     /// `{n{a}}`.
     Repeat(u32, Box<Expr>),
+    /// One word of a memory: `mem[address]`.
+    Index(String, Box<Expr>),
 }
 
 impl Expr {
@@ -277,6 +296,18 @@ impl Expr {
     pub fn ge(self, b: Expr) -> Expr {
         Expr::bin(BinOp::Ge, self, b)
     }
+    /// `self < b`.
+    pub fn lt(self, b: Expr) -> Expr {
+        Expr::bin(BinOp::Lt, self, b)
+    }
+    /// `self == b`.
+    pub fn eq(self, b: Expr) -> Expr {
+        Expr::bin(BinOp::Eq, self, b)
+    }
+    /// Word `address` of memory `mem` (declared with [`Module::memory`]).
+    pub fn index(mem: &str, address: Expr) -> Expr {
+        Expr::Index(mem.to_string(), Box::new(address))
+    }
     /// `self && b`.
     pub fn logic_and(self, b: Expr) -> Expr {
         Expr::bin(BinOp::LogicAnd, self, b)
@@ -340,15 +371,20 @@ impl Expr {
                 format!("{{{}}}", p.join(", "))
             }
             Expr::Repeat(n, e) => format!("{{{n}{{{}}}}}", e.render(false)),
+            Expr::Index(n, a) => format!("{n}[{}]", a.render(false)),
         }
     }
 
     /// Calls `f(name, bits)` for every signal this expression reads (`None` = all bits).
-    fn visit_reads(&self, f: &mut dyn FnMut(&str, Option<BitRange>)) {
+    fn visit_reads(&self, f: &mut dyn FnMut(&str, Access)) {
         match self {
-            Expr::Ref(n) => f(n, None),
-            Expr::Bit(n, i) => f(n, Some((*i, *i))),
-            Expr::Slice(n, m, l) => f(n, Some((*m, *l))),
+            Expr::Ref(n) => f(n, Access::Whole),
+            Expr::Bit(n, i) => f(n, Access::Bits((*i, *i))),
+            Expr::Slice(n, m, l) => f(n, Access::Bits((*m, *l))),
+            Expr::Index(n, a) => {
+                f(n, Access::Word);
+                a.visit_reads(f);
+            }
             Expr::Lit(_) => {}
             Expr::Unary(_, e) | Expr::Repeat(_, e) => e.visit_reads(f),
             Expr::Binary(_, a, b) => {
@@ -368,7 +404,7 @@ impl Expr {
         match self {
             Expr::Lit(l) => f(l),
             Expr::Ref(_) | Expr::Bit(..) | Expr::Slice(..) => {}
-            Expr::Unary(_, e) | Expr::Repeat(_, e) => e.visit_lits(f),
+            Expr::Unary(_, e) | Expr::Repeat(_, e) | Expr::Index(_, e) => e.visit_lits(f),
             Expr::Binary(_, a, b) => {
                 a.visit_lits(f);
                 b.visit_lits(f);
@@ -456,6 +492,9 @@ impl Stmt {
         match self {
             Stmt::Set(t, v) => {
                 writes(t);
+                if let Expr::Index(_, address) = t {
+                    reads(address);
+                }
                 reads(v);
             }
             Stmt::If(c, a, b) => {
@@ -567,6 +606,8 @@ struct Net {
     signed: bool,
     comment: Option<String>,
     init: Option<Expr>,
+    /// Words of a memory (`reg [..] name [0:depth-1]`); `None` for a plain net.
+    depth: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -594,6 +635,17 @@ enum Item {
 struct Discard {
     signal: String,
     reason: String,
+}
+
+/// What the checker knows of a declared signal.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// Bits (of one word, for a memory).
+    bits: u32,
+    /// Declared without a range.
+    scalar: bool,
+    /// Words, for a memory.
+    depth: Option<u32>,
 }
 
 /// One Verilog module under construction.
@@ -687,6 +739,7 @@ impl Module {
             signed,
             comment: None,
             init,
+            depth: None,
         }));
     }
 
@@ -703,6 +756,17 @@ impl Module {
     /// `reg [..] name;` (driven by an `always` block; no initial value: resets are explicit).
     pub fn reg(&mut self, name: &str, size: Size, signed: bool) {
         self.net(NetKind::Reg, name, size, signed, None);
+    }
+
+    /// `reg [..] name [0:depth-1];`: a memory of `depth` words, written only by indexed
+    /// non-blocking assignments in a clocked block and read only as words
+    /// ([`Expr::index`]). An asynchronous read of it is what FPGA tools infer as distributed
+    /// (LUT) RAM.
+    pub fn memory(&mut self, name: &str, word: Size, signed: bool, depth: u32) {
+        self.net(NetKind::Reg, name, word, signed, None);
+        if let Some(Item::Net(n)) = self.items.last_mut() {
+            n.depth = Some(depth);
+        }
     }
 
     /// Adds a trailing comment to the most recent net declaration.
@@ -778,28 +842,41 @@ impl Module {
         });
     }
 
-    /// Width and signedness of every declared signal (ports and nets).
-    /// Per signal: width and whether it is a scalar.
-    fn signals(&self) -> Result<BTreeMap<String, (u32, bool)>, String> {
+    /// Width, shape and memory depth of every declared signal (ports and nets).
+    fn signals(&self) -> Result<BTreeMap<String, Shape>, String> {
         let mut map = BTreeMap::new();
-        let mut add = |name: &str, bits: u32, scalar: bool| {
+        let mut add = |name: &str, shape: Shape| {
             if !is_legal_identifier(name) {
                 return Err(format!("`{name}` is not a legal identifier"));
             }
-            if bits == 0 {
-                return Err(format!("`{name}` has zero width"));
+            if shape.bits == 0 || shape.depth == Some(0) {
+                return Err(format!("`{name}` has zero width or depth"));
             }
-            if map.insert(name.to_string(), (bits, scalar)).is_some() {
+            if map.insert(name.to_string(), shape).is_some() {
                 return Err(format!("`{name}` is declared twice"));
             }
             Ok(())
         };
         for p in self.ports() {
-            add(&p.name, p.size.bits, p.size.is_scalar())?;
+            add(
+                &p.name,
+                Shape {
+                    bits: p.size.bits,
+                    scalar: p.size.is_scalar(),
+                    depth: None,
+                },
+            )?;
         }
         for item in &self.items {
             if let Item::Net(n) = item {
-                add(&n.name, n.size.bits, n.size.is_scalar())?;
+                add(
+                    &n.name,
+                    Shape {
+                        bits: n.size.bits,
+                        scalar: n.size.is_scalar(),
+                        depth: n.depth,
+                    },
+                )?;
             }
         }
         Ok(map)
@@ -864,13 +941,31 @@ impl Module {
         // Bits read, per signal; and the first error seen.
         let mut used: BTreeMap<String, Vec<bool>> = signals
             .iter()
-            .map(|(n, (w, _))| (n.clone(), vec![false; *w as usize]))
+            .map(|(n, s)| (n.clone(), vec![false; s.bits as usize]))
             .collect();
         let mut error: Option<String> = None;
-        let mut check_ref = |name: &str, bits: Option<(u32, u32)>, mark: bool| {
-            let Some(&(w, scalar)) = signals.get(name) else {
+        let mut check_ref = |name: &str, access: Access, mark: bool| {
+            let Some(&Shape {
+                bits: w,
+                scalar,
+                depth,
+            }) = signals.get(name)
+            else {
                 error.get_or_insert(format!("`{name}` is used but not declared"));
                 return;
+            };
+            let bits = match (access, depth) {
+                (Access::Word, Some(_)) => None,
+                (Access::Word, None) => {
+                    error.get_or_insert(format!("`{name}` is indexed but is not a memory"));
+                    return;
+                }
+                (_, Some(_)) => {
+                    error.get_or_insert(format!("memory `{name}` is used without an index"));
+                    return;
+                }
+                (Access::Whole, None) => None,
+                (Access::Bits(b), None) => Some(b),
             };
             if scalar && bits.is_some() {
                 error.get_or_insert(format!("scalar `{name}` is bit-selected"));
@@ -906,7 +1001,8 @@ impl Module {
                 Expr::Ref(_) | Expr::Bit(..) | Expr::Slice(..) => {
                     t.visit_reads(&mut |n, b| check_ref(n, b, false))
                 }
-                _ => check_ref("<not an assignable expression>", None, false),
+                Expr::Index(n, _) => check_ref(n, Access::Word, false),
+                _ => check_ref("<not an assignable expression>", Access::Whole, false),
             }
         }
         if let Some(e) = error {
@@ -1148,7 +1244,15 @@ fn render_item(out: &mut String, item: &Item) {
                 .as_deref()
                 .map(trailing_comment)
                 .unwrap_or_default();
-            let _ = writeln!(out, "{kind}{sign}{range} {}{init};{comment}", n.name);
+            let words = n
+                .depth
+                .map(|d| format!(" [0:{}]", d.saturating_sub(1)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{kind}{sign}{range} {}{words}{init};{comment}",
+                n.name
+            );
         }
         Item::Assign(t, v) => {
             let _ = writeln!(out, "assign {} = {};", t.render(false), v.render(false));

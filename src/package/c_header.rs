@@ -48,6 +48,101 @@ fn block_comment(lines: &[String]) -> String {
     o
 }
 
+/// The datapath as a comment, and its shifts and fractional bits as macros.
+fn datapath_defines(o: &mut String, up: &str, spec: &DatapathSpec) {
+    let w = spec.widths();
+    o.push_str(&block_comment(&[
+        "Datapath (per sample x, raw input units; all two's complement):".into(),
+        "  seg = number of thresholds th[i] with x >= th[i]".into(),
+        "  (c2, k1, k0) = coefficients of the sample's channel and segment".into(),
+        format!("  t   = (c2*x + k1) >> {up}_SHIFT1   (floor; k1 holds the rounding bias)"),
+        format!("  q   = (t*x + k0) >> {up}_SHIFT2    (floor; k0 holds the rounding bias)"),
+        "  out = saturate(q) to the output format".into(),
+        format!(
+            "Widths: c2 {} bits, k1 {}, k0 {}, t {}, t*x {}.",
+            w.c2, w.k1, w.k0, w.t, w.p2
+        ),
+    ]));
+    let _ = writeln!(o, "#define {up}_SEGMENTS {}", spec.segments());
+    let _ = writeln!(o, "#define {up}_C2_FRAC_BITS {}", spec.c2_frac());
+    let _ = writeln!(o, "#define {up}_K1_FRAC_BITS {}", spec.k1_frac());
+    let _ = writeln!(o, "#define {up}_K0_FRAC_BITS {}", spec.k0_frac());
+    let _ = writeln!(o, "#define {up}_SHIFT1 {}", spec.shift1());
+    let _ = writeln!(o, "#define {up}_SHIFT2 {}\n", spec.shift2());
+}
+
+/// Float <-> fixed conversions and stream slot accessors.
+fn conversions(o: &mut String, up: &str, low: &str, inp: ApFixed, outp: ApFixed) {
+    let _ = writeln!(
+        o,
+        "/* Real value -> raw input sample: round to nearest, ties to even, then saturate. */\n\
+         static inline int32_t {low}_from_double(double v)\n\
+         {{\n\
+         \x20   /* Scaling by a power of two is exact, so the only rounding is the one below. */\n\
+         \x20   double s = v * {scale};\n\
+         \x20   int64_t r;\n\
+         \x20   double frac;\n\
+         \x20   if (s != s) {{\n\
+         \x20       return 0; /* NaN has no fixed-point value */\n\
+         \x20   }}\n\
+         \x20   if (s >= (double){up}_IN_RAW_MAX) {{\n\
+         \x20       return (int32_t){up}_IN_RAW_MAX;\n\
+         \x20   }}\n\
+         \x20   if (s <= (double){up}_IN_RAW_MIN) {{\n\
+         \x20       return (int32_t){up}_IN_RAW_MIN;\n\
+         \x20   }}\n\
+         \x20   r = (int64_t)s; /* toward zero; |s| < 2^31 here */\n\
+         \x20   frac = s - (double)r; /* exact */\n\
+         \x20   if (frac > 0.5 || (frac == 0.5 && (r & 1))) {{\n\
+         \x20       r += 1;\n\
+         \x20   }} else if (frac < -0.5 || (frac == -0.5 && (r & 1))) {{\n\
+         \x20       r -= 1;\n\
+         \x20   }}\n\
+         \x20   if (r > {up}_IN_RAW_MAX) {{\n\
+         \x20       r = {up}_IN_RAW_MAX;\n\
+         \x20   }}\n\
+         \x20   if (r < {up}_IN_RAW_MIN) {{\n\
+         \x20       r = {up}_IN_RAW_MIN;\n\
+         \x20   }}\n\
+         \x20   return (int32_t)r;\n\
+         }}\n\n\
+         static inline int32_t {low}_from_float(float v)\n\
+         {{\n\
+         \x20   return {low}_from_double((double)v);\n\
+         }}\n\n\
+         /* Raw output sample -> real value (exact). */\n\
+         static inline double {low}_to_double(int32_t raw)\n\
+         {{\n\
+         \x20   return (double)raw * {ulp};\n\
+         }}\n\n\
+         /* Writes raw input sample i into a stream buffer (little-endian slots). */\n\
+         static inline void {low}_store_input(void *buf, size_t i, int32_t raw)\n\
+         {{\n\
+         \x20   uint8_t *p = (uint8_t *)buf + i * ({up}_IN_SLOT_BITS / 8);\n\
+         \x20   uint32_t u = (uint32_t)raw;\n\
+         \x20   size_t b;\n\
+         \x20   for (b = 0; b < {up}_IN_SLOT_BITS / 8; b++) {{\n\
+         \x20       p[b] = (uint8_t)(u >> (8 * b));\n\
+         \x20   }}\n\
+         }}\n\n\
+         /* Reads raw output sample i from a stream buffer, sign-extended from the output width. */\n\
+         static inline int32_t {low}_load_output(const void *buf, size_t i)\n\
+         {{\n\
+         \x20   const uint8_t *p = (const uint8_t *)buf + i * ({up}_OUT_SLOT_BITS / 8);\n\
+         \x20   uint32_t u = 0;\n\
+         \x20   uint32_t sign = (uint32_t)1 << ({up}_OUT_WIDTH - 1);\n\
+         \x20   size_t b;\n\
+         \x20   for (b = 0; b < {up}_OUT_SLOT_BITS / 8; b++) {{\n\
+         \x20       u |= (uint32_t)p[b] << (8 * b);\n\
+         \x20   }}\n\
+         \x20   u &= (sign << 1) - 1u;\n\
+         \x20   return (int32_t)(u ^ sign) - (int32_t)sign;\n\
+         }}\n",
+        scale = pow2(inp.frac() as i64),
+        ulp = pow2(-(outp.frac() as i64)),
+    );
+}
+
 /// The header of one core.
 pub fn render(core: &GeneratedCore, spec: &DatapathSpec) -> String {
     let top = &core.top;
@@ -126,25 +221,7 @@ pub fn render(core: &GeneratedCore, spec: &DatapathSpec) -> String {
     );
 
     // Coefficient layout: the datapath and its constants, as the hardware holds them.
-    let w = spec.widths();
-    o.push_str(&block_comment(&[
-        "Datapath (per sample x, raw input units; all two's complement):".into(),
-        "  seg = number of thresholds th[i] with x >= th[i]".into(),
-        "  (c2, k1, k0) = coefficients of the sample's channel and segment".into(),
-        format!("  t   = (c2*x + k1) >> {up}_SHIFT1   (floor; k1 holds the rounding bias)"),
-        format!("  q   = (t*x + k0) >> {up}_SHIFT2    (floor; k0 holds the rounding bias)"),
-        "  out = saturate(q) to the output format".into(),
-        format!(
-            "Widths: c2 {} bits, k1 {}, k0 {}, t {}, t*x {}.",
-            w.c2, w.k1, w.k0, w.t, w.p2
-        ),
-    ]));
-    let _ = writeln!(o, "#define {up}_SEGMENTS {}", spec.segments());
-    let _ = writeln!(o, "#define {up}_C2_FRAC_BITS {}", spec.c2_frac());
-    let _ = writeln!(o, "#define {up}_K1_FRAC_BITS {}", spec.k1_frac());
-    let _ = writeln!(o, "#define {up}_K0_FRAC_BITS {}", spec.k0_frac());
-    let _ = writeln!(o, "#define {up}_SHIFT1 {}", spec.shift1());
-    let _ = writeln!(o, "#define {up}_SHIFT2 {}\n", spec.shift2());
+    datapath_defines(&mut o, &up, spec);
     // Tables as initializer macros, not arrays: a `static const` array unused by a file that
     // includes the header would trip -Wunused-const-variable (part of -Wall for C).
     let th: Vec<String> = layer.thresholds.iter().map(|t| format!("{t}LL")).collect();
@@ -172,75 +249,7 @@ pub fn render(core: &GeneratedCore, spec: &DatapathSpec) -> String {
     }
     o.push_str("}\n\n");
 
-    // Conversions.
-    let _ = writeln!(
-        o,
-        "/* Real value -> raw input sample: round to nearest, ties to even, then saturate. */\n\
-         static inline int32_t {low}_from_double(double v)\n\
-         {{\n\
-         \x20   /* Scaling by a power of two is exact, so the only rounding is the one below. */\n\
-         \x20   double s = v * {scale};\n\
-         \x20   int64_t r;\n\
-         \x20   double frac;\n\
-         \x20   if (s != s) {{\n\
-         \x20       return 0; /* NaN has no fixed-point value */\n\
-         \x20   }}\n\
-         \x20   if (s >= (double){up}_IN_RAW_MAX) {{\n\
-         \x20       return (int32_t){up}_IN_RAW_MAX;\n\
-         \x20   }}\n\
-         \x20   if (s <= (double){up}_IN_RAW_MIN) {{\n\
-         \x20       return (int32_t){up}_IN_RAW_MIN;\n\
-         \x20   }}\n\
-         \x20   r = (int64_t)s; /* toward zero; |s| < 2^31 here */\n\
-         \x20   frac = s - (double)r; /* exact */\n\
-         \x20   if (frac > 0.5 || (frac == 0.5 && (r & 1))) {{\n\
-         \x20       r += 1;\n\
-         \x20   }} else if (frac < -0.5 || (frac == -0.5 && (r & 1))) {{\n\
-         \x20       r -= 1;\n\
-         \x20   }}\n\
-         \x20   if (r > {up}_IN_RAW_MAX) {{\n\
-         \x20       r = {up}_IN_RAW_MAX;\n\
-         \x20   }}\n\
-         \x20   if (r < {up}_IN_RAW_MIN) {{\n\
-         \x20       r = {up}_IN_RAW_MIN;\n\
-         \x20   }}\n\
-         \x20   return (int32_t)r;\n\
-         }}\n\n\
-         static inline int32_t {low}_from_float(float v)\n\
-         {{\n\
-         \x20   return {low}_from_double((double)v);\n\
-         }}\n\n\
-         /* Raw output sample -> real value (exact). */\n\
-         static inline double {low}_to_double(int32_t raw)\n\
-         {{\n\
-         \x20   return (double)raw * {ulp};\n\
-         }}\n\n\
-         /* Writes raw input sample i into a stream buffer (little-endian slots). */\n\
-         static inline void {low}_store_input(void *buf, size_t i, int32_t raw)\n\
-         {{\n\
-         \x20   uint8_t *p = (uint8_t *)buf + i * ({up}_IN_SLOT_BITS / 8);\n\
-         \x20   uint32_t u = (uint32_t)raw;\n\
-         \x20   size_t b;\n\
-         \x20   for (b = 0; b < {up}_IN_SLOT_BITS / 8; b++) {{\n\
-         \x20       p[b] = (uint8_t)(u >> (8 * b));\n\
-         \x20   }}\n\
-         }}\n\n\
-         /* Reads raw output sample i from a stream buffer, sign-extended from the output width. */\n\
-         static inline int32_t {low}_load_output(const void *buf, size_t i)\n\
-         {{\n\
-         \x20   const uint8_t *p = (const uint8_t *)buf + i * ({up}_OUT_SLOT_BITS / 8);\n\
-         \x20   uint32_t u = 0;\n\
-         \x20   uint32_t sign = (uint32_t)1 << ({up}_OUT_WIDTH - 1);\n\
-         \x20   size_t b;\n\
-         \x20   for (b = 0; b < {up}_OUT_SLOT_BITS / 8; b++) {{\n\
-         \x20       u |= (uint32_t)p[b] << (8 * b);\n\
-         \x20   }}\n\
-         \x20   u &= (sign << 1) - 1u;\n\
-         \x20   return (int32_t)(u ^ sign) - (int32_t)sign;\n\
-         }}\n",
-        scale = pow2(inp.frac() as i64),
-        ulp = pow2(-(outp.frac() as i64)),
-    );
+    conversions(&mut o, &up, &low, inp, outp);
     let _ = writeln!(o, "#endif /* {guard} */");
     o
 }

@@ -6,10 +6,13 @@
 //! same values drive `config.tcl` (the re-packaging script maps the same ports to the same
 //! interfaces), so the two cannot drift apart.
 //!
-//! Run-time coefficient cores will add an AXI4-Lite slave: a [`BusInterface`] of
-//! [`BusType::AXIMM`] in [`Mode::Slave`] with a `memory_map_ref`, and a `spirit:memoryMaps`
-//! element, which the schema places between `spirit:busInterfaces` and `spirit:model`.
+//! A run-time-coefficient core (`--coeffs axilite`) adds its AXI4-Lite slave: the bus
+//! interface [`S_AXI`] of [`BusType::AXIMM`] in [`Mode::Slave`] with a `memory_map_ref` to the
+//! [`MemoryMap`] of the same name (one address block `reg0` holding the registers of
+//! [`super::axilite::CoreRegisters`]), which the schema places between `spirit:busInterfaces`
+//! and `spirit:model`.
 
+use super::axilite::{self, CoreRegisters, AXI4LITE_LOGICAL_PORTS, S_AXI, S_AXI_PREFIX};
 use super::xml::Element;
 use super::PackageOptions;
 use crate::fixedpoint::DatapathSpec;
@@ -108,7 +111,8 @@ impl Vlnv {
 pub enum BusType {
     /// `xilinx.com:interface:axis:1.0`, abstraction `axis_rtl`.
     Axis,
-    /// `xilinx.com:interface:aximm:1.0`, abstraction `aximm_rtl` (AXI4-Lite, for later).
+    /// `xilinx.com:interface:aximm:1.0`, abstraction `aximm_rtl` (the AXI4-Lite slave of a
+    /// run-time-coefficient core).
     AXIMM,
     /// `xilinx.com:signal:clock:1.0`.
     Clock,
@@ -280,6 +284,22 @@ pub struct InfoParameter {
     pub value: ParamValue,
 }
 
+/// A memory map with one address block of registers (an AXI4-Lite slave's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryMap {
+    /// Name, referenced by the bus interface's `spirit:memoryMapRef`.
+    pub name: String,
+    /// Name of the address block.
+    pub block: String,
+    /// Bytes the block spans (a power of two: what the block design's address editor
+    /// reserves).
+    pub range: u64,
+    /// Bits per register.
+    pub width: u32,
+    /// Registers in address order.
+    pub registers: Vec<axilite::Register>,
+}
+
 /// A whole component.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Component {
@@ -293,6 +313,8 @@ pub struct Component {
     pub taxonomy: String,
     /// Bus interfaces.
     pub bus_interfaces: Vec<BusInterface>,
+    /// Memory maps of the addressable slave interfaces (none for a baked core).
+    pub memory_maps: Vec<MemoryMap>,
     /// Views.
     pub views: Vec<View>,
     /// Ports in HDL order.
@@ -340,11 +362,17 @@ impl CorePaths {
 }
 
 /// Maps the core's ports onto interfaces by the Vivado naming convention (`s_axis_t*`,
-/// `m_axis_t*`, `aclk`, `aresetn`). A port that fits no interface is an error: the packager
-/// would leave it unconnected in every block design.
-fn bus_interfaces(ports: &[Port], freq_hz: u64) -> Result<Vec<BusInterface>> {
+/// `m_axis_t*`, `aclk`, `aresetn`, and `s_axi_*` for the AXI4-Lite slave of a core with a
+/// register map). A port that fits no interface is an error: the packager would leave it
+/// unconnected in every block design.
+fn bus_interfaces(
+    ports: &[Port],
+    freq_hz: u64,
+    regs: Option<&CoreRegisters>,
+) -> Result<Vec<BusInterface>> {
     let mut s_axis = Vec::new();
     let mut m_axis = Vec::new();
+    let mut s_axi = Vec::new();
     let (mut has_clk, mut has_rst) = (false, false);
     for p in ports {
         let axis = [("s_axis_", &mut s_axis), ("m_axis_", &mut m_axis)]
@@ -360,6 +388,29 @@ fn bus_interfaces(ports: &[Port], freq_hz: u64) -> Result<Vec<BusInterface>> {
             has_clk = true;
         } else if p.name == ARESETN {
             has_rst = true;
+        } else if let (Some(signal), Some(regs)) = (p.name.strip_prefix(S_AXI_PREFIX), regs) {
+            let logical = signal.to_ascii_uppercase();
+            let Some(&(_, input)) = AXI4LITE_LOGICAL_PORTS
+                .iter()
+                .find(|(l, _)| *l == logical.as_str())
+            else {
+                return Err(unmapped(&p.name));
+            };
+            let want_width = match logical.as_str() {
+                "AWADDR" | "ARADDR" => Some(regs.address_bits),
+                "WDATA" | "RDATA" => Some(axilite::REGISTER_BITS),
+                "WSTRB" => Some(axilite::REGISTER_BITS / 8),
+                _ => None,
+            };
+            let dir_ok = (p.dir == PortDir::In) == input;
+            if !dir_ok || want_width.is_some_and(|w| w != p.width) {
+                return Err(Error::Usage(format!(
+                    "internal error: port `{}` ({:?}, {} bits) does not fit the AXI4-Lite \
+                     slave of the register map ({} address bits)",
+                    p.name, p.dir, p.width, regs.address_bits
+                )));
+            }
+            s_axi.push((logical, p.name.clone()));
         } else {
             return Err(unmapped(&p.name));
         }
@@ -369,6 +420,13 @@ fn bus_interfaces(ports: &[Port], freq_hz: u64) -> Result<Vec<BusInterface>> {
             "the core needs ports {ACLK}, {ARESETN}, s_axis_t* and m_axis_t* to be packaged"
         )));
     }
+    if regs.is_some() && s_axi.len() != AXI4LITE_LOGICAL_PORTS.len() {
+        return Err(Error::Usage(format!(
+            "internal error: the core has a register map but {} of the {} AXI4-Lite ports",
+            s_axi.len(),
+            AXI4LITE_LOGICAL_PORTS.len()
+        )));
+    }
     let param = |name: &str, value: String| BusParameter {
         name: name.into(),
         value,
@@ -376,7 +434,7 @@ fn bus_interfaces(ports: &[Port], freq_hz: u64) -> Result<Vec<BusInterface>> {
         choice_ref: None,
         optional: false,
     };
-    Ok(vec![
+    let mut interfaces = vec![
         BusInterface {
             name: S_AXIS.into(),
             bus: BusType::Axis,
@@ -393,6 +451,30 @@ fn bus_interfaces(ports: &[Port], freq_hz: u64) -> Result<Vec<BusInterface>> {
             port_maps: m_axis,
             parameters: Vec::new(),
         },
+    ];
+    let mut associated = format!("{S_AXIS}:{M_AXIS}");
+    if let Some(regs) = regs {
+        let long = |name: &str, v: u64| BusParameter {
+            numeric: true,
+            ..param(name, v.to_string())
+        };
+        interfaces.push(BusInterface {
+            name: S_AXI.into(),
+            bus: BusType::AXIMM,
+            mode: Mode::Slave {
+                memory_map_ref: Some(S_AXI.into()),
+            },
+            port_maps: s_axi,
+            parameters: vec![
+                long("DATA_WIDTH", axilite::REGISTER_BITS.into()),
+                param("PROTOCOL", "AXI4LITE".into()),
+                long("ADDR_WIDTH", regs.address_bits.into()),
+            ],
+        });
+        associated.push(':');
+        associated.push_str(S_AXI);
+    }
+    interfaces.extend([
         BusInterface {
             name: ARESETN.into(),
             bus: BusType::Reset,
@@ -413,7 +495,7 @@ fn bus_interfaces(ports: &[Port], freq_hz: u64) -> Result<Vec<BusInterface>> {
             },
             port_maps: vec![("CLK".into(), ACLK.into())],
             parameters: vec![
-                param("ASSOCIATED_BUSIF", format!("{S_AXIS}:{M_AXIS}")),
+                param("ASSOCIATED_BUSIF", associated),
                 param("ASSOCIATED_RESET", ARESETN.into()),
                 BusParameter {
                     numeric: true,
@@ -422,7 +504,8 @@ fn bus_interfaces(ports: &[Port], freq_hz: u64) -> Result<Vec<BusInterface>> {
                 },
             ],
         },
-    ])
+    ]);
+    Ok(interfaces)
 }
 
 fn unmapped(port: &str) -> Error {
@@ -432,8 +515,9 @@ fn unmapped(port: &str) -> Error {
 }
 
 /// The value Vivado ties an unconnected input to: all `tkeep` bytes kept, `m_axis_tready`
-/// high (an unconnected output drains), everything else low. Clock, reset, data and valid have
-/// none: leaving them open is a design error Vivado should report.
+/// high (an unconnected output drains), all `s_axi_wstrb` bytes written, everything else low.
+/// Clock, reset, data, addresses and valid have none: leaving them open is a design error
+/// Vivado should report.
 fn default_value(name: &str, width: u32) -> Option<u64> {
     let ones = if width >= 64 {
         u64::MAX
@@ -444,6 +528,9 @@ fn default_value(name: &str, width: u32) -> Option<u64> {
         "s_axis_tkeep" => Some(ones),
         "m_axis_tready" => Some(1),
         "s_axis_tlast" | "s_axis_tuser" => Some(0),
+        // An AXI4-Lite master without WSTRB writes whole words; PROT is ignored.
+        "s_axi_wstrb" => Some(ones),
+        "s_axi_awprot" | "s_axi_arprot" => Some(0),
         _ => None,
     }
 }
@@ -468,7 +555,8 @@ impl Component {
                 },
             })
             .collect();
-        let bus_interfaces = bus_interfaces(&ports, opts.clock_hz())?;
+        let regs = core_registers(core, spec)?;
+        let bus_interfaces = bus_interfaces(&ports, opts.clock_hz(), regs.as_ref())?;
         let paths = CorePaths::new(&core.top, &opts.version);
         let layer = &spec.layers()[core.layer];
         let hdl_view = |name: &str, display: &str, env: &str, set: &str| View {
@@ -487,23 +575,59 @@ impl Component {
         };
         let vlnv = Vlnv::new(&opts.vendor, &opts.library, &core.top, &opts.version);
         Ok(Component {
-            display_name: format!("RepAct activation {} ({})", layer.name(), core.top),
-            description: format!(
-                "RepAct activation layer `{}` (variant {}, {} channel(s)) as a piecewise \
-                 quadratic in fixed point: {} in, {} out, {} sample(s) per AXI4-Stream beat, \
-                 latency {} cycles, one beat per clock. Coefficients are constants; proven \
-                 error bound {:.4} output ULP.",
-                layer.name(),
-                layer.folded.variant,
-                layer.channels(),
-                spec.input(),
-                spec.output(),
-                core.lanes,
-                core.latency_cycles,
-                layer.bound.total_ulp
-            ),
+            display_name: match &regs {
+                None => format!("RepAct activation {} ({})", layer.name(), core.top),
+                Some(r) => format!(
+                    "RepAct activation, {} layer slots over AXI4-Lite ({})",
+                    r.map.layers, core.top
+                ),
+            },
+            description: match &regs {
+                None => format!(
+                    "RepAct activation layer `{}` (variant {}, {} channel(s)) as a piecewise \
+                     quadratic in fixed point: {} in, {} out, {} sample(s) per AXI4-Stream beat, \
+                     latency {} cycles, one beat per clock. Coefficients are constants; proven \
+                     error bound {:.4} output ULP.",
+                    layer.name(),
+                    layer.folded.variant,
+                    layer.channels(),
+                    spec.input(),
+                    spec.output(),
+                    core.lanes,
+                    core.latency_cycles,
+                    layer.bound.total_ulp
+                ),
+                Some(r) => format!(
+                    "RepAct activations as a piecewise quadratic in fixed point: {} in, {} out, \
+                     {} sample(s) per AXI4-Stream beat, latency {} cycles, one beat per clock. \
+                     Thresholds and coefficients of {} layer slots ({} channel slots, {} \
+                     segments each) are registers written over the AXI4-Lite slave S_AXI \
+                     ({} address bits); LAYER_SELECT picks the layer streamed. Generated for \
+                     the layers {}; largest proven error bound {:.4} output ULP.",
+                    spec.input(),
+                    spec.output(),
+                    core.lanes,
+                    core.latency_cycles,
+                    r.map.layers,
+                    r.map.channels,
+                    r.map.segments,
+                    r.address_bits,
+                    layer_names(spec),
+                    max_bound(spec)
+                ),
+            },
             taxonomy: "/UserIP".into(),
             bus_interfaces,
+            memory_maps: regs
+                .iter()
+                .map(|r| MemoryMap {
+                    name: S_AXI.into(),
+                    block: axilite::ADDRESS_BLOCK.into(),
+                    range: r.range,
+                    width: axilite::REGISTER_BITS,
+                    registers: r.registers.clone(),
+                })
+                .collect(),
             views: vec![
                 hdl_view(
                     SYNTHESIS_VIEW,
@@ -556,7 +680,10 @@ impl Component {
                 },
             ],
             component_name: format!("{}_v{}", core.top, opts.version.replace('.', "_")),
-            parameters: info_parameters(core, spec),
+            parameters: match &regs {
+                None => info_parameters(core, spec),
+                Some(r) => axilite_info_parameters(core, spec, r),
+            },
             families: SUPPORTED_FAMILIES.to_vec(),
             vlnv,
         })
@@ -586,6 +713,9 @@ impl Component {
                 Element::new("spirit:busInterfaces")
                     .children(self.bus_interfaces.iter().map(bus_interface_xml)),
             )
+            .child_opt((!self.memory_maps.is_empty()).then(|| {
+                Element::new("spirit:memoryMaps").children(self.memory_maps.iter().map(memory_map_xml))
+            }))
             .child(
                 Element::new("spirit:model")
                     .child(Element::new("spirit:views").children(self.views.iter().map(view_xml)))
@@ -772,6 +902,52 @@ fn bus_interface_xml(b: &BusInterface) -> Element {
         .child_opt(params)
 }
 
+fn memory_map_xml(m: &MemoryMap) -> Element {
+    let registers = m.registers.iter().map(|r| {
+        let mut reg = Element::new("spirit:register")
+            .child(Element::leaf("spirit:name", r.name))
+            .child(Element::leaf("spirit:description", &r.description))
+            .child(Element::leaf(
+                "spirit:addressOffset",
+                format!("0x{:X}", r.offset),
+            ))
+            .child(Element::leaf("spirit:size", m.width).attr("spirit:format", "long"))
+            .child(Element::leaf("spirit:access", r.ipxact_access()));
+        if let Some(v) = r.reset {
+            reg.push(
+                Element::new("spirit:reset").child(
+                    Element::leaf("spirit:value", format!("0x{v:08X}"))
+                        .attr("spirit:format", "bitString")
+                        .attr("spirit:bitStringLength", m.width),
+                ),
+            );
+        }
+        reg.children(r.fields.iter().map(|f| {
+            Element::new("spirit:field")
+                .child(Element::leaf("spirit:name", f.name))
+                .child(Element::leaf("spirit:bitOffset", f.lsb))
+                .child(Element::leaf("spirit:bitWidth", f.width).attr("spirit:format", "long"))
+                .child(Element::leaf("spirit:access", r.ipxact_access()))
+        }))
+    });
+    Element::new("spirit:memoryMap")
+        .child(Element::leaf("spirit:name", &m.name))
+        .child(
+            Element::new("spirit:addressBlock")
+                .child(Element::leaf("spirit:name", &m.block))
+                .child(
+                    Element::leaf("spirit:baseAddress", "0x0")
+                        .attr("spirit:format", "bitString")
+                        .attr("spirit:resolve", "user")
+                        .attr("spirit:bitStringLength", m.width),
+                )
+                .child(Element::leaf("spirit:range", m.range).attr("spirit:format", "long"))
+                .child(Element::leaf("spirit:width", m.width).attr("spirit:format", "long"))
+                .child(Element::leaf("spirit:usage", "register"))
+                .children(registers),
+        )
+}
+
 fn view_xml(v: &View) -> Element {
     let mut e = Element::new("spirit:view")
         .child(Element::leaf("spirit:name", &v.name))
@@ -877,4 +1053,96 @@ pub fn info_parameters(core: &GeneratedCore, spec: &DatapathSpec) -> Vec<InfoPar
             ParamValue::Text(format!("{:.4}", layer.bound.total_ulp)),
         ),
     ]
+}
+
+/// The register map of `core` when it has one (a run-time-coefficient core).
+pub fn core_registers(core: &GeneratedCore, spec: &DatapathSpec) -> Result<Option<CoreRegisters>> {
+    core.register_map
+        .as_ref()
+        .map(|m| CoreRegisters::new(m, spec, core.lanes))
+        .transpose()
+}
+
+/// The layers of `spec` as `` `a`, `b`, `c` ``.
+pub fn layer_names(spec: &DatapathSpec) -> String {
+    spec.layers()
+        .iter()
+        .map(|l| format!("`{}`", l.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn max_bound(spec: &DatapathSpec) -> f64 {
+    spec.layers()
+        .iter()
+        .map(|l| l.bound.total_ulp)
+        .fold(0.0, f64::max)
+}
+
+/// The read-only facts of a run-time-coefficient core: its layer slots, its register map, and
+/// the stream facts of a baked core.
+pub fn axilite_info_parameters(
+    core: &GeneratedCore,
+    spec: &DatapathSpec,
+    regs: &CoreRegisters,
+) -> Vec<InfoParameter> {
+    let p = |name: &str, display: &str, description: &str, value: ParamValue| InfoParameter {
+        name: name.into(),
+        display_name: display.into(),
+        description: description.into(),
+        value,
+    };
+    let mut params = vec![
+        p(
+            "LAYERS",
+            "Layers (by slot)",
+            "Activation layers the core was generated for, slot 0 first; load a layer's \
+             thresholds and coefficients over S_AXI, then select it with LAYER_SELECT",
+            ParamValue::Text(
+                spec.layers()
+                    .iter()
+                    .map(|l| l.name())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+        ),
+        p(
+            "LAYER_SLOTS",
+            "Layer slots",
+            "Layers whose coefficients the core holds at once",
+            ParamValue::Long(regs.map.layers as i64),
+        ),
+        p(
+            "CHANNEL_SLOTS",
+            "Channel slots per layer",
+            "Channels with their own coefficients a layer slot holds (channels-last stream order)",
+            ParamValue::Long(regs.map.channels as i64),
+        ),
+        p(
+            "SEGMENTS",
+            "Segments",
+            "Quadratic segments per channel",
+            ParamValue::Long(regs.map.segments as i64),
+        ),
+        p(
+            "S_AXI_ADDR_WIDTH",
+            "S_AXI address width",
+            "Bits of s_axi_awaddr and s_axi_araddr: the register block spans 2^width bytes",
+            ParamValue::Long(regs.address_bits as i64),
+        ),
+    ];
+    // The stream facts as for a baked core, without its one layer.
+    params.extend(
+        info_parameters(core, spec)
+            .into_iter()
+            .filter(|q| !matches!(q.name.as_str(), "LAYER" | "CHANNELS" | "ERROR_BOUND_ULP")),
+    );
+    params.push(p(
+        "ERROR_BOUND_ULP",
+        "Proven error bound (output ULP)",
+        "Largest worst-case error of the layers against the saturated f64 function, proven at \
+         generation",
+        ParamValue::Text(format!("{:.4}", max_bound(spec))),
+    ));
+    params
 }

@@ -16,17 +16,30 @@
 //! vivado/create_bd.tcl              Zynq block design: PS7 + AXI DMA + core (reads config.tcl)
 //! vivado/package_ip.tcl             re-package the cores with Vivado's own ipx:: packager
 //! sw/<top>.h                        bare-metal C: stream format and float <-> fixed helpers
+//!                                   (and the register map and layer loaders of an axilite core)
 //! sw/repact_pynq.py                 PYNQ driver (numpy in, numpy out, through the AXI DMA)
 //! sw/repact_cores.json              the cores' stream formats, read by the PYNQ driver
 //! report.md, report.json            per layer: function, formats, bounds, measured error, resources
 //! plots/<layer>.svg                 the function, the hardware's output and its error in ULP
 //! ```
 //!
+//! # Baked and run-time-coefficient bundles
+//!
+//! A `--coeffs axilite` bundle has one core holding every layer, with an AXI4-Lite slave
+//! (`S_AXI`) whose register map ([`crate::hdl::regmap`], rendered through [`CoreRegisters`])
+//! lands in `component.xml`, `config.tcl`, the C header, `repact_cores.json`, the report and the
+//! README. The fixed files (`vivado/create_bd.tcl`, `vivado/package_ip.tcl`,
+//! `sw/repact_pynq.py`) are one source each, in which the lines between `# >>> axilite` and
+//! `# <<< axilite` serve only cores with a register slave: [`variant`] keeps them (without
+//! the marker lines) for an axilite bundle and drops them for a baked one, whose files stay
+//! exactly what they were before the axilite mode existed.
+//!
 //! Everything is built in memory and is deterministic: the same bundle and options give
 //! byte-identical files, with no time stamps and no paths of the generating machine. Only the
 //! resource estimate ([`estimate_resources`], `PackageOptions::estimate`) runs an external tool
 //! (Yosys); the rest needs none.
 
+pub mod axilite;
 mod c_header;
 mod ipxact;
 mod pynq;
@@ -39,9 +52,10 @@ mod xdc;
 mod xgui;
 pub mod xml;
 
+pub use axilite::{CoreRegisters, AXI4LITE_LOGICAL_PORTS, S_AXI};
 pub use ipxact::{
-    BusInterface, BusType, Component, CorePaths, InfoParameter, Mode, ParamValue, Port, Vlnv, ACLK,
-    ARESETN, AXIS_LOGICAL_PORTS, M_AXIS, SUPPORTED_FAMILIES, S_AXIS,
+    core_registers, BusInterface, BusType, Component, CorePaths, InfoParameter, MemoryMap, Mode,
+    ParamValue, Port, Vlnv, ACLK, ARESETN, AXIS_LOGICAL_PORTS, M_AXIS, SUPPORTED_FAMILIES, S_AXIS,
 };
 pub use report::{measure_error, MeasuredError};
 pub use resources::{
@@ -182,6 +196,7 @@ pub fn package_files(
             "internal error: the bundle has a different number of cores and specs".into(),
         ));
     }
+    let axilite = bundle_is_axilite(bundle)?;
     let estimate = if opts.estimate {
         Some(estimate_resources(bundle)?)
     } else {
@@ -209,10 +224,12 @@ pub fn package_files(
             format!("{dir}/{}", paths.ooc_xdc),
             xdc::ooc_constraints(&core.top, opts).into_bytes(),
         );
-        files.insert(
-            format!("sw/{}.h", core.top),
-            c_header::render(core, spec).into_bytes(),
-        );
+        let header = if component.memory_maps.is_empty() {
+            c_header::render(core, spec)
+        } else {
+            c_header::render_axilite(core, spec)?
+        };
+        files.insert(format!("sw/{}.h", core.top), header.into_bytes());
         components.push(component);
     }
     files.insert(
@@ -221,15 +238,15 @@ pub fn package_files(
     );
     files.insert(
         "vivado/create_bd.tcl".into(),
-        tcl::CREATE_BD_TCL.as_bytes().to_vec(),
+        variant(tcl::CREATE_BD_TCL, axilite)?.into_bytes(),
     );
     files.insert(
         "vivado/package_ip.tcl".into(),
-        tcl::PACKAGE_IP_TCL.as_bytes().to_vec(),
+        variant(tcl::PACKAGE_IP_TCL, axilite)?.into_bytes(),
     );
     files.insert(
         "sw/repact_pynq.py".into(),
-        pynq::DRIVER_PY.as_bytes().to_vec(),
+        variant(pynq::DRIVER_PY, axilite)?.into_bytes(),
     );
     files.insert(
         "sw/repact_cores.json".into(),
@@ -246,4 +263,98 @@ pub fn package_files(
         readme::render(bundle, opts, &files).into_bytes(),
     );
     Ok(files)
+}
+
+/// Whether `bundle` is a run-time-coefficient (`--coeffs axilite`) bundle: every core has a
+/// register map and the manifest says so, or none has and it says baked.
+pub fn bundle_is_axilite(bundle: &IpBundle) -> Result<bool> {
+    let with_map = bundle
+        .cores
+        .iter()
+        .filter(|c| c.register_map.is_some())
+        .count();
+    let axilite = bundle.manifest.coeffs == crate::manifest::CoeffMode::Axilite;
+    let want = if axilite { bundle.cores.len() } else { 0 };
+    if with_map != want {
+        return Err(Error::Usage(format!(
+            "internal error: the manifest says --coeffs {:?} but {with_map} of {} core(s) have \
+             an AXI4-Lite register map",
+            bundle.manifest.coeffs,
+            bundle.cores.len()
+        )));
+    }
+    Ok(axilite)
+}
+
+/// Marker line opening a block only run-time-coefficient bundles get.
+pub const AXILITE_BEGIN: &str = "# >>> axilite";
+/// Marker line closing it.
+pub const AXILITE_END: &str = "# <<< axilite";
+
+/// The text of a fixed file for a bundle: the lines between [`AXILITE_BEGIN`] and
+/// [`AXILITE_END`] (markers on lines of their own, indentation allowed, not nested) are kept
+/// for an axilite bundle and dropped otherwise; the marker lines are always dropped.
+pub fn variant(text: &str, axilite: bool) -> Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut inside = false;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let marker = line.trim();
+        let bad = |what: &str| {
+            Err(Error::Usage(format!(
+                "internal error: line {}: {what} axilite marker",
+                n + 1
+            )))
+        };
+        if marker == AXILITE_BEGIN {
+            if inside {
+                return bad("nested");
+            }
+            inside = true;
+        } else if marker == AXILITE_END {
+            if !inside {
+                return bad("unopened");
+            }
+            inside = false;
+        } else if marker.contains(">>> axilite") || marker.contains("<<< axilite") {
+            return bad("misplaced");
+        } else if axilite || !inside {
+            out.push_str(line);
+        }
+    }
+    if inside {
+        return Err(Error::Usage(
+            "internal error: an axilite marker block is not closed".into(),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_keep_or_drop_the_marked_blocks() {
+        let text = "a\n  # >>> axilite\n  b\n  # <<< axilite\nc\n";
+        assert_eq!(variant(text, false).unwrap(), "a\nc\n");
+        assert_eq!(variant(text, true).unwrap(), "a\n  b\nc\n");
+        for bad in [
+            "# >>> axilite\n",
+            "# <<< axilite\n",
+            "# >>> axilite\n# >>> axilite\n# <<< axilite\n",
+            "x # >>> axilite\n",
+        ] {
+            assert!(variant(bad, true).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_fixed_files_have_well_formed_blocks() {
+        for text in [tcl::CREATE_BD_TCL, tcl::PACKAGE_IP_TCL, pynq::DRIVER_PY] {
+            let baked = variant(text, false).unwrap();
+            let axilite = variant(text, true).unwrap();
+            assert!(axilite.len() > baked.len());
+            assert!(!baked.contains("axilite") && !axilite.contains(">>> axilite"));
+        }
+    }
 }

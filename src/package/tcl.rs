@@ -1,10 +1,12 @@
 //! Tcl: quoting, and the generated `vivado/config.tcl`.
 //!
 //! The block-design and re-packaging scripts are real Tcl files in the repository's `vivado/`
-//! folder, copied verbatim; what differs between IP directories (part, clock, cores, stream
+//! folder, copied verbatim (less their `# >>> axilite` blocks in a baked bundle:
+//! [`super::variant`]); what differs between IP directories (part, clock, cores, stream
 //! widths, interfaces and their port maps) is written here as `config.tcl`, a list of plain
-//! `set`/`dict set` commands the scripts `source`. The interfaces come from the same
-//! [`Component`] values as `component.xml`, so re-packaging with Vivado maps the same ports.
+//! `set`/`dict set` commands the scripts `source`. The interfaces (and the memory map of an
+//! AXI4-Lite slave) come from the same [`Component`] values as `component.xml`, so
+//! re-packaging with Vivado maps the same ports and registers.
 
 use super::ipxact::{Component, Mode};
 use super::{ip_dir, CorePaths, PackageOptions};
@@ -50,6 +52,14 @@ pub fn word(s: &str) -> String {
         }
     }
     out
+}
+
+/// The elements of a list made by [`list`], without its outer braces (to nest it as one word
+/// of another list).
+fn strip_braces(l: &str) -> &str {
+    l.strip_prefix('{')
+        .and_then(|l| l.strip_suffix('}'))
+        .unwrap_or(l)
 }
 
 /// A Tcl list of words.
@@ -148,11 +158,20 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
     s.cmd(&[Text("set"), Text("::repact::core"), List("{}".into())]);
     for ((core, spec), comp) in bundle.cores.iter().zip(&bundle.specs).zip(components) {
         s.comment("");
-        s.comment(&format!(
-            "{}: layer `{}`",
-            core.top,
-            spec.layers()[core.layer].name()
-        ));
+        if comp.memory_maps.is_empty() {
+            s.comment(&format!(
+                "{}: layer `{}`",
+                core.top,
+                spec.layers()[core.layer].name()
+            ));
+        } else {
+            s.comment(&format!(
+                "{}: layers {} in slots 0..{}, loaded over AXI4-Lite",
+                core.top,
+                super::ipxact::layer_names(spec),
+                spec.layers().len() - 1
+            ));
+        }
         let top = core.top.as_str();
         let paths = CorePaths::new(top, &opts.version);
         let dset = |s: &mut Script, keys: &[&str], value: Word<'_>| {
@@ -206,6 +225,53 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
                         .iter()
                         .flat_map(|p| [p.name.as_str(), p.value.as_str()]),
                 )),
+            );
+        }
+        for m in &comp.memory_maps {
+            let name = m.name.as_str();
+            let (range, width) = (m.range.to_string(), m.width.to_string());
+            dset(&mut s, &["memory_maps", name, "block"], Text(&m.block));
+            dset(&mut s, &["memory_maps", name, "range"], Text(&range));
+            dset(&mut s, &["memory_maps", name, "width"], Text(&width));
+            dset(&mut s, &["memory_maps", name, "usage"], Text("register"));
+            let registers: Vec<String> = m
+                .registers
+                .iter()
+                .map(|r| {
+                    let fields: Vec<String> = r
+                        .fields
+                        .iter()
+                        .map(|f| {
+                            list([
+                                "name",
+                                f.name,
+                                "lsb",
+                                &f.lsb.to_string(),
+                                "width",
+                                &f.width.to_string(),
+                            ])
+                        })
+                        .collect();
+                    list([
+                        "name",
+                        r.name,
+                        "offset",
+                        &format!("0x{:04X}", r.offset),
+                        "access",
+                        r.ipxact_access(),
+                        "reset",
+                        &r.reset.map(|v| format!("0x{v:08X}")).unwrap_or_default(),
+                        "description",
+                        &r.description,
+                        "fields",
+                        &list(fields.iter().map(|f| strip_braces(f))),
+                    ])
+                })
+                .collect();
+            dset(
+                &mut s,
+                &["memory_maps", name, "registers"],
+                List(list(registers.iter().map(|r| strip_braces(r)))),
             );
         }
     }
