@@ -142,6 +142,10 @@ struct Resources {
     ff: u64,
     carry: u64,
     srl: u64,
+    /// Distributed RAM cells (RAM32M, RAM64M, RAM32X1D, ...; each RAM32M/RAM64M is 4 LUTs).
+    lutram: u64,
+    /// Block RAMs.
+    bram: u64,
     latches: u64,
 }
 
@@ -173,6 +177,8 @@ fn yosys_synth(c: &GeneratedCore, dir: &Path) -> Resources {
             "FDRE" | "FDSE" | "FDCE" | "FDPE" => r.ff += n,
             "CARRY4" => r.carry += n,
             c if c.starts_with("SRL") => r.srl += n,
+            c if c.starts_with("RAMB") => r.bram += n,
+            c if c.starts_with("RAM") => r.lutram += n,
             c if c.starts_with("LD") || c.contains("latch") || c.contains("dlatch") => {
                 r.latches += n
             }
@@ -916,7 +922,11 @@ fn axilite_script(spec: &DatapathSpec, c: &GeneratedCore) -> BusScript {
 
     // Read-only registers report the real values, and refuse writes.
     let ro = map.read_only_values(spec, c.lanes);
-    assert_eq!(ro[3].value >> 8 & 0xff, c.latency_cycles as u32, "GEOMETRY latency");
+    assert_eq!(
+        ro[3].value >> 8 & 0xff,
+        c.latency_cycles as u32,
+        "GEOMETRY latency"
+    );
     for r in &ro {
         s.read(r.addr, r.value, OKAY);
     }
@@ -949,7 +959,11 @@ fn axilite_script(spec: &DatapathSpec, c: &GeneratedCore) -> BusScript {
     for &(a, d) in &writes {
         s.write(a, d, OKAY);
     }
-    s.read(map.layer_channels(0), spec.layers()[0].channels() as u32, OKAY);
+    s.read(
+        map.layer_channels(0),
+        spec.layers()[0].channels() as u32,
+        OKAY,
+    );
     for &(a, d) in &writes {
         s.read(a, d, OKAY);
     }
@@ -994,7 +1008,15 @@ fn axilite_script(spec: &DatapathSpec, c: &GeneratedCore) -> BusScript {
     s.op(OP_WRITE_AND_READ, 0, 0, 0, 0, 0, 0);
     let (a, d) = writes[1];
     s.op(OP_WRITE, 0, 0xf, OKAY, a, d, 0);
-    s.op(OP_READ, 0, 0, OKAY, map.layer_channels(0), 0, l0.channels() as u32);
+    s.op(
+        OP_READ,
+        0,
+        0,
+        OKAY,
+        map.layer_channels(0),
+        0,
+        l0.channels() as u32,
+    );
 
     // Every layer streamed, at full speed and with stalls.
     let mut seed = 0x5eed_u64;
@@ -1415,7 +1437,16 @@ fn axilite_channel_counts_at_run_time_are_right() {
 
 #[test]
 fn axilite_segment_counts_are_clean() {
-    // S = 3 (table address by an adder), S = 2 (a one-bit segment), S = 1 (no thresholds).
+    // S = 6 (two copies of the threshold table), S = 3 (table address by an adder), S = 2
+    // (a one-bit segment), S = 1 (no thresholds).
+    let s6 = spec_of_all(
+        &[
+            piecewise("pw6.a", &[-2.0, -1.0, 0.0, 0.5, 1.5], 2),
+            piecewise("pw6.b", &[-0.5, 0.5], 1),
+        ],
+        fmt(10, 4),
+        fmt(10, 4),
+    );
     let s3 = spec_of_all(
         &[
             piecewise("pw3.a", &[-1.0, 0.5], 3),
@@ -1431,6 +1462,7 @@ fn axilite_segment_counts_are_clean() {
         fmt(10, 4),
     );
     check_all_axilite(vec![
+        ("ax_s6_n4".into(), s6, 4, 0),
         ("ax_s3_n4".into(), s3.clone(), 4, 0),
         ("ax_s3_n1".into(), s3, 1, 0),
         ("ax_s2_n2".into(), s2, 2, 0),
@@ -1454,7 +1486,10 @@ fn axilite_bundled_network_resources() {
     let baked = core(&first, "repact_digits_baked", 1, 0);
     let rb = check_core(&first, &baked);
     eprintln!("bundled layer 0, 16-bit, 1 lane, baked: {rb:?}");
-    assert_eq!(r.dsp, 2, "the lane's two multiply-adds stay on two DSP48E1: {r:?}");
+    assert_eq!(
+        r.dsp, 2,
+        "the lane's two multiply-adds stay on two DSP48E1: {r:?}"
+    );
 }
 
 #[test]
@@ -1469,7 +1504,11 @@ fn axilite_ports_and_facts_match_the_request() {
     assert_eq!(map, RegisterMap::for_spec(&spec));
     let a = map.address_bits();
     let baked = core(&spec, "axfacts", 4, 3);
-    assert_eq!(c.ports[..baked.ports.len()], baked.ports[..], "stream ports as baked");
+    assert_eq!(
+        c.ports[..baked.ports.len()],
+        baked.ports[..],
+        "stream ports as baked"
+    );
     let got: Vec<(&str, u32, PortDir)> = c.ports[baked.ports.len()..]
         .iter()
         .map(|p| (p.name.as_str(), p.width, p.dir))
@@ -1507,7 +1546,11 @@ fn axilite_ports_and_facts_match_the_request() {
     assert!(baked.register_map.is_none());
     // The header carries the register map, generated from the regmap module.
     for r in &repact_hw::hdl::regmap::REGISTERS {
-        assert!(c.verilog.contains(r.name), "{} missing from the header", r.name);
+        assert!(
+            c.verilog.contains(r.name),
+            "{} missing from the header",
+            r.name
+        );
     }
     assert_eq!(c, axilite_core(&spec, "axfacts", 4, 3), "deterministic");
     assert!(!c.verilog.contains('$'));

@@ -4,14 +4,21 @@
 //! XDC, the C header (cc -Wall -Werror) and the PYNQ driver (python3 + numpy) against the
 //! golden model's quantization on the bundled real tensors.
 //!
+//! Every check runs on baked bundles (one core per layer) and on run-time-coefficient bundles
+//! (`--coeffs axilite`: one core for all five layers, 1 and 4 lanes), whose AXI4-Lite slave,
+//! memory map, block-design address, C header and PYNQ register writes are checked against
+//! the register map of `repact_hw::hdl::regmap` directly.
+//!
 //! Missing tools fail the tests with an install hint (`scripts/install-test-deps.sh` installs
 //! the Python packages): a silent skip would hide a broken check.
 
-use repact_hw::fixedpoint::{ApFixed, SpecOptions};
+use repact_hw::fixedpoint::{ApFixed, DatapathSpec, SpecOptions};
 use repact_hw::flow::{self, GenOptions, IpBundle};
+use repact_hw::hdl::regmap::{self, CoefKind, RegisterMap};
 use repact_hw::manifest::CoeffMode;
 use repact_hw::package::{
-    estimate_resources, package_files, PackageOptions, AXIS_LOGICAL_PORTS, SUPPORTED_FAMILIES,
+    estimate_resources, package_files, variant, PackageOptions, AXI4LITE_LOGICAL_PORTS,
+    AXIS_LOGICAL_PORTS, SUPPORTED_FAMILIES,
 };
 use repact_hw::{weights, Error};
 use serde_json::Value;
@@ -46,6 +53,15 @@ fn ok(out: &Output, what: &str) -> String {
 
 /// The bundled example (all five layers of the bn network), as `gen` builds it.
 fn bundle(lanes: usize, tuser_width: u32, layer: Option<&str>) -> IpBundle {
+    generate(lanes, tuser_width, layer, CoeffMode::Baked)
+}
+
+/// All five layers in one run-time-coefficient core (`--coeffs axilite`).
+fn axilite_bundle(lanes: usize) -> IpBundle {
+    generate(lanes, 0, None, CoeffMode::Axilite)
+}
+
+fn generate(lanes: usize, tuser_width: u32, layer: Option<&str>, coeffs: CoeffMode) -> IpBundle {
     let net = weights::load(
         &repo().join("examples/repact-digits/bn/model.safetensors"),
         &Default::default(),
@@ -59,7 +75,7 @@ fn bundle(lanes: usize, tuser_width: u32, layer: Option<&str>) -> IpBundle {
             name: "repact_act".into(),
             lanes,
             tuser_width,
-            coeffs: CoeffMode::Baked,
+            coeffs,
             layer: layer.map(str::to_string),
             command_line: "repact-hw gen".into(),
             package: Default::default(),
@@ -120,8 +136,54 @@ fn wide() -> &'static Pkg {
     })
 }
 
-fn both() -> [&'static Pkg; 2] {
-    [example(), wide()]
+/// One lane, all five layers in one core with an AXI4-Lite slave, default options.
+fn axilite() -> &'static Pkg {
+    static P: OnceLock<Pkg> = OnceLock::new();
+    P.get_or_init(|| {
+        write_pkg(
+            "package-axilite",
+            axilite_bundle(1),
+            PackageOptions::default(),
+        )
+    })
+}
+
+/// Four lanes (64-bit streams), all five layers in one core, other VLNV and clock.
+fn axilite4() -> &'static Pkg {
+    static P: OnceLock<Pkg> = OnceLock::new();
+    P.get_or_init(|| {
+        write_pkg(
+            "package-axilite4",
+            axilite_bundle(4),
+            PackageOptions {
+                vendor: "example.com".into(),
+                library: "act".into(),
+                version: "1.3".into(),
+                clock_mhz: 150.0,
+                ..PackageOptions::default()
+            },
+        )
+    })
+}
+
+fn axilites() -> [&'static Pkg; 2] {
+    [axilite(), axilite4()]
+}
+
+/// Baked and axilite bundles.
+fn all() -> [&'static Pkg; 4] {
+    [example(), wide(), axilite(), axilite4()]
+}
+
+/// The register map of an axilite core, its spec.
+fn axilite_core(pkg: &Pkg) -> (&repact_hw::hdl::GeneratedCore, &DatapathSpec, RegisterMap) {
+    assert_eq!(pkg.bundle.cores.len(), 1);
+    let core = &pkg.bundle.cores[0];
+    let map = core
+        .register_map
+        .expect("an axilite core has a register map");
+    assert_eq!(map, RegisterMap::for_spec(&pkg.bundle.specs[0]));
+    (core, &pkg.bundle.specs[0], map)
 }
 
 // ---- component.xml facts, read with Python's ElementTree ----------------------------------
@@ -151,7 +213,28 @@ for b in root.iter(S + "busInterface"):
         "port_maps": [[t(m.find(S + "logicalPort"), "name"), t(m.find(S + "physicalPort"), "name")]
                       for m in b.iter(S + "portMap")],
         "params": {t(p, "name"): t(p, "value") for p in b.iter(S + "parameter")},
+        "memory_map_ref": next((r.get(S + "memoryMapRef") for r in b.iter(S + "memoryMapRef")), None),
     })
+out["memory_maps"] = {}
+for m in root.iter(S + "memoryMap"):
+    blocks = []
+    for blk in m.findall(S + "addressBlock"):
+        regs = []
+        for r in blk.findall(S + "register"):
+            reset = r.find(S + "reset")
+            regs.append({
+                "name": t(r, "name"),
+                "offset": int(t(r, "addressOffset"), 0),
+                "size": int(t(r, "size")),
+                "access": t(r, "access"),
+                "reset": None if reset is None else int(reset.find(S + "value").text, 0),
+                "fields": [[t(f, "name"), int(t(f, "bitOffset")), int(t(f, "bitWidth")), t(f, "access")]
+                           for f in r.findall(S + "field")],
+            })
+        blocks.append({"name": t(blk, "name"), "base": int(t(blk, "baseAddress"), 0),
+                       "range": int(t(blk, "range")), "width": int(t(blk, "width")),
+                       "usage": t(blk, "usage"), "registers": regs})
+    out["memory_maps"][t(m, "name")] = blocks
 out["file_sets"] = {t(f, "name"): [[t(x, "name")] + [u.text for u in x.findall(S + "userFileType")]
                                     for x in f.findall(S + "file")]
                     for f in root.iter(S + "fileSet")}
@@ -256,7 +339,7 @@ fn xmllint_schema(xsd: &Path, xml: &Path) -> Output {
 #[test]
 fn component_xml_validates_against_the_ieee_1685_2009_schema() {
     let xsd = schema();
-    for pkg in both() {
+    for pkg in all() {
         for core in &pkg.bundle.cores {
             let xml = ip_dir(pkg, &core.top).join("component.xml");
             ok(
@@ -288,7 +371,7 @@ fn the_schema_check_rejects_a_broken_component() {
 
 #[test]
 fn component_ports_are_the_hdl_top_ports() {
-    for pkg in both() {
+    for pkg in all() {
         for core in &pkg.bundle.cores {
             let dir = ip_dir(pkg, &core.top);
             let facts = component_facts(&dir.join("component.xml"));
@@ -327,7 +410,7 @@ fn component_ports_are_the_hdl_top_ports() {
 
 #[test]
 fn component_references_are_consistent() {
-    for pkg in both() {
+    for pkg in all() {
         for core in &pkg.bundle.cores {
             let dir = ip_dir(pkg, &core.top);
             let f = component_facts(&dir.join("component.xml"));
@@ -355,18 +438,21 @@ fn component_references_are_consistent() {
                 .iter()
                 .map(|b| (b["name"].as_str().unwrap(), b))
                 .collect();
-            assert_eq!(
-                ifs.keys().copied().collect::<BTreeSet<_>>(),
-                ["M_AXIS", "S_AXIS", "aclk", "aresetn"].into(),
-            );
+            let mut want_ifs: BTreeSet<&str> = ["M_AXIS", "S_AXIS", "aclk", "aresetn"].into();
+            if core.register_map.is_some() {
+                want_ifs.insert("S_AXI");
+            }
+            assert_eq!(ifs.keys().copied().collect::<BTreeSet<_>>(), want_ifs);
             let mut mapped = BTreeSet::new();
             for (name, b) in &ifs {
                 for m in b["port_maps"].as_array().unwrap() {
                     let (logical, physical) = (m[0].as_str().unwrap(), m[1].as_str().unwrap());
                     assert!(ports.contains_key(physical), "{name}: no port {physical}");
                     assert!(mapped.insert(physical), "{physical} mapped twice");
+                    let aximm: Vec<&str> = AXI4LITE_LOGICAL_PORTS.iter().map(|p| p.0).collect();
                     let valid: &[&str] = match b["bus"].as_str().unwrap() {
                         "xilinx.com:interface:axis:1.0" => &AXIS_LOGICAL_PORTS,
+                        "xilinx.com:interface:aximm:1.0" => &aximm,
                         "xilinx.com:signal:clock:1.0" => &["CLK"],
                         "xilinx.com:signal:reset:1.0" => &["RST"],
                         other => panic!("unexpected bus {other}"),
@@ -374,7 +460,10 @@ fn component_references_are_consistent() {
                     assert!(valid.contains(&logical), "{name}: logical port {logical}");
                     // Direction follows the mode: a slave's TREADY is an output, etc.
                     let dir = ports[physical].0;
-                    let slave_in = logical != "TREADY";
+                    let slave_in = match AXI4LITE_LOGICAL_PORTS.iter().find(|p| p.0 == logical) {
+                        Some(&(_, input)) if *name == "S_AXI" => input,
+                        _ => logical != "TREADY",
+                    };
                     let want = match (b["mode"].as_str().unwrap(), slave_in) {
                         ("slave", true) | ("master", false) => "in",
                         _ => "out",
@@ -401,6 +490,20 @@ fn component_references_are_consistent() {
                     "ASSOCIATED_BUSIF names no interface {b}"
                 );
             }
+            // Every bus interface but the clock and reset runs on aclk.
+            let associated: BTreeSet<&str> = clk["ASSOCIATED_BUSIF"]
+                .as_str()
+                .unwrap()
+                .split(':')
+                .collect();
+            assert_eq!(
+                associated,
+                want_ifs
+                    .iter()
+                    .copied()
+                    .filter(|i| !["aclk", "aresetn"].contains(i))
+                    .collect()
+            );
             let rst = clk["ASSOCIATED_RESET"].as_str().unwrap();
             assert!(
                 ports.contains_key(rst),
@@ -463,6 +566,134 @@ fn component_references_are_consistent() {
     }
 }
 
+#[test]
+fn axilite_slave_and_memory_map_follow_the_register_map() {
+    for pkg in axilites() {
+        let (core, spec, map) = axilite_core(pkg);
+        let dir = ip_dir(pkg, &core.top);
+        let f = component_facts(&dir.join("component.xml"));
+        let hdl = hdl_ports(&dir.join(format!("hdl/{}.v", core.top)), &core.top);
+        let s_axi = f["bus_interfaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == "S_AXI")
+            .expect("an S_AXI interface");
+        assert_eq!(s_axi["bus"], "xilinx.com:interface:aximm:1.0");
+        assert_eq!(s_axi["abstraction"], "xilinx.com:interface:aximm_rtl:1.0");
+        assert_eq!(s_axi["mode"], "slave");
+        assert_eq!(s_axi["params"]["PROTOCOL"], "AXI4LITE");
+        assert_eq!(s_axi["params"]["DATA_WIDTH"], "32");
+        assert_eq!(
+            s_axi["params"]["ADDR_WIDTH"],
+            map.address_bits().to_string()
+        );
+        assert_eq!(s_axi["memory_map_ref"], "S_AXI");
+        // Every AXI4-Lite signal once, on the s_axi_ port of its name, as wide as the bus says.
+        let maps: BTreeMap<&str, &str> = s_axi["port_maps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m[0].as_str().unwrap(), m[1].as_str().unwrap()))
+            .collect();
+        assert_eq!(maps.len(), AXI4LITE_LOGICAL_PORTS.len());
+        for (logical, input) in AXI4LITE_LOGICAL_PORTS {
+            let physical = format!("s_axi_{}", logical.to_ascii_lowercase());
+            assert_eq!(maps[logical], physical);
+            let (dir_, width) = &hdl[&physical];
+            assert_eq!(dir_, if input { "in" } else { "out" }, "{physical}");
+            let want = match logical {
+                "AWADDR" | "ARADDR" => map.address_bits() as u64,
+                "WDATA" | "RDATA" => 32,
+                "WSTRB" => 4,
+                "AWPROT" | "ARPROT" => 3,
+                "BRESP" | "RRESP" => 2,
+                _ => 1,
+            };
+            assert_eq!(*width, want, "{physical}");
+        }
+        // One address block of 2^A bytes holding every register at its offset in the map.
+        let blocks = f["memory_maps"]["S_AXI"].as_array().unwrap();
+        assert_eq!(blocks.len(), 1);
+        let b = &blocks[0];
+        assert_eq!(b["name"], "reg0");
+        assert_eq!(b["base"], 0);
+        assert_eq!(b["range"], 1u64 << map.address_bits());
+        assert_eq!(b["width"], 32);
+        assert_eq!(b["usage"], "register");
+        assert!(u64::from(map.end()) <= b["range"].as_u64().unwrap());
+        let regs = b["registers"].as_array().unwrap();
+        let got: Vec<(String, u32)> = regs
+            .iter()
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["offset"].as_u64().unwrap() as u32,
+                )
+            })
+            .collect();
+        assert_eq!(got, register_offsets(&map, spec, core.lanes));
+        let ro = map.read_only_values(spec, core.lanes);
+        for (r, doc) in regs.iter().zip(regmap::REGISTERS.iter()) {
+            let name = r["name"].as_str().unwrap();
+            assert_eq!(r["size"], 32);
+            let access = match doc.access {
+                regmap::Access::ReadOnly => "read-only",
+                regmap::Access::ReadWrite => "read-write",
+            };
+            assert_eq!(r["access"], access, "{name}");
+            // Read-only registers reset to their constant, LAYER_SELECT to 0, tables to nothing.
+            let want_reset = match ro.iter().find(|v| v.name == name) {
+                Some(v) => Value::from(v.value),
+                None if name == "LAYER_SELECT" => Value::from(0),
+                None => Value::Null,
+            };
+            assert_eq!(r["reset"], want_reset, "{name}");
+            let mut bits = 0u64;
+            for fl in r["fields"].as_array().unwrap() {
+                let (lsb, width) = (fl[1].as_u64().unwrap(), fl[2].as_u64().unwrap());
+                assert!(lsb + width <= 32, "{name}.{}", fl[0]);
+                let m = ((1u64 << width) - 1) << lsb;
+                assert_eq!(bits & m, 0, "{name}.{} overlaps", fl[0]);
+                bits |= m;
+                assert_eq!(fl[3], access);
+            }
+        }
+        // The FORMAT and GEOMETRY fields decode to the core's facts.
+        let field = |reg: &str, fld: &str| -> (u64, u64) {
+            let r = regs.iter().find(|r| r["name"] == reg).unwrap();
+            let f = r["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f[0] == fld)
+                .unwrap();
+            let (lsb, width) = (f[1].as_u64().unwrap(), f[2].as_u64().unwrap());
+            (
+                r["reset"].as_u64().unwrap() >> lsb & ((1 << width) - 1),
+                width,
+            )
+        };
+        assert_eq!(field("FORMAT", "IN_WIDTH").0, spec.input().width() as u64);
+        assert_eq!(field("FORMAT", "OUT_WIDTH").0, spec.output().width() as u64);
+        assert_eq!(field("GEOMETRY", "LANES").0, core.lanes as u64);
+        assert_eq!(field("GEOMETRY", "LATENCY").0, core.latency_cycles as u64);
+        assert_eq!(field("GEOMETRY", "LAYER_SLOTS").0, 5);
+        assert_eq!(field("GEOMETRY", "SEGMENTS").0, spec.segments() as u64);
+        assert_eq!(field("ID", "ID").0, regmap::ID_VALUE as u64);
+        // The customization page shows the slots and the layers.
+        assert_eq!(f["parameters"]["LAYER_SLOTS"], "5");
+        assert_eq!(
+            f["parameters"]["LAYERS"],
+            "block1.act block2.act block3.act block4.act block5.act"
+        );
+        assert_eq!(
+            f["parameters"]["S_AXI_ADDR_WIDTH"],
+            map.address_bits().to_string()
+        );
+    }
+}
+
 // ---- Tcl under the Vivado stub ---------------------------------------------------------------
 
 fn tcl_word(s: &str) -> String {
@@ -517,7 +748,8 @@ fn create_bd(pkg: &Pkg, script: &Path, args: &str) -> Output {
                  puts \"$k [dict get $stub::cells axi_dma_0 config $k]\"\n\
              }}\n\
              puts \"fclk [dict get $stub::cells processing_system7_0 config PCW_FPGA0_PERIPHERAL_FREQMHZ]\"\n\
-             puts \"cells [lsort [dict keys $stub::cells]]\"\n",
+             puts \"cells [lsort [dict keys $stub::cells]]\"\n\
+             dict for {{path where}} $stub::addresses {{ puts \"addr [join $path] [join $where]\" }}\n",
             tcl_word(&script.display().to_string())
         ),
     )
@@ -533,7 +765,7 @@ fn dma_config(stdout: &str) -> BTreeMap<String, String> {
 
 #[test]
 fn create_bd_tcl_builds_the_block_design_for_every_core() {
-    for pkg in both() {
+    for pkg in all() {
         for core in &pkg.bundle.cores {
             let project = pkg.dir.join("build");
             let out = create_bd(
@@ -564,6 +796,63 @@ fn create_bd_tcl_builds_the_block_design_for_every_core() {
     }
 }
 
+/// `(master, slave) -> (offset, range)` of every address `assign_bd_address` gave.
+fn addresses(stdout: &str) -> BTreeMap<(String, String), (u64, u64)> {
+    let hex = |v: &str| u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap();
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("addr "))
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            ((w[0].to_string(), w[1].to_string()), (hex(w[2]), hex(w[3])))
+        })
+        .collect()
+}
+
+#[test]
+fn create_bd_tcl_puts_the_axilite_registers_on_gp0_at_an_address() {
+    for pkg in axilites() {
+        let (core, _, map) = axilite_core(pkg);
+        let out = create_bd(
+            pkg,
+            &pkg.dir.join("vivado/create_bd.tcl"),
+            &format!(
+                "{{-core {} -project_dir {}}}",
+                core.top,
+                pkg.dir.join("build").display()
+            ),
+        );
+        let text = ok(&out, &format!("create_bd.tcl for {}", core.top));
+        let addr = addresses(&text);
+        let gp0 = "/processing_system7_0/M_AXI_GP0".to_string();
+        let (offset, range) = addr[&(gp0.clone(), format!("/{}_0/S_AXI", core.top))];
+        assert_eq!(range, 1u64 << map.address_bits(), "{text}");
+        assert!(range as u32 >= map.end(), "the block holds every register");
+        assert_eq!(offset % range, 0, "aligned to its size");
+        assert!(
+            (0x4000_0000..0x8000_0000).contains(&offset),
+            "in GP0's window: {offset:#x}"
+        );
+        // Beside the DMA's registers on the same port, not on top of them.
+        let (dma, dma_range) = addr[&(gp0, "/axi_dma_0/S_AXI_LITE".to_string())];
+        assert!(offset + range <= dma || dma + dma_range <= offset);
+    }
+    // A baked core has no register slave: the DMA is the only slave on GP0.
+    let out = create_bd(
+        example(),
+        &example().dir.join("vivado/create_bd.tcl"),
+        &format!("{{-project_dir {}}}", example().dir.join("build").display()),
+    );
+    let addr = addresses(&ok(&out, "create_bd.tcl baked"));
+    assert_eq!(
+        addr.keys()
+            .filter(|(m, _)| m.ends_with("M_AXI_GP0"))
+            .map(|(_, s)| s.as_str())
+            .collect::<Vec<_>>(),
+        ["/axi_dma_0/S_AXI_LITE"]
+    );
+}
+
 #[test]
 fn create_bd_tcl_writes_the_overlay_with_bitstream_on() {
     let pkg = example();
@@ -585,7 +874,10 @@ fn create_bd_tcl_writes_the_overlay_with_bitstream_on() {
 
 /// Copies the IP's vivado/ folder, applies `edit` to one file, and runs create_bd.tcl.
 fn mutated_create_bd(file: &str, from: &str, to: &str) -> Output {
-    let pkg = example();
+    mutated_create_bd_of(example(), file, from, to)
+}
+
+fn mutated_create_bd_of(pkg: &Pkg, file: &str, from: &str, to: &str) -> Output {
     let guard = tempfile::tempdir().unwrap();
     let copy = guard.path();
     std::fs::create_dir_all(copy.join("vivado")).unwrap();
@@ -692,6 +984,109 @@ fn the_stub_fails_on_broken_block_design_scripts() {
     ok(&mutated_create_bd("config.tcl", "", ""), "unmutated copy");
 }
 
+#[test]
+fn the_stub_fails_on_broken_axilite_block_designs() {
+    let pkg = axilite();
+    let cases = [
+        (
+            "create_bd.tcl",
+            "if {[dict exists $::repact::core $core interfaces S_AXI]} {",
+            "if {0} {",
+            "/repact_act_0/S_AXI is not connected",
+        ),
+        (
+            "create_bd.tcl",
+            "intc_ip {Auto}",
+            "intc_ip {New AXI Interconnect}",
+            "connected to an interconnect already",
+        ),
+        (
+            "create_bd.tcl",
+            "Master {/processing_system7_0/M_AXI_GP0} Slave /$inst/S_AXI",
+            "Master {/processing_system7_0/M_AXI_GP0} Slave /$inst/S_AXIS",
+            "not an AXI memory-mapped slave",
+        ),
+        (
+            "create_bd.tcl",
+            "\nassign_bd_address\n",
+            "\n",
+            "/repact_act_0/S_AXI is not assigned an address",
+        ),
+    ];
+    for (file, from, to, expect) in cases {
+        let out = mutated_create_bd_of(pkg, file, from, to);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(expect),
+            "{file}: `{from}` -> `{to}` should fail with `{expect}`, got: {err}"
+        );
+    }
+    ok(
+        &mutated_create_bd_of(pkg, "config.tcl", "", ""),
+        "unmutated copy",
+    );
+}
+
+#[test]
+fn the_stub_reads_the_memory_map_of_component_xml() {
+    // What the IP catalog needs of an AXI4-Lite slave's component.xml: a memory map by the
+    // referenced name, a power-of-two range of at least 4 KiB, registers inside it.
+    let pkg = axilite();
+    let top = &pkg.bundle.cores[0].top;
+    let xml = std::fs::read_to_string(ip_dir(pkg, top).join("component.xml")).unwrap();
+    let range = format!(
+        "<spirit:range spirit:format=\"long\">{}</spirit:range>",
+        1u64 << pkg.bundle.cores[0].register_map.unwrap().address_bits()
+    );
+    let cases = [
+        (
+            "spirit:memoryMapRef=\"S_AXI\"",
+            "spirit:memoryMapRef=\"S_AXI_X\"",
+            "no memory map `S_AXI_X'",
+        ),
+        (
+            range.as_str(),
+            "<spirit:range spirit:format=\"long\">6000</spirit:range>",
+            "is not a power of two",
+        ),
+        (
+            "<spirit:addressOffset>0x1000</spirit:addressOffset>",
+            "<spirit:addressOffset>0x10000</spirit:addressOffset>",
+            "does not fit the block",
+        ),
+        (
+            "<spirit:memoryMapRef spirit:memoryMapRef=\"S_AXI\"/>",
+            "",
+            "has no memoryMapRef",
+        ),
+    ];
+    for (from, to, expect) in cases {
+        assert!(xml.contains(from), "component.xml has no `{from}`");
+        let guard = tempfile::tempdir().unwrap();
+        let repo_copy = guard.path().join("ip");
+        std::fs::create_dir_all(repo_copy.join(top)).unwrap();
+        std::fs::write(
+            repo_copy.join(top).join("component.xml"),
+            xml.replacen(from, to, 1),
+        )
+        .unwrap();
+        let out = create_bd(
+            pkg,
+            &pkg.dir.join("vivado/create_bd.tcl"),
+            &format!(
+                "{{-ip_repo {} -project_dir {}}}",
+                repo_copy.display(),
+                guard.path().join("build").display()
+            ),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(expect),
+            "`{from}` -> `{to}` should fail with `{expect}`, got: {err}"
+        );
+    }
+}
+
 fn package_ip(pkg: &Pkg, script_dir: &Path, out_dir: &Path) -> Output {
     tclsh(
         pkg,
@@ -706,7 +1101,7 @@ fn package_ip(pkg: &Pkg, script_dir: &Path, out_dir: &Path) -> Output {
 
 #[test]
 fn package_ip_tcl_repackages_every_core() {
-    for pkg in both() {
+    for pkg in all() {
         let guard = tempfile::tempdir().unwrap();
         let out_dir = guard.path();
         ok(
@@ -723,37 +1118,92 @@ fn package_ip_tcl_repackages_every_core() {
 
 #[test]
 fn the_stub_fails_on_broken_packaging_facts() {
-    let pkg = example();
-    let cases = [
-        (
-            "TDATA s_axis_tdata",
-            "TDATA s_axis_tdat",
-            "has no port `s_axis_tdat'",
-        ),
-        (
-            "TDATA s_axis_tdata",
-            "DATA s_axis_tdata",
-            "not an AXI4-Stream signal",
-        ),
-        (
-            "ASSOCIATED_BUSIF S_AXIS:M_AXIS",
-            "ASSOCIATED_BUSIF S_AXIS:M_AXI",
-            "names no interface `M_AXI'",
-        ),
-    ];
-    for (from, to, expect) in cases {
+    packaging_mutations(
+        example(),
+        &[
+            (
+                "TDATA s_axis_tdata",
+                "TDATA s_axis_tdat",
+                "has no port `s_axis_tdat'",
+            ),
+            (
+                "TDATA s_axis_tdata",
+                "DATA s_axis_tdata",
+                "not an AXI4-Stream signal",
+            ),
+            (
+                "ASSOCIATED_BUSIF S_AXIS:M_AXIS",
+                "ASSOCIATED_BUSIF S_AXIS:M_AXI",
+                "names no interface `M_AXI'",
+            ),
+        ],
+    );
+    packaging_mutations(
+        axilite(),
+        &[
+            (
+                "AWADDR s_axi_awaddr",
+                "AWADR s_axi_awaddr",
+                "not an AXI memory-mapped signal",
+            ),
+            (
+                "ARADDR s_axi_araddr",
+                "ARADDR s_axi_addr",
+                "has no port `s_axi_addr'",
+            ),
+            (
+                "ASSOCIATED_BUSIF S_AXIS:M_AXIS:S_AXI",
+                "ASSOCIATED_BUSIF S_AXIS:M_AXIS:S_AXIL",
+                "names no interface `S_AXIL'",
+            ),
+            (
+                "memory_maps S_AXI range 8192",
+                "memory_maps S_AXI range 6000",
+                "range 6000",
+            ),
+            ("usage register", "usage registers", "usage registers"),
+            (
+                "{name COEF offset 0x1000",
+                "{name COEF offset 0x3000",
+                "register COEF is outside block",
+            ),
+            ("access read-write", "access rw", "access rw"),
+        ],
+    );
+    // The script must point the slave at its memory map.
+    packaging_mutations_in(
+        axilite(),
+        "package_ip.tcl",
+        &[(
+            "set_property slave_memory_map_ref $name",
+            "set_property slave_memory_map_ref ${name}_X",
+            "AXI slave S_AXI has no memory map",
+        )],
+    );
+}
+
+/// Runs package_ip.tcl on a copy of `pkg` whose config.tcl has `from` replaced by `to`, which
+/// must fail with `expect`.
+fn packaging_mutations(pkg: &Pkg, cases: &[(&str, &str, &str)]) {
+    packaging_mutations_in(pkg, "config.tcl", cases)
+}
+
+fn packaging_mutations_in(pkg: &Pkg, file: &str, cases: &[(&str, &str, &str)]) {
+    for &(from, to, expect) in cases {
         let guard = tempfile::tempdir().unwrap();
         let copy = guard.path();
         let vivado = copy.join("vivado");
         std::fs::create_dir_all(&vivado).unwrap();
-        std::fs::copy(
-            pkg.dir.join("vivado/package_ip.tcl"),
-            vivado.join("package_ip.tcl"),
-        )
-        .unwrap();
-        let cfg = std::fs::read_to_string(pkg.dir.join("vivado/config.tcl")).unwrap();
-        assert!(cfg.contains(from), "config.tcl has no `{from}`");
-        std::fs::write(vivado.join("config.tcl"), cfg.replacen(from, to, 1)).unwrap();
+        for f in ["package_ip.tcl", "config.tcl"] {
+            let text = std::fs::read_to_string(pkg.dir.join("vivado").join(f)).unwrap();
+            let text = if f == file {
+                assert!(text.contains(from), "{f} has no `{from}`");
+                text.replacen(from, to, 1)
+            } else {
+                text
+            };
+            std::fs::write(vivado.join(f), text).unwrap();
+        }
         // The sources the script copies.
         for core in &pkg.bundle.cores {
             let src = ip_dir(pkg, &core.top);
@@ -776,8 +1226,79 @@ fn the_stub_fails_on_broken_packaging_facts() {
 }
 
 #[test]
+fn package_ip_tcl_gives_the_axilite_slave_its_memory_map() {
+    for pkg in axilites() {
+        let (core, spec, map) = axilite_core(pkg);
+        let guard = tempfile::tempdir().unwrap();
+        let out = tclsh(
+            pkg,
+            &format!(
+                "set argv [list -out {}]\nset argc 2\n\
+                 if {{[catch {{source {}}} err]}} {{ puts stderr $err; exit 1 }}\n\
+                 dict for {{m mm}} [dict get $stub::ipx memory_maps] {{\n\
+                     dict for {{b blk}} [dict get $mm blocks] {{\n\
+                         puts \"block $m $b [dict get $blk range] [dict get $blk width] [dict get $blk usage]\"\n\
+                         dict for {{r reg}} [dict get $blk registers] {{\n\
+                             puts \"reg $r [expr {{[dict get $reg address_offset]}}] [dict get $reg access] [dict size [dict get $reg fields]]\"\n\
+                         }}\n\
+                     }}\n\
+                 }}\n\
+                 dict for {{i ifc}} [dict get $stub::ipx interfaces] {{\n\
+                     if {{[dict exists $ifc slave_memory_map_ref]}} {{ puts \"ref $i [dict get $ifc slave_memory_map_ref]\" }}\n\
+                 }}\n",
+                tcl_word(&guard.path().display().to_string()),
+                tcl_word(&pkg.dir.join("vivado/package_ip.tcl").display().to_string())
+            ),
+        );
+        let text = ok(&out, "package_ip.tcl");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.contains(&"ref S_AXI S_AXI"), "{text}");
+        assert!(
+            lines.contains(
+                &format!(
+                    "block S_AXI reg0 {} 32 register",
+                    1u64 << map.address_bits()
+                )
+                .as_str()
+            ),
+            "{text}"
+        );
+        // The registers, in the order and at the offsets of the register map.
+        let regs: Vec<(String, u32)> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("reg "))
+            .map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                (w[0].to_string(), w[1].parse().unwrap())
+            })
+            .collect();
+        assert_eq!(regs, register_offsets(&map, spec, core.lanes));
+    }
+}
+
+/// `(name, offset)` of every register of the map (tables by their first entry), in the order
+/// of `regmap::REGISTERS`, computed from `RegisterMap` alone.
+fn register_offsets(map: &RegisterMap, spec: &DatapathSpec, lanes: usize) -> Vec<(String, u32)> {
+    let ro = map.read_only_values(spec, lanes);
+    regmap::REGISTERS
+        .iter()
+        .map(|r| {
+            let name = r.name.split('[').next().unwrap().to_string();
+            let offset = match name.as_str() {
+                "LAYER_SELECT" => regmap::addr::LAYER_SELECT,
+                "LAYER_CHANNELS" => map.layer_channels(0),
+                "THRESHOLD" => map.threshold(0, 0),
+                "COEF" => map.coef(0, 0, 0, CoefKind::C2),
+                n => ro.iter().find(|v| v.name == n).unwrap().addr,
+            };
+            (name, offset)
+        })
+        .collect()
+}
+
+#[test]
 fn xgui_declares_only_component_parameters() {
-    for pkg in both() {
+    for pkg in all() {
         for core in &pkg.bundle.cores {
             let dir = ip_dir(pkg, &core.top);
             let f = component_facts(&dir.join("component.xml"));
@@ -820,7 +1341,7 @@ fn xgui_declares_only_component_parameters() {
 
 #[test]
 fn ooc_xdc_clocks_the_aclk_port_at_the_target_period() {
-    for pkg in both() {
+    for pkg in all() {
         for core in &pkg.bundle.cores {
             let xdc = ip_dir(pkg, &core.top).join(format!("constraints/{}_ooc.xdc", core.top));
             let out = tclsh(
@@ -854,7 +1375,12 @@ fn ooc_xdc_clocks_the_aclk_port_at_the_target_period() {
 
 #[test]
 fn c_header_compiles_and_quantizes_like_the_golden_model() {
-    let pkg = example();
+    for pkg in [example(), axilite()] {
+        c_conversions(pkg);
+    }
+}
+
+fn c_conversions(pkg: &Pkg) {
     let dir = tempfile::tempdir().unwrap();
     let fmt: ApFixed = "16,6".parse().unwrap();
     let ulp = fmt.ulp();
@@ -957,16 +1483,149 @@ fn c_header_compiles_and_quantizes_like_the_golden_model() {
     );
 }
 
+fn cc(pkg: &Pkg, dir: &Path, c: &str) -> String {
+    let src = dir.join("t.c");
+    std::fs::write(&src, c).unwrap();
+    let exe = dir.join("t");
+    let out = run(
+        Command::new("cc")
+            .args([
+                "-std=c99",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-pedantic",
+                "-O2",
+                "-I",
+            ])
+            .arg(pkg.dir.join("sw"))
+            .arg(&src)
+            .arg("-o")
+            .arg(&exe),
+        APT_HINT,
+    );
+    ok(&out, "cc");
+    ok(&run(&mut Command::new(&exe), ""), "C test")
+}
+
+#[test]
+fn c_header_loads_every_layer_into_every_slot_as_the_register_map_says() {
+    for pkg in axilites() {
+        let (core, spec, map) = axilite_core(pkg);
+        let top = &core.top;
+        let up = top.to_ascii_uppercase();
+        let base: u64 = 0x43C0_0000;
+        let ro = map.read_only_values(spec, core.lanes);
+        let dir = tempfile::tempdir().unwrap();
+        // Register accesses go to a log (writes) and a fake register file (reads).
+        let mut c = format!(
+            "#include <stdio.h>\n#include <stdint.h>\n\
+             static uint32_t fake[{words}];\n\
+             static void rec_write(uintptr_t a, uint32_t v)\n{{\n\
+             \x20   printf(\"w %lu %lu\\n\", (unsigned long)(a - {base}u), (unsigned long)v);\n}}\n\
+             static uint32_t rec_read(uintptr_t a)\n{{\n    return fake[(a - {base}u) / 4];\n}}\n\
+             #define {up}_WRITE32(addr, value) rec_write((addr), (uint32_t)(value))\n\
+             #define {up}_READ32(addr) rec_read(addr)\n\
+             #include \"{top}.h\"\n\
+             int main(void)\n{{\n\
+             \x20   unsigned l, s, i, ch, seg, k;\n\
+             \x20   size_t n;\n\
+             \x20   const {top}_write_t *w;\n\
+             \x20   static const uint32_t kinds[3] = {{ {up}_COEF_C2, {up}_COEF_K1, {up}_COEF_K0 }};\n\
+             \x20   for (l = 0; l < {up}_LAYERS; l++) {{\n\
+             \x20       w = {top}_layer_writes(l, &n);\n\
+             \x20       for (s = 0; s < {up}_LAYERS; s++) {{\n\
+             \x20           printf(\"load %u %u\\n\", l, s);\n\
+             \x20           if ({top}_load_layer({base}u, s, w, n) != 0) return 1;\n\
+             \x20       }}\n\
+             \x20       printf(\"refused %d\\n\", {top}_load_layer({base}u, {up}_LAYERS, w, n));\n\
+             \x20   }}\n\
+             \x20   printf(\"none %d\\n\", {top}_layer_writes({up}_LAYERS, &n) == NULL && n == 0);\n\
+             \x20   printf(\"select\\n\");\n\
+             \x20   printf(\"ret %d %d\\n\", {top}_select_layer({base}u, 3), {top}_select_layer({base}u, {up}_LAYERS));\n\
+             \x20   for (s = 0; s < {up}_LAYERS; s++) {{\n\
+             \x20       printf(\"lc %u %lu\\n\", s, (unsigned long){top}_reg_layer_channels(s));\n\
+             \x20       for (i = 0; i + 1 < {up}_SEGMENTS; i++) {{\n\
+             \x20           printf(\"th %u %u %lu\\n\", s, i, (unsigned long){top}_reg_threshold(s, i));\n\
+             \x20       }}\n\
+             \x20       for (ch = 0; ch < {up}_CHANNEL_SLOTS; ch++)\n\
+             \x20           for (seg = 0; seg < {up}_SEGMENTS; seg++)\n\
+             \x20               for (k = 0; k < 3; k++)\n\
+             \x20                   printf(\"coef %u %u %u %u %lu\\n\", s, ch, seg, k, (unsigned long){top}_reg_coef(s, ch, seg, kinds[k]));\n\
+             \x20   }}\n",
+            words = (1u64 << map.address_bits()) / 4,
+        );
+        for v in &ro {
+            c.push_str(&format!("    fake[{}] = {}u;\n", v.addr / 4, v.value));
+        }
+        c.push_str(&format!(
+            "    printf(\"check %lu\\n\", (unsigned long){top}_check({base}u));\n\
+             \x20   fake[{up}_REG_FORMAT / 4] ^= 1u;\n\
+             \x20   printf(\"check %lu\\n\", (unsigned long){top}_check({base}u));\n\
+             \x20   printf(\"names %s %u\\n\", {top}_layer_name(4), {top}_layer_channels(4));\n\
+             \x20   return 0;\n}}\n"
+        ));
+        let text = cc(pkg, dir.path(), &c);
+        // What RegisterMap says, in the same order.
+        let mut want = Vec::new();
+        for l in 0..5 {
+            for s in 0..5u32 {
+                want.push(format!("load {l} {s}"));
+                for (a, v) in map.layer_writes(spec, l, s) {
+                    want.push(format!("w {a} {v}"));
+                }
+            }
+            want.push("refused -1".into());
+        }
+        want.push("none 1".into());
+        want.push("select".into());
+        want.push(format!("w {} 3", regmap::addr::LAYER_SELECT));
+        want.push("ret 0 -1".into());
+        for s in 0..5u32 {
+            want.push(format!("lc {s} {}", map.layer_channels(s)));
+            for i in 0..map.segments - 1 {
+                want.push(format!("th {s} {i} {}", map.threshold(s, i)));
+            }
+            for ch in 0..map.channels {
+                for seg in 0..map.segments {
+                    for (k, kind) in [CoefKind::C2, CoefKind::K1, CoefKind::K0]
+                        .into_iter()
+                        .enumerate()
+                    {
+                        want.push(format!(
+                            "coef {s} {ch} {seg} {k} {}",
+                            map.coef(s, ch, seg, kind)
+                        ));
+                    }
+                }
+            }
+        }
+        want.push("check 0".into());
+        want.push(format!("check {}", regmap::addr::FORMAT + 1));
+        want.push(format!(
+            "names {} {}",
+            spec.layers()[4].name(),
+            spec.layers()[4].channels()
+        ));
+        let got: Vec<&str> = text.lines().collect();
+        assert_eq!(got.len(), want.len(), "{top}: line count");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "{top}: line {i}");
+        }
+    }
+}
+
 #[test]
 fn pynq_driver_compiles() {
-    let pkg = example();
-    let out = run(
-        Command::new("python3")
-            .args(["-m", "py_compile"])
-            .arg(pkg.dir.join("sw/repact_pynq.py")),
-        "install python3",
-    );
-    ok(&out, "py_compile");
+    for pkg in all() {
+        let out = run(
+            Command::new("python3")
+                .args(["-m", "py_compile"])
+                .arg(pkg.dir.join("sw/repact_pynq.py")),
+            "install python3",
+        );
+        ok(&out, "py_compile");
+    }
 }
 
 const PYNQ_CHECK_PY: &str = r#"
@@ -993,17 +1652,36 @@ print("ok", x.size)
 
 #[test]
 fn pynq_conversions_match_the_golden_model_on_real_tensors() {
-    let pkg = example();
+    for pkg in [example(), axilite4()] {
+        pynq_conversions(pkg);
+    }
+}
+
+fn pynq_conversions(pkg: &Pkg) {
     let dir = tempfile::tempdir().unwrap();
-    for (core, spec) in pkg.bundle.cores.iter().zip(&pkg.bundle.specs) {
-        let name = spec.layers()[core.layer].name();
+    // Every layer of every core (an axilite core streams each layer once it is selected).
+    let layers = pkg
+        .bundle
+        .cores
+        .iter()
+        .zip(&pkg.bundle.specs)
+        .flat_map(|(c, s)| {
+            let n = if c.register_map.is_some() {
+                s.layers().len()
+            } else {
+                1
+            };
+            (0..n).map(move |i| (c, s, if c.register_map.is_some() { i } else { c.layer }))
+        });
+    for (core, spec, layer) in layers {
+        let name = spec.layers()[layer].name();
         let input = repo().join(format!("examples/repact-digits/bn/acts/{name}.input.npy"));
         let x = repact_hw::tensor::read_npy(&input).unwrap();
         let (inf, outf) = (spec.input(), spec.output());
         let raw_in = x.mapv(|v| inf.quantize(v).unwrap());
-        let raw_out = raw_in.mapv(|r| spec.eval_raw(core.layer, 0, r));
+        let raw_out = raw_in.mapv(|r| spec.eval_raw(layer, 0, r));
         let f32_of = |a: &ndarray::ArrayD<i64>| a.mapv(|v| v as f32);
-        let p = |n: &str| dir.path().join(format!("{}_{n}", core.top));
+        let p = |n: &str| dir.path().join(format!("{}_{layer}_{n}", core.top));
         repact_hw::tensor::write_npy_f32(&p("in_raw.npy"), &f32_of(&raw_in)).unwrap();
         repact_hw::tensor::write_npy_f32(&p("out_raw.npy"), &f32_of(&raw_out)).unwrap();
         repact_hw::tensor::write_npy_f32(&p("out.npy"), &raw_out.mapv(|r| outf.to_f64(r) as f32))
@@ -1035,6 +1713,142 @@ fn pynq_conversions_match_the_golden_model_on_real_tensors() {
             &format!("PYNQ driver check for {name} ({PIP_HINT} if numpy is missing)"),
         );
         assert!(text.starts_with("ok "), "{text}");
+    }
+}
+
+const PYNQ_REGISTERS_PY: &str = r#"
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import repact_pynq as rp
+want = json.load(open(sys.argv[3]))
+
+class FakeMMIO:
+    """What pynq.MMIO and an overlay's IP object offer: read(offset), write(offset, value)."""
+    def __init__(self, mem):
+        self.mem = dict(mem)
+        self.log = []
+    def write(self, offset, value):
+        assert isinstance(offset, int) and isinstance(value, int), (offset, value)
+        assert 0 <= value < 2 ** 32 and offset % 4 == 0, (offset, value)
+        self.log.append([offset, value])
+        self.mem[offset] = value
+    def read(self, offset):
+        return self.mem.get(offset, 0)
+
+mmio = FakeMMIO({int(a): v for a, v in want["read_only"].items()})
+regs = rp.RepActRegisters(mmio, sys.argv[2])
+layers = regs.info.layers
+assert [l.name for l in layers] == want["layers"], [l.name for l in layers]
+n = len(layers)
+for l in range(n):
+    for s in range(n):
+        mmio.log = []
+        got = regs.load_layer(s, l)
+        assert mmio.log == want["writes"][l][s], ("layer", l, "slot", s)
+        assert [list(w) for w in got] == mmio.log
+    # By default a slot gets the layer generated for it; a layer may be named.
+    mmio.log = []
+    regs.load_layer(l)
+    assert mmio.log == want["writes"][l][l]
+    mmio.log = []
+    regs.load_layer(0, layers[l].name)
+    assert mmio.log == want["writes"][l][0]
+mmio.log = []
+regs.load_all()
+assert mmio.log == [w for l in range(n) for w in want["writes"][l][l]]
+mmio.log = []
+regs.select_layer(n - 1)
+assert mmio.log == [[want["layer_select"], n - 1]], mmio.log
+for bad in (n, -1):
+    for call in (regs.select_layer, regs.load_layer):
+        try:
+            call(bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("slot %d accepted" % bad)
+cfg = regs.read_config()
+for reg, fields in want["config"].items():
+    for f, v in fields.items():
+        assert cfg[reg][f] == v, (reg, f, cfg[reg][f], v)
+regs.check()
+mmio.mem[want["format"]] ^= 1
+try:
+    regs.check()
+except RuntimeError as e:
+    assert "FORMAT" in str(e), e
+else:
+    raise AssertionError("a wrong FORMAT passed the check")
+try:
+    rp.RepActRegisters(mmio, "no_such_core")
+except KeyError:
+    pass
+print("ok", n)
+"#;
+
+#[test]
+fn pynq_driver_writes_exactly_the_register_maps_layer_writes() {
+    for pkg in axilites() {
+        let (core, spec, map) = axilite_core(pkg);
+        let n = spec.layers().len();
+        let writes: Vec<Vec<Vec<[u32; 2]>>> = (0..n)
+            .map(|l| {
+                (0..n as u32)
+                    .map(|s| {
+                        map.layer_writes(spec, l, s)
+                            .into_iter()
+                            .map(|(a, v)| [a, v])
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let read_only: BTreeMap<String, u32> = map
+            .read_only_values(spec, core.lanes)
+            .iter()
+            .map(|v| (v.addr.to_string(), v.value))
+            .collect();
+        let (inp, outp) = (spec.input(), spec.output());
+        let version: Vec<u32> = env!("CARGO_PKG_VERSION")
+            .split('.')
+            .map(|p| p.parse().unwrap())
+            .collect();
+        let want = serde_json::json!({
+            "layers": spec.layers().iter().map(|l| l.name()).collect::<Vec<_>>(),
+            "writes": writes,
+            "read_only": read_only,
+            "layer_select": regmap::addr::LAYER_SELECT,
+            "format": regmap::addr::FORMAT,
+            "config": {
+                "ID": { "raw": regmap::ID_VALUE },
+                "VERSION": { "MAJOR": version[0], "MINOR": version[1], "PATCH": version[2] },
+                "FORMAT": {
+                    "IN_WIDTH": inp.width(), "IN_INT_BITS": inp.int_bits(),
+                    "OUT_WIDTH": outp.width(), "OUT_INT_BITS": outp.int_bits(),
+                },
+                "GEOMETRY": {
+                    "LANES": core.lanes, "LATENCY": core.latency_cycles,
+                    "LAYER_SLOTS": n, "SEGMENTS": spec.segments(),
+                },
+                "CHANNELS": { "CHANNEL_SLOTS": spec.max_channels() },
+                "SHIFTS": { "SHIFT1": spec.shift1(), "SHIFT2": spec.shift2() },
+                // The last slot selected above.
+                "LAYER_SELECT": { "LAYER": n - 1 },
+            },
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("want.json");
+        std::fs::write(&path, want.to_string()).unwrap();
+        let out = run(
+            Command::new("python3")
+                .args(["-c", PYNQ_REGISTERS_PY])
+                .arg(pkg.dir.join("sw"))
+                .arg(&core.top)
+                .arg(&path),
+            PIP_HINT,
+        );
+        let text = ok(&out, &format!("PYNQ register check for {}", core.top));
+        assert_eq!(text.trim(), "ok 5");
     }
 }
 
@@ -1073,13 +1887,130 @@ fn report_measures_every_input_within_the_proven_bound() {
 }
 
 #[test]
+fn axilite_report_and_readme_show_the_core_once_with_every_layer_and_its_registers() {
+    for pkg in axilites() {
+        let (core, spec, map) = axilite_core(pkg);
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(pkg.dir.join("report.json")).unwrap())
+                .unwrap();
+        let layers = report["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 5);
+        for (i, l) in layers.iter().enumerate() {
+            assert_eq!(l["name"], spec.layers()[i].name());
+            assert_eq!(l["core"], core.top.as_str());
+            assert_eq!(l["slot"], i);
+            let bound = l["proven_total_ulp"].as_f64().unwrap();
+            for m in l["measured"].as_array().unwrap() {
+                assert_eq!(m["exhaustive"], true);
+                assert!(m["max_abs_ulp"].as_f64().unwrap() <= bound);
+            }
+            assert!(pkg.dir.join(l["plot"].as_str().unwrap()).is_file());
+        }
+        let maps = report["register_maps"].as_array().unwrap();
+        assert_eq!(maps.len(), 1);
+        let m = &maps[0];
+        assert_eq!(m["core"], core.top.as_str());
+        assert_eq!(m["registers"]["address_bits"], map.address_bits());
+        let offsets: Vec<(String, u32)> = m["registers"]["registers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["offset"].as_u64().unwrap() as u32,
+                )
+            })
+            .collect();
+        assert_eq!(offsets, register_offsets(&map, spec, core.lanes));
+        for (i, s) in m["slots"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(s["layer"], spec.layers()[i].name());
+            assert_eq!(s["writes"], map.layer_writes(spec, i, 0).len());
+        }
+        // Markdown: the register map table as regmap documents it, the concrete offsets, the
+        // layer sections with their slot; the README lists the core once with every layer.
+        let md = std::fs::read_to_string(pkg.dir.join("report.md")).unwrap();
+        let readme = std::fs::read_to_string(pkg.dir.join("README.md")).unwrap();
+        for text in [&md, &readme] {
+            for row in regmap::markdown_table() {
+                assert!(text.contains(&row), "missing register map row {row}");
+            }
+            assert!(
+                text.contains(&format!(
+                    "| `0x{:04X}`..`0x{:04X}` | `COEF[l][c][s][k]` | RW | - |",
+                    map.coef(0, 0, 0, CoefKind::C2),
+                    map.end() - 1
+                )),
+                "concrete COEF extent"
+            );
+        }
+        assert!(md.contains(&format!(
+            "## Layer `block3.act` — core `{}`, slot 2",
+            core.top
+        )));
+        let rows: Vec<&str> = readme
+            .lines()
+            .filter(|l| l.starts_with(&format!("| `{}` |", core.top)))
+            .collect();
+        assert_eq!(rows.len(), 1, "{readme}");
+        for l in spec.layers() {
+            assert!(rows[0].contains(l.name()), "{}", rows[0]);
+        }
+        assert!(readme.contains(&format!("{}_select_layer(base, slot)", core.top)));
+        assert!(readme.contains(&format!("RepActRegisters(overlay.{}_0", core.top)));
+    }
+}
+
+#[test]
+fn baked_bundles_get_no_axilite_parts_and_axilite_bundles_get_all() {
+    for pkg in all() {
+        let axilite = pkg.bundle.cores[0].register_map.is_some();
+        for (file, source, axilite_part) in [
+            (
+                "vivado/create_bd.tcl",
+                "vivado/create_bd.tcl",
+                "[get_bd_intf_pins $inst/S_AXI]",
+            ),
+            (
+                "vivado/package_ip.tcl",
+                "vivado/package_ip.tcl",
+                "ipx::add_memory_map",
+            ),
+            (
+                "sw/repact_pynq.py",
+                "src/package/repact_pynq.py",
+                "class RepActRegisters",
+            ),
+        ] {
+            let text = std::fs::read_to_string(pkg.dir.join(file)).unwrap();
+            let src = std::fs::read_to_string(repo().join(source)).unwrap();
+            assert_eq!(text, variant(&src, axilite).unwrap(), "{file}");
+            assert!(!text.contains(">>> axilite") && !text.contains("<<< axilite"));
+            assert_eq!(text.contains(axilite_part), axilite, "{file}");
+        }
+        // The axilite facts of config.tcl and the header come with the core's register map.
+        let cfg = std::fs::read_to_string(pkg.dir.join("vivado/config.tcl")).unwrap();
+        assert_eq!(cfg.contains("memory_maps S_AXI"), axilite);
+        for core in &pkg.bundle.cores {
+            let h = std::fs::read_to_string(pkg.dir.join(format!("sw/{}.h", core.top))).unwrap();
+            assert_eq!(h.contains("_load_layer("), axilite);
+        }
+    }
+}
+
+#[test]
 fn package_is_deterministic_and_holds_no_machine_paths() {
+    let x = package_files(&axilite_bundle(4), &PackageOptions::default()).unwrap();
+    assert_eq!(
+        x,
+        package_files(&axilite_bundle(4), &PackageOptions::default()).unwrap()
+    );
     let a = package_files(&bundle(1, 0, None), &PackageOptions::default()).unwrap();
     let b = package_files(&bundle(1, 0, None), &PackageOptions::default()).unwrap();
     assert_eq!(a, b);
     let here = repo().display().to_string();
     let tmp = std::env::temp_dir().display().to_string();
-    for (path, bytes) in &a {
+    for (path, bytes) in a.iter().chain(&x) {
         let text = String::from_utf8_lossy(bytes);
         for marker in [here.as_str(), tmp.as_str(), "/home/", "/root/"] {
             assert!(!text.contains(marker), "{path} contains `{marker}`");

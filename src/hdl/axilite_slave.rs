@@ -166,14 +166,24 @@ pub(crate) fn protocol(m: &mut Module, addr_bits: u32) {
             name,
             Size::scalar(),
             false,
-            Expr::name(start)
-                .logic_not()
-                .logic_and(or(full, hs)),
+            Expr::name(start).logic_not().logic_and(or(full, hs)),
         );
     };
-    held(m, "aw_full_next", "aw_full_reg", "aw_handshake", "start_write");
+    held(
+        m,
+        "aw_full_next",
+        "aw_full_reg",
+        "aw_handshake",
+        "start_write",
+    );
     held(m, "w_full_next", "w_full_reg", "w_handshake", "start_write");
-    held(m, "ar_full_next", "ar_full_reg", "ar_handshake", "start_read");
+    held(
+        m,
+        "ar_full_next",
+        "ar_full_reg",
+        "ar_handshake",
+        "start_read",
+    );
     let valid_next = |m: &mut Module, name: &str, done: &str, valid: &str, hs: &str| {
         m.wire_eq(
             name,
@@ -253,10 +263,7 @@ pub(crate) fn protocol(m: &mut Module, addr_bits: u32) {
         vec![
             Stmt::when(
                 Expr::name("aw_handshake"),
-                vec![Stmt::set(
-                    "wr_word_reg",
-                    Expr::slice("s_axi_awaddr", aw, 2),
-                )],
+                vec![Stmt::set("wr_word_reg", Expr::slice("s_axi_awaddr", aw, 2))],
             ),
             Stmt::when(
                 Expr::name("w_handshake"),
@@ -267,10 +274,7 @@ pub(crate) fn protocol(m: &mut Module, addr_bits: u32) {
             ),
             Stmt::when(
                 Expr::name("ar_handshake"),
-                vec![Stmt::set(
-                    "rd_word_reg",
-                    Expr::slice("s_axi_araddr", aw, 2),
-                )],
+                vec![Stmt::set("rd_word_reg", Expr::slice("s_axi_araddr", aw, 2))],
             ),
             Stmt::If(
                 Expr::name("start_write"),
@@ -322,9 +326,6 @@ pub(crate) fn responses(m: &mut Module, write_ok: Expr, read_data: Expr, read_ok
     for p in [
         "awready", "wready", "bresp", "bvalid", "arready", "rdata", "rresp", "rvalid",
     ] {
-        m.assign(
-            &format!("s_axi_{p}"),
-            Expr::name(&format!("s_axi_{p}_reg")),
-        );
+        m.assign(&format!("s_axi_{p}"), Expr::name(&format!("s_axi_{p}_reg")));
     }
 }

@@ -219,7 +219,10 @@ pub(crate) fn top_module(
     // What each lane needs besides its sample.
     let lane_conns = feed.feed(&mut m)?;
     if lane_conns.len() != n {
-        return Err(format!("the lane feed wired {} of {n} lanes", lane_conns.len()));
+        return Err(format!(
+            "the lane feed wired {} of {n} lanes",
+            lane_conns.len()
+        ));
     }
 
     // Side-band delay lines, aligned with the lanes' six stages.

@@ -208,11 +208,13 @@ pub fn generate_baked(
         channels: layer_spec.channels(),
         lanes: opts.lanes,
     };
-    let top_module = axis::top_module(spec, &lane, &top, &layout, &feed).map_err(internal)?;
+    let top_module = axis::top_module(spec, &lane, top, &layout, &feed).map_err(internal)?;
     let latency = axis_latency(spec);
     let header = header::file_header(spec, layer, opts, &layout, latency);
     let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
-    Ok(core_facts(top_module, verilog, opts, &layout, latency, layer, None))
+    Ok(core_facts(
+        top_module, verilog, opts, &layout, latency, layer, None,
+    ))
 }
 
 /// The [`GeneratedCore`] of a rendered top module.
@@ -288,8 +290,7 @@ pub fn generate_axilite(spec: &DatapathSpec, opts: &CoreOptions) -> Result<Gener
     let feed = runtime_feed::RuntimeFeed::new(spec, opts.lanes);
     let top_module = axis::top_module(spec, &lane, &top, &layout, &feed).map_err(internal)?;
     let latency = axis_latency(spec);
-    let header =
-        header::axilite_header(spec, opts, &layout, latency, &map, feed.settle_cycles());
+    let header = header::axilite_header(spec, opts, &layout, latency, &map, feed.settle_cycles());
     let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
     Ok(core_facts(
         top_module,

@@ -223,11 +223,8 @@ pub(crate) fn register_file(
     wire(
         m,
         "bus_is_coef",
-        window(word_bits, coef_base, coef_base + words_per_entry * entries).logic_and(
-            Expr::name("bus_coef_kind")
-                .eq(Expr::uint(2, 3))
-                .logic_not(),
-        ),
+        window(word_bits, coef_base, coef_base + words_per_entry * entries)
+            .logic_and(Expr::name("bus_coef_kind").eq(Expr::uint(2, 3)).logic_not()),
     );
     let mut mapped = Expr::name("bus_is_read_only")
         .logic_or(Expr::name("bus_is_layer_select"))
@@ -235,7 +232,11 @@ pub(crate) fn register_file(
     if thresholds > 0 {
         mapped = mapped.logic_or(Expr::name("bus_is_threshold"));
     }
-    wire(m, "bus_is_mapped", mapped.logic_or(Expr::name("bus_is_coef")));
+    wire(
+        m,
+        "bus_is_mapped",
+        mapped.logic_or(Expr::name("bus_is_coef")),
+    );
 
     storage(m, t, thresholds);
     views(m, t, &ro, thresholds);

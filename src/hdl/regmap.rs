@@ -6,7 +6,7 @@
 //!
 //! | address | name | access | contents |
 //! |---|---|---|---|
-//! | `0x0000` | `ID` | RO | `0x52504354`, ASCII "RPCT" ([`ID_VALUE`]) |
+//! | `0x0000` | `ID` | RO | `0x52504354`, ASCII "RPCT" (`ID_VALUE`) |
 //! | `0x0004` | `VERSION` | RO | generator version `major << 16 \| minor << 8 \| patch` |
 //! | `0x0008` | `FORMAT` | RO | `[7:0]` input W, `[15:8]` input I (signed), `[23:16]` output W, `[31:24]` output I (signed) |
 //! | `0x000C` | `GEOMETRY` | RO | `[7:0]` lanes, `[15:8]` latency (accepted input beat to valid output beat, cycles: `GeneratedCore::latency_cycles`), `[23:16]` layer slots L, `[31:24]` segments S |
@@ -113,7 +113,7 @@ pub const REGISTERS: [RegisterDoc; 11] = [
         address: "0x0000",
         name: "ID",
         access: Access::ReadOnly,
-        contents: "`0x52504354`, ASCII \"RPCT\" ([`ID_VALUE`])",
+        contents: "`0x52504354`, ASCII \"RPCT\" (`ID_VALUE`)",
     },
     RegisterDoc {
         address: "0x0004",
@@ -193,6 +193,21 @@ pub fn markdown_table() -> Vec<String> {
         ));
     }
     rows
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> impl Iterator<Item = String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(l) if l.len() + 1 + word.len() <= width => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines.into_iter()
 }
 
 /// The `VERSION` register: this crate's version, `major << 16 | minor << 8 | patch`.
@@ -303,11 +318,7 @@ impl RegisterMap {
                 addr::WIDTHS,
                 w.c2 | w.k1 << 8 | w.k0 << 16 | w.threshold << 24,
             ),
-            v(
-                "SHIFTS",
-                addr::SHIFTS,
-                spec.shift1() | spec.shift2() << 8,
-            ),
+            v("SHIFTS", addr::SHIFTS, spec.shift1() | spec.shift2() << 8),
         ]
     }
 
@@ -331,28 +342,30 @@ impl RegisterMap {
             self.layers, self.channels, self.segments
         ));
         for r in &REGISTERS {
-            let at = match r.name {
+            let here = match r.name {
                 "LAYER_CHANNELS[l]" => last(addr::LAYER_CHANNELS, self.layers, 4),
                 "THRESHOLD[l][i]" => last(addr::THRESHOLD, self.thresholds(), 4),
                 "COEF[l][c][s][k]" => format!(
                     "{} (entries of {COEF_ENTRY_BYTES} bytes)",
                     last(addr::COEF, self.coef_entries(), COEF_ENTRY_BYTES)
                 ),
-                _ => String::new(),
+                _ => match ro.iter().find(|v| v.name == r.name) {
+                    Some(v) => format!("0x{:08X}", v.value),
+                    None => String::new(),
+                },
+            };
+            let here = if here.is_empty() {
+                String::new()
+            } else {
+                format!(": {here}")
             };
             out.push(format!(
-                "  {:<44} {:<18} {}  {}",
-                r.address,
+                "  {} ({}) at {}{here}",
                 r.name,
                 r.access.abbrev(),
-                r.contents.replace('`', "")
+                r.address.replace('·', "*")
             ));
-            if !at.is_empty() {
-                out.push(format!("  {:<44} here: {at}", ""));
-            }
-            if let Some(v) = ro.iter().find(|v| v.name == r.name) {
-                out.push(format!("  {:<44} here: 0x{:08X}", "", v.value));
-            }
+            out.extend(wrap(&r.contents.replace('`', ""), 88).map(|l| format!("      {l}")));
         }
         out
     }

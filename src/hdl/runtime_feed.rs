@@ -124,7 +124,10 @@ impl<'a> RuntimeFeed<'a> {
                     Expr::name("aresetn")
                         .logic_not()
                         .logic_or(Expr::name(BUS.write)),
-                    vec![Stmt::set("settle_reg", Expr::uint(bits, (1u64 << bits) - 1))],
+                    vec![Stmt::set(
+                        "settle_reg",
+                        Expr::uint(bits, (1u64 << bits) - 1),
+                    )],
                     vec![Stmt::set("settle_reg", shifted)],
                 )],
             );
@@ -198,18 +201,15 @@ impl<'a> RuntimeFeed<'a> {
         }
         let per_layer = (self.map.channels * self.map.segments) as u64;
         m.reg("sel_layer_base_reg", Size::param(&t.entry), false);
-        m.note(&format!("LAYER_SELECT*{per_layer}: the layer's first table entry"));
+        m.note(&format!(
+            "LAYER_SELECT*{per_layer}: the layer's first table entry"
+        ));
         m.always_ff(
             "aclk",
             &[],
             vec![Stmt::set(
                 "sel_layer_base_reg",
-                const_mul(
-                    "layer_select_reg",
-                    t.layer_bits,
-                    per_layer,
-                    t.entry.value(),
-                ),
+                const_mul("layer_select_reg", t.layer_bits, per_layer, t.entry.value()),
             )],
         );
         Some("sel_layer_base_reg")
@@ -217,7 +217,11 @@ impl<'a> RuntimeFeed<'a> {
 
     /// The run-time channel counter: per lane, the first table entry of its channel.
     fn channel_bases(&self, m: &mut Module, t: &Tables, layer_base: Option<&str>) -> Vec<String> {
-        let (n, c, s) = (self.lanes as u64, self.map.channels as u64, self.map.segments as u64);
+        let (n, c, s) = (
+            self.lanes as u64,
+            self.map.channels as u64,
+            self.map.segments as u64,
+        );
         let eb = t.entry.value();
         let ob = index_bits((c * s + 1) as usize);
         let pw = index_bits((self.map.coef_entries() as u64 + c * s) as usize);
@@ -260,10 +264,7 @@ impl<'a> RuntimeFeed<'a> {
             );
         }
         let offsets = |ch: u64| {
-            let mut body = vec![Stmt::set(
-                "step_offset_reg",
-                Expr::uint(eb, (n % ch) * s),
-            )];
+            let mut body = vec![Stmt::set("step_offset_reg", Expr::uint(eb, (n % ch) * s))];
             for i in 1..n {
                 body.push(Stmt::set(
                     &format!("restart_offset{i}_reg"),
@@ -389,7 +390,10 @@ impl<'a> RuntimeFeed<'a> {
             (Some(b), None) => Expr::name(b),
             (None, Some(g)) => zext(g, sb, eb),
             (Some(b), Some(g)) if s.is_power_of_two() => {
-                m.discard(b, "low bits of a multiple of S (zero): the segment goes there");
+                m.discard(
+                    b,
+                    "low bits of a multiple of S (zero): the segment goes there",
+                );
                 Expr::concat(vec![Expr::slice(b, eb - 1, sb), Expr::name(g)])
             }
             (Some(b), Some(g)) => Expr::name(b).plus(zext(g, sb, eb)),

@@ -1248,11 +1248,7 @@ fn render_item(out: &mut String, item: &Item) {
                 .depth
                 .map(|d| format!(" [0:{}]", d.saturating_sub(1)))
                 .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "{kind}{sign}{range} {}{words}{init};{comment}",
-                n.name
-            );
+            let _ = writeln!(out, "{kind}{sign}{range} {}{words}{init};{comment}", n.name);
         }
         Item::Assign(t, v) => {
             let _ = writeln!(out, "assign {} = {};", t.render(false), v.render(false));

@@ -171,7 +171,8 @@ pub struct Register {
     pub access: Access,
     /// Address formula as the register map documents it.
     pub address: &'static str,
-    /// What it holds, as plain ASCII text.
+    /// What it holds, as plain ASCII text (for a table: what an entry holds, and the
+    /// table's extent in this core).
     pub description: String,
     /// Bit fields, least significant first.
     pub fields: Vec<Field>,
@@ -183,6 +184,20 @@ pub struct Register {
 }
 
 impl Register {
+    /// The description standing alone (as `component.xml` shows it): a table's starts with
+    /// its indexed name and address formula.
+    pub fn full_description(&self) -> String {
+        match self.table {
+            Some(_) => format!(
+                "{} at {}: {}",
+                plain(self.doc_name),
+                plain(self.address),
+                self.description
+            ),
+            None => self.description.clone(),
+        }
+    }
+
     /// `read-only` or `read-write`, as IP-XACT writes it.
     pub fn ipxact_access(&self) -> &'static str {
         match self.access {
@@ -212,7 +227,32 @@ pub struct CoreRegisters {
 /// `text` of the register map's documentation as plain ASCII: no code spans, no rustdoc
 /// links, `*` for the product sign.
 pub fn plain(text: &str) -> String {
-    let t = text.replace('`', "").replace('·', "*");
+    // A parenthesized Rust constant (` (`ID_VALUE`)`, or as a rustdoc link ` ([`ID_VALUE`])`)
+    // names generator code, not the hardware: dropped.
+    let mut t = text.to_string();
+    let mut from = 0;
+    while let Some(i) = t[from..].find(" (").map(|i| i + from) {
+        let rest = &t[i + 2..];
+        let inner = rest.strip_prefix('[').unwrap_or(rest);
+        let linked = inner.len() != rest.len();
+        let constant = inner.strip_prefix('`').and_then(|r| {
+            let end = r.find('`')?;
+            let name = &r[..end];
+            let after = &r[end + 1..];
+            let after = if linked {
+                after.strip_prefix(']')?
+            } else {
+                after
+            };
+            let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+            (ok && after.starts_with(')')).then(|| t.len() - after.len() + 1)
+        });
+        match constant {
+            Some(end) => t.replace_range(i..end, ""),
+            None => from = i + 2,
+        }
+    }
+    let t = t.replace('`', "").replace('·', "*");
     // Rustdoc links `[NAME]` (an identifier in brackets) lose their brackets; bit spans
     // `[7:0]` and index lists keep theirs.
     let mut out = String::new();
@@ -272,7 +312,8 @@ impl CoreRegisters {
         let ro = map.read_only_values(spec, lanes);
         let address_bits = map.address_bits();
         let coef0 = map.coef(0, 0, 0, CoefKind::C2);
-        let coef_words = [CoefKind::C2, CoefKind::K1, CoefKind::K0].map(|k| map.coef(0, 0, 0, k) - coef0);
+        let coef_words =
+            [CoefKind::C2, CoefKind::K1, CoefKind::K0].map(|k| map.coef(0, 0, 0, k) - coef0);
         // Two 32-bit words per 64-bit constant, the high word above the low one (as
         // `layer_writes` writes them).
         let high_word = REGISTER_BITS / 8;
@@ -343,11 +384,7 @@ impl CoreRegisters {
                         t.stride
                     )
                 };
-                description = format!(
-                    "{} at {}: {description}.{extent}",
-                    plain(doc.name),
-                    plain(doc.address)
-                );
+                description = format!("{description}.{extent}");
             }
             registers.push(Register {
                 name,
@@ -460,10 +497,19 @@ mod tests {
     fn plain_text_drops_code_spans_and_links() {
         assert_eq!(
             plain("`0x52504354`, ASCII \"RPCT\" ([`ID_VALUE`])"),
-            "0x52504354, ASCII \"RPCT\" (ID_VALUE)"
+            "0x52504354, ASCII \"RPCT\""
         );
+        assert_eq!(
+            plain("`0x52504354`, ASCII \"RPCT\" (`ID_VALUE`)"),
+            "0x52504354, ASCII \"RPCT\""
+        );
+        assert_eq!(plain("a (`b`) (see `X`)"), "a (b) (see X)");
+        assert_eq!(plain("see [`X`] and [Y]"), "see X and Y");
         assert_eq!(plain("`[7:0]` lanes"), "[7:0] lanes");
-        assert_eq!(plain("0x0400 + 4·(l·(S-1) + i)"), "0x0400 + 4*(l*(S-1) + i)");
+        assert_eq!(
+            plain("0x0400 + 4·(l·(S-1) + i)"),
+            "0x0400 + 4*(l*(S-1) + i)"
+        );
         assert_eq!(plain("THRESHOLD[l][i]"), "THRESHOLD[l][i]");
         assert_eq!(
             documented_spans("`[7:0]` input W, `[15:8]` input I (signed), `[23:16]` x"),

@@ -714,7 +714,8 @@ impl Component {
                     .children(self.bus_interfaces.iter().map(bus_interface_xml)),
             )
             .child_opt((!self.memory_maps.is_empty()).then(|| {
-                Element::new("spirit:memoryMaps").children(self.memory_maps.iter().map(memory_map_xml))
+                Element::new("spirit:memoryMaps")
+                    .children(self.memory_maps.iter().map(memory_map_xml))
             }))
             .child(
                 Element::new("spirit:model")
@@ -906,7 +907,7 @@ fn memory_map_xml(m: &MemoryMap) -> Element {
     let registers = m.registers.iter().map(|r| {
         let mut reg = Element::new("spirit:register")
             .child(Element::leaf("spirit:name", r.name))
-            .child(Element::leaf("spirit:description", &r.description))
+            .child(Element::leaf("spirit:description", r.full_description()))
             .child(Element::leaf(
                 "spirit:addressOffset",
                 format!("0x{:X}", r.offset),

@@ -252,7 +252,7 @@ pub fn package_files(
         "sw/repact_cores.json".into(),
         pynq::cores_json(bundle)?.into_bytes(),
     );
-    let rep = report::Report::build(bundle, opts, estimate.as_ref());
+    let rep = report::Report::build(bundle, opts, estimate.as_ref())?;
     for (layer, svg) in report::plots(bundle) {
         files.insert(report::plot_path(&layer), svg.into_bytes());
     }
@@ -260,7 +260,7 @@ pub fn package_files(
     files.insert("report.json".into(), rep.json()?.into_bytes());
     files.insert(
         "README.md".into(),
-        readme::render(bundle, opts, &files).into_bytes(),
+        readme::render(bundle, opts, &files, &rep.register_maps).into_bytes(),
     );
     Ok(files)
 }

@@ -1,6 +1,9 @@
 //! The PYNQ driver: `sw/repact_pynq.py`, a real Python file kept beside this module and copied
-//! verbatim, and `sw/repact_cores.json`, the stream format of each core it reads.
+//! verbatim (less its `# >>> axilite` blocks in a baked bundle: [`super::variant`]), and
+//! `sw/repact_cores.json`, the stream format of each core it reads — for a run-time-coefficient
+//! core also its register map and the register writes that load each layer.
 
+use super::axilite::{slot0_writes, CoreRegisters, Field, Table};
 use crate::flow::IpBundle;
 use crate::{Error, Result};
 use serde::Serialize;
@@ -16,7 +19,41 @@ struct Format {
 }
 
 #[derive(Serialize)]
+struct RegisterEntry<'a> {
+    name: &'a str,
+    offset: u32,
+    access: &'a str,
+    /// Value after reset (the constant of a read-only register).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reset: Option<u32>,
+    fields: &'a [Field],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    table: Option<Table>,
+}
+
+#[derive(Serialize)]
+struct RegisterMapEntry<'a> {
+    address_bits: u32,
+    range: u64,
+    layer_slots: u32,
+    channel_slots: u32,
+    segments: u32,
+    registers: Vec<RegisterEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct LayerEntry<'a> {
+    name: &'a str,
+    /// The slot it was generated for.
+    slot: usize,
+    channels: usize,
+    /// `[offset, value]` register writes that load the layer into slot 0, in order.
+    slot0_writes: Vec<[u32; 2]>,
+}
+
+#[derive(Serialize)]
 struct CoreEntry<'a> {
+    /// The layer (of a run-time-coefficient core: the layer of slot 0, streamed after reset).
     layer: &'a str,
     channels: usize,
     lanes: usize,
@@ -25,6 +62,10 @@ struct CoreEntry<'a> {
     m_tdata_width: u32,
     input: Format,
     output: Format,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    register_map: Option<RegisterMapEntry<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layers: Option<Vec<LayerEntry<'a>>>,
 }
 
 #[derive(Serialize)]
@@ -35,12 +76,51 @@ struct CoresFile<'a> {
 
 /// `sw/repact_cores.json`.
 pub fn cores_json(bundle: &IpBundle) -> Result<String> {
+    let regs: Vec<Option<CoreRegisters>> = bundle
+        .cores
+        .iter()
+        .zip(&bundle.specs)
+        .map(|(c, s)| super::core_registers(c, s))
+        .collect::<Result<_>>()?;
     let cores = bundle
         .cores
         .iter()
         .zip(&bundle.specs)
-        .map(|(c, s)| {
+        .zip(&regs)
+        .map(|((c, s), r)| {
             let layer = &s.layers()[c.layer];
+            let register_map = r.as_ref().map(|r| RegisterMapEntry {
+                address_bits: r.address_bits,
+                range: r.range,
+                layer_slots: r.map.layers,
+                channel_slots: r.map.channels,
+                segments: r.map.segments,
+                registers: r
+                    .registers
+                    .iter()
+                    .map(|g| RegisterEntry {
+                        name: g.name,
+                        offset: g.offset,
+                        access: g.access.abbrev(),
+                        reset: g.reset,
+                        fields: &g.fields,
+                        table: g.table,
+                    })
+                    .collect(),
+            });
+            let layers = r.as_ref().map(|r| {
+                s.layers()
+                    .iter()
+                    .zip(slot0_writes(&r.map, s))
+                    .enumerate()
+                    .map(|(slot, (l, w))| LayerEntry {
+                        name: l.name(),
+                        slot,
+                        channels: l.channels(),
+                        slot0_writes: w.into_iter().map(|(a, v)| [a, v]).collect(),
+                    })
+                    .collect()
+            });
             (
                 c.top.as_str(),
                 CoreEntry {
@@ -58,6 +138,8 @@ pub fn cores_json(bundle: &IpBundle) -> Result<String> {
                         width: s.output().width(),
                         int_bits: s.output().int_bits(),
                     },
+                    register_map,
+                    layers,
                 },
             )
         })

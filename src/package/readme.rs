@@ -1,16 +1,20 @@
 //! `README.md` of a generated IP directory: what is where and how to use it.
 
+use super::report::{core_layers, register_map_md, RegisterMapReport};
 use super::PackageOptions;
 use crate::flow::IpBundle;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// The README, listing `files` (the package's own) besides the generator's.
+/// The README, listing `files` (the package's own) besides the generator's, with the register
+/// maps of the run-time-coefficient cores (none in a baked bundle).
 pub fn render(
     bundle: &IpBundle,
     opts: &PackageOptions,
     files: &BTreeMap<String, Vec<u8>>,
+    register_maps: &[RegisterMapReport],
 ) -> String {
+    let axilite = !register_maps.is_empty();
     let readme = "README.md".to_string();
     let mut o = String::new();
     let first = bundle.cores.first().map_or("<top>", |c| c.top.as_str());
@@ -28,11 +32,23 @@ pub fn render(
     );
     o.push_str("## Cores\n\n| core (top module, IP name) | layer | in → out | lanes | TDATA in/out | latency |\n|---|---|---|---:|---|---:|\n");
     for (c, s) in bundle.cores.iter().zip(&bundle.specs) {
+        let layers = match c.register_map {
+            None => s.layers()[c.layer].name().to_string(),
+            Some(_) => format!(
+                "{} (slots 0..{}, loaded over AXI4-Lite)",
+                core_layers(c, s)
+                    .iter()
+                    .map(|&i| s.layers()[i].name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s.layers().len() - 1
+            ),
+        };
         let _ = writeln!(
             o,
             "| `{}` | {} | {} → {} | {} | {}/{} bits | {} cycles |",
             c.top,
-            s.layers()[c.layer].name(),
+            layers,
             s.input(),
             s.output(),
             c.lanes,
@@ -50,13 +66,23 @@ pub fn render(
          of the Verilog: an IP folder must be self-contained), `xgui/` (customization page, \
          read-only facts) and `constraints/<top>_ooc.xdc` (clock for out-of-context runs).\n\
          - `vivado/create_bd.tcl` — a Zynq block design: PS7, AXI DMA in simple mode, the core \
-         between the DMA's MM2S and S2MM streams; reads `vivado/config.tcl`.\n\
+         between the DMA's MM2S and S2MM streams{}; reads `vivado/config.tcl`.\n\
          - `vivado/package_ip.tcl` — re-packages the cores with Vivado's own packager, if you \
          prefer its `component.xml`.\n\
-         - `sw/<top>.h` — bare-metal C: stream format, float ↔ fixed conversions, coefficients.\n\
+         - `sw/<top>.h` — bare-metal C: stream format, float ↔ fixed conversions, {}.\n\
          - `sw/repact_pynq.py` + `sw/repact_cores.json` — PYNQ driver (numpy in and out).\n\
          - `report.md`, `report.json`, `plots/` — functions, formats, proven and measured \
-         error, latency, and resources when estimated.\n"
+         error, latency, and resources when estimated.\n",
+        if axilite {
+            ", its AXI4-Lite registers on the PS's GP0 port beside the DMA's"
+        } else {
+            ""
+        },
+        if axilite {
+            "the register map, the register writes that load each layer, and loaders"
+        } else {
+            "coefficients"
+        }
     );
     let _ = writeln!(
         o,
@@ -85,6 +111,30 @@ pub fn render(
          with `{first}_store_input()`, run the DMA (MM2S from the input buffer, S2MM into the \
          output buffer), read with `{first}_load_output()` and `{first}_to_double()`.\n"
     );
+    if axilite {
+        let low = first.to_ascii_lowercase();
+        let _ = writeln!(
+            o,
+            "### Run-time coefficients\n\n\
+             `{first}` holds the thresholds and coefficients of several layers in registers \
+             behind its AXI4-Lite slave `S_AXI` (the block design puts it on the PS's GP0 port; \
+             the instance is `{first}_0`). Load the layers and select one before streaming:\n\n\
+             ```python\n\
+             regs = repact_pynq.RepActRegisters(overlay.{first}_0, \"{first}\")\n\
+             regs.check()            # the bitstream holds this core (ID, FORMAT, GEOMETRY, ...)\n\
+             regs.load_all()         # layer i into slot i\n\
+             regs.select_layer(1)    # stream slot 1 from the next sample on\n\
+             y = core(x)\n\
+             ```\n\n\
+             Bare metal: `{low}_check(base)`, `{low}_load_all(base)` (or \
+             `{low}_load_layer(base, slot, writes, count)` with a table from \
+             `{low}_layer_writes()`), then `{low}_select_layer(base, slot)`; `base` is the \
+             address of `{first}_0`'s `S_AXI` in your design (xparameters.h).\n"
+        );
+        for m in register_maps {
+            register_map_md(&mut o, m);
+        }
+    }
     let _ = writeln!(o, "## Files\n");
     let mut all: Vec<&String> = files.keys().chain(bundle.files.keys()).collect();
     all.push(&readme);

@@ -2,10 +2,12 @@
 //! proven error bound, the error measured over every input, the latency and (when estimated)
 //! the resources; and a plot per layer.
 
+use super::axilite::{self, CoreRegisters};
 use super::resources::{CoreResources, ResourceCounts, ResourceEstimate};
 use super::{svg, PackageOptions};
 use crate::fixedpoint::{DatapathSpec, SegmentCoefs, StageWidths};
 use crate::flow::IpBundle;
+use crate::hdl::GeneratedCore;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -106,14 +108,24 @@ pub fn plot_path(layer: &str) -> String {
     format!("plots/{}.svg", file_stem(layer))
 }
 
-/// `(layer name, SVG)` for every core's layer (channel 0).
+/// The indexes into `spec.layers()` of the layers `core` implements: the one baked in, or
+/// every layer of a run-time-coefficient core (layer i in slot i).
+pub fn core_layers(core: &GeneratedCore, spec: &DatapathSpec) -> Vec<usize> {
+    match core.register_map {
+        None => vec![core.layer],
+        Some(_) => (0..spec.layers().len()).collect(),
+    }
+}
+
+/// `(layer name, SVG)` for every core's layers (channel 0).
 pub fn plots(bundle: &IpBundle) -> Vec<(String, String)> {
     bundle
         .cores
         .iter()
         .zip(&bundle.specs)
-        .map(|(c, s)| {
-            let l = &s.layers()[c.layer];
+        .flat_map(|(c, s)| core_layers(c, s).into_iter().map(move |i| (s, i)))
+        .map(|(s, i)| {
+            let l = &s.layers()[i];
             let title = format!(
                 "{} (channel 0 of {}): {} -> {}",
                 l.name(),
@@ -121,7 +133,7 @@ pub fn plots(bundle: &IpBundle) -> Vec<(String, String)> {
                 s.input(),
                 s.output()
             );
-            (l.name().to_string(), svg::plot(s, c.layer, 0, &title))
+            (l.name().to_string(), svg::plot(s, i, 0, &title))
         })
         .collect()
 }
@@ -164,6 +176,9 @@ pub struct LayerReport {
     pub variant: String,
     /// Core implementing it.
     pub core: String,
+    /// Its slot in the core's registers (a run-time-coefficient core only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<usize>,
     /// Channels.
     pub channels: usize,
     /// Breakpoints of the folded function.
@@ -205,6 +220,33 @@ pub struct Report {
     pub layers: Vec<LayerReport>,
     /// Resource estimates, when run.
     pub resources: Option<ResourceEstimate>,
+    /// The AXI4-Lite register maps of the run-time-coefficient cores (none in a baked bundle).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub register_maps: Vec<RegisterMapReport>,
+}
+
+/// A layer of a run-time-coefficient core.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlotReport {
+    /// Slot it was generated for.
+    pub slot: usize,
+    /// Layer name.
+    pub layer: String,
+    /// Channels (what it writes into `LAYER_CHANNELS`).
+    pub channels: usize,
+    /// Register writes that load it.
+    pub writes: usize,
+}
+
+/// The register map of a run-time-coefficient core.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegisterMapReport {
+    /// Core.
+    pub core: String,
+    /// The registers, their offsets, fields and values after reset.
+    pub registers: CoreRegisters,
+    /// Its layers by slot.
+    pub slots: Vec<SlotReport>,
 }
 
 fn formats(spec: &DatapathSpec) -> Formats {
@@ -254,17 +296,18 @@ impl Report {
         bundle: &IpBundle,
         opts: &PackageOptions,
         resources: Option<&ResourceEstimate>,
-    ) -> Self {
-        let layers = bundle
-            .cores
-            .iter()
-            .zip(&bundle.specs)
-            .map(|(c, s)| {
-                let l = &s.layers()[c.layer];
-                LayerReport {
+    ) -> Result<Self> {
+        let mut layers = Vec::new();
+        let mut register_maps = Vec::new();
+        for (c, s) in bundle.cores.iter().zip(&bundle.specs) {
+            let regs = super::core_registers(c, s)?;
+            for i in core_layers(c, s) {
+                let l = &s.layers()[i];
+                layers.push(LayerReport {
                     name: l.name().into(),
                     variant: l.folded.variant.clone(),
                     core: c.top.clone(),
+                    slot: regs.as_ref().map(|_| i),
                     channels: l.channels(),
                     breakpoints: l.folded.breakpoints.clone(),
                     segments: l.folded.segments.clone(),
@@ -274,20 +317,39 @@ impl Report {
                     budget_ulp: s.max_error_ulp(),
                     proven_pre_round_ulp: l.bound.pre_round_ulp,
                     proven_total_ulp: l.bound.total_ulp,
-                    measured: measure_error(s, c.layer),
+                    measured: measure_error(s, i),
                     latency_cycles: c.latency_cycles,
                     lanes: c.lanes,
                     plot: plot_path(l.name()),
-                }
-            })
-            .collect();
-        Report {
+                });
+            }
+            if let Some(r) = regs {
+                let slots = axilite::slot0_writes(&r.map, s)
+                    .iter()
+                    .zip(s.layers())
+                    .enumerate()
+                    .map(|(slot, (w, l))| SlotReport {
+                        slot,
+                        layer: l.name().into(),
+                        channels: l.channels(),
+                        writes: w.len(),
+                    })
+                    .collect();
+                register_maps.push(RegisterMapReport {
+                    core: c.top.clone(),
+                    registers: r,
+                    slots,
+                });
+            }
+        }
+        Ok(Report {
             generator: format!("repact-hw {}", env!("CARGO_PKG_VERSION")),
             part: opts.part.clone(),
             clock_mhz: opts.clock_mhz,
             layers,
             resources: resources.cloned(),
-        }
+            register_maps,
+        })
     }
 
     /// `report.json`.
@@ -338,6 +400,9 @@ impl Report {
         if let Some(r) = &self.resources {
             resources_md(&mut o, r);
         }
+        for m in &self.register_maps {
+            register_map_md(&mut o, m);
+        }
         for l in &self.layers {
             layer_md(&mut o, l);
         }
@@ -345,17 +410,91 @@ impl Report {
     }
 }
 
-fn layer_md(o: &mut String, l: &LayerReport) {
-    let fm = &l.formats;
+/// The register map of a run-time-coefficient core: its concrete registers, then the map as
+/// [`crate::hdl::regmap`] documents it.
+pub fn register_map_md(o: &mut String, m: &RegisterMapReport) {
+    let r = &m.registers;
     let _ = writeln!(
         o,
-        "## Layer `{}` — core `{}`\n\n\
+        "## Registers of `{}` (AXI4-Lite slave `S_AXI`)\n\n\
+         The thresholds and coefficients of {} layer slots ({} channel slots, {} segments each) \
+         are registers: `S_AXI` decodes {} address bits ({} bytes from the base address the \
+         block design assigns). Load a layer into a slot (the C header's `{}_load_layer()`, \
+         the PYNQ driver's `RepActRegisters.load_layer()`), then select the slot streamed with \
+         `LAYER_SELECT`. Write while the stream is idle: every write holds `s_axis_tready` low \
+         for a few cycles.\n\n\
+         | slot | layer | channels | register writes to load |\n|---:|---|---:|---:|",
+        m.core,
+        r.map.layers,
+        r.map.channels,
+        r.map.segments,
+        r.address_bits,
+        r.range,
+        m.core.to_ascii_lowercase()
+    );
+    for s in &m.slots {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} |",
+            s.slot, s.layer, s.channels, s.writes
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n| offset | register | access | after reset | fields |\n|---|---|---|---|---|"
+    );
+    for g in &r.registers {
+        let at = match g.table {
+            Some(t) if t.count > 0 => {
+                format!("`0x{:04X}`..`0x{:04X}`", g.offset, g.offset + t.span() - 1)
+            }
+            _ => format!("`0x{:04X}`", g.offset),
+        };
+        let fields: Vec<String> = g
+            .fields
+            .iter()
+            .map(|f| {
+                format!(
+                    "`{}` [{}:{}]{}",
+                    f.name,
+                    f.lsb + f.width - 1,
+                    f.lsb,
+                    if f.signed { " signed" } else { "" }
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "| {at} | `{}` | {} | {} | {} |",
+            g.doc_name,
+            g.access.abbrev(),
+            g.reset.map_or("-".to_string(), |v| format!("`0x{v:08X}`")),
+            fields.join(", ")
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nThe register map in general (L layer slots, C channel slots, S segments):\n"
+    );
+    for row in crate::hdl::regmap::markdown_table() {
+        let _ = writeln!(o, "{row}");
+    }
+    o.push('\n');
+}
+
+fn layer_md(o: &mut String, l: &LayerReport) {
+    let fm = &l.formats;
+    let slot = l.slot.map_or(String::new(), |s| format!(", slot {s}"));
+    let _ = writeln!(
+        o,
+        "## Layer `{}` — core `{}`{}\n\n\
          Variant `{}`, {} channel(s), {} lane(s) per beat, latency {} cycles, one beat per clock.\n\n\
          ![{}]({})\n\n\
          ### Folded function\n\n\
          Per channel and segment `f(x) = c0 + c1·x + c2·x²`; breakpoints {:?}.\n",
         l.name,
         l.core,
+        slot,
         l.variant,
         l.channels,
         l.lanes,
@@ -490,6 +629,15 @@ fn resources_md(o: &mut String, r: &ResourceEstimate) {
         unit_rows(o, c);
     }
     unit_rows(o, &r.hardswish);
+    for c in r.cores.iter().filter(|c| c.run_time_coefficients) {
+        let _ = writeln!(
+            o,
+            "\n`{}` loads its coefficients at run time: its core rows include the AXI4-Lite \
+             slave and the register file of every layer slot, shared by all lanes; its per-lane \
+             goals are checked on the lane datapath only.",
+            c.top
+        );
+    }
     o.push_str(
         "\nPer-lane goals, checked on each one-lane core (AXI4-Stream wrapper included) and on \
          its lane datapath alone (HardSwish likewise):\n\n\

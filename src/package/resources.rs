@@ -84,6 +84,10 @@ pub struct CoreResources {
     pub one_lane_core: ResourceCounts,
     /// The lane datapath alone (`<top>_lane`), without the AXI4-Stream wrapper.
     pub lane_only: ResourceCounts,
+    /// The core loads its coefficients at run time (`--coeffs axilite`): its core counts
+    /// include the AXI4-Lite slave and the register file, shared by all lanes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub run_time_coefficients: bool,
 }
 
 /// One goal, checked.
@@ -214,16 +218,16 @@ fn one_lane(spec: &DatapathSpec, core: &GeneratedCore) -> Result<GeneratedCore> 
     if core.lanes == 1 {
         return Ok(core.clone());
     }
-    hdl::generate_baked(
-        spec,
-        core.layer,
-        &CoreOptions {
-            top_name: core.top.clone(),
-            lanes: 1,
-            tuser_width: core.tuser_width,
-            command_line: String::new(),
-        },
-    )
+    let opts = CoreOptions {
+        top_name: core.top.clone(),
+        lanes: 1,
+        tuser_width: core.tuser_width,
+        command_line: String::new(),
+    };
+    match core.register_map {
+        None => hdl::generate_baked(spec, core.layer, &opts),
+        Some(_) => hdl::generate_axilite(spec, &opts),
+    }
 }
 
 /// Runs the jobs on all CPUs; results in job order.
@@ -276,14 +280,18 @@ pub fn estimate_resources(bundle: &IpBundle) -> Result<ResourceEstimate> {
             command_line: String::new(),
         },
     )?;
-    let mut units: Vec<(&str, &str, GeneratedCore, GeneratedCore)> = Vec::new();
+    let mut units: Vec<(&str, String, GeneratedCore, GeneratedCore)> = Vec::new();
     for (core, spec) in bundle.cores.iter().zip(&bundle.specs) {
-        let layer = spec.layers()[core.layer].name();
+        let layer = super::report::core_layers(core, spec)
+            .iter()
+            .map(|&i| spec.layers()[i].name())
+            .collect::<Vec<_>>()
+            .join(", ");
         units.push((&core.top, layer, core.clone(), one_lane(spec, core)?));
     }
     units.push((
         "repact_hardswish",
-        "hardswish",
+        "hardswish".into(),
         hs_core.clone(),
         one_lane(&hs_spec, &hs_core)?,
     ));
@@ -313,6 +321,7 @@ pub fn estimate_resources(bundle: &IpBundle) -> Result<ResourceEstimate> {
             top: top.to_string(),
             layer: layer.to_string(),
             lanes: core.lanes,
+            run_time_coefficients: core.register_map.is_some(),
             core: c,
             one_lane_core: o,
             lane_only: l,
@@ -323,13 +332,18 @@ pub fn estimate_resources(bundle: &IpBundle) -> Result<ResourceEstimate> {
         reason: "no result for the HardSwish unit".into(),
     })?;
     // The goals are about one lane; they are checked on the one-lane core (what a user
-    // instantiates, wrapper included) and on the lane datapath alone (what a lane adds).
+    // instantiates, wrapper included) and on the lane datapath alone (what a lane adds). A
+    // run-time-coefficient core's wrapper holds the register file and the AXI4-Lite slave,
+    // shared by every lane and layer: its goals are checked on the lane datapath only.
     let mut goals = Vec::new();
     for c in &all {
         for (unit, r, hs) in [
             ("one-lane core", &c.one_lane_core, &hardswish.one_lane_core),
             ("lane datapath", &c.lane_only, &hardswish.lane_only),
         ] {
+            if c.run_time_coefficients && unit == "one-lane core" {
+                continue;
+            }
             let mut check = |goal: &str, measured: f64, limit: f64| {
                 goals.push(GoalCheck {
                     top: c.top.clone(),

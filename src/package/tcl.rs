@@ -262,9 +262,9 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
                         "reset",
                         &r.reset.map(|v| format!("0x{v:08X}")).unwrap_or_default(),
                         "description",
-                        &r.description,
+                        &r.full_description(),
                         "fields",
-                        &list(fields.iter().map(|f| strip_braces(f))),
+                        strip_braces(&list(fields.iter().map(|f| strip_braces(f)))),
                     ])
                 })
                 .collect();

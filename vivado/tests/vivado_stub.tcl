@@ -3,7 +3,9 @@
 # plain tclsh. Every command checks its arguments the way Vivado would fail on them: unknown
 # IP, cell, interface or pin names, misspelled CONFIG keys, wrong AXI DMA widths, interfaces of
 # the wrong type or mode, stream widths that differ across a connection, a missing IP catalog
-# rebuild, ports the HDL does not have. A script with a typo fails here as it would in Vivado.
+# rebuild, ports the HDL does not have, AXI4-Lite slaves without a memory map, an address or
+# a connection, a second interconnect on one port. A script with a typo fails here as it
+# would in Vivado.
 #
 # The test harness sources this file, then declares what exists:
 #   ::stub::init WORKDIR                     scratch folder for files Vivado would write
@@ -26,6 +28,9 @@ namespace eval stub {
     variable ipx_current {}
     variable top {}
     variable constraint_clocks {}
+    variable mm_paths {}
+    variable intc_ports {}
+    variable addresses {}
 }
 
 proc ::stub::fail {msg} {
@@ -219,6 +224,61 @@ proc ::stub::xml_text {xml tag} {
     return $v
 }
 
+# The text of the first <spirit:TAG ...>text</spirit:TAG>, attributes allowed.
+proc ::stub::xml_value {xml tag} {
+    set re [format {<spirit:%s(?:\s[^>]*)?>([^<]*)</spirit:%s>} $tag $tag]
+    if {![regexp $re $xml -> v]} {
+        fail "component.xml without spirit:$tag"
+    }
+    return $v
+}
+
+proc ::stub::is_pow2 {v} {
+    expr {[string is wideinteger -strict $v] && $v > 0 && ($v & ($v - 1)) == 0}
+}
+
+# The memory maps of a component.xml: name -> range of its (one) address block, after checking
+# what Vivado's IP catalog and address editor need: one address block of a power-of-two range
+# of at least 4 KiB, 32 bits wide, every register inside it on a word boundary, every field
+# inside its register, names unique.
+proc ::stub::read_memory_maps {file xml} {
+    set maps {}
+    foreach body [elements $xml memoryMap] {
+        set name [xml_text $body name]
+        set blocks [elements $body addressBlock]
+        if {[llength $blocks] != 1} { fail "$file: memory map $name has [llength $blocks] address blocks, expected 1" }
+        set block [lindex $blocks 0]
+        set range [xml_value $block range]
+        set width [xml_value $block width]
+        if {![is_pow2 $range] || $range < 4096} {
+            fail "$file: memory map $name: range $range is not a power of two of at least 4096 bytes"
+        }
+        if {$width != 32} { fail "$file: memory map $name: width $width, AXI4-Lite registers are 32 bits" }
+        set names {}
+        foreach reg [elements $block register] {
+            set rname [xml_text $reg name]
+            if {$rname in $names} { fail "$file: register $rname twice in $name" }
+            lappend names $rname
+            set offset [expr {[xml_value $reg addressOffset]}]
+            set size [xml_value $reg size]
+            if {$offset % 4 || $offset + $size / 8 > $range} {
+                fail "$file: register $rname at $offset does not fit the block of $range bytes"
+            }
+            set fnames {}
+            foreach fld [elements $reg field] {
+                set fname [xml_text $fld name]
+                if {$fname in $fnames} { fail "$file: field $rname.$fname twice" }
+                lappend fnames $fname
+                set lsb [xml_value $fld bitOffset]
+                set bits [xml_value $fld bitWidth]
+                if {$lsb + $bits > $size} { fail "$file: field $rname.$fname exceeds $size bits" }
+            }
+        }
+        dict set maps $name $range
+    }
+    return $maps
+}
+
 # The inner texts of every <spirit:TAG>...</spirit:TAG> in xml (not nested in itself).
 proc ::stub::elements {xml tag} {
     set open "<spirit:$tag>"
@@ -252,6 +312,7 @@ proc ::stub::read_component {file} {
         }
         dict set widths $port [list [xml_text $body direction] $w]
     }
+    set maps [read_memory_maps $file $xml]
     set interfaces {}
     set pins {}
     foreach body [elements $xml busInterface] {
@@ -260,6 +321,14 @@ proc ::stub::read_component {file} {
         set bus $v:$l:$n:$ver
         set mode [expr {[string match *<spirit:master* $body] ? "master" : "slave"}]
         set entry [list bus $bus mode $mode]
+        if {$n eq "aximm" && $mode eq "slave"} {
+            # An addressable slave names its memory map; the address editor reserves its range.
+            if {![regexp {<spirit:memoryMapRef spirit:memoryMapRef="([^"]*)"/>} $body -> ref]} {
+                fail "$file: AXI slave $name has no memoryMapRef"
+            }
+            if {![dict exists $maps $ref]} { fail "$file: AXI slave $name: no memory map `$ref'" }
+            lappend entry range [dict get $maps $ref]
+        }
         foreach map [elements $body portMap] {
             set logical [xml_text [lindex [elements $map logicalPort] 0] name]
             set physical [xml_text [lindex [elements $map physicalPort] 0] name]
@@ -418,6 +487,9 @@ proc create_bd_design {name} {
     set ::stub::bd $name
     set ::stub::cells {}
     set ::stub::connected {}
+    set ::stub::mm_paths {}
+    set ::stub::intc_ports {}
+    set ::stub::addresses {}
 }
 
 proc create_bd_cell {args} {
@@ -562,6 +634,18 @@ proc apply_bd_automation {args} {
                 }
             }
             if {$obj ni [list $m $s]} { ::stub::fail "axi4 automation on $obj, neither $m nor $s" }
+            # A new interconnect needs ports that have none yet; "Auto" joins the existing one.
+            set intc [expr {[dict exists $config intc_ip] ? [dict get $config intc_ip] : "Auto"}]
+            if {$intc eq "New AXI Interconnect"} {
+                foreach p [list $m $s] {
+                    if {$p in $::stub::intc_ports} {
+                        ::stub::fail "axi4 automation: $p is connected to an interconnect already; use intc_ip Auto"
+                    }
+                }
+                lappend ::stub::intc_ports $m $s
+            }
+            if {[list $m $s] in $::stub::mm_paths} { ::stub::fail "axi4 automation: $m -> $s exists already" }
+            lappend ::stub::mm_paths [list $m $s]
             lappend ::stub::connected $m $s
             # The rule connects the clocks and resets of both ends to the fabric clock.
             foreach p [list $m $s] {
@@ -577,10 +661,63 @@ proc apply_bd_automation {args} {
     }
 }
 
-proc assign_bd_address {args} { ::stub::record assign_bd_address {*}$args }
+# Address windows of the masters the scripts use, and ranges of the Xilinx slaves.
+proc ::stub::address_window {master} {
+    switch -glob -- $master {
+        /processing_system7_0/M_AXI_GP0 { return {0x40000000 0x40000000} }
+        /axi_dma_0/M_AXI_* { return {0x00000000 0x100000000} }
+        default { fail "assign_bd_address: the stub knows no address space of $master" }
+    }
+}
+
+proc ::stub::slave_range {slave} {
+    switch -- $slave {
+        /axi_dma_0/S_AXI_LITE { return 0x10000 }
+        /processing_system7_0/S_AXI_HP0 { return 0x20000000 }
+    }
+    set info [intf_info $slave]
+    if {![dict exists $info range]} { fail "assign_bd_address: $slave is not an addressable slave" }
+    return [dict get $info range]
+}
+
+proc assign_bd_address {args} {
+    ::stub::record assign_bd_address {*}$args
+    # Every path without an address gets the lowest free range aligned to its size inside its
+    # master's window, as the address editor does.
+    foreach path $::stub::mm_paths {
+        if {[dict exists $::stub::addresses $path]} { continue }
+        lassign $path m s
+        lassign [::stub::address_window $m] base size
+        set range [::stub::slave_range $s]
+        set offset $base
+        while 1 {
+            set clash 0
+            dict for {other where} $::stub::addresses {
+                if {[lindex $other 0] ne $m} { continue }
+                lassign $where o r
+                if {$offset < $o + $r && $o < $offset + $range} {
+                    set clash 1
+                    set offset [expr {(($o + $r + $range - 1) / $range) * $range}]
+                }
+            }
+            if {!$clash} { break }
+        }
+        if {$offset + $range > $base + $size} {
+            ::stub::fail "assign_bd_address: no room for $s ($range bytes) in the window of $m"
+        }
+        dict set ::stub::addresses $path [list [format 0x%08X $offset] [format 0x%X $range]]
+    }
+}
 
 proc validate_bd_design {args} {
     ::stub::record validate_bd_design {*}$args
+    # Every memory-mapped path needs an address (else Vivado: [BD 41-1356] slave segment not
+    # assigned), inside its master's window, none overlapping.
+    foreach path $::stub::mm_paths {
+        if {![dict exists $::stub::addresses $path]} {
+            ::stub::fail "validate_bd_design: [lindex $path 1] is not assigned an address in the space of [lindex $path 0] (assign_bd_address missing?)"
+        }
+    }
     # What Vivado would report as errors (or a hung DMA at run time): unconnected interfaces
     # and clock/reset pins of every user IP and of the DMA's stream side, scatter-gather left on.
     dict for {cell facts} $::stub::cells {
@@ -701,12 +838,18 @@ proc ipx::package_project {args} {
         switch -glob -- $port {
             s_axis_* { dict set inferred s_axis 1 }
             m_axis_* { dict set inferred m_axis 1 }
+            s_axi_* { dict set inferred s_axi 1 }
             aclk - aresetn { dict set inferred $port 1 }
         }
     }
-    set ::stub::ipx [dict create name $::stub::top root $root vendor [dict get $opts -vendor] interfaces {}]
+    set ::stub::ipx [dict create name $::stub::top root $root vendor [dict get $opts -vendor] interfaces {} memory_maps {}]
     foreach i [dict keys $inferred] {
         dict set ::stub::ipx interfaces $i [dict create port_maps {} parameters {}]
+    }
+    # An inferred AXI4-Lite slave comes with an inferred memory map of the same name.
+    if {[dict exists $inferred s_axi]} {
+        dict set ::stub::ipx interfaces s_axi slave_memory_map_ref s_axi
+        dict set ::stub::ipx memory_maps s_axi [dict create blocks [dict create reg0 [dict create registers {}]]]
     }
     return ipx:core:$::stub::top
 }
@@ -724,10 +867,76 @@ proc ipx::get_bus_interfaces {args} {
     set of [lsearch -exact $args -of_objects]
     if {$of < 0} { ::stub::fail "ipx::get_bus_interfaces without -of_objects" }
     ::stub::ipx_core [lindex $args $of+1]
+    set rest [lreplace $args $of $of+1]
     set names [dict keys [dict get $::stub::ipx interfaces]]
     set out {}
-    foreach n $names { lappend out ipx:busif:$n }
+    foreach n $names {
+        if {[llength $rest] == 0 || [string equal -nocase $n [lindex $rest 0]]} { lappend out ipx:busif:$n }
+    }
     return $out
+}
+
+# ---- ipx:: memory maps: name -> {blocks {name -> {properties... registers {name -> {... fields}}}}}
+
+proc ipx::get_memory_maps {args} {
+    set of [lsearch -exact $args -of_objects]
+    if {$of < 0} { ::stub::fail "ipx::get_memory_maps without -of_objects" }
+    ::stub::ipx_core [lindex $args $of+1]
+    set out {}
+    foreach n [dict keys [dict get $::stub::ipx memory_maps]] { lappend out ipx:mm:$n }
+    return $out
+}
+
+proc ipx::remove_memory_map {name core} {
+    ::stub::record ipx::remove_memory_map $name $core
+    ::stub::ipx_core $core
+    if {![dict exists $::stub::ipx memory_maps $name]} { ::stub::fail "ipx::remove_memory_map: no $name" }
+    dict unset ::stub::ipx memory_maps $name
+}
+
+proc ipx::add_memory_map {name core} {
+    ::stub::record ipx::add_memory_map $name $core
+    ::stub::ipx_core $core
+    # Vivado compares object names without case.
+    foreach n [dict keys [dict get $::stub::ipx memory_maps]] {
+        if {[string equal -nocase $n $name]} { ::stub::fail "ipx::add_memory_map: $name exists (as $n)" }
+    }
+    dict set ::stub::ipx memory_maps $name [dict create blocks {}]
+    return ipx:mm:$name
+}
+
+proc ::stub::ipx_object {obj kind} {
+    set parts [lrange [split $obj :] 2 end]
+    if {![string match ipx:$kind:* $obj]} { fail "not an ipx $kind: $obj" }
+    return $parts
+}
+
+proc ipx::add_address_block {name mm} {
+    set m [lindex [::stub::ipx_object $mm mm] 0]
+    if {![dict exists $::stub::ipx memory_maps $m]} { ::stub::fail "ipx::add_address_block: no memory map $m" }
+    if {[dict exists $::stub::ipx memory_maps $m blocks $name]} { ::stub::fail "ipx::add_address_block: $name exists" }
+    dict set ::stub::ipx memory_maps $m blocks $name [dict create registers {}]
+    return ipx:ab:$m:$name
+}
+
+proc ipx::add_register {name block} {
+    lassign [::stub::ipx_object $block ab] m b
+    if {![dict exists $::stub::ipx memory_maps $m blocks $b]} { ::stub::fail "ipx::add_register: no block $m/$b" }
+    if {[dict exists $::stub::ipx memory_maps $m blocks $b registers $name]} {
+        ::stub::fail "ipx::add_register: $name exists in $b"
+    }
+    dict set ::stub::ipx memory_maps $m blocks $b registers $name [dict create fields {}]
+    return ipx:reg:$m:$b:$name
+}
+
+proc ipx::add_field {name reg} {
+    lassign [::stub::ipx_object $reg reg] m b r
+    if {![dict exists $::stub::ipx memory_maps $m blocks $b registers $r]} { ::stub::fail "ipx::add_field: no register $r" }
+    if {[dict exists $::stub::ipx memory_maps $m blocks $b registers $r fields $name]} {
+        ::stub::fail "ipx::add_field: $name exists in $r"
+    }
+    dict set ::stub::ipx memory_maps $m blocks $b registers $r fields $name {}
+    return ipx:field:$m:$b:$r:$name
 }
 
 proc ipx::remove_bus_interface {name core} {
@@ -776,7 +985,7 @@ proc ::stub::ipx_set {obj key value} {
         }
         ipx:busif:* {
             set name [busif $obj]
-            if {$key ni {abstraction_type_vlnv bus_type_vlnv interface_mode}} {
+            if {$key ni {abstraction_type_vlnv bus_type_vlnv interface_mode slave_memory_map_ref}} {
                 fail "bus interface property $key unknown to the stub"
             }
             if {$key eq "interface_mode" && $value ni {master slave monitor}} {
@@ -797,6 +1006,30 @@ proc ::stub::ipx_set {obj key value} {
             if {$key ne "value"} { fail "bus parameter property $key" }
             dict set ipx interfaces $name parameters $param $value
         }
+        ipx:ab:* {
+            lassign [ipx_object $obj ab] m b
+            if {$key ni {base_address range width usage}} { fail "address block property $key unknown to the stub" }
+            if {$key eq "usage" && $value ni {memory register reserved}} { fail "address block usage $value" }
+            if {$key ne "usage" && ![string is wideinteger -strict $value]} { fail "address block $key `$value'" }
+            dict set ipx memory_maps $m blocks $b $key $value
+        }
+        ipx:reg:* {
+            lassign [ipx_object $obj reg] m b r
+            if {$key ni {address_offset size access description display_name}} {
+                fail "register property $key unknown to the stub"
+            }
+            if {$key eq "access" && $value ni {read-only read-write write-only}} { fail "register access $value" }
+            if {$key in {address_offset size} && ![string is wideinteger -strict $value]} { fail "register $key `$value'" }
+            dict set ipx memory_maps $m blocks $b registers $r $key $value
+        }
+        ipx:field:* {
+            lassign [ipx_object $obj field] m b r f
+            if {$key ni {bit_offset bit_width access description}} { fail "field property $key unknown to the stub" }
+            if {$key eq "access" && $value ni {read-only read-write write-only}} { fail "field access $value" }
+            if {$key in {bit_offset bit_width} && ![string is wideinteger -strict $value]} { fail "field $key `$value'" }
+            dict set ipx memory_maps $m blocks $b registers $r fields $f $key $value
+        }
+        default { fail "set_property on unknown ipx object $obj" }
     }
 }
 
@@ -808,7 +1041,12 @@ proc ipx::save_core {core} {
     ::stub::record ipx::save_core $core
     ::stub::ipx_core $core
     set axis_logical {TDATA TSTRB TKEEP TLAST TID TDEST TUSER TVALID TREADY}
+    set aximm_logical {AWID AWADDR AWLEN AWSIZE AWBURST AWLOCK AWCACHE AWPROT AWREGION AWQOS
+        AWUSER AWVALID AWREADY WID WDATA WSTRB WLAST WUSER WVALID WREADY BID BRESP BUSER BVALID
+        BREADY ARID ARADDR ARLEN ARSIZE ARBURST ARLOCK ARCACHE ARPROT ARREGION ARQOS ARUSER
+        ARVALID ARREADY RID RDATA RRESP RLAST RUSER RVALID RREADY}
     set ifs [dict get $::stub::ipx interfaces]
+    set maps [dict get $::stub::ipx memory_maps]
     dict for {name ifc} $ifs {
         foreach k {abstraction_type_vlnv bus_type_vlnv interface_mode} {
             if {![dict exists $ifc $k]} { ::stub::fail "ipx::save_core: $name has no $k" }
@@ -818,6 +1056,39 @@ proc ipx::save_core {core} {
             if {$physical eq {}} { ::stub::fail "ipx::save_core: $name/$logical has no physical port" }
             if {$bus eq "xilinx.com:interface:axis:1.0" && $logical ni $axis_logical} {
                 ::stub::fail "ipx::save_core: $name: `$logical' is not an AXI4-Stream signal"
+            }
+            if {$bus eq "xilinx.com:interface:aximm:1.0" && $logical ni $aximm_logical} {
+                ::stub::fail "ipx::save_core: $name: `$logical' is not an AXI memory-mapped signal"
+            }
+        }
+        if {$bus eq "xilinx.com:interface:aximm:1.0" && [dict get $ifc interface_mode] eq "slave"} {
+            if {![dict exists $ifc slave_memory_map_ref] || ![dict exists $maps [dict get $ifc slave_memory_map_ref]]} {
+                ::stub::fail "ipx::save_core: AXI slave $name has no memory map"
+            }
+            set blocks [dict get $maps [dict get $ifc slave_memory_map_ref] blocks]
+            if {[dict size $blocks] == 0} { ::stub::fail "ipx::save_core: the memory map of $name has no address block" }
+            dict for {b block} $blocks {
+                foreach k {range width} {
+                    if {![dict exists $block $k]} { ::stub::fail "ipx::save_core: address block $b has no $k" }
+                }
+                set range [dict get $block range]
+                if {![::stub::is_pow2 $range] || $range < 4096} { ::stub::fail "ipx::save_core: address block $b range $range" }
+                dict for {r reg} [dict get $block registers] {
+                    foreach k {address_offset size} {
+                        if {![dict exists $reg $k]} { ::stub::fail "ipx::save_core: register $r has no $k" }
+                    }
+                    if {[dict get $reg address_offset] + [dict get $reg size] / 8 > $range} {
+                        ::stub::fail "ipx::save_core: register $r is outside block $b"
+                    }
+                    dict for {f fld} [dict get $reg fields] {
+                        if {![dict exists $fld bit_offset] || ![dict exists $fld bit_width]} {
+                            ::stub::fail "ipx::save_core: field $r.$f has no bit_offset/bit_width"
+                        }
+                        if {[dict get $fld bit_offset] + [dict get $fld bit_width] > [dict get $reg size]} {
+                            ::stub::fail "ipx::save_core: field $r.$f is outside its register"
+                        }
+                    }
+                }
             }
         }
         dict for {param value} [dict get $ifc parameters] {
