@@ -34,6 +34,15 @@
 //!
 //! The hardware computes exactly [`DatapathSpec::eval_raw`]; the co-simulation proves it.
 //! Output is deterministic: the same spec and options give byte-identical text.
+//!
+//! # Files
+//!
+//! `verilog.rs` the builder; `lane.rs` the lane (its stage 1 per coefficient source);
+//! `axis.rs` the AXI4-Stream wrapper around the lanes, which a `LaneFeed` completes:
+//! `baked_feed.rs` (channel numbers only) or `runtime_feed.rs` (selected-layer registers,
+//! run-time channel counter, table reads), the latter over `axilite_slave.rs` (handshakes) and
+//! `reg_file.rs` (decode, storage, read-back, strobed writes) laid out by `regmap.rs`;
+//! `header.rs` the file header; `names.rs` identifier rules.
 
 mod axilite_slave;
 mod axis;

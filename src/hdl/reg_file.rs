@@ -17,7 +17,7 @@ use crate::fixedpoint::DatapathSpec;
 
 /// The storage's names and widths, as the lane feed needs them.
 pub(crate) struct Tables {
-    /// Layer slots L, channel slots C, segments S, lanes N.
+    /// Layer slots L.
     pub layers: u32,
     /// Channel slots C.
     pub channels: u32,

@@ -1372,6 +1372,41 @@ mod tests {
     }
 
     #[test]
+    fn memories_render_and_must_be_indexed() {
+        let mut m = tiny();
+        m.memory("table_mem", Size::lit(4), true, 5);
+        m.always_ff(
+            "clk",
+            &[],
+            vec![Stmt::Set(
+                Expr::index("table_mem", Expr::slice("d", 2, 0)),
+                Expr::slice("d", 7, 4),
+            )],
+        );
+        m.wire_eq(
+            "word",
+            Size::lit(4),
+            true,
+            Expr::index("table_mem", Expr::slice("d", 5, 3)),
+        );
+        m.discard("word", "only a rendering test");
+        let text = m.render().unwrap();
+        assert!(text.contains("reg signed [3:0] table_mem [0:4];"), "{text}");
+        assert!(text.contains("table_mem[d[2:0]] <= d[7:4];"), "{text}");
+        assert!(
+            text.contains("wire signed [3:0] word = table_mem[d[5:3]];"),
+            "{text}"
+        );
+        let mut m = tiny();
+        m.memory("table_mem", Size::lit(4), false, 5);
+        m.wire_eq("all", Size::lit(4), false, Expr::name("table_mem"));
+        assert!(m.render().unwrap_err().contains("without an index"));
+        let mut m = tiny();
+        m.wire_eq("w", Size::lit(1), false, Expr::index("d", Expr::uint(3, 0)));
+        assert!(m.render().unwrap_err().contains("not a memory"));
+    }
+
+    #[test]
     fn undeclared_and_out_of_range_are_errors() {
         let mut m = tiny();
         m.assign("q", Expr::name("nope"));
