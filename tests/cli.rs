@@ -364,3 +364,14 @@ fn verify_fails_with_exit_code_2_on_a_mutated_core() {
     assert!(s.contains("FAIL") && s.contains("first failure"), "{s}");
     assert!(vcd.metadata().unwrap().len() > 0);
 }
+
+#[test]
+fn readme_register_map_is_the_generators() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = repact_hw::hdl::regmap::markdown_table().join("\n");
+    assert!(
+        readme.contains(&table),
+        "README's register map differs from src/hdl/regmap.rs:\n{table}"
+    );
+}
