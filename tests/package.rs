@@ -16,6 +16,9 @@ use repact_hw::fixedpoint::{ApFixed, DatapathSpec, SpecOptions};
 use repact_hw::flow::{self, GenOptions, IpBundle};
 use repact_hw::hdl::regmap::{self, CoefKind, RegisterMap};
 use repact_hw::manifest::CoeffMode;
+use repact_hw::model::{
+    BatchNorm, Layer, LayerKind, Network, PiecewiseParams, RepActParams, Variant,
+};
 use repact_hw::package::{
     estimate_resources, package_files, variant, PackageOptions, AXI4LITE_LOGICAL_PORTS,
     AXIS_LOGICAL_PORTS, SUPPORTED_FAMILIES,
@@ -166,13 +169,89 @@ fn axilite4() -> &'static Pkg {
     })
 }
 
+/// Four layers of 1 to 4 channels and 2 to 4 segments (RepAct-I per-channel PReLU,
+/// RepAct-II, a two-segment piecewise layer, RepAct-III), 12-bit samples, in one core.
+fn axilite_mixed() -> &'static Pkg {
+    static P: OnceLock<Pkg> = OnceLock::new();
+    P.get_or_init(|| {
+        let repact = |name: &str, v: Variant, atn: [f64; 4], prelu: Vec<f64>, bn| Layer {
+            name: name.into(),
+            kind: LayerKind::RepAct(RepActParams::new(v, atn, None, prelu, bn).unwrap()),
+        };
+        let net = Network {
+            source: "mixed".into(),
+            layers: vec![
+                repact(
+                    "pc3",
+                    Variant::Origin,
+                    [0.1, 0.5, 0.3, 0.6],
+                    vec![-0.5, 0.0, 0.75],
+                    None,
+                ),
+                repact(
+                    "softmax",
+                    Variant::Softmax,
+                    [0.3, -1.2, 2.0, 0.4],
+                    vec![0.1],
+                    None,
+                ),
+                Layer {
+                    name: "two_seg".into(),
+                    kind: LayerKind::Piecewise(
+                        PiecewiseParams::new(
+                            vec![0.25],
+                            vec![vec![0.0, 0.1], vec![0.5, 1.0, -0.2]],
+                        )
+                        .unwrap(),
+                    ),
+                },
+                repact(
+                    "bn4",
+                    Variant::Bn,
+                    [0.1, 0.5, 0.3, 0.6],
+                    vec![-0.5, 0.0, 0.75, 2.0],
+                    Some(BatchNorm {
+                        weight: 0.9,
+                        bias: 0.1,
+                        running_mean: 0.3,
+                        running_var: 1.7,
+                        eps: 1e-5,
+                    }),
+                ),
+            ],
+        };
+        let f: ApFixed = "12,5".parse().unwrap();
+        let bundle = flow::generate(
+            &net,
+            &GenOptions {
+                spec: SpecOptions::with_formats(f, f),
+                name: "mixed_act".into(),
+                lanes: 2,
+                tuser_width: 0,
+                coeffs: CoeffMode::Axilite,
+                layer: None,
+                command_line: "repact-hw gen".into(),
+                package: Default::default(),
+            },
+        )
+        .unwrap();
+        write_pkg("package-axilite-mixed", bundle, PackageOptions::default())
+    })
+}
+
+/// The axilite bundles of the bundled bn network.
 fn axilites() -> [&'static Pkg; 2] {
     [axilite(), axilite4()]
 }
 
+/// Every axilite bundle.
+fn axilite_all() -> [&'static Pkg; 3] {
+    [axilite(), axilite4(), axilite_mixed()]
+}
+
 /// Baked and axilite bundles.
-fn all() -> [&'static Pkg; 4] {
-    [example(), wide(), axilite(), axilite4()]
+fn all() -> [&'static Pkg; 5] {
+    [example(), wide(), axilite(), axilite4(), axilite_mixed()]
 }
 
 /// The register map of an axilite core, its spec.
@@ -568,7 +647,7 @@ fn component_references_are_consistent() {
 
 #[test]
 fn axilite_slave_and_memory_map_follow_the_register_map() {
-    for pkg in axilites() {
+    for pkg in axilite_all() {
         let (core, spec, map) = axilite_core(pkg);
         let dir = ip_dir(pkg, &core.top);
         let f = component_facts(&dir.join("component.xml"));
@@ -678,15 +757,19 @@ fn axilite_slave_and_memory_map_follow_the_register_map() {
         assert_eq!(field("FORMAT", "OUT_WIDTH").0, spec.output().width() as u64);
         assert_eq!(field("GEOMETRY", "LANES").0, core.lanes as u64);
         assert_eq!(field("GEOMETRY", "LATENCY").0, core.latency_cycles as u64);
-        assert_eq!(field("GEOMETRY", "LAYER_SLOTS").0, 5);
+        assert_eq!(
+            field("GEOMETRY", "LAYER_SLOTS").0,
+            spec.layers().len() as u64
+        );
         assert_eq!(field("GEOMETRY", "SEGMENTS").0, spec.segments() as u64);
         assert_eq!(field("ID", "ID").0, regmap::ID_VALUE as u64);
         // The customization page shows the slots and the layers.
-        assert_eq!(f["parameters"]["LAYER_SLOTS"], "5");
         assert_eq!(
-            f["parameters"]["LAYERS"],
-            "block1.act block2.act block3.act block4.act block5.act"
+            f["parameters"]["LAYER_SLOTS"],
+            spec.layers().len().to_string()
         );
+        let names: Vec<&str> = spec.layers().iter().map(|l| l.name()).collect();
+        assert_eq!(f["parameters"]["LAYERS"], names.join(" "));
         assert_eq!(
             f["parameters"]["S_AXI_ADDR_WIDTH"],
             map.address_bits().to_string()
@@ -811,7 +894,7 @@ fn addresses(stdout: &str) -> BTreeMap<(String, String), (u64, u64)> {
 
 #[test]
 fn create_bd_tcl_puts_the_axilite_registers_on_gp0_at_an_address() {
-    for pkg in axilites() {
+    for pkg in axilite_all() {
         let (core, _, map) = axilite_core(pkg);
         let out = create_bd(
             pkg,
@@ -1010,7 +1093,7 @@ fn the_stub_fails_on_broken_axilite_block_designs() {
             "create_bd.tcl",
             "\nassign_bd_address\n",
             "\n",
-            "/repact_act_0/S_AXI is not assigned an address",
+            "is not assigned an address",
         ),
     ];
     for (file, from, to, expect) in cases {
@@ -1227,7 +1310,7 @@ fn packaging_mutations_in(pkg: &Pkg, file: &str, cases: &[(&str, &str, &str)]) {
 
 #[test]
 fn package_ip_tcl_gives_the_axilite_slave_its_memory_map() {
-    for pkg in axilites() {
+    for pkg in axilite_all() {
         let (core, spec, map) = axilite_core(pkg);
         let guard = tempfile::tempdir().unwrap();
         let out = tclsh(
@@ -1510,7 +1593,7 @@ fn cc(pkg: &Pkg, dir: &Path, c: &str) -> String {
 
 #[test]
 fn c_header_loads_every_layer_into_every_slot_as_the_register_map_says() {
-    for pkg in axilites() {
+    for pkg in axilite_all() {
         let (core, spec, map) = axilite_core(pkg);
         let top = &core.top;
         let up = top.to_ascii_uppercase();
@@ -1562,14 +1645,15 @@ fn c_header_loads_every_layer_into_every_slot_as_the_register_map_says() {
             "    printf(\"check %lu\\n\", (unsigned long){top}_check({base}u));\n\
              \x20   fake[{up}_REG_FORMAT / 4] ^= 1u;\n\
              \x20   printf(\"check %lu\\n\", (unsigned long){top}_check({base}u));\n\
-             \x20   printf(\"names %s %u\\n\", {top}_layer_name(4), {top}_layer_channels(4));\n\
+             \x20   printf(\"names %s %u\\n\", {top}_layer_name({up}_LAYERS - 1), {top}_layer_channels({up}_LAYERS - 1));\n\
              \x20   return 0;\n}}\n"
         ));
         let text = cc(pkg, dir.path(), &c);
         // What RegisterMap says, in the same order.
         let mut want = Vec::new();
-        for l in 0..5 {
-            for s in 0..5u32 {
+        let n = spec.layers().len();
+        for l in 0..n {
+            for s in 0..n as u32 {
                 want.push(format!("load {l} {s}"));
                 for (a, v) in map.layer_writes(spec, l, s) {
                     want.push(format!("w {a} {v}"));
@@ -1581,7 +1665,7 @@ fn c_header_loads_every_layer_into_every_slot_as_the_register_map_says() {
         want.push("select".into());
         want.push(format!("w {} 3", regmap::addr::LAYER_SELECT));
         want.push("ret 0 -1".into());
-        for s in 0..5u32 {
+        for s in 0..n as u32 {
             want.push(format!("lc {s} {}", map.layer_channels(s)));
             for i in 0..map.segments - 1 {
                 want.push(format!("th {s} {i} {}", map.threshold(s, i)));
@@ -1604,8 +1688,8 @@ fn c_header_loads_every_layer_into_every_slot_as_the_register_map_says() {
         want.push(format!("check {}", regmap::addr::FORMAT + 1));
         want.push(format!(
             "names {} {}",
-            spec.layers()[4].name(),
-            spec.layers()[4].channels()
+            spec.layers()[n - 1].name(),
+            spec.layers()[n - 1].channels()
         ));
         let got: Vec<&str> = text.lines().collect();
         assert_eq!(got.len(), want.len(), "{top}: line count");
@@ -1788,7 +1872,7 @@ print("ok", n)
 
 #[test]
 fn pynq_driver_writes_exactly_the_register_maps_layer_writes() {
-    for pkg in axilites() {
+    for pkg in axilite_all() {
         let (core, spec, map) = axilite_core(pkg);
         let n = spec.layers().len();
         let writes: Vec<Vec<Vec<[u32; 2]>>> = (0..n)
@@ -1848,7 +1932,7 @@ fn pynq_driver_writes_exactly_the_register_maps_layer_writes() {
             PIP_HINT,
         );
         let text = ok(&out, &format!("PYNQ register check for {}", core.top));
-        assert_eq!(text.trim(), "ok 5");
+        assert_eq!(text.trim(), format!("ok {n}"));
     }
 }
 
@@ -1939,7 +2023,8 @@ fn axilite_report_and_readme_show_the_core_once_with_every_layer_and_its_registe
                 text.contains(&format!(
                     "| `0x{:04X}`..`0x{:04X}` | `COEF[l][c][s][k]` | RW | - |",
                     map.coef(0, 0, 0, CoefKind::C2),
-                    map.end() - 1
+                    // The last byte of the last entry's k0 high word.
+                    map.coef(4, map.channels - 1, map.segments - 1, CoefKind::K0) + 7
                 )),
                 "concrete COEF extent"
             );
@@ -2098,4 +2183,36 @@ fn resource_estimate_counts_the_cores_and_the_hardswish_baseline() {
     let md = String::from_utf8_lossy(&files["report.md"]).to_string();
     assert!(md.contains("## Resources (estimate)"));
     assert!(md.contains("`repact_hardswish`, 1 lane"));
+}
+
+#[test]
+fn resource_estimate_of_an_axilite_core_checks_the_lane_goals_only() {
+    let b = axilite_bundle(1);
+    let est = estimate_resources(&b).unwrap_or_else(|e| panic!("{e}; {APT_HINT}"));
+    assert_eq!(est.cores.len(), 1);
+    let c = &est.cores[0];
+    assert!(c.run_time_coefficients);
+    assert_eq!(
+        c.layer,
+        "block1.act, block2.act, block3.act, block4.act, block5.act"
+    );
+    // The register file and the AXI4-Lite slave are in the core, not in the lane.
+    assert!(c.core.lut > c.lane_only.lut && c.core.ff > c.lane_only.ff);
+    assert!(
+        c.lane_only.dsp48e1 >= 1 && c.lane_only.dsp48e1 <= 2,
+        "{c:?}"
+    );
+    // Only the four goals of the lane datapath: the one-lane core holds the register file.
+    assert_eq!(est.goals.len(), 4);
+    assert!(est.goals.iter().all(|g| g.unit == "lane datapath"));
+    let files = package_files(
+        &b,
+        &PackageOptions {
+            estimate: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let md = String::from_utf8_lossy(&files["report.md"]).to_string();
+    assert!(md.contains("`repact_act` loads its coefficients at run time"));
 }

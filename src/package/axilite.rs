@@ -421,7 +421,7 @@ impl CoreRegisters {
             .iter()
             .filter_map(|r| r.table.map(|t| (r, t)))
             .collect();
-        t.sort_by(|a, b| b.0.offset.cmp(&a.0.offset));
+        t.sort_by_key(|(r, _)| std::cmp::Reverse(r.offset));
         t
     }
 

@@ -279,7 +279,7 @@ fn c_name(name: &str) -> String {
 
 /// The header of a run-time-coefficient core (`--coeffs axilite`): the stream format and
 /// conversions as for a baked core, the AXI4-Lite register map (every address computed from
-/// [`RegisterMap`] through [`CoreRegisters`]), the register writes that load each layer, and
+/// [`crate::hdl::regmap::RegisterMap`] through [`CoreRegisters`]), the register writes that load each layer, and
 /// loaders.
 pub fn render_axilite(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
     let map = core.register_map.ok_or_else(|| {
