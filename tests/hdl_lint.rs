@@ -714,7 +714,8 @@ fn ports_and_facts_match_the_text() {
         (c.s_tdata_width, c.m_tdata_width, c.tuser_width),
         (64, 64, 3)
     );
-    assert_eq!(c.latency_cycles, spec.latency() + 1);
+    assert_eq!(c.latency_cycles, spec.latency());
+    assert_eq!(c.latency_cycles, 6);
     assert_eq!(c.latency_cycles, repact_hw::hdl::axis_latency(&spec));
     assert_eq!(c.file_name, "facts.v");
     assert!(c.verilog.contains("module facts\n"));

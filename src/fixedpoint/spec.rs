@@ -50,14 +50,17 @@ pub enum Overflow {
 }
 
 /// Pipeline registers from an accepted input sample to the registered output, in order.
-/// The HDL builds exactly these; the co-simulation and the reports use the count.
+/// The HDL builds exactly these; the co-simulation and the reports use the count. Stages 1-5
+/// are the lane's own registers; the round shift and saturation of stage 6 are logic after
+/// `y`, and the register they feed is the AXI4-Stream output (skid) register, so
+/// `m_axis_tdata` is [`DatapathSpec::latency`] = 6 register stages after the accepted sample.
 pub const PIPELINE_STAGES: [&str; 6] = [
     "segment select, coefficient registers, x",
     "p1 = c2*x (DSP MREG)",
     "s1 = p1 + k1 (DSP PREG)",
     "p2 = t*x (DSP MREG)",
     "y = p2 + k0 (DSP PREG)",
-    "round shift and saturate (output register)",
+    "round shift and saturate into the output (skid) register",
 ];
 
 /// Default error budget: half an output ULP for the final rounding plus 1/16 ULP for the

@@ -11,18 +11,24 @@
 //! since ready is a register there is no combinational path from `m_axis_tready` to
 //! `s_axis_tready`. With `m_axis_tready` held high, ready stays high: one beat per clock.
 //!
+//! The lanes end in logic: their `out` is the round shift and saturation of their stage-5
+//! register, and the register of stage 6 ([`PIPELINE_STAGES`]) is the skid buffer's output
+//! register (or, under backpressure, its temp register), which captures the saturated samples
+//! directly. The side-band delay lines are therefore `spec.latency()` - 1 beats deep, and
+//! `pipe_valid`/`pipe_out` (the beat leaving the lanes) hold while `ce` is low, as the lanes'
+//! stage-5 registers do.
+//!
 //! # Latency
 //!
-//! A beat accepted at clock edge k is in lane stage 6 after edge k+5 and in the output register
-//! after edge k+6: [`super::axis_latency`] = `spec.latency()` + 1 = 7 edges.
+//! A beat accepted at clock edge k is in lane stage 5 after edge k+4 and in the output register
+//! (stage 6) after edge k+5: [`super::axis_latency`] = `spec.latency()` = 6 register stages,
+//! i.e. `m_axis_tvalid` is high 6 cycles after the input handshake.
+//!
+//! [`PIPELINE_STAGES`]: crate::fixedpoint::PIPELINE_STAGES
 
 use super::verilog::{Expr, Module, Size, Stmt};
 use super::PortDir;
 use crate::fixedpoint::DatapathSpec;
-
-/// Register stages between the lanes' output registers and `m_axis_*` (the skid's output
-/// register) when `m_axis_tready` is high.
-pub(crate) const OUTPUT_REGISTER_STAGES: usize = 1;
 
 /// The beat layout of one core.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +91,8 @@ pub(crate) fn top_module(
     let w = spec.widths();
     let n = layout.lanes;
     let n32 = n as u32;
-    let latency = spec.latency() as u32;
+    // The lanes hold stages 1..latency-1; the skid's output register is the last stage.
+    let depth = spec.latency() as u32 - 1;
     let (s_bytes, m_bytes) = (layout.s_slot / 8, layout.m_slot / 8);
     let u = layout.tuser;
     let mut doc = vec![format!(
@@ -154,7 +161,11 @@ pub(crate) fn top_module(
     feed.ports(&mut m);
 
     let lanes_p = m.localparam("LANES", n32, "samples per beat");
-    let latency_p = m.localparam("LATENCY", latency, "lane pipeline registers");
+    let depth_p = m.localparam(
+        "PIPE_DEPTH",
+        depth,
+        "lane registers; the output register is the last pipeline stage",
+    );
     let x_p = m.localparam("X_WIDTH", w.x, &format!("input sample, {}", spec.input()));
     let out_p = m.localparam(
         "OUT_WIDTH",
@@ -167,7 +178,8 @@ pub(crate) fn top_module(
     m.comment(&[
         "Output skid buffer state (verilog-axis axis_register, SKID mode). skid_ready_reg is",
         "the pipeline clock enable and s_axis_tready: registered, so s_axis_tready does not",
-        "depend combinationally on m_axis_tready.",
+        "depend combinationally on m_axis_tready. m_out_reg and temp_out_reg are pipeline",
+        "stage 6: they capture the lanes' saturated samples directly.",
     ]);
     m.reg("skid_ready_reg", Size::scalar(), false);
     m.reg("m_valid_reg", Size::scalar(), false);
@@ -225,22 +237,22 @@ pub(crate) fn top_module(
         ));
     }
 
-    // Side-band delay lines, aligned with the lanes' six stages.
+    // Side-band delay lines, aligned with the lanes' register stages 1-5.
     m.comment(&[
-        "Side-band delay lines beside the lanes: bit group k holds stage k+1's beat.",
-        "Only the valid bits are reset; the rest is data.",
+        "Side-band delay lines beside the lanes: bit group k holds stage k+1's beat; the",
+        "last stage is the skid buffer's output register. Only the valid bits are reset.",
     ]);
-    m.reg("valid_pipe_reg", Size::param(&latency_p), false);
-    m.reg("last_pipe_reg", Size::param(&latency_p), false);
-    m.reg("keep_pipe_reg", Size::product(&lanes_p, &latency_p), false);
+    m.reg("valid_pipe_reg", Size::param(&depth_p), false);
+    m.reg("last_pipe_reg", Size::param(&depth_p), false);
+    m.reg("keep_pipe_reg", Size::product(&lanes_p, &depth_p), false);
     if let Some(p) = &user_p {
-        m.reg("user_pipe_reg", Size::product(p, &latency_p), false);
+        m.reg("user_pipe_reg", Size::product(p, &depth_p), false);
     }
     let shift_in = |reg: &str, group: u32, input: &str| {
         Stmt::set(
             reg,
             Expr::concat(vec![
-                Expr::slice(reg, group * (latency - 1) - 1, 0),
+                Expr::slice(reg, group * (depth - 1) - 1, 0),
                 Expr::name(input),
             ]),
         )
@@ -255,7 +267,7 @@ pub(crate) fn top_module(
             ),
             Stmt::when(
                 Expr::name("aresetn").logic_not(),
-                vec![Stmt::set("valid_pipe_reg", Expr::uint(latency, 0))],
+                vec![Stmt::set("valid_pipe_reg", Expr::uint(depth, 0))],
             ),
         ],
     );
@@ -268,7 +280,7 @@ pub(crate) fn top_module(
     }
     m.always_ff("aclk", &[], vec![Stmt::when(Expr::name("ce"), side)]);
     let top_group =
-        |reg: &str, group: u32| Expr::slice(reg, group * latency - 1, group * (latency - 1));
+        |reg: &str, group: u32| Expr::slice(reg, group * depth - 1, group * (depth - 1));
     m.wire_eq(
         "pipe_valid",
         Size::scalar(),
@@ -324,7 +336,9 @@ pub(crate) fn top_module(
     );
 
     // Skid buffer logic.
-    m.comment(&["Skid buffer: where the pipeline's output beat goes this cycle."]);
+    m.comment(&[
+        "Skid buffer: where the beat leaving the lanes' stage 5 (saturated) goes this cycle.",
+    ]);
     m.wire_eq(
         "m_ready_or_empty",
         Size::scalar(),
@@ -425,19 +439,35 @@ pub(crate) fn top_module(
             })
             .collect()
     };
+    // The output register loads on either store; which source is skid_ready_reg alone (it is
+    // high for store_pipe_to_output, low for store_temp_to_output), so the data mux of each
+    // output bit is one LUT with the lanes' saturation in front of it. The temp data registers
+    // take every beat leaving the lanes while skid_ready_reg is high, not only on
+    // store_pipe_to_temp: temp_valid_reg is always low then (it is set only in a cycle that
+    // drops skid_ready_reg, and cleared at the latest in the cycle that raises it again), so
+    // this only overwrites a stale beat. The temp registers then share the pipeline's clock
+    // enable, and each output bit's mux and saturation are one LUT whose output is the next
+    // value of both its temp bit and (when loaded) its output bit.
+    m.wire_eq(
+        "load_output",
+        Size::scalar(),
+        false,
+        Expr::name("store_pipe_to_output").logic_or(Expr::name("store_temp_to_output")),
+    );
+    m.note("the output register takes a beat (its clock enable)");
     m.always_ff(
         "aclk",
         &[],
         vec![
-            Stmt::If(
-                Expr::name("store_pipe_to_output"),
-                copy("m", "pipe"),
-                vec![Stmt::when(
-                    Expr::name("store_temp_to_output"),
+            Stmt::when(
+                Expr::name("load_output"),
+                vec![Stmt::If(
+                    Expr::name("skid_ready_reg"),
+                    copy("m", "pipe"),
                     copy("m", "temp"),
                 )],
             ),
-            Stmt::when(Expr::name("store_pipe_to_temp"), copy("temp", "pipe")),
+            Stmt::when(Expr::name("skid_ready_reg"), copy("temp", "pipe")),
         ],
     );
 

@@ -238,10 +238,12 @@ fn stream_lines(spec: &DatapathSpec, layout: &StreamLayout, latency: usize) -> V
             "Latency: {latency} clock cycles from an accepted input beat (s_axis_tvalid && s_axis_tready"
         ),
         format!(
-            "at a rising edge) to m_axis_tvalid of its output beat with m_axis_tready high: {} lane",
+            "at a rising edge) to m_axis_tvalid of its output beat with m_axis_tready high: {} pipeline",
             spec.latency()
         ),
-        "registers + 1 output (skid) register. Throughput: one beat per clock (II = 1).".into(),
+        "register stages, the last being the output (skid) register. Throughput: one beat per"
+            .into(),
+        "clock (II = 1).".into(),
         format!(
             "Lanes: {n} sample(s) per beat. s_axis_tdata is {} bits: sample i in [i*{} +: {}], of which",
             layout.s_tdata(),

@@ -1,11 +1,17 @@
-//! The lane: one sample per clock through exactly the registers of [`PIPELINE_STAGES`].
+//! The lane: one sample per clock through the registers of stages 1-5 of [`PIPELINE_STAGES`];
+//! stage 6 is logic only.
 //!
 //! ```text
 //!  x ──┬─ compare ─ select ─► c2,k1,k0 (1) ─► p1 = c2·x (2) ─► s1 = p1 + k1 (3) ─┐
 //!      └──────────────────────► x (1) ──────► x (2) ─────────► x (3)             │
 //!                                                                  t = s1 >>> SHIFT1
-//!                  out (6) = sat(y >>> SHIFT2) ◄─ y = p2 + k0 (5) ◄─ p2 = t·x (4) ◄┘
+//!             out = sat(y >>> SHIFT2) ◄─ y = p2 + k0 (5) ◄─ p2 = t·x (4) ◄┘
 //! ```
+//!
+//! `out` is combinational from `y_reg5`: the register of stage 6 is the AXI4-Stream wrapper's
+//! output (skid) register, which captures the saturated sample directly (so the saturation
+//! mux and the skid's output mux can share LUTs). `out` holds while `ce` is low because
+//! `y_reg5` does.
 //!
 //! Stages 2-3 and 4-5 are each the multiplier register (MREG) and the post-adder register (PREG)
 //! of one DSP48E1; the constant of the post-add arrives through its own register chain so it
@@ -20,7 +26,7 @@ use super::verilog::{CaseArm, Expr, Module, Size, Stmt};
 use super::PortDir;
 use crate::fixedpoint::{DatapathSpec, LayerSpec, SegmentCoefs, PIPELINE_STAGES};
 
-/// Where stage 1 takes the thresholds and coefficients from. The lane's stages 2-6 do not care:
+/// Where stage 1 takes the thresholds and coefficients from. The lane's stages 2-5 do not care:
 /// each source has a branch in [`select_stage`] and [`source_ports`], nothing else.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum CoefSource<'a> {
@@ -381,17 +387,19 @@ pub(crate) fn lane_module(
     let (shift1, shift2) = (spec.shift1(), spec.shift2());
     if spec.latency() != 6 || PIPELINE_STAGES.len() != 6 {
         return Err(format!(
-            "the lane builds 6 pipeline registers but the spec asks for {}",
+            "the lane builds 5 pipeline registers and the output logic of stage 6, but the \
+             spec asks for {} stages",
             spec.latency()
         ));
     }
     let mut doc = vec![format!(
-        "{name}: one sample per clock (II=1), {} register stages:",
+        "{name}: one sample per clock (II=1), {} register stages, the last outside the lane:",
         spec.latency()
     )];
     for (i, s) in PIPELINE_STAGES.iter().enumerate() {
         doc.push(format!("  {}. {s}", i + 1));
     }
+    doc.push("out is combinational from stage 5: the caller registers it (stage 6).".into());
     doc.push("All registers advance only while ce is high; data registers have no reset.".into());
     let mut m = Module::new(name, doc);
     m.port_group(&["Clock and clock enable (low: the whole pipeline holds)"]);
@@ -408,7 +416,10 @@ pub(crate) fn lane_module(
     for p in source_ports(spec, source) {
         m.port(p.dir, &p.name, Size::lit(p.bits), p.signed);
     }
-    m.port_group(&["Sample out (raw output format, saturated), 6 cycles after x"]);
+    m.port_group(&[
+        "Sample out (raw output format, saturated): combinational from the stage-5 register,",
+        "5 cycles after x; the caller's register is stage 6",
+    ]);
     m.port(PortDir::Out, "out", Size::lit(w.out), true);
 
     let x_w = m.localparam("X_WIDTH", w.x, "input sample");
@@ -507,8 +518,12 @@ pub(crate) fn lane_module(
     m.reg("y_reg5", y_size, true);
     let stage5 = vec![Stmt::set("y_reg5", p2_op.plus(k0_op))];
 
-    // Stage 6: q = y >>> SHIFT2 (rounds half up: k0 carries the bias), saturated to OUT_WIDTH.
-    m.comment(&[&format!("Stage 6: {}", PIPELINE_STAGES[5])]);
+    // Stage 6: q = y >>> SHIFT2 (rounds half up: k0 carries the bias), saturated to OUT_WIDTH,
+    // out of the lane: the register it feeds is the wrapper's output (skid) register.
+    m.comment(&[
+        &format!("Stage 6: {}", PIPELINE_STAGES[5]),
+        "(combinational here: the AXI4-Stream output register is this stage's register)",
+    ]);
     m.wire_eq(
         "q",
         Size::param(&q_w),
@@ -546,11 +561,9 @@ pub(crate) fn lane_module(
     } else {
         "q's proven range is inside the output range: nothing to saturate"
     });
-    m.reg("out_reg6", Size::param(&out_w), true);
-    let stage6 = vec![Stmt::set("out_reg6", Expr::name("out_next"))];
 
     let mut body = Vec::new();
-    for (i, stmts) in [stage1, stage2, stage3, stage4, stage5, stage6]
+    for (i, stmts) in [stage1, stage2, stage3, stage4, stage5]
         .into_iter()
         .enumerate()
     {
@@ -566,7 +579,7 @@ pub(crate) fn lane_module(
         &["The pipeline registers. No reset: the valid bits travel beside the lane."],
         vec![Stmt::when(Expr::name("ce"), body)],
     );
-    m.assign("out", Expr::name("out_reg6"));
+    m.assign("out", Expr::name("out_next"));
     Ok(m)
 }
 

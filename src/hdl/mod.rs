@@ -16,13 +16,14 @@
 //! # What is generated
 //!
 //! [`generate_baked`] builds one core for one layer with the coefficients as constants:
-//! * `<top>_lane` — the datapath of one sample, fully pipelined (II = 1) with exactly the
-//!   registers of [`crate::fixedpoint::PIPELINE_STAGES`], written so each multiply-add maps to
-//!   one DSP48E1 (multiplier register, then post-adder register with the constant on C);
+//! * `<top>_lane` — the datapath of one sample, fully pipelined (II = 1) with the registers of
+//!   stages 1-5 of [`crate::fixedpoint::PIPELINE_STAGES`], written so each multiply-add maps to
+//!   one DSP48E1 (multiplier register, then post-adder register with the constant on C), and
+//!   stage 6's round shift and saturation as logic on its output;
 //! * `<top>` — AXI4-Stream in and out (verilog-axis style), N lanes per beat, `tkeep`, `tlast`
 //!   and optional `tuser` carried beside the lanes, a per-lane channel counter for per-channel
 //!   layers (channels-last streams), one global clock enable for backpressure and an output skid
-//!   buffer that keeps `s_axis_tready` registered.
+//!   buffer that keeps `s_axis_tready` registered and whose output register is stage 6.
 //!
 //! [`generate_axilite`] builds one core for every layer of a spec with the coefficients in
 //! tables written over an AXI4-Lite slave ([`regmap`] is the register map): the same lane
@@ -60,7 +61,7 @@ pub use regmap::RegisterMap;
 
 use crate::fixedpoint::DatapathSpec;
 use crate::{Error, Result};
-use axis::{StreamLayout, OUTPUT_REGISTER_STAGES};
+use axis::StreamLayout;
 use lane::CoefSource;
 
 /// Samples per AXI4-Stream beat a core may have.
@@ -124,8 +125,8 @@ pub struct GeneratedCore {
     /// `<top>.v`.
     pub file_name: String,
     /// Top ports in declaration order: `aclk`, `aresetn`, `s_axis_tdata`, `s_axis_tkeep`,
-    /// `s_axis_tvalid`, `s_axis_tready`, `s_axis_tlast`, [`s_axis_tuser`], `m_axis_tdata`,
-    /// `m_axis_tkeep`, `m_axis_tvalid`, `m_axis_tready`, `m_axis_tlast`, [`m_axis_tuser`];
+    /// `s_axis_tvalid`, `s_axis_tready`, `s_axis_tlast`, `s_axis_tuser` (if any), `m_axis_tdata`,
+    /// `m_axis_tkeep`, `m_axis_tvalid`, `m_axis_tready`, `m_axis_tlast`, `m_axis_tuser` (if any);
     /// then, for [`generate_axilite`], the AXI4-Lite slave `s_axi_awaddr`, `s_axi_awprot`,
     /// `s_axi_awvalid`, `s_axi_awready`, `s_axi_wdata`, `s_axi_wstrb`, `s_axi_wvalid`,
     /// `s_axi_wready`, `s_axi_bresp`, `s_axi_bvalid`, `s_axi_bready`, `s_axi_araddr`,
@@ -133,8 +134,10 @@ pub struct GeneratedCore {
     /// `s_axi_rvalid`, `s_axi_rready`.
     pub ports: Vec<PortDecl>,
     /// Clock edges from an accepted input beat to `m_axis_tvalid` of its output beat when
-    /// `m_axis_tready` is high: [`axis_latency`]. If the input handshake is seen at the rising
-    /// edge ending cycle n, `m_axis_tvalid` for it is high in cycle n + `latency_cycles`.
+    /// `m_axis_tready` is high: [`axis_latency`] = [`DatapathSpec::latency`] (6; the skid
+    /// buffer's output register is the spec's last stage). If the input handshake is seen at
+    /// the rising edge ending cycle n, `m_axis_tvalid` for it is high in cycle
+    /// n + `latency_cycles`.
     pub latency_cycles: usize,
     /// Samples per beat.
     pub lanes: usize,
@@ -153,10 +156,12 @@ pub struct GeneratedCore {
     pub register_map: Option<RegisterMap>,
 }
 
-/// Latency of the AXI4-Stream core for `spec`: the lane's [`DatapathSpec::latency`] registers
-/// plus the skid buffer's output register.
+/// Latency of the AXI4-Stream core for `spec`: [`DatapathSpec::latency`], the register stages
+/// from an accepted sample to `m_axis_tdata`. The lane holds stages 1-5; the last stage (round
+/// shift and saturation) is registered by the skid buffer's output register, so no register
+/// lies between the datapath and `m_axis_*` beyond the spec's own.
 pub fn axis_latency(spec: &DatapathSpec) -> usize {
-    spec.latency() + OUTPUT_REGISTER_STAGES
+    spec.latency()
 }
 
 fn check_options(spec: &DatapathSpec, layer: usize, opts: &CoreOptions) -> Result<()> {

@@ -400,7 +400,7 @@ impl PiecewiseParams {
 /// What a layer is: a trained RepAct or an already folded piecewise function.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LayerKind {
-    /// A RepAct layer, folded by [`crate::model::fold`].
+    /// A RepAct layer, folded by [`crate::model::fold()`].
     RepAct(RepActParams),
     /// A piecewise polynomial given directly.
     Piecewise(PiecewiseParams),

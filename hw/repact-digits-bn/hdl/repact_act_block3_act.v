@@ -25,9 +25,10 @@
 // Overflow: saturate at the output (AP_SAT); no earlier stage can overflow.
 // Error bound (proven): 0.5331 output ULP against the f64 function (budget 0.5625).
 //
-// Latency: 7 clock cycles from an accepted input beat (s_axis_tvalid && s_axis_tready
-// at a rising edge) to m_axis_tvalid of its output beat with m_axis_tready high: 6 lane
-// registers + 1 output (skid) register. Throughput: one beat per clock (II = 1).
+// Latency: 6 clock cycles from an accepted input beat (s_axis_tvalid && s_axis_tready
+// at a rising edge) to m_axis_tvalid of its output beat with m_axis_tready high: 6 pipeline
+// register stages, the last being the output (skid) register. Throughput: one beat per
+// clock (II = 1).
 // Lanes: 1 sample(s) per beat. s_axis_tdata is 16 bits: sample i in [i*16 +: 16], of which
 // the low 16 bits are used and the rest ignored. m_axis_tdata is 16 bits: sample i in
 // [i*16 +: 16], sign-extended. tkeep has one bit per byte on each side; every byte of
@@ -87,14 +88,15 @@ module repact_act_block3_act
     output wire         m_axis_tlast
 );
 
-localparam LANES     = 1; // samples per beat
-localparam LATENCY   = 6; // lane pipeline registers
-localparam X_WIDTH   = 16; // input sample, ap_fixed<16,6>
-localparam OUT_WIDTH = 16; // output sample, ap_fixed<16,6>
+localparam LANES      = 1; // samples per beat
+localparam PIPE_DEPTH = 5; // lane registers; the output register is the last pipeline stage
+localparam X_WIDTH    = 16; // input sample, ap_fixed<16,6>
+localparam OUT_WIDTH  = 16; // output sample, ap_fixed<16,6>
 
 // Output skid buffer state (verilog-axis axis_register, SKID mode). skid_ready_reg is
 // the pipeline clock enable and s_axis_tready: registered, so s_axis_tready does not
-// depend combinationally on m_axis_tready.
+// depend combinationally on m_axis_tready. m_out_reg and temp_out_reg are pipeline
+// stage 6: they capture the lanes' saturated samples directly.
 reg skid_ready_reg;
 reg m_valid_reg;
 reg temp_valid_reg; // a beat waits in the temp register
@@ -111,30 +113,30 @@ assign s_axis_tready = ce;
 wire signed [X_WIDTH-1:0] lane0_x = s_axis_tdata[15:0];
 wire [LANES-1:0] lane_keep = &s_axis_tkeep[1:0]; // bit i: every byte of input sample i is kept
 
-// Side-band delay lines beside the lanes: bit group k holds stage k+1's beat.
-// Only the valid bits are reset; the rest is data.
-reg [LATENCY-1:0] valid_pipe_reg;
-reg [LATENCY-1:0] last_pipe_reg;
-reg [LANES*LATENCY-1:0] keep_pipe_reg;
+// Side-band delay lines beside the lanes: bit group k holds stage k+1's beat; the
+// last stage is the skid buffer's output register. Only the valid bits are reset.
+reg [PIPE_DEPTH-1:0] valid_pipe_reg;
+reg [PIPE_DEPTH-1:0] last_pipe_reg;
+reg [LANES*PIPE_DEPTH-1:0] keep_pipe_reg;
 
 always @(posedge aclk) begin
     if (ce) begin
-        valid_pipe_reg <= {valid_pipe_reg[4:0], s_axis_tvalid};
+        valid_pipe_reg <= {valid_pipe_reg[3:0], s_axis_tvalid};
     end
     if (!aresetn) begin
-        valid_pipe_reg <= 6'd0;
+        valid_pipe_reg <= 5'd0;
     end
 end
 
 always @(posedge aclk) begin
     if (ce) begin
-        last_pipe_reg <= {last_pipe_reg[4:0], s_axis_tlast};
-        keep_pipe_reg <= {keep_pipe_reg[4:0], lane_keep};
+        last_pipe_reg <= {last_pipe_reg[3:0], s_axis_tlast};
+        keep_pipe_reg <= {keep_pipe_reg[3:0], lane_keep};
     end
 end
-wire pipe_valid = valid_pipe_reg[5];
-wire pipe_last = last_pipe_reg[5];
-wire [LANES-1:0] pipe_keep = keep_pipe_reg[5];
+wire pipe_valid = valid_pipe_reg[4];
+wire pipe_last = last_pipe_reg[4];
+wire [LANES-1:0] pipe_keep = keep_pipe_reg[4];
 
 // The lanes.
 wire signed [OUT_WIDTH-1:0] lane0_out;
@@ -147,7 +149,7 @@ repact_act_block3_act_lane lane0 (
 );
 wire [LANES*OUT_WIDTH-1:0] pipe_out = lane0_out;
 
-// Skid buffer: where the pipeline's output beat goes this cycle.
+// Skid buffer: where the beat leaving the lanes' stage 5 (saturated) goes this cycle.
 wire m_ready_or_empty = m_axis_tready || !m_valid_reg;
 wire store_pipe_to_output = skid_ready_reg && m_ready_or_empty;
 wire store_pipe_to_temp = skid_ready_reg && !m_ready_or_empty;
@@ -172,18 +174,21 @@ always @(posedge aclk) begin
         temp_valid_reg <= 1'b0;
     end
 end
+wire load_output = store_pipe_to_output || store_temp_to_output; // the output register takes a beat (its clock enable)
 
 always @(posedge aclk) begin
-    if (store_pipe_to_output) begin
-        m_out_reg <= pipe_out;
-        m_keep_reg <= pipe_keep;
-        m_last_reg <= pipe_last;
-    end else if (store_temp_to_output) begin
-        m_out_reg <= temp_out_reg;
-        m_keep_reg <= temp_keep_reg;
-        m_last_reg <= temp_last_reg;
+    if (load_output) begin
+        if (skid_ready_reg) begin
+            m_out_reg <= pipe_out;
+            m_keep_reg <= pipe_keep;
+            m_last_reg <= pipe_last;
+        end else begin
+            m_out_reg <= temp_out_reg;
+            m_keep_reg <= temp_keep_reg;
+            m_last_reg <= temp_last_reg;
+        end
     end
-    if (store_pipe_to_temp) begin
+    if (skid_ready_reg) begin
         temp_out_reg <= pipe_out;
         temp_keep_reg <= pipe_keep;
         temp_last_reg <= pipe_last;
@@ -200,13 +205,14 @@ endmodule
 
 // One file per core (simpler to package and simulate), so this module's name differs from the file's.
 // verilator lint_off DECLFILENAME
-// repact_act_block3_act_lane: one sample per clock (II=1), 6 register stages:
+// repact_act_block3_act_lane: one sample per clock (II=1), 6 register stages, the last outside the lane:
 //   1. segment select, coefficient registers, x
 //   2. p1 = c2*x (DSP MREG)
 //   3. s1 = p1 + k1 (DSP PREG)
 //   4. p2 = t*x (DSP MREG)
 //   5. y = p2 + k0 (DSP PREG)
-//   6. round shift and saturate (output register)
+//   6. round shift and saturate into the output (skid) register
+// out is combinational from stage 5: the caller registers it (stage 6).
 // All registers advance only while ce is high; data registers have no reset.
 module repact_act_block3_act_lane
 (
@@ -222,7 +228,8 @@ module repact_act_block3_act_lane
     input  wire signed [15:0]  x,
 
     /*
-     * Sample out (raw output format, saturated), 6 cycles after x
+     * Sample out (raw output format, saturated): combinational from the stage-5 register,
+     * 5 cycles after x; the caller's register is stage 6
      */
     output wire signed [15:0]  out
 );
@@ -271,11 +278,11 @@ reg signed [K0_WIDTH-1:0] k0_reg4;
 wire signed [Y_WIDTH-1:0] y_k0_operand = {{6{k0_reg4[28]}}, k0_reg4}; // sign-extended to the stage width
 reg signed [Y_WIDTH-1:0] y_reg5;
 
-// Stage 6: round shift and saturate (output register)
+// Stage 6: round shift and saturate into the output (skid) register
+// (combinational here: the AXI4-Stream output register is this stage's register)
 wire signed [Q_WIDTH-1:0] q = y_reg5[34:18]; // y >>> 18: a floor, which rounds half up because k0 carries the bias
 wire q_fits = &q[16:15] || !(|q[16:15]); // q is inside the output range
 wire signed [OUT_WIDTH-1:0] out_next = q_fits ? q[15:0] : {q[16], {15{~q[16]}}}; // saturated (AP_SAT)
-reg signed [OUT_WIDTH-1:0] out_reg6;
 
 // The pipeline registers. No reset: the valid bits travel beside the lane.
 always @(posedge clk) begin
@@ -318,11 +325,9 @@ always @(posedge clk) begin
         k0_reg4 <= k0_reg3;
         // stage 5: y = p2 + k0 (DSP PREG)
         y_reg5 <= p2_reg4 + y_k0_operand;
-        // stage 6: round shift and saturate (output register)
-        out_reg6 <= out_next;
     end
 end
-assign out = out_reg6;
+assign out = out_next;
 
 // Bits no logic reads, on purpose (each reason below). Gathering them into
 // *_unused wires documents that and keeps Verilator -Wall quiet about them only.

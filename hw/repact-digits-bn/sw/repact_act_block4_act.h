@@ -15,7 +15,7 @@
  * (round to nearest, ties to even, then saturate to the input format; NaN becomes 0,
  * where the golden model rejects it). The hardware rounds its output to nearest with
  * ties toward +inf (AP_RND) and saturates (AP_SAT); repact_act_block4_act_to_double() is exact.
- * Latency: 7 clock cycles; throughput one beat per clock.
+ * Latency: 6 clock cycles; throughput one beat per clock.
  */
 #ifndef REPACT_ACT_BLOCK4_ACT_H
 #define REPACT_ACT_BLOCK4_ACT_H
@@ -25,7 +25,7 @@
 
 #define REPACT_ACT_BLOCK4_ACT_LANES 1
 #define REPACT_ACT_BLOCK4_ACT_CHANNELS 1
-#define REPACT_ACT_BLOCK4_ACT_LATENCY_CYCLES 7
+#define REPACT_ACT_BLOCK4_ACT_LATENCY_CYCLES 6
 #define REPACT_ACT_BLOCK4_ACT_S_TDATA_WIDTH 16
 #define REPACT_ACT_BLOCK4_ACT_M_TDATA_WIDTH 16
 #define REPACT_ACT_BLOCK4_ACT_TUSER_WIDTH 0
