@@ -144,7 +144,10 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
                 latency_cycles: core.latency_cycles,
                 ports: port_entries(&core),
             });
-            files.insert(format!("hdl/{}", core.file_name), core.verilog.clone().into_bytes());
+            files.insert(
+                format!("hdl/{}", core.file_name),
+                core.verilog.clone().into_bytes(),
+            );
             specs.push(spec);
             cores.push(core);
         }

@@ -358,18 +358,51 @@ fn axilite_core_loads_every_bundled_layer_over_the_bus() {
     let f = fmt(16, 6);
     let r = Case::new(bundled("bn"), f, f).axilite().run("axilite_bn");
     assert_eq!(r.len(), 5);
-    assert!(r.iter().all(|r| r.axilite_transactions > 0 && r.axilite_problems == 0));
-    Case::new(bundled("origin"), f, f).axilite().lanes(4).tuser(1).run("axilite_origin_x4");
+    assert!(r
+        .iter()
+        .all(|r| r.axilite_transactions > 0 && r.axilite_problems == 0));
+    Case::new(bundled("origin"), f, f)
+        .axilite()
+        .lanes(4)
+        .tuser(1)
+        .run("axilite_origin_x4");
 }
 
 #[test]
 fn axilite_core_with_mixed_layers_and_channels() {
     let layers = vec![
-        repact("pc3", Variant::Origin, [0.1, 0.5, 0.3, 0.6], vec![-0.5, 0.0, 0.75], None),
-        repact("softmax", Variant::Softmax, [0.3, -1.2, 2.0, 0.4], vec![0.1], None),
-        piecewise("two_seg", vec![0.25], vec![vec![0.0, 0.1], vec![0.5, 1.0, -0.2]]),
-        repact("bn4", Variant::Bn, [0.1, 0.5, 0.3, 0.6], vec![-0.5, 0.0, 0.75, 2.0], bn(0.9, 1.7)),
+        repact(
+            "pc3",
+            Variant::Origin,
+            [0.1, 0.5, 0.3, 0.6],
+            vec![-0.5, 0.0, 0.75],
+            None,
+        ),
+        repact(
+            "softmax",
+            Variant::Softmax,
+            [0.3, -1.2, 2.0, 0.4],
+            vec![0.1],
+            None,
+        ),
+        piecewise(
+            "two_seg",
+            vec![0.25],
+            vec![vec![0.0, 0.1], vec![0.5, 1.0, -0.2]],
+        ),
+        repact(
+            "bn4",
+            Variant::Bn,
+            [0.1, 0.5, 0.3, 0.6],
+            vec![-0.5, 0.0, 0.75, 2.0],
+            bn(0.9, 1.7),
+        ),
     ];
-    Case::new(layers.clone(), fmt(12, 5), fmt(12, 5)).axilite().run("axilite_mixed_x1");
-    Case::new(layers, fmt(8, 3), fmt(8, 3)).axilite().lanes(4).run("axilite_mixed_x4");
+    Case::new(layers.clone(), fmt(12, 5), fmt(12, 5))
+        .axilite()
+        .run("axilite_mixed_x1");
+    Case::new(layers, fmt(8, 3), fmt(8, 3))
+        .axilite()
+        .lanes(4)
+        .run("axilite_mixed_x4");
 }
