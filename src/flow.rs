@@ -59,6 +59,33 @@ fn port_entries(core: &GeneratedCore) -> Vec<PortEntry> {
         .collect()
 }
 
+/// The cores generated so far, with their files, specs and manifest entries.
+#[derive(Default)]
+struct Collected {
+    files: BTreeMap<String, Vec<u8>>,
+    cores: Vec<GeneratedCore>,
+    specs: Vec<DatapathSpec>,
+    entries: Vec<CoreEntry>,
+}
+
+fn add_core(out: &mut Collected, core: GeneratedCore, spec: DatapathSpec, layers: Vec<usize>) {
+    let file = format!("hdl/{}", core.file_name);
+    out.entries.push(CoreEntry {
+        top: core.top.clone(),
+        file: file.clone(),
+        layers,
+        lanes: core.lanes,
+        tuser_width: core.tuser_width,
+        s_tdata_width: core.s_tdata_width,
+        m_tdata_width: core.m_tdata_width,
+        latency_cycles: core.latency_cycles,
+        ports: port_entries(&core),
+    });
+    out.files.insert(file, core.verilog.clone().into_bytes());
+    out.specs.push(spec);
+    out.cores.push(core);
+}
+
 /// Folds, quantizes and generates every core for `net`.
 pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
     let layers: Vec<FoldedLayer> = match &opts.layer {
@@ -72,10 +99,7 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
             opts.name
         )));
     }
-    let mut files = BTreeMap::new();
-    let mut cores = Vec::new();
-    let mut specs = Vec::new();
-    let mut entries = Vec::new();
+    let mut out = Collected::default();
     match opts.coeffs {
         CoeffMode::Baked => {
             let mut tops = BTreeMap::new();
@@ -102,23 +126,7 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
                         command_line: opts.command_line.clone(),
                     },
                 )?;
-                entries.push(CoreEntry {
-                    top: core.top.clone(),
-                    file: format!("hdl/{}", core.file_name),
-                    layers: vec![i],
-                    lanes: core.lanes,
-                    tuser_width: core.tuser_width,
-                    s_tdata_width: core.s_tdata_width,
-                    m_tdata_width: core.m_tdata_width,
-                    latency_cycles: core.latency_cycles,
-                    ports: port_entries(&core),
-                });
-                files.insert(
-                    format!("hdl/{}", core.file_name),
-                    core.verilog.clone().into_bytes(),
-                );
-                specs.push(spec);
-                cores.push(core);
+                add_core(&mut out, core, spec, vec![i]);
             }
         }
         CoeffMode::Axilite => {
@@ -133,23 +141,7 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
                     command_line: opts.command_line.clone(),
                 },
             )?;
-            entries.push(CoreEntry {
-                top: core.top.clone(),
-                file: format!("hdl/{}", core.file_name),
-                layers: (0..layers.len()).collect(),
-                lanes: core.lanes,
-                tuser_width: core.tuser_width,
-                s_tdata_width: core.s_tdata_width,
-                m_tdata_width: core.m_tdata_width,
-                latency_cycles: core.latency_cycles,
-                ports: port_entries(&core),
-            });
-            files.insert(
-                format!("hdl/{}", core.file_name),
-                core.verilog.clone().into_bytes(),
-            );
-            specs.push(spec);
-            cores.push(core);
+            add_core(&mut out, core, spec, (0..layers.len()).collect());
         }
     }
     let manifest = Manifest {
@@ -159,16 +151,17 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
         coeffs: opts.coeffs,
         spec: SpecSettings::from_options(&opts.spec),
         layers,
-        cores: entries,
+        cores: out.entries,
     };
     let json = serde_json::to_string_pretty(&manifest)
         .map_err(|e| Error::Usage(format!("cannot serialize the manifest: {e}")))?;
-    files.insert(MANIFEST_FILE.to_string(), (json + "\n").into_bytes());
+    out.files
+        .insert(MANIFEST_FILE.to_string(), (json + "\n").into_bytes());
     let mut bundle = IpBundle {
-        files,
+        files: out.files,
         manifest,
-        specs,
-        cores,
+        specs: out.specs,
+        cores: out.cores,
     };
     let packaged = crate::package::package_files(&bundle, &opts.package)?;
     bundle.files.extend(packaged);

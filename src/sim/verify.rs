@@ -96,6 +96,24 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// Checks a beat that left the core against the oldest prediction.
+    fn receive(
+        &self,
+        got: &Beat,
+        expected: &mut Expected,
+        res: &mut PhaseResult,
+        cycle: u64,
+        phase: &str,
+    ) {
+        match expected.pop_front() {
+            Some((want, lanes)) => self.check(got, &want, &lanes, res, cycle, phase),
+            None => {
+                res.protocol_errors += 1;
+                res.fail(cycle, phase, "a beat came out that was never sent".into());
+            }
+        }
+    }
+
     fn check(
         &self,
         got: &Beat,
@@ -238,19 +256,7 @@ pub fn exhaustive(
         if let Some(got) = m_beat {
             idle = 0;
             first_out.get_or_insert(cycle);
-            match expected.pop_front() {
-                Some((want, lanes)) => {
-                    checker.check(&got, &want, &lanes, &mut res, cycle, "exhaustive")
-                }
-                None => {
-                    res.protocol_errors += 1;
-                    res.fail(
-                        cycle,
-                        "exhaustive",
-                        "a beat came out that was never sent".into(),
-                    );
-                }
-            }
+            checker.receive(&got, &mut expected, &mut res, cycle, "exhaustive");
             if res.beats % 4096 == 0 {
                 progress(4096 * lanes as u64);
             }
@@ -419,19 +425,7 @@ pub fn stress(
         if let Some(got) = m_beat {
             if m_ready {
                 idle = 0;
-                match expected.pop_front() {
-                    Some((want, lanes)) => {
-                        checker.check(&got, &want, &lanes, &mut res, cycle, "stress")
-                    }
-                    None => {
-                        res.protocol_errors += 1;
-                        res.fail(
-                            cycle,
-                            "stress",
-                            "a beat came out that was never sent".into(),
-                        );
-                    }
-                }
+                checker.receive(&got, &mut expected, &mut res, cycle, "stress");
                 if res.beats % 4096 == 0 {
                     progress(4096);
                 }
