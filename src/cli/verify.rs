@@ -92,10 +92,10 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     let bar = if std::io::stderr().is_terminal() && !args.json {
         // Work units: samples of the exhaustive phase plus beats of the stress phase.
         let mut total = 0u64;
+        let w = manifest.spec.to_options()?.input.width();
         for core in &manifest.cores {
             for &l in &core.layers {
                 let layer = &manifest.layers[l];
-                let w = manifest.spec.to_options()?.input.width();
                 let inputs = if w <= 16 {
                     1u64 << w
                 } else {

@@ -404,9 +404,11 @@ impl DatapathSpec {
         let shift1 = best.c2_frac + input.frac() - best.t_frac;
         let shift2 = best.t_frac + input.frac() - output.frac();
         let mut layer_specs = Vec::new();
-        for ((l, th), (coefs, bound)) in layers.iter().zip(thresholds).zip(best.layers) {
+        for (((l, th), regs), (coefs, bound)) in
+            layers.iter().zip(thresholds).zip(&regions).zip(best.layers)
+        {
             let mut reachable = vec![false; segments];
-            for r in regions[layer_specs.len()].iter() {
+            for r in regs {
                 reachable[r.seg] = true;
             }
             layer_specs.push(LayerSpec {

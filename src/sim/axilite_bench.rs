@@ -9,6 +9,7 @@ use crate::{Error, Result};
 const TIMEOUT: u32 = 64;
 
 /// The `s_axi_*` ports, resolved once.
+#[derive(Debug, Clone)]
 pub struct AxiLite {
     awaddr: PortId,
     awprot: PortId,

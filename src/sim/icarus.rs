@@ -16,7 +16,9 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use super::ports::{input_words, top_word_mask, words64, Dir, Port};
+use super::ports::{
+    check_port_list, input_words, is_identifier, top_word_mask, words64, Dir, Port,
+};
 use super::verilator::{run_tool, tail, tool_err, write_file};
 use crate::{Error, Result};
 
@@ -225,12 +227,7 @@ pub fn replay(
 
 fn validate(verilog: &str, top: &str, ports: &[Port], clock: &str) -> Result<()> {
     let bad = |reason: String| Err(tool_err("iverilog", reason));
-    let plain = |n: &str| {
-        let mut c = n.chars();
-        matches!(c.next(), Some(x) if x.is_ascii_alphabetic() || x == '_')
-            && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
-    };
-    if !plain(top) {
+    if !is_identifier(top) {
         return bad(format!("top module `{top}` is not a plain identifier"));
     }
     if verilog.contains(BENCH_MODULE) {
@@ -238,25 +235,12 @@ fn validate(verilog: &str, top: &str, ports: &[Port], clock: &str) -> Result<()>
             "the design uses the name `{BENCH_MODULE}` reserved for the testbench"
         ));
     }
-    for (i, p) in ports.iter().enumerate() {
-        if !plain(&p.name) || p.name.starts_with(BENCH_PREFIX) {
-            return bad(format!(
-                "port `{}` must be a plain identifier not starting with `{BENCH_PREFIX}`",
-                p.name
-            ));
-        }
-        if p.width == 0 {
-            return bad(format!("port `{}` has width 0", p.name));
-        }
-        if ports[..i].iter().any(|q| q.name == p.name) {
-            return bad(format!("port `{}` is listed twice", p.name));
-        }
-    }
-    match ports.iter().find(|p| p.name == clock) {
-        Some(p) if p.dir == Dir::Input && p.width == 1 => Ok(()),
-        Some(_) => bad(format!("clock `{clock}` must be a 1-bit input")),
-        None => bad(format!("clock `{clock}` is not in the port list")),
-    }
+    check_port_list(ports, clock, |n| {
+        (!is_identifier(n) || n.starts_with(BENCH_PREFIX)).then(|| {
+            format!("port `{n}` must be a plain identifier not starting with `{BENCH_PREFIX}`")
+        })
+    })
+    .or_else(bad)
 }
 
 /// One line per cycle: all inputs concatenated, first port in the most significant bits,

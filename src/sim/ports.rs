@@ -93,6 +93,39 @@ pub fn output_words(ports: &[Port]) -> usize {
         .sum()
 }
 
+/// Whether `name` is a plain Verilog identifier, `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// What both simulator bridges require of a port list: every name acceptable to the bridge
+/// (`name_problem` returns the complaint), widths of at least one bit, no name twice, and
+/// `clock` a 1-bit input. Returns the first problem found.
+pub(crate) fn check_port_list(
+    ports: &[Port],
+    clock: &str,
+    name_problem: impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    for (i, p) in ports.iter().enumerate() {
+        if let Some(why) = name_problem(&p.name) {
+            return Err(why);
+        }
+        if p.width == 0 {
+            return Err(format!("port `{}` has width 0", p.name));
+        }
+        if ports[..i].iter().any(|q| q.name == p.name) {
+            return Err(format!("port `{}` is listed twice", p.name));
+        }
+    }
+    match ports.iter().find(|p| p.name == clock) {
+        Some(p) if p.dir == Dir::Input && p.width == 1 => Ok(()),
+        Some(_) => Err(format!("clock `{clock}` must be a 1-bit input")),
+        None => Err(format!("clock `{clock}` is not in the port list")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

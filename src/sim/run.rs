@@ -255,8 +255,7 @@ pub fn verify_core(
         for layer in 0..spec.layers().len() {
             if let Some(bus) = &bus {
                 let select = vec![(addr::LAYER_SELECT, layer as u32)];
-                let replay = AxiLite::new(&mut dut)?;
-                dut.set_post_reset(replay, select);
+                dut.set_post_reset(bus.clone(), select);
                 bus.idle(&mut dut);
             }
             let (ex, latency) = exhaustive(&mut dut, &spec, layer, &layout, &opts.verify, progress);

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use libloading::Library;
 use sha2::{Digest, Sha256};
 
-use super::ports::{top_word_mask, words64, Dir, Port};
+use super::ports::{check_port_list, is_identifier, top_word_mask, words64, Dir, Port};
 use crate::{Error, Result};
 
 /// How to install the simulators; part of every "tool missing" message.
@@ -673,12 +673,6 @@ const RESERVED: &[&str] = &[
     "nextTimeSlot", "Vtop", "Instance", "RepactFatal",
 ];
 
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// Why `name` cannot be a port (or top) name in the C++ shim, if it cannot.
 fn name_problem(name: &str) -> Option<String> {
     if !is_identifier(name) {
@@ -709,22 +703,10 @@ fn validate(top: &str, ports: &[Port], clock: &str) -> Result<()> {
             "top module `{top}` is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*)"
         ));
     }
-    for (i, p) in ports.iter().enumerate() {
-        if let Some(why) = name_problem(&p.name) {
-            return bad(format!("port `{}` {why}; rename it in the design", p.name));
-        }
-        if p.width == 0 {
-            return bad(format!("port `{}` has width 0", p.name));
-        }
-        if ports[..i].iter().any(|q| q.name == p.name) {
-            return bad(format!("port `{}` is listed twice", p.name));
-        }
-    }
-    match ports.iter().find(|p| p.name == clock) {
-        Some(p) if p.dir == Dir::Input && p.width == 1 => Ok(()),
-        Some(_) => bad(format!("clock `{clock}` must be a 1-bit input")),
-        None => bad(format!("clock `{clock}` is not in the port list")),
-    }
+    check_port_list(ports, clock, |n| {
+        name_problem(n).map(|why| format!("port `{n}` {why}; rename it in the design"))
+    })
+    .or_else(bad)
 }
 
 /// Checks the caller's port list against the ports Verilator declares in `Vtop.h`.
