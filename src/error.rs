@@ -56,6 +56,18 @@ pub enum Error {
     /// The hardware disagrees with the golden model, or a protocol check failed.
     #[error("verification failed: {0}")]
     Verify(String),
+    /// A generated IP directory's manifest (`repact_ip.json`) is missing, malformed or does not
+    /// match the files beside it.
+    #[error("{}: {}", path.display(), reason)]
+    Manifest {
+        /// The manifest (or the file it lists that is wrong).
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A bug in repact-hw itself: an invariant the code relies on does not hold.
+    #[error("internal error (a bug in repact-hw, please report it): {0}")]
+    Internal(String),
     /// Reading or writing a file failed.
     #[error("{}: {}", path.display(), source)]
     Io {
@@ -75,7 +87,49 @@ fn location(layer: &Option<String>, field: &Option<String>) -> String {
     }
 }
 
+/// Exit codes of the `repact-hw` command (the README's table is kept equal to these by a test).
+pub mod exit_code {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Bad input: weights, tensors, formats, a manifest, an unmeetable budget, an I/O failure.
+    pub const INPUT: u8 = 1;
+    /// `verify` found a mismatch between the hardware and the golden model.
+    pub const MISMATCH: u8 = 2;
+    /// An external tool (Verilator, Icarus, Yosys, a C++ compiler) is missing or failed.
+    pub const TOOL: u8 = 3;
+    /// The command line is malformed or asks for something impossible (`EX_USAGE`).
+    pub const USAGE: u8 = 64;
+    /// A bug in repact-hw (`EX_SOFTWARE`).
+    pub const INTERNAL: u8 = 70;
+    /// Interrupted by SIGINT or SIGTERM (128 + SIGINT).
+    pub const INTERRUPTED: u8 = 130;
+}
+
 impl Error {
+    /// The process exit code this error maps to (see [`exit_code`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => exit_code::USAGE,
+            Error::Internal(_) => exit_code::INTERNAL,
+            Error::Tool { .. } => exit_code::TOOL,
+            Error::Verify(_) => exit_code::MISMATCH,
+            Error::Weights { .. }
+            | Error::Format { .. }
+            | Error::Spec { .. }
+            | Error::Tensor { .. }
+            | Error::Manifest { .. }
+            | Error::Io { .. } => exit_code::INPUT,
+        }
+    }
+
+    /// Shorthand for a manifest error on `path`.
+    pub fn manifest(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Manifest {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
     /// Shorthand for an I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

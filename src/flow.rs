@@ -154,7 +154,7 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
         cores: out.entries,
     };
     let json = serde_json::to_string_pretty(&manifest)
-        .map_err(|e| Error::Usage(format!("cannot serialize the manifest: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot serialize the manifest: {e}")))?;
     out.files
         .insert(MANIFEST_FILE.to_string(), (json + "\n").into_bytes());
     let mut bundle = IpBundle {

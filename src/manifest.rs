@@ -116,26 +116,23 @@ impl Manifest {
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join(MANIFEST_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let m: Manifest = serde_json::from_str(&text).map_err(|e| {
-            Error::Usage(format!(
-                "{}: not a repact-hw IP manifest ({e})",
-                path.display()
-            ))
-        })?;
+        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|e| Error::manifest(&path, format!("not a repact-hw IP manifest ({e})")))?;
         if m.repact_ip != MANIFEST_VERSION {
-            return Err(Error::Usage(format!(
-                "{}: manifest version {} is not supported (this tool reads {MANIFEST_VERSION})",
-                path.display(),
-                m.repact_ip
-            )));
+            return Err(Error::manifest(
+                &path,
+                format!(
+                    "manifest version {} is not supported (this tool reads {MANIFEST_VERSION})",
+                    m.repact_ip
+                ),
+            ));
         }
         for c in &m.cores {
             if c.layers.is_empty() || c.layers.iter().any(|&i| i >= m.layers.len()) {
-                return Err(Error::Usage(format!(
-                    "{}: core `{}` names layers that are not in the manifest",
-                    path.display(),
-                    c.top
-                )));
+                return Err(Error::manifest(
+                    &path,
+                    format!("core `{}` names layers that are not in the manifest", c.top),
+                ));
             }
         }
         Ok(m)

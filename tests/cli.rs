@@ -375,3 +375,85 @@ fn readme_register_map_is_the_generators() {
         "README's register map differs from src/hdl/regmap.rs:\n{table}"
     );
 }
+
+#[test]
+fn clap_usage_errors_exit_64_not_verifys_mismatch_code_2() {
+    // `verify --stress-beats abc` used to exit 2, the code that means "hardware mismatch".
+    let o = run(&["verify", "nowhere", "--stress-beats", "abc"]);
+    assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
+    assert!(stderr(&o).contains("invalid value 'abc'"), "{}", stderr(&o));
+    let o = run(&["gen", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
+    // Help and version are not errors.
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+    assert_eq!(run(&["--version"]).status.code(), Some(0));
+}
+
+#[test]
+fn exit_codes_separate_bad_input_from_impossible_requests() {
+    let missing = run(&["inspect", "--weights", "/nonexistent/model.json"]);
+    assert_eq!(missing.status.code(), Some(1), "{}", stderr(&missing));
+    let w = example("bn/model.safetensors");
+    let out = tempfile::tempdir().unwrap();
+    let lanes = run(&[
+        "gen",
+        "--weights",
+        w.to_str().unwrap(),
+        "--lanes",
+        "3",
+        "--out",
+        out.path().join("ip").to_str().unwrap(),
+    ]);
+    assert_eq!(lanes.status.code(), Some(64), "{}", stderr(&lanes));
+    assert_eq!(
+        stderr(&lanes),
+        "error: --lanes must be one of 1, 2, 4, 8, 16, got 3\n"
+    );
+}
+
+#[test]
+fn inspect_into_a_closed_pipe_exits_quietly_instead_of_panicking() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let w = example("bn/model.safetensors");
+    let mut child = bin()
+        .args(["inspect", "--weights", w.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end at once, as `| head -0` does.
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn readme_exit_code_table_matches_the_code() {
+    use repact_hw::error::exit_code;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for (code, word) in [
+        (exit_code::OK, "success"),
+        (exit_code::INPUT, "bad input"),
+        (exit_code::MISMATCH, "mismatch"),
+        (exit_code::TOOL, "tool"),
+        (exit_code::USAGE, "usage"),
+        (exit_code::INTERNAL, "internal"),
+        (exit_code::INTERRUPTED, "interrupted"),
+    ] {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| {code} |")))
+            .unwrap_or_else(|| panic!("README has no exit-code row for {code}"));
+        assert!(row.to_lowercase().contains(word), "{row}");
+    }
+}

@@ -145,7 +145,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         x.raw_dim(),
         raw_out.iter().map(|&r| fout.to_f64(r) as f32).collect(),
     )
-    .map_err(|e| Error::Usage(format!("internal shape error: {e}")))?;
+    .map_err(|e| Error::Internal(format!("output tensor shape: {e}")))?;
 
     let (mut vs_quantized, mut vs_float, mut vs_ref) = (
         ErrStats::default(),
@@ -181,38 +181,38 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             "values_per_second": rate,
             "output": args.output.display().to_string(),
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
     } else {
-        println!(
+        outln!(
             "layer {}: {} values, {} -> {}, written to {}",
             args.layer,
             x.len(),
             fin,
             fout,
             args.output.display()
-        );
-        println!(
+        )?;
+        outln!(
             "  vs f64 at the quantized input: max {:.3e} ({:.4} ULP, proven bound {:.4} ULP), mean {:.3e}",
             vs_quantized.max,
             vs_quantized.max / ulp,
             bound.total_ulp,
             vs_quantized.mean()
-        );
-        println!(
+        )?;
+        outln!(
             "  vs f64 at the float input:     max {:.3e} ({:.4} ULP), mean {:.3e}",
             vs_float.max,
             vs_float.max / ulp,
             vs_float.mean()
-        );
+        )?;
         if reference.is_some() {
-            println!(
+            outln!(
                 "  vs reference tensor:           max {:.3e} ({:.4} ULP), mean {:.3e}",
                 vs_ref.max,
                 vs_ref.max / ulp,
                 vs_ref.mean()
-            );
+            )?;
         }
-        println!("  golden model: {:.1} M values/s", rate / 1e6);
+        outln!("  golden model: {:.1} M values/s", rate / 1e6)?;
     }
     Ok(ExitCode::SUCCESS)
 }

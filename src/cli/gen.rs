@@ -101,14 +101,14 @@ pub fn run(args: &GenArgs) -> Result<ExitCode> {
         },
     )?;
     flow::write_bundle(&bundle, &args.out)?;
-    println!(
+    outln!(
         "wrote {} ({} files)",
         args.out.display(),
         bundle.files.len()
-    );
+    )?;
     for (core, spec) in bundle.cores.iter().zip(&bundle.specs) {
         let names: Vec<_> = spec.layers().iter().map(|l| l.name()).collect();
-        println!(
+        outln!(
             "  {:<28} {}  {} -> {}, {} lane(s), latency {} cycles, proven bound {:.4} ULP",
             core.top,
             names.join(","),
@@ -120,7 +120,7 @@ pub fn run(args: &GenArgs) -> Result<ExitCode> {
                 .iter()
                 .map(|l| l.bound.total_ulp)
                 .fold(0.0, f64::max)
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

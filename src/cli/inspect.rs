@@ -37,9 +37,9 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
             "weights": net.source.display().to_string(),
             "layers": layers,
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
     } else {
-        print!("{}", text_report(&specs));
+        out!("{}", text_report(&specs))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,19 @@
 //! Command-line definitions (clap) and dispatch to the subcommands.
 
+/// `println!` that reports a closed stdout (`repact-hw inspect | head`) as an error instead of
+/// panicking; `main` turns a broken pipe into a quiet exit.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+/// `print!` with the same behaviour as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(&format!($($arg)*))
+    };
+}
+
 mod eval;
 mod gen;
 mod inspect;
@@ -87,9 +101,30 @@ impl FormatArgs {
     }
 }
 
+/// Writes `text` to stdout, reporting failures (a closed pipe) as errors.
+pub fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut lock = std::io::stdout().lock();
+    lock.write_all(text.as_bytes())
+        .and_then(|()| lock.flush())
+        .map_err(|e| repact_hw::Error::io("<stdout>", e))
+}
+
+/// Why the command did not succeed.
+pub enum Failure {
+    /// The command line could not be parsed (or asked for help or the version).
+    Usage(clap::Error),
+    /// The library reported an error.
+    Run(repact_hw::Error),
+}
+
 /// Parses the command line and runs the subcommand.
-pub fn run() -> Result<ExitCode> {
-    let cli = Cli::parse();
+pub fn run() -> std::result::Result<ExitCode, Failure> {
+    let cli = Cli::try_parse().map_err(Failure::Usage)?;
+    dispatch(cli).map_err(Failure::Run)
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(&args),
         Command::Eval(args) => eval::run(&args),

@@ -124,28 +124,32 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     let passed = reports.iter().all(|r| r.passed);
     if args.json {
         let doc = json!({"passed": passed, "seed": args.seed, "cores": reports});
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
     } else {
-        print!("{}", table(&reports));
+        out!("{}", table(&reports))?;
         for r in reports.iter().filter(|r| !r.passed) {
             if let Some(f) = &r.first_failure {
-                println!(
+                outln!(
                     "{} / {}: first failure in {} at cycle {}: {}",
-                    r.core, r.layer, f.phase, f.cycle, f.what
-                );
+                    r.core,
+                    r.layer,
+                    f.phase,
+                    f.cycle,
+                    f.what
+                )?;
             }
         }
         if let (false, Some(v)) = (passed, &args.vcd) {
-            println!("waveform around the first failure: {}", v.display());
+            outln!("waveform around the first failure: {}", v.display())?;
         }
-        println!(
+        outln!(
             "{}",
             if passed {
                 "all cores match the golden model bit for bit"
             } else {
                 "MISMATCH: the hardware differs from the golden model"
             }
-        );
+        )?;
     }
     Ok(if passed {
         ExitCode::SUCCESS

@@ -293,9 +293,9 @@ fn c_name(name: &str) -> String {
 /// [`crate::hdl::regmap::RegisterMap`] through [`CoreRegisters`]), the register writes that load each layer, and
 /// loaders.
 pub fn render_axilite(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
-    let map = core.register_map.ok_or_else(|| {
-        Error::Usage("internal error: an axilite header for a core without registers".into())
-    })?;
+    let map = core
+        .register_map
+        .ok_or_else(|| Error::Internal("an axilite header for a core without registers".into()))?;
     let regs = CoreRegisters::new(&map, spec, core.lanes)?;
     let top = &core.top;
     let up = top.to_ascii_uppercase();

@@ -150,5 +150,5 @@ pub fn cores_json(bundle: &IpBundle) -> Result<String> {
     };
     serde_json::to_string_pretty(&file)
         .map(|s| s + "\n")
-        .map_err(|e| Error::Usage(format!("cannot serialize repact_cores.json: {e}")))
+        .map_err(|e| Error::Internal(format!("cannot serialize repact_cores.json: {e}")))
 }

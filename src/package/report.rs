@@ -356,7 +356,7 @@ impl Report {
     pub fn json(&self) -> Result<String> {
         serde_json::to_string_pretty(self)
             .map(|s| s + "\n")
-            .map_err(|e| Error::Usage(format!("cannot serialize report.json: {e}")))
+            .map_err(|e| Error::Internal(format!("cannot serialize report.json: {e}")))
     }
 
     /// `report.md`.
