@@ -106,7 +106,8 @@ pub fn run(args: &GenArgs) -> Result<ExitCode> {
         args.out.display(),
         bundle.files.len()
     )?;
-    for (core, spec) in bundle.cores.iter().zip(&bundle.specs) {
+    for built in &bundle.cores {
+        let (core, spec) = (&built.interface, &built.spec);
         let names: Vec<_> = spec.layers().iter().map(|l| l.name()).collect();
         outln!(
             "  {:<28} {}  {} -> {}, {} lane(s), latency {} cycles, proven bound {:.4} ULP",
@@ -114,7 +115,7 @@ pub fn run(args: &GenArgs) -> Result<ExitCode> {
             names.join(","),
             spec.input(),
             spec.output(),
-            core.lanes,
+            core.stream.lanes,
             core.latency_cycles,
             spec.layers()
                 .iter()

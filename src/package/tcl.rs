@@ -10,7 +10,7 @@
 
 use super::ipxact::{Component, Mode};
 use super::{ip_dir, CorePaths, PackageOptions};
-use crate::flow::IpBundle;
+use crate::bundle::BuiltCore;
 use std::fmt::Write as _;
 
 /// `vivado/create_bd.tcl`, verbatim.
@@ -119,7 +119,7 @@ impl Script {
 }
 
 /// `vivado/config.tcl`: every fact the scripts need, in the `::repact` namespace.
-pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions) -> String {
+pub fn config(cores: &[BuiltCore], components: &[Component], opts: &PackageOptions) -> String {
     use Word::{List, Text};
     let mut s = Script::default();
     s.comment(&format!(
@@ -153,16 +153,20 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
     s.cmd(&[
         Text("set"),
         Text("::repact::cores"),
-        List(list(bundle.cores.iter().map(|c| c.top.as_str()))),
+        List(list(cores.iter().map(|c| c.top()))),
     ]);
     s.cmd(&[Text("set"), Text("::repact::core"), List("{}".into())]);
-    for ((core, spec), comp) in bundle.cores.iter().zip(&bundle.specs).zip(components) {
+    for ((core, spec), comp) in cores
+        .iter()
+        .map(|b| (&b.interface, &b.spec))
+        .zip(components)
+    {
         s.comment("");
         if comp.memory_maps.is_empty() {
             s.comment(&format!(
                 "{}: layer `{}`",
                 core.top,
-                spec.layers()[core.layer].name()
+                spec.layers()[core.first_layer()].name()
             ));
         } else {
             s.comment(&format!(
@@ -189,9 +193,9 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
         dset(&mut s, &["description"], Text(&comp.description));
         dset(&mut s, &["hdl"], Text(&hdl));
         dset(&mut s, &["ooc_xdc"], Text(&xdc));
-        let s_w = core.s_tdata_width.to_string();
-        let m_w = core.m_tdata_width.to_string();
-        let lanes = core.lanes.to_string();
+        let s_w = core.stream.s_tdata().to_string();
+        let m_w = core.stream.m_tdata().to_string();
+        let lanes = core.stream.lanes.to_string();
         let lat = core.latency_cycles.to_string();
         dset(&mut s, &["s_tdata_width"], Text(&s_w));
         dset(&mut s, &["m_tdata_width"], Text(&m_w));

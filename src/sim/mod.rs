@@ -4,6 +4,7 @@
 pub mod axilite_bench;
 pub mod axis_bench;
 pub mod icarus;
+pub mod integrity;
 pub mod ports;
 pub mod run;
 pub mod verify;
