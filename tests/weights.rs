@@ -22,16 +22,18 @@ fn ex(rel: &str) -> PathBuf {
 fn opts(variant: Option<Variant>) -> LoadOptions {
     LoadOptions {
         variant,
-        branch_order: None,
+        ..LoadOptions::default()
     }
 }
 
 const ORIGIN: LoadOptions = LoadOptions {
     variant: Some(Variant::Origin),
+    layer_variants: Vec::new(),
     branch_order: None,
 };
 const NONE: LoadOptions = LoadOptions {
     variant: None,
+    layer_variants: Vec::new(),
     branch_order: None,
 };
 
@@ -212,6 +214,7 @@ fn branch_order_option_overrides_default_and_file() {
     let order = BranchOrder([Identity, Relu, Prelu, Hardswish]);
     let o = LoadOptions {
         variant: None,
+        layer_variants: Vec::new(),
         branch_order: Some(order),
     };
     for f in ["bn/model.safetensors", "bn/model.pth", "bn/weights.json"] {
@@ -324,7 +327,13 @@ fn json_numbers_are_read_exactly() {
 
 #[test]
 fn json_variant_option_must_agree_with_the_file() {
-    let m = json_err(&wrap(GOOD), &opts(Some(Variant::Bn)));
+    // A per-layer --variant must agree; a bare --variant is for layers whose file does not
+    // tell, so a JSON layer (which always does) keeps its own.
+    let a_bn = LoadOptions {
+        layer_variants: vec![("a".to_string(), Variant::Bn)],
+        ..LoadOptions::default()
+    };
+    let m = json_err(&wrap(GOOD), &a_bn);
     has(
         &m,
         &[
@@ -340,6 +349,10 @@ fn json_variant_option_must_agree_with_the_file() {
     let p = write_json(&dir, &wrap(GOOD));
     assert_eq!(
         repact(&load_ok(&p, &ORIGIN).layers[0]).variant,
+        Variant::Origin
+    );
+    assert_eq!(
+        repact(&load_ok(&p, &opts(Some(Variant::Bn))).layers[0]).variant,
         Variant::Origin
     );
 }
@@ -853,17 +866,24 @@ fn safetensors_state_dict_errors() {
             "--variant origin|softmax",
         ],
     );
-    // The keys say bn, the option says otherwise, and the other way round.
-    let m = load_err(&ex("bn/model.safetensors"), &ORIGIN);
+    // The keys say bn, the option for that layer says otherwise, and the other way round.
+    // A bare --variant is for ambiguous layers only: bn layers keep their variant.
+    let block1_origin = LoadOptions {
+        layer_variants: vec![("block1.act".to_string(), Variant::Origin)],
+        ..LoadOptions::default()
+    };
+    let m = load_err(&ex("bn/model.safetensors"), &block1_origin);
     has(
         &m,
         &[
             "model.safetensors",
             "layer `block1.act`",
             "field `bn`",
-            "--variant says `origin`",
+            "--variant block1.act=origin says `origin`",
         ],
     );
+    let n = load_ok(&ex("bn/model.safetensors"), &ORIGIN);
+    assert!(n.layers.iter().all(|l| repact(l).variant == Variant::Bn));
     let m = load_err(&ex("origin/model.safetensors"), &opts(Some(Variant::Bn)));
     has(
         &m,
@@ -1331,8 +1351,8 @@ fn pth_module_prefix_is_stripped() {
 fn pth_dtypes_strides_and_channels() {
     let dir = TempDir::new().unwrap();
     let p = dir.path().join("syn.pth");
-    // `a`: ActorAtn as a transposed 2x2 float64 view, PReLU per channel (3) at an offset into
-    // a shared float32 storage; `b`: bfloat16 with a size-1 view of odd strides; `c`: ActorAtn
+    // `a`: ActorAtn at an offset into a shared float32 storage, PReLU per channel (4) as a
+    // transposed 2x2 float64 view; `b`: bfloat16 with a size-1 view of odd strides; `c`: ActorAtn
     // every other element of a storage.
     let atn: Vec<u8> = [1.0f64, 2.0, 3.0, 4.0]
         .iter()
@@ -1347,18 +1367,18 @@ fn pth_dtypes_strides_and_channels() {
     let entries = [
         (
             "a.ActorAtn",
-            contiguous("DoubleStorage", "0", &[2, 2], &[1, 2]),
-        ),
-        (
-            "a.actor_PReLU.weight",
             T {
                 class: "FloatStorage",
                 key: "1",
                 numel: 5,
                 offset: 1,
-                shape: &[3],
+                shape: &[4],
                 stride: &[1],
             },
+        ),
+        (
+            "a.actor_PReLU.weight",
+            contiguous("DoubleStorage", "0", &[2, 2], &[1, 2]),
         ),
         (
             "b.ActorAtn",
@@ -1412,8 +1432,8 @@ fn pth_dtypes_strides_and_channels() {
         let net = load_ok(&p, &ORIGIN);
         assert_eq!(names(&net), ["a", "b", "c"]);
         let a = repact(&net.layers[0]);
-        assert_eq!(a.actor_atn, [1.0, 3.0, 2.0, 4.0]);
-        assert_eq!(a.prelu_weight, [0.5, -0.25, 0.125]);
+        assert_eq!(a.actor_atn, [0.5, -0.25, 0.125, 9.0]);
+        assert_eq!(a.prelu_weight, [1.0, 3.0, 2.0, 4.0]);
         let b = repact(&net.layers[1]);
         assert_eq!(b.actor_atn, [1.0, -1.0, 2.0, 0.0]);
         assert_eq!(b.prelu_weight, [-0.1708984375]);
@@ -1677,4 +1697,88 @@ fn pth_state_dict_errors_match_safetensors() {
             "missing",
         ],
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 9 regressions: variants per layer, tensor shapes
+// ---------------------------------------------------------------------------------------
+
+/// The bundled bn network with block3's BatchNorm removed: block3 is then an origin/softmax
+/// layer among bn layers.
+fn mixed_bn_and_plain() -> (TempDir, PathBuf) {
+    st_fixture("bn", |t| {
+        t.retain(|x| !x.name.starts_with("block3.act.bn."))
+    })
+}
+
+#[test]
+fn state_dict_mixing_bn_and_origin_layers_loads() {
+    let (_d, p) = mixed_bn_and_plain();
+    let variants =
+        |n: &Network| -> Vec<Variant> { n.layers.iter().map(|l| repact(l).variant).collect() };
+    use Variant::{Bn, Origin, Softmax};
+    // Without --variant only the ambiguous layer is a problem, and the message says how to
+    // name it alone.
+    let m = load_err(&p, &NONE);
+    has(
+        &m,
+        &["layer `block3.act`", "--variant block3.act=origin|softmax"],
+    );
+    // A default applies to the ambiguous layer only.
+    assert_eq!(variants(&load_ok(&p, &ORIGIN)), [Bn, Bn, Origin, Bn, Bn]);
+    // Per layer.
+    let per_layer = LoadOptions {
+        layer_variants: vec![("block3.act".to_string(), Softmax)],
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        variants(&load_ok(&p, &per_layer)),
+        [Bn, Bn, Softmax, Bn, Bn]
+    );
+    // Per layer wins over the default.
+    let both = LoadOptions {
+        variant: Some(Origin),
+        ..per_layer.clone()
+    };
+    assert_eq!(variants(&load_ok(&p, &both)), [Bn, Bn, Softmax, Bn, Bn]);
+    // A layer name the file does not have is refused, not ignored.
+    let typo = LoadOptions {
+        layer_variants: vec![("block3.ac".to_string(), Softmax)],
+        variant: Some(Origin),
+        ..LoadOptions::default()
+    };
+    has(
+        &load_err(&p, &typo),
+        &[
+            "--variant block3.ac=softmax",
+            "names a layer the file does not have",
+            "`block3.act`",
+        ],
+    );
+    // The .pth reader shares the logic; so does JSON for the per-layer form.
+    let json = load_ok(&p, &both);
+    let dir = TempDir::new().unwrap();
+    let jp = write_json(&dir, &to_json(&json));
+    assert_eq!(variants(&load_ok(&jp, &ORIGIN)), [Bn, Bn, Softmax, Bn, Bn]);
+}
+
+#[test]
+fn actor_atn_of_shape_2x2_is_refused() {
+    let (_d, p) = st_fixture("origin", |t| {
+        find(t, "block2.act.ActorAtn").shape = vec![2, 2]
+    });
+    has(
+        &load_err(&p, &ORIGIN),
+        &[
+            "layer `block2.act`",
+            "field `ActorAtn`",
+            "vector of 4",
+            "[2, 2]",
+        ],
+    );
+    // [1, 4] is no vector either.
+    let (_d, p) = st_fixture("origin", |t| {
+        find(t, "block2.act.ActorAtn").shape = vec![1, 4]
+    });
+    has(&load_err(&p, &ORIGIN), &["field `ActorAtn`", "[1, 4]"]);
 }

@@ -6,7 +6,7 @@
 //! its `float_roundtrip` feature is off by one unit in the last place for about one f32 value
 //! in ten, and these files promise the exact trained values.
 
-use super::{read_file, LoadOptions, Problem};
+use super::{read_file, LoadOptions, Problem, Said};
 use crate::model::{
     BatchNorm, Branch, BranchOrder, Layer, LayerKind, Network, PiecewiseParams, RepActParams,
     Variant,
@@ -134,7 +134,7 @@ pub(crate) fn parse(text: &str, opts: &LoadOptions) -> Result<Vec<Layer>, Proble
             .layer(name)
             .field("name"));
         }
-        let kind = parse_layer(obj, opts).map_err(|p| Problem {
+        let kind = parse_layer(obj, name, opts).map_err(|p| Problem {
             layer: Some(name.to_string()),
             ..p
         })?;
@@ -146,7 +146,11 @@ pub(crate) fn parse(text: &str, opts: &LoadOptions) -> Result<Vec<Layer>, Proble
     Ok(out)
 }
 
-fn parse_layer(obj: &[(String, Json)], opts: &LoadOptions) -> Result<LayerKind, Problem> {
+fn parse_layer(
+    obj: &[(String, Json)],
+    name: &str,
+    opts: &LoadOptions,
+) -> Result<LayerKind, Problem> {
     if let Some(pw) = lookup(obj, "piecewise") {
         if let Some((k, _)) = obj
             .iter()
@@ -192,10 +196,11 @@ fn parse_layer(obj: &[(String, Json)], opts: &LoadOptions) -> Result<LayerKind, 
             .field("variant"))
         }
     };
-    if let Some(wanted) = opts.variant {
+    // A bare --variant is for layers whose file does not tell; a JSON layer always does.
+    if let Said::Layer(wanted) = opts.variant_of(name) {
         if wanted != variant {
             return Err(Problem::new(format!(
-                "the file says `{variant}` but --variant says `{wanted}`"
+                "the file says `{variant}` but --variant {name}={wanted} says `{wanted}`"
             ))
             .field("variant"));
         }
