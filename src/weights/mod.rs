@@ -186,8 +186,31 @@ impl Problem {
     }
 }
 
-/// Reads the whole file; a missing or unreadable file is a weights error like any other so
-/// that the message has the same shape.
-pub(crate) fn read_file(path: &Path) -> std::result::Result<Vec<u8>, Problem> {
-    std::fs::read(path).map_err(|e| Problem::new(format!("cannot read the file: {e}")))
+/// Reads the whole file, refusing one larger than `limit` bytes before reading it; a missing
+/// or unreadable file is a weights error like any other so that the message has the same
+/// shape.
+pub(crate) fn read_file(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, Problem> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| Problem::new(format!("cannot read the file: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let too_big = |n: u64| {
+        Problem::new(format!(
+            "the file is {n} bytes, more than the {limit} bytes this format is read up to"
+        ))
+    };
+    let len = file.metadata().map_err(cannot)?.len();
+    if len > limit {
+        return Err(too_big(len));
+    }
+    let mut out = Vec::new();
+    file.take(limit + 1).read_to_end(&mut out).map_err(cannot)?;
+    if out.len() as u64 > limit {
+        return Err(too_big(out.len() as u64));
+    }
+    Ok(out)
+}
+
+/// Opens the file for reading in parts (formats whose tensors are read where they lie).
+pub(crate) fn open_file(path: &Path) -> std::result::Result<std::fs::File, Problem> {
+    std::fs::File::open(path).map_err(|e| Problem::new(format!("cannot read the file: {e}")))
 }

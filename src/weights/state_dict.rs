@@ -46,9 +46,46 @@ pub(crate) struct StateDict {
     pub(crate) total: usize,
     /// The first few keys of the file, to show what it holds when no layer is found.
     pub(crate) sample: Vec<String>,
+    /// Float values in `entries`, for [`MAX_TOTAL_ELEMENTS`].
+    values: u64,
+}
+
+/// The most elements one RepAct tensor may hold (a per-channel PReLU of a million channels);
+/// larger ones are refused before they are read.
+pub(crate) const MAX_TENSOR_ELEMENTS: u64 = 1 << 20;
+/// The most elements all RepAct tensors of one file may hold together.
+pub(crate) const MAX_TOTAL_ELEMENTS: u64 = 1 << 24;
+
+/// Refuses a RepAct tensor of implausible size before it is read.
+pub(crate) fn check_tensor_size(name: &str, count: u64) -> Result<(), Problem> {
+    if count > MAX_TENSOR_ELEMENTS {
+        return Err(locate(
+            Problem::new(format!(
+                "tensor `{name}` has {count} elements, implausibly large: more than the {MAX_TENSOR_ELEMENTS} a \
+                 RepAct tensor may hold"
+            )),
+            name,
+        ));
+    }
+    Ok(())
 }
 
 impl StateDict {
+    /// Adds a tensor, refusing more than [`MAX_TOTAL_ELEMENTS`] float values in all.
+    pub(crate) fn add(&mut self, e: Entry) -> Result<(), Problem> {
+        if let Values::Float(v) = &e.values {
+            self.values += v.len() as u64;
+            if self.values > MAX_TOTAL_ELEMENTS {
+                return Err(Problem::new(format!(
+                    "the RepAct tensors of this file hold more than {MAX_TOTAL_ELEMENTS} values \
+                     in all"
+                )));
+            }
+        }
+        self.entries.push(e);
+        Ok(())
+    }
+
     /// Notes one key of the file for the totals; returns whether its values are needed.
     pub(crate) fn note_key(&mut self, name: &str) -> bool {
         self.total += 1;
