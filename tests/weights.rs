@@ -1782,3 +1782,306 @@ fn actor_atn_of_shape_2x2_is_refused() {
     });
     has(&load_err(&p, &ORIGIN), &["field `ActorAtn`", "[1, 4]"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 9 regressions: parsers bounded in time and memory
+// ---------------------------------------------------------------------------------------
+
+mod fuzz_support;
+use fuzz_support::{run_measured, within};
+
+fn npy_bytes(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+fn npy_err(dir: &TempDir, bytes: Vec<u8>) -> String {
+    let p = dir.path().join("t.npy");
+    std::fs::write(&p, bytes).unwrap();
+    within(
+        10,
+        "reading a hostile .npy",
+        move || match repact_hw::tensor::NpyReader::open(&p) {
+            Ok(r) => panic!("accepted: {:?}", r.header()),
+            Err(e) => e.to_string(),
+        },
+    )
+}
+
+#[test]
+fn npy_header_with_nested_lists_is_refused_in_linear_time() {
+    // Depth 26 took more than 60 s in ndarray-npy's header parser.
+    let dir = TempDir::new().unwrap();
+    for depth in [26, 20_000] {
+        let nest = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let shape = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {nest}, }}");
+        has(
+            &npy_err(&dir, npy_bytes(&shape, &[])),
+            &["t.npy", "shape must be a tuple"],
+        );
+        let descr = format!("{{'descr': {nest}, 'fortran_order': False, 'shape': (1,), }}");
+        has(
+            &npy_err(&dir, npy_bytes(&descr, &[0; 4])),
+            &["t.npy", "structured dtypes"],
+        );
+    }
+    // Past the header size limit.
+    let huge = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }}{}",
+        " ".repeat(70_000)
+    );
+    let mut b = b"\x93NUMPY\x02\x00".to_vec();
+    b.extend_from_slice(&(huge.len() as u32).to_le_bytes());
+    b.extend_from_slice(huge.as_bytes());
+    has(
+        &npy_err(&dir, b),
+        &["header is", "more than the 65536 allowed"],
+    );
+}
+
+#[test]
+fn truncated_or_over_long_float32_npy_says_what_is_wrong() {
+    // It said "incorrect descriptor ('<f4')".
+    let dir = TempDir::new().unwrap();
+    let h = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+    has(
+        &npy_err(&dir, npy_bytes(h, &[0; 20])),
+        &[
+            "t.npy",
+            "truncated",
+            "shape [2, 3]",
+            "6 float32 values (24 bytes)",
+            "only 20 bytes",
+        ],
+    );
+    has(
+        &npy_err(&dir, npy_bytes(h, &[0; 28])),
+        &[
+            "t.npy",
+            "28 bytes of data",
+            "24 bytes",
+            "longer than its shape says",
+        ],
+    );
+    // A shape declaring 10^10 elements over a few bytes is refused before allocating.
+    let big = "{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 100000), }";
+    has(
+        &npy_err(&dir, npy_bytes(big, &[0; 8])),
+        &["truncated", "10000000000 float64 values"],
+    );
+    let overflow =
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }";
+    has(
+        &npy_err(&dir, npy_bytes(overflow, &[0; 8])),
+        &["more values than can exist"],
+    );
+}
+
+#[test]
+fn json_with_400k_keys_is_checked_for_duplicates_in_linear_time() {
+    // The duplicate-key check compared every key with every earlier one: > 120 s.
+    let mut text = String::from("{\"repact_weights\": 1, \"layers\": []");
+    for i in 0..400_000 {
+        text += &format!(", \"k{i}\": 0");
+    }
+    text += ", \"k7\": 1}";
+    let dir = TempDir::new().unwrap();
+    let p = write_json(&dir, &text);
+    let m = within(30, "400k JSON keys", move || load_err(&p, &NONE));
+    has(&m, &["w.json", "duplicate key `k7`"]);
+}
+
+/// A zip holding `archive/data.pkl` = `pkl` and storages, deflated at level 1 (fast).
+fn write_pth_fast(path: &Path, pkl: &[u8], storages: &[(&str, &dyn Fn(&mut dyn Write))]) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = zip::ZipWriter::new(std::io::BufWriter::new(f));
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .large_file(true);
+    w.start_file("archive/data.pkl", o).unwrap();
+    w.write_all(pkl).unwrap();
+    for (k, fill) in storages {
+        w.start_file(format!("archive/data/{k}"), o).unwrap();
+        fill(&mut w);
+    }
+    w.finish().unwrap();
+}
+
+fn zeros(n: u64) -> impl Fn(&mut dyn Write) {
+    move |w: &mut dyn Write| {
+        let block = vec![0u8; 1 << 20];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(block.len() as u64) as usize;
+            w.write_all(&block[..k]).unwrap();
+            left -= k as u64;
+        }
+    }
+}
+
+fn origin_layer_pickle(atn_numel: u64) -> Vec<u8> {
+    Pickle::new()
+        .state_dict(&[
+            (
+                "x.ActorAtn",
+                T {
+                    class: "FloatStorage",
+                    key: "0",
+                    numel: atn_numel,
+                    offset: 0,
+                    shape: &[4],
+                    stride: &[1],
+                },
+            ),
+            (
+                "x.actor_PReLU.weight",
+                contiguous("FloatStorage", "1", &[1], &[1]),
+            ),
+        ])
+        .stop()
+}
+
+#[test]
+fn four_element_tensor_over_a_deflated_1gib_storage_reads_only_its_bytes() {
+    // It decompressed the whole storage: 1 GB RSS for 16 bytes of ActorAtn.
+    let dir = TempDir::new().unwrap();
+    let p = dir.path().join("big.pth");
+    let n = 1u64 << 28; // floats: 1 GiB
+    write_pth_fast(
+        &p,
+        &origin_layer_pickle(n),
+        &[("0", &zeros(4 * n)), ("1", &zeros(4))],
+    );
+    let m = run_measured(
+        dir.path(),
+        &["inspect", "--weights", "big.pth", "--variant", "origin"],
+    );
+    assert_eq!(m.code, Some(0), "{}", m.stderr);
+    eprintln!(
+        "inspect of a 4-element tensor over a 1 GiB deflated storage: peak RSS {:.0} MB",
+        m.peak_mb
+    );
+    assert!(m.peak_mb < 100.0, "peak RSS {:.0} MB", m.peak_mb);
+}
+
+#[test]
+fn pth_whose_pickle_expands_past_the_limit_is_refused() {
+    // A 1 MB .pth whose data.pkl inflates to 1 GB of opcodes aborted with exit 134.
+    let dir = TempDir::new().unwrap();
+    let p = dir.path().join("bomb.pth");
+    let f = std::fs::File::create(&p).unwrap();
+    let mut w = zip::ZipWriter::new(std::io::BufWriter::new(f));
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1));
+    w.start_file("archive/data.pkl", o).unwrap();
+    w.write_all(b"\x80\x02").unwrap();
+    // 80 MB of NONE opcodes.
+    let filler = vec![b'N'; 1 << 20];
+    for _ in 0..80 {
+        w.write_all(&filler).unwrap();
+    }
+    w.finish().unwrap();
+    let m = run_measured(
+        dir.path(),
+        &["inspect", "--weights", "bomb.pth", "--variant", "origin"],
+    );
+    assert_eq!(m.code, Some(1), "{}", m.stderr);
+    has(&m.stderr, &["bomb.pth", "data.pkl", "67108864"]);
+    assert!(m.peak_mb < 150.0, "peak RSS {:.0} MB", m.peak_mb);
+}
+
+#[test]
+fn tiny_pickles_building_10m_objects_are_refused() {
+    // 10^7 NONEs, EMPTY_DICTs or memo entries took 0.8-1.3 GB.
+    let dir = TempDir::new().unwrap();
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("none", [b'N'].repeat(10_000_000)),
+        ("dict", [b'}'].repeat(10_000_000)),
+        (
+            "memo",
+            (0u32..10_000_000)
+                .flat_map(|i| {
+                    let mut op = vec![b'r'];
+                    op.extend_from_slice(&i.to_le_bytes());
+                    op
+                })
+                .collect(),
+        ),
+    ];
+    for (what, body) in cases {
+        let mut pkl = b"\x80\x02N".to_vec();
+        pkl.extend_from_slice(&body);
+        pkl.push(b'.');
+        let p = dir.path().join(format!("{what}.pth"));
+        write_pth_fast(&p, &pkl, &[]);
+        let m = run_measured(
+            dir.path(),
+            &["inspect", "--weights", &format!("{what}.pth")],
+        );
+        assert_eq!(m.code, Some(1), "{what}: {}", m.stderr);
+        has(&m.stderr, &["data.pkl", "more than 2000000 values"]);
+        eprintln!(
+            "pickle of 10^7 {what} opcodes: refused, peak RSS {:.0} MB",
+            m.peak_mb
+        );
+        assert!(m.peak_mb < 400.0, "{what}: peak RSS {:.0} MB", m.peak_mb);
+    }
+}
+
+/// A safetensors file with the given header text and data.
+fn raw_safetensors(dir: &TempDir, header: &str, data: &[u8]) -> PathBuf {
+    let mut b = (header.len() as u64).to_le_bytes().to_vec();
+    b.extend_from_slice(header.as_bytes());
+    b.extend_from_slice(data);
+    let p = dir.path().join("raw.safetensors");
+    std::fs::write(&p, b).unwrap();
+    p
+}
+
+#[test]
+fn safetensors_with_duplicated_keys_or_unknown_entry_fields_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let atn = r#""x.ActorAtn": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}"#;
+    let prelu =
+        r#""x.actor_PReLU.weight": {"dtype": "F32", "shape": [1], "data_offsets": [16, 20]}"#;
+    let data = f32s(&[0.1, 0.2, 0.3, 0.4, 0.5]);
+    let good = raw_safetensors(&dir, &format!("{{{atn}, {prelu}}}"), &data);
+    assert_eq!(load_ok(&good, &ORIGIN).layers.len(), 1);
+    let cases = [
+        (
+            format!("{{{atn}, {prelu}, {atn}}}"),
+            "names `x.ActorAtn` twice",
+        ),
+        (
+            format!(r#"{{"__metadata__": {{"a": "1", "a": "2"}}, {atn}, {prelu}}}"#),
+            "`__metadata__` names `a` twice",
+        ),
+        (
+            format!("{{{}, {prelu}}}", atn.replace("}", r#", "extra": 1}"#)),
+            "unknown field `extra`",
+        ),
+        (
+            format!(
+                "{{{}, {prelu}}}",
+                atn.replace(r#""dtype": "F32", "#, r#""dtype": "F32", "dtype": "F32", "#)
+            ),
+            "duplicate field `dtype`",
+        ),
+        (
+            format!("{{{}, {prelu}}}", atn.replace("[0, 16]", "[0, 12]")),
+            "need 16",
+        ),
+    ];
+    for (header, why) in cases {
+        let p = raw_safetensors(&dir, &header, &data);
+        has(
+            &load_err(&p, &ORIGIN),
+            &["raw.safetensors", "not a valid safetensors file", why],
+        );
+    }
+}

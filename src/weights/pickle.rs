@@ -229,7 +229,7 @@ fn detach_children(v: &mut Value, out: &mut Vec<Value>) {
 /// The most values a pickle may create (pushes, memo entries and marks together); each costs
 /// at most about 100 bytes, so memory stays within a few hundred MB. A state dict needs about
 /// 50 per tensor.
-pub(crate) const MAX_PICKLE_VALUES: u64 = 4_000_000;
+pub(crate) const MAX_PICKLE_VALUES: u64 = 2_000_000;
 /// The most string bytes hashed as dict keys (a long memoized string used as a key over and
 /// over would otherwise cost its length every time).
 pub(crate) const MAX_HASHED_KEY_BYTES: u64 = 256 << 20;
