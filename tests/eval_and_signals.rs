@@ -111,7 +111,7 @@ fn eval_interrupted_by_sigint_or_sigterm_removes_its_temp_file_and_exits_130() {
         let child = start_eval(dir.path());
         // SAFETY: signalling our own child.
         assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
-        let (code, _) = wait_measured(child.id());
+        let (code, _) = wait_measured(child);
         assert_eq!(code, Some(130), "signal {sig}");
         assert_eq!(staging_in(dir.path()), Vec::<String>::new(), "signal {sig}");
         assert!(!dir.path().join("y.npy").exists());
@@ -125,7 +125,7 @@ fn staging_left_by_a_killed_process_is_swept_and_nothing_else() {
     let killed = child.id();
     // SAFETY: signalling our own child.
     assert_eq!(unsafe { libc::kill(killed as i32, libc::SIGKILL) }, 0);
-    assert_eq!(wait_measured(killed).0, None);
+    assert_eq!(wait_measured(child).0, None);
     let left = staging_in(dir.path());
     assert_eq!(left.len(), 1, "{left:?}");
     // Look-alikes that are not provably stale staging: another label's live pid (ours), a name

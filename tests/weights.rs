@@ -1895,7 +1895,10 @@ fn json_with_400k_keys_is_checked_for_duplicates_in_linear_time() {
 }
 
 /// A zip holding `archive/data.pkl` = `pkl` and storages, deflated at level 1 (fast).
-fn write_pth_fast(path: &Path, pkl: &[u8], storages: &[(&str, &dyn Fn(&mut dyn Write))]) {
+/// Writes a storage's bytes into the zip entry.
+type Fill<'a> = &'a dyn Fn(&mut dyn Write);
+
+fn write_pth_fast(path: &Path, pkl: &[u8], storages: &[(&str, Fill<'_>)]) {
     let f = std::fs::File::create(path).unwrap();
     let mut w = zip::ZipWriter::new(std::io::BufWriter::new(f));
     let o = zip::write::SimpleFileOptions::default()
@@ -2084,4 +2087,29 @@ fn safetensors_with_duplicated_keys_or_unknown_entry_fields_is_refused() {
             &["raw.safetensors", "not a valid safetensors file", why],
         );
     }
+}
+
+#[test]
+fn prelu_with_more_than_65536_channels_is_refused() {
+    let slopes = vec!["0.25"; 65_537].join(", ");
+    let m = json_err(
+        &wrap(&GOOD.replace("[0.25]", &format!("[{slopes}]"))),
+        &NONE,
+    );
+    has(
+        &m,
+        &[
+            "layer `a`",
+            "field `prelu_weight`",
+            "65537 slopes",
+            "at most 65536 channels",
+        ],
+    );
+    let slopes = vec!["0.25"; 65_536].join(", ");
+    let dir = TempDir::new().unwrap();
+    let p = write_json(&dir, &wrap(&GOOD.replace("[0.25]", &format!("[{slopes}]"))));
+    assert_eq!(
+        repact(&load_ok(&p, &NONE).layers[0]).prelu_weight.len(),
+        65_536
+    );
 }

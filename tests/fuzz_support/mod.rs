@@ -30,7 +30,7 @@ pub fn run_measured(dir: &Path, args: &[&str]) -> Measured {
         .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .unwrap();
-    let (code, peak_mb) = wait_measured(child.id());
+    let (code, peak_mb) = wait_measured(child);
     Measured {
         code,
         stdout: std::fs::read_to_string(&out).unwrap_or_default(),
@@ -39,8 +39,9 @@ pub fn run_measured(dir: &Path, args: &[&str]) -> Measured {
     }
 }
 
-/// Waits for child `pid` (not yet waited for) and returns its exit code and peak RSS in MB.
-pub fn wait_measured(pid: u32) -> (Option<i32>, f64) {
+/// Waits for `child` and returns its exit code and peak RSS in MB.
+pub fn wait_measured(child: std::process::Child) -> (Option<i32>, f64) {
+    let pid = child.id();
     let mut status = 0;
     // SAFETY: plain syscall on our own child; `usage` is written by the kernel.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
