@@ -252,34 +252,25 @@ fn variant_per_layer_on_the_command_line() {
     let dir = TempDir::new().unwrap();
     let w = example("origin/model.safetensors");
     let ws = w.to_str().unwrap();
-    let m = run_measured(
-        dir.path(),
-        &[
-            "inspect",
-            "--weights",
-            ws,
-            "--variant",
-            "origin",
-            "--variant",
-            "block3.act=softmax",
-            "--json",
-        ],
-    );
+    let mixed = [
+        "inspect",
+        "--weights",
+        ws,
+        "--variant",
+        "origin",
+        "--variant",
+        "block3.act=softmax",
+    ];
+    let mut args = mixed.to_vec();
+    args.push("--json");
+    let m = run_measured(dir.path(), &args);
     assert_eq!(m.code, Some(0), "{}", m.stderr);
     let doc: serde_json::Value = serde_json::from_str(&m.stdout).unwrap();
     let text = doc.to_string();
     has(&text, &["softmax", "origin"]);
     // Contradictions are usage errors.
     for extra in [["--variant", "softmax"], ["--variant", "block3.act=origin"]] {
-        let mut args = vec![
-            "inspect",
-            "--weights",
-            ws,
-            "--variant",
-            "origin",
-            "--variant",
-            "block3.act=softmax",
-        ];
+        let mut args = mixed.to_vec();
         args.extend(extra);
         let m = run_measured(dir.path(), &args);
         assert_eq!(m.code, Some(64), "{extra:?}: {}", m.stderr);

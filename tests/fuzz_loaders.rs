@@ -20,7 +20,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use repact_hw::model::Variant;
 use repact_hw::weights::{load, LoadOptions};
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -120,19 +120,6 @@ fn mutate(rng: &mut StdRng, seed: &[u8], donor: &[u8], focus: usize) -> Vec<u8> 
         mutate_bytes(rng, &mut b, donor, focus);
     }
     b
-}
-
-/// The entries of a zip.
-fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut z = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
-    (0..z.len())
-        .map(|i| {
-            let mut f = z.by_index(i).unwrap();
-            let mut d = Vec::new();
-            f.read_to_end(&mut d).unwrap();
-            (f.name().to_string(), d)
-        })
-        .collect()
 }
 
 fn rezip(entries: &[(String, Vec<u8>)], rng: &mut StdRng) -> Vec<u8> {
@@ -246,7 +233,7 @@ fn fuzz_safetensors_loader() {
 #[test]
 fn fuzz_pth_loader() {
     let seeds = [example("bn/model.pth"), example("origin/model.pth")];
-    let inner: Vec<Vec<(String, Vec<u8>)>> = seeds.iter().map(|s| unzip(s)).collect();
+    let inner: Vec<Vec<(String, Vec<u8>)>> = seeds.iter().map(|s| fuzz_support::unzip(s)).collect();
     fuzz(
         "pth",
         "pth",

@@ -9,7 +9,7 @@ use repact_hw::model::{
 };
 use repact_hw::weights::{load, to_json, LoadOptions};
 use safetensors::{Dtype, SafeTensors};
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
@@ -1197,16 +1197,7 @@ fn write_pth(path: &Path, pkl: &[u8], storages: &[(&str, Vec<u8>)], deflate: boo
 
 /// The entries of a bundled .pth.
 fn pth_entries(rel: &str) -> Vec<(String, Vec<u8>)> {
-    let bytes = std::fs::read(ex(rel)).unwrap();
-    let mut z = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
-    (0..z.len())
-        .map(|i| {
-            let mut f = z.by_index(i).unwrap();
-            let mut data = Vec::new();
-            f.read_to_end(&mut data).unwrap();
-            (f.name().to_string(), data)
-        })
-        .collect()
+    fuzz_support::unzip(&std::fs::read(ex(rel)).unwrap())
 }
 
 /// A copy of a bundled .pth with `data.pkl` replaced by `edit(old data.pkl)`.

@@ -81,3 +81,17 @@ pub fn own_peak_mb() -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
+
+/// The entries of a zip archive, in order: (name, contents).
+pub fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut f = z.by_index(i).unwrap();
+            let mut d = Vec::new();
+            f.read_to_end(&mut d).unwrap();
+            (f.name().to_string(), d)
+        })
+        .collect()
+}
