@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod model;
 pub mod package;
 pub mod sim;
+pub mod staging;
 pub mod tensor;
 pub mod weights;
 
