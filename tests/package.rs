@@ -921,6 +921,16 @@ fn create_bd_tcl_builds_the_block_design_for_every_core() {
                 &pkg.dir.join("vivado/create_bd.tcl"),
                 &format!("{{-core {} -project_dir {}}}", core.top, project.display()),
             );
+            if core.tuser_width > 0 {
+                // The simple-mode DMA has no TUSER: refused, saying why, before any project.
+                assert!(!out.status.success(), "{} has TUSER", core.top);
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    err.contains("carries TUSER") && err.contains("--tuser-width 0"),
+                    "{err}"
+                );
+                continue;
+            }
             let cfg = dma_config(&ok(&out, &format!("create_bd.tcl for {}", core.top)));
             // The DMA's stream widths are the core's TDATA widths (from component.xml).
             let f = component_facts(&ip_dir(pkg, &core.top).join("component.xml"));
@@ -938,7 +948,23 @@ fn create_bd_tcl_builds_the_block_design_for_every_core() {
             assert_eq!(cfg["c_m_axis_mm2s_tdata_width"], width("s_axis_tdata"));
             assert_eq!(cfg["c_s_axis_s2mm_tdata_width"], width("m_axis_tdata"));
             assert_eq!(cfg["c_include_sg"], "0");
-            assert_eq!(cfg["fclk"], format!("{}", pkg.opts.clock_mhz));
+            // FCLK0 is the achievable PS7 frequency nearest to --clock-mhz: 1000 MHz / (d0*d1).
+            let fclk: f64 = cfg["fclk"].parse().unwrap();
+            let n = (1000.0 / fclk).round() as u32;
+            assert!(
+                (fclk - 1000.0 / n as f64).abs() < 1e-6,
+                "{fclk} MHz is not 1000/n"
+            );
+            assert!((1..=63u32).any(|d| n % d == 0 && n / d <= 63), "{n}");
+            for m in 4..=63 * 63 {
+                let other = 1000.0 / m as f64;
+                assert!(
+                    (other - pkg.opts.clock_mhz).abs() + 1e-6 >= (fclk - pkg.opts.clock_mhz).abs()
+                        || !(1..=63u32).any(|d| m % d == 0 && m / d <= 63),
+                    "{other} MHz is nearer to {} than {fclk}",
+                    pkg.opts.clock_mhz
+                );
+            }
             assert!(cfg["cells"].contains(&format!("{}_0", core.top)));
         }
     }
@@ -2341,4 +2367,27 @@ fn c_header_compiles_as_c99_and_cpp98_11_14_pedantic() {
             }
         }
     }
+}
+
+/// A block design with TUSER cannot be built on the simple-mode DMA: `gen --bitstream` refuses
+/// it up front, naming the flag; the chosen FCLK0 is stated in config.tcl and the report.
+#[test]
+fn bitstream_with_tuser_is_refused_and_the_fabric_clock_is_stated() {
+    let opts = PackageOptions {
+        bitstream: true,
+        ..PackageOptions::default()
+    };
+    match package_files(&bundle(1, 4, Some("block1.act")), &opts) {
+        Err(Error::Usage(m)) => assert!(m.contains("--tuser-width") && m.contains("TUSER"), "{m}"),
+        other => panic!("expected a usage error, got {:?}", other.map(|f| f.len())),
+    }
+    let pkg = axilite4();
+    let config = std::fs::read_to_string(pkg.dir.join("vivado/config.tcl")).unwrap();
+    assert!(
+        config.contains("set ::repact::fclk_mhz 142.857143\n"),
+        "{config}"
+    );
+    assert!(config.contains("IO PLL 1000 MHz / 1 / 7 = 142.857143 MHz"));
+    let report = std::fs::read_to_string(pkg.dir.join("report.md")).unwrap();
+    assert!(report.contains("142.857143 MHz, the achievable frequency nearest to --clock-mhz 150"));
 }

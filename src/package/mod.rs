@@ -42,6 +42,7 @@
 pub mod axilite;
 mod c_header;
 mod ipxact;
+mod ps7_clock;
 mod pynq;
 mod readme;
 mod report;
@@ -57,6 +58,7 @@ pub use ipxact::{
     core_registers, BusInterface, BusType, Component, CorePaths, InfoParameter, MemoryMap, Mode,
     ParamValue, Port, Vlnv, ACLK, ARESETN, AXIS_LOGICAL_PORTS, M_AXIS, SUPPORTED_FAMILIES, S_AXIS,
 };
+pub use ps7_clock::Fclk;
 pub use report::{measure_error, MeasuredError};
 pub use resources::{
     estimate_resources, hardswish_layer, synthesize, CoreResources, GoalCheck, ResourceCounts,
@@ -197,6 +199,18 @@ pub fn package_files(
         ));
     }
     let axilite = bundle_is_axilite(bundle)?;
+    if let Some(c) = bundle
+        .cores
+        .iter()
+        .find(|c| c.tuser_width > 0 && opts.bitstream)
+    {
+        return Err(Error::Usage(format!(
+            "--bitstream with --tuser-width {}: the block design streams {} through an AXI DMA in \
+             simple mode, which has no TUSER; generate with --tuser-width 0 for it, or leave out \
+             --bitstream and connect the core to a TUSER stream in your own design",
+            c.tuser_width, c.top
+        )));
+    }
     let estimate = if opts.estimate {
         Some(estimate_resources(bundle)?)
     } else {
