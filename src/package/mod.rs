@@ -17,6 +17,7 @@
 //! vivado/package_ip.tcl             re-package the cores with Vivado's own ipx:: packager
 //! sw/<top>.h                        bare-metal C: stream format and float <-> fixed helpers
 //!                                   (and the register map and layer loaders of an axilite core)
+//! sw/<top>_hls.h                    Vitis HLS / hls4ml C++: the activation on ap_fixed, bit-exact
 //! sw/repact_pynq.py                 PYNQ driver (numpy in, numpy out, through the AXI DMA)
 //! sw/repact_cores.json              the cores' stream formats, read by the PYNQ driver
 //! report.md, report.json            per layer: function, formats, bounds, measured error, resources
@@ -41,6 +42,7 @@
 
 pub mod axilite;
 mod c_header;
+pub mod hls;
 mod ipxact;
 mod ps7_clock;
 mod pynq;
@@ -244,6 +246,7 @@ pub fn package_files(
             c_header::render_axilite(core, spec)?
         };
         files.insert(format!("sw/{}.h", core.top), header.into_bytes());
+        files.insert(hls::path(&core.top), hls::render(core, spec)?.into_bytes());
         components.push(component);
     }
     files.insert(
