@@ -2391,3 +2391,105 @@ fn bitstream_with_tuser_is_refused_and_the_fabric_clock_is_stated() {
     let report = std::fs::read_to_string(pkg.dir.join("report.md")).unwrap();
     assert!(report.contains("142.857143 MHz, the achievable frequency nearest to --clock-mhz 150"));
 }
+
+/// The instantiation templates (`ip/<top>/<top>.veo`, the core's and the lane's, wrapped in a
+/// module whose ports are the signals they name) and the plain-RTL example
+/// (`examples/<top>_instance.v`: the core and the lane with its clock enable) are lint-clean
+/// with Verilator `-Wall` and Icarus `-g2005 -Wall`, for baked, TUSER, multi-lane, axilite and
+/// per-channel cores; a template with a port the HDL lacks fails.
+#[test]
+fn veo_templates_and_rtl_examples_lint_clean_in_verilator_and_icarus() {
+    use repact_hw::package::veo;
+    let dir = tempfile::tempdir().unwrap();
+    let lint = |files: &[PathBuf], top: &str| -> (Output, Output) {
+        let v = run(
+            Command::new("verilator")
+                .args(["--lint-only", "-Wall", "--top-module", top])
+                .args(files),
+            "install verilator: apt-get install -y verilator",
+        );
+        let i = run(
+            Command::new("iverilog")
+                .args(["-g2005", "-Wall", "-o"])
+                .arg(dir.path().join("a.out"))
+                .args(["-s", top])
+                .args(files),
+            "install iverilog: apt-get install -y iverilog",
+        );
+        (v, i)
+    };
+    for pkg in all() {
+        for core in &pkg.bundle.cores {
+            let top = &core.top;
+            let hdl = pkg.dir.join(format!("hdl/{top}.v"));
+            let example = pkg.dir.join(veo::example_path(top));
+            let (v, i) = lint(&[example.clone(), hdl.clone()], &format!("{top}_instance"));
+            ok(&v, &format!("verilator on {}", example.display()));
+            ok(&i, &format!("iverilog on {}", example.display()));
+            assert!(
+                i.stderr.is_empty(),
+                "{}",
+                String::from_utf8_lossy(&i.stderr)
+            );
+            // The templates, in a module whose ports are the signals they connect.
+            let text = std::fs::read_to_string(pkg.dir.join(veo::veo_path(top))).unwrap();
+            let templates: Vec<&str> = text
+                .split("// INST_TAG\n")
+                .skip(1)
+                .map(|t| t.split("// INST_TAG_END").next().unwrap())
+                .collect();
+            assert_eq!(
+                templates.len(),
+                2,
+                "{top}.veo: the core's and the lane's template"
+            );
+            let lane = veo::module_ports(&core.verilog, &veo::lane_module(top)).unwrap();
+            let mut ports: Vec<String> = core
+                .ports
+                .iter()
+                .map(|p| (p.dir, p.width, false, p.name.clone()))
+                .chain(
+                    lane.iter()
+                        .map(|p| (p.dir, p.width, p.signed, p.name.clone())),
+                )
+                .map(|(d, w, s, n)| {
+                    format!(
+                        "{} wire {}{} {n}",
+                        if d == repact_hw::hdl::PortDir::In {
+                            "input"
+                        } else {
+                            "output"
+                        },
+                        if s { "signed " } else { "" },
+                        if w > 1 {
+                            format!("[{}:0]", w - 1)
+                        } else {
+                            String::new()
+                        }
+                    )
+                })
+                .collect();
+            ports.sort();
+            ports.dedup();
+            let wrap = |body: &str| {
+                format!(
+                    "`timescale 1ns / 1ps\n/* verilator lint_off DECLFILENAME */\nmodule veo_check (\n    {}\n);\n{body}endmodule\n",
+                    ports.join(",\n    ")
+                )
+            };
+            let check = dir.path().join("veo_check.v");
+            std::fs::write(&check, wrap(&templates.concat())).unwrap();
+            let (v, i) = lint(&[check.clone(), hdl.clone()], "veo_check");
+            ok(&v, &format!("verilator on the templates of {top}.veo"));
+            ok(&i, &format!("iverilog on the templates of {top}.veo"));
+            // A port the core does not have must fail both.
+            let bad = templates[0].replacen("(aclk)", "(aclk),\n    .aclk_typo (aclk)", 1);
+            std::fs::write(&check, wrap(&bad)).unwrap();
+            let (v, i) = lint(&[check, hdl], "veo_check");
+            assert!(
+                !v.status.success() && !i.status.success(),
+                "a bad template passed"
+            );
+        }
+    }
+}

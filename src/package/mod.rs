@@ -12,6 +12,8 @@
 //!                                   must be self-contained for Vivado to copy it into projects)
 //! ip/<top>/xgui/<top>_v1_0.tcl      customization page (read-only facts)
 //! ip/<top>/constraints/<top>_ooc.xdc  out-of-context clock (USED_IN out_of_context)
+//! ip/<top>/<top>.veo                instantiation templates of the core and of its lane
+//! examples/<top>_instance.v         plain-RTL use of the core and of its lane (clock enable)
 //! vivado/config.tcl                 generated facts (part, clock, cores, widths, interfaces)
 //! vivado/create_bd.tcl              Zynq block design: PS7 + AXI DMA + core (reads config.tcl)
 //! vivado/package_ip.tcl             re-package the cores with Vivado's own ipx:: packager
@@ -51,6 +53,7 @@ mod report;
 mod resources;
 mod svg;
 mod tcl;
+pub mod veo;
 mod xdc;
 mod xgui;
 pub mod xml;
@@ -247,6 +250,11 @@ pub fn package_files(
         };
         files.insert(format!("sw/{}.h", core.top), header.into_bytes());
         files.insert(hls::path(&core.top), hls::render(core, spec)?.into_bytes());
+        files.insert(veo::veo_path(&core.top), veo::veo(core)?.into_bytes());
+        files.insert(
+            veo::example_path(&core.top),
+            veo::example(core)?.into_bytes(),
+        );
         components.push(component);
     }
     files.insert(
