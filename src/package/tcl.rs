@@ -107,6 +107,9 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
     };
     set(&mut s, "part", &opts.part);
     set(&mut s, "clock_mhz", &format!("{}", opts.clock_mhz));
+    let fclk = super::Fclk::nearest(opts.clock_mhz);
+    s.comment(&fclk.describe(opts.clock_mhz));
+    set(&mut s, "fclk_mhz", &fclk.tcl_mhz());
     set(&mut s, "bitstream", if opts.bitstream { "1" } else { "0" });
     set(&mut s, "vendor", &opts.vendor);
     set(&mut s, "library", &opts.library);
@@ -164,6 +167,8 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
         dset(&mut s, &["m_tdata_width"], Text(&m_w));
         dset(&mut s, &["lanes"], Text(&lanes));
         dset(&mut s, &["latency"], Text(&lat));
+        let tuser = core.tuser_width.to_string();
+        dset(&mut s, &["tuser_width"], Text(&tuser));
         for b in &comp.bus_interfaces {
             let mode = match b.mode {
                 Mode::Master => "master",
