@@ -5,7 +5,7 @@ use clap::Args;
 use ndarray::{ArrayD, Axis};
 use repact_hw::fixedpoint::DatapathSpec;
 use repact_hw::model::fold;
-use repact_hw::{tensor, weights, Error, Result};
+use repact_hw::{tensor, Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,9 +16,9 @@ use std::time::Instant;
 pub struct EvalArgs {
     #[command(flatten)]
     weights: WeightsArgs,
-    /// The layer to run (its state-dict prefix or JSON name).
+    /// The layer to run (its state-dict prefix or JSON name) [default: the only layer].
     #[arg(long)]
-    layer: String,
+    layer: Option<String>,
     /// Input tensor, float32 or float64 .npy of any shape.
     #[arg(long, value_name = "FILE")]
     input: PathBuf,
@@ -97,9 +97,19 @@ fn channel_indices(
 }
 
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
-    let net = weights::load(&args.weights.weights, &args.weights.load_options())?;
-    let layer = net.layer(&args.layer)?;
-    let spec = DatapathSpec::build(&[fold(layer)], &args.formats.spec_options())?;
+    let net = args.weights.network()?;
+    let layer = match &args.layer {
+        Some(name) => net.layer(name)?,
+        None if net.layers.len() == 1 => &net.layers[0],
+        None => {
+            return Err(Error::Usage(format!(
+                "{} has {} layers; say which with --layer",
+                net.source.display(),
+                net.layers.len()
+            )))
+        }
+    };
+    let spec = DatapathSpec::build(&[fold(layer)?], &args.formats.spec_options())?;
     let x = tensor::read_npy(&args.input)?;
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
         return Err(Error::Tensor {
@@ -128,7 +138,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         &x,
         spec.layers()[0].channels(),
         args.channel_axis,
-        &args.layer,
+        &layer.name,
     )?;
 
     let (fin, fout) = (spec.input(), spec.output());
@@ -168,7 +178,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let rate = x.len() as f64 / seconds.max(1e-9);
     if args.json {
         let doc = json!({
-            "layer": args.layer,
+            "layer": layer.name,
             "values": x.len(),
             "shape": x.shape(),
             "input_format": fin.to_string(),
@@ -185,7 +195,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     } else {
         outln!(
             "layer {}: {} values, {} -> {}, written to {}",
-            args.layer,
+            layer.name,
             x.len(),
             fin,
             fout,

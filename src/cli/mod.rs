@@ -21,8 +21,9 @@ mod verify;
 
 use clap::{Args, Parser, Subcommand};
 use repact_hw::fixedpoint::{ApFixed, SpecOptions, DEFAULT_MAX_COEF_WIDTH, DEFAULT_MAX_ERROR_ULP};
-use repact_hw::model::{BranchOrder, Variant};
-use repact_hw::weights::LoadOptions;
+use repact_hw::model::activation;
+use repact_hw::model::{Activation, BranchOrder, Network, Variant};
+use repact_hw::weights::{self, LoadOptions};
 use repact_hw::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,8 +52,13 @@ enum Command {
 #[derive(Args)]
 pub struct WeightsArgs {
     /// Weights file: our JSON (.json), a PyTorch state dict (.safetensors, .pth/.pt).
-    #[arg(long, value_name = "FILE")]
-    pub weights: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "activation")]
+    pub weights: Option<PathBuf>,
+    /// One library activation instead of a weights file, e.g. silu, gelu:approximate=tanh,
+    /// leaky_relu:negative_slope=0.1 (the layer is named after it).
+    #[arg(long, value_name = "NAME[:PARAM=VALUE,...]", conflicts_with = "weights",
+          value_parser = Activation::parse_cli, long_help = activation::cli_help())]
+    pub activation: Option<Activation>,
     /// RepAct variant of layers without a BatchNorm (origin and softmax have the same keys).
     #[arg(long, value_name = "origin|softmax|bn")]
     pub variant: Option<Variant>,
@@ -67,6 +73,17 @@ impl WeightsArgs {
         LoadOptions {
             variant: self.variant,
             branch_order: self.branch_order,
+        }
+    }
+
+    /// The layers asked for: the weights file's, or the one `--activation`.
+    pub fn network(&self) -> Result<Network> {
+        match (&self.weights, &self.activation) {
+            (Some(path), _) => weights::load(path, &self.load_options()),
+            (None, Some(a)) => Ok(activation::single_layer_network(a)),
+            (None, None) => Err(repact_hw::Error::Usage(
+                "say --weights FILE or --activation NAME".into(),
+            )),
         }
     }
 }
