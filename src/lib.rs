@@ -6,6 +6,7 @@
 //! generator follow.
 
 pub mod error;
+pub mod fit;
 pub mod fixedpoint;
 pub mod flow;
 pub mod hdl;
