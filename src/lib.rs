@@ -6,6 +6,7 @@
 //! generator follow.
 
 pub mod error;
+pub mod escape;
 pub mod fixedpoint;
 pub mod flow;
 pub mod hdl;
