@@ -38,7 +38,7 @@ const DEFAULT_EPS: f64 = 1e-5;
 
 /// The largest JSON weights file read (the bundled ones are 2 kB; even a per-channel PReLU of
 /// 65 536 channels per layer is a few MB). Nesting is limited to 128 levels by `serde_json`.
-pub(crate) const MAX_JSON_BYTES: u64 = 64 << 20;
+pub(crate) const MAX_JSON_BYTES: u64 = 16 << 20;
 
 pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Vec<Layer>, Problem> {
     let bytes = read_file(path, MAX_JSON_BYTES)?;
@@ -51,7 +51,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Vec<Layer>, Proble
 pub(crate) fn parse(text: &str, opts: &LoadOptions) -> Result<Vec<Layer>, Problem> {
     let mut root: Json = serde_json::from_str(text)
         .map_err(|e| Problem::new(format!("invalid JSON: {e}{}", syntax_hint(text, &e))))?;
-    let mut tokens = number_tokens(text).into_iter();
+    let mut tokens = number_tokens(text);
     exact_numbers(&mut root, &mut tokens)?;
     if tokens.next().is_some() {
         return Err(Problem::new(
@@ -612,39 +612,42 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 }
 
-/// The text of every number in `text`, in document order. Only used on text `serde_json`
-/// has accepted, so strings and literals are well formed.
-fn number_tokens(text: &str) -> Vec<&str> {
+/// The text of every number in `text`, in document order, produced lazily (a list of them
+/// would cost 16 bytes per number on top of the tree). Only used on text `serde_json` has
+/// accepted, so strings and literals are well formed.
+fn number_tokens(text: &str) -> impl Iterator<Item = &str> {
     let b = text.as_bytes();
-    let mut out = Vec::new();
     let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i += 1;
-                while i < b.len() {
-                    match b[i] {
-                        b'\\' => i += 2,
-                        b'"' => {
-                            i += 1;
-                            break;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            match b[i] {
+                b'"' => {
+                    i += 1;
+                    while i < b.len() {
+                        match b[i] {
+                            b'\\' => i += 2,
+                            b'"' => {
+                                i += 1;
+                                break;
+                            }
+                            _ => i += 1,
                         }
-                        _ => i += 1,
                     }
                 }
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                while i < b.len() && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-                {
-                    i += 1;
+                b'-' | b'0'..=b'9' => {
+                    let start = i;
+                    while i < b.len()
+                        && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                    {
+                        i += 1;
+                    }
+                    return Some(&text[start..i]);
                 }
-                out.push(&text[start..i]);
+                _ => i += 1,
             }
-            _ => i += 1,
         }
-    }
-    out
+        None
+    })
 }
 
 /// Replaces every number of the tree, in document order, by the correctly rounded value of
@@ -760,7 +763,10 @@ mod tests {
     #[test]
     fn number_tokens_skip_strings() {
         let text = r#"{"a-1": [1, -2.5e-3], "b\"3": "x4", "c": 1E+5}"#;
-        assert_eq!(number_tokens(text), vec!["1", "-2.5e-3", "1E+5"]);
+        assert_eq!(
+            number_tokens(text).collect::<Vec<_>>(),
+            vec!["1", "-2.5e-3", "1E+5"]
+        );
     }
 
     #[test]
@@ -768,7 +774,7 @@ mod tests {
         // serde_json's default parser reads this as 2.724570035934448.
         let text = "[2.7245700359344482]";
         let mut v: Json = serde_json::from_str(text).unwrap();
-        exact_numbers(&mut v, &mut number_tokens(text).into_iter()).unwrap();
+        exact_numbers(&mut v, &mut number_tokens(text)).unwrap();
         assert_eq!(v, Json::Arr(vec![Json::Num(2.7245700359344482)]));
     }
 
