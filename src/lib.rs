@@ -6,6 +6,7 @@
 //! generator follow.
 
 pub mod error;
+pub mod escape;
 pub mod fit;
 pub mod fixedpoint;
 pub mod flow;
@@ -14,6 +15,7 @@ pub mod manifest;
 pub mod model;
 pub mod package;
 pub mod sim;
+pub mod staging;
 pub mod tensor;
 pub mod weights;
 

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 #[derive(Args)]
 pub struct GenArgs {
     #[command(flatten)]
-    weights: WeightsArgs,
+    pub(super) weights: WeightsArgs,
     #[command(flatten)]
     formats: FormatArgs,
     /// Output directory (created; replaced if it is an earlier repact-hw IP directory).
@@ -106,6 +106,8 @@ pub fn run(args: &GenArgs) -> Result<ExitCode> {
         args.out.display(),
         bundle.files.len()
     )?;
+    let fclk = package::Fclk::nearest(args.clock_mhz);
+    outln!("  block design: {}", fclk.describe(args.clock_mhz))?;
     for (core, spec) in bundle.cores.iter().zip(&bundle.specs) {
         let names: Vec<_> = spec.layers().iter().map(|l| l.name()).collect();
         outln!(
