@@ -6,6 +6,7 @@
 //! generator follow.
 
 pub mod error;
+pub mod escape;
 pub mod fixedpoint;
 pub mod flow;
 pub mod hdl;
@@ -13,6 +14,7 @@ pub mod manifest;
 pub mod model;
 pub mod package;
 pub mod sim;
+pub mod staging;
 pub mod tensor;
 pub mod weights;
 

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 #[derive(Args)]
 pub struct GenArgs {
     #[command(flatten)]
-    weights: WeightsArgs,
+    pub(super) weights: WeightsArgs,
     #[command(flatten)]
     formats: FormatArgs,
     /// Output directory (created; replaced if it is an earlier repact-hw IP directory).

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 #[derive(Args)]
 pub struct InspectArgs {
     #[command(flatten)]
-    weights: WeightsArgs,
+    pub(super) weights: WeightsArgs,
     #[command(flatten)]
     formats: FormatArgs,
     /// Print one JSON object instead of text.

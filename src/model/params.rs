@@ -228,9 +228,13 @@ pub struct RepActParams {
     pub bn: Option<BatchNorm>,
 }
 
+/// The most channels (per-channel PReLU slopes) a layer may have: the register map's channel
+/// count is 16 bits.
+pub const MAX_CHANNELS: usize = 1 << 16;
+
 impl RepActParams {
     /// Validates the parameters: finite values, a BatchNorm exactly when the variant is `bn`,
-    /// `running_var >= 0`, `eps > 0`, at least one PReLU slope.
+    /// `running_var >= 0`, `eps > 0`, one to [`MAX_CHANNELS`] PReLU slopes.
     pub fn new(
         variant: Variant,
         actor_atn: [f64; 4],
@@ -243,6 +247,16 @@ impl RepActParams {
             return Err(FieldError::new(
                 "prelu_weight",
                 "must hold at least one value",
+            ));
+        }
+        if prelu_weight.len() > MAX_CHANNELS {
+            return Err(FieldError::new(
+                "prelu_weight",
+                format!(
+                    "holds {} slopes: at most {MAX_CHANNELS} channels are supported (the \
+                     register map's channel count is 16 bits)",
+                    prelu_weight.len()
+                ),
             ));
         }
         check_finite("prelu_weight", &prelu_weight)?;

@@ -8,6 +8,7 @@
 //! layer and the loaders.
 
 use super::axilite::{slot0_writes, CoreRegisters};
+use crate::escape;
 use crate::fixedpoint::{ApFixed, DatapathSpec};
 use crate::hdl::regmap::CoefKind;
 use crate::hdl::GeneratedCore;
@@ -59,7 +60,7 @@ fn block_comment(lines: &[String]) -> String {
         if l.is_empty() {
             o.push_str(" *\n");
         } else {
-            let _ = writeln!(o, " * {l}");
+            let _ = writeln!(o, " * {}", escape::c_comment(l));
         }
     }
     o.push_str(" */\n");
@@ -529,7 +530,11 @@ pub fn render_axilite(core: &GeneratedCore, spec: &DatapathSpec) -> Result<Strin
     );
     for (i, (l, n)) in layers.iter().zip(&names).enumerate() {
         if names.iter().filter(|m| *m == n).count() == 1 {
-            let _ = writeln!(o, "#define {up}_LAYER_{n} {i} /* `{}` */", l.name());
+            let _ = writeln!(
+                o,
+                "#define {up}_LAYER_{n} {i} /* `{}` */",
+                escape::c_comment(l.name())
+            );
         }
     }
     let _ = writeln!(
@@ -541,7 +546,7 @@ pub fn render_axilite(core: &GeneratedCore, spec: &DatapathSpec) -> Result<Strin
         let _ = writeln!(
             o,
             "    case {i}:\n        return \"{}\";",
-            c_string(l.name())
+            escape::c_string(l.name())
         );
     }
     o.push_str("    default:\n        return NULL;\n    }\n}\n\n");
@@ -639,20 +644,9 @@ pub fn render_axilite(core: &GeneratedCore, spec: &DatapathSpec) -> Result<Strin
     Ok(o)
 }
 
-/// A C string literal's contents.
-fn c_string(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| match c {
-            '"' | '\\' => vec!['\\', c],
-            c if c.is_ascii_graphic() || c == ' ' => vec![c],
-            _ => vec!['?'],
-        })
-        .collect()
-}
-
 /// Text for inside a `/* */` comment, wrapped at about 90 columns.
 fn wrap_comment(text: &str) -> String {
-    let text = text.replace("*/", "* /");
+    let text = escape::c_comment(text);
     let mut lines = vec![String::new()];
     for w in text.split_whitespace() {
         let cur = lines.last_mut().map(|l| l.len()).unwrap_or(0);

@@ -5,6 +5,7 @@
 use super::axilite::{self, CoreRegisters};
 use super::resources::{CoreResources, ResourceCounts, ResourceEstimate};
 use super::{svg, PackageOptions};
+use crate::escape;
 use crate::fixedpoint::{DatapathSpec, SegmentCoefs, StageWidths};
 use crate::flow::IpBundle;
 use crate::hdl::GeneratedCore;
@@ -89,23 +90,9 @@ pub fn measure_error(spec: &DatapathSpec, layer: usize) -> Vec<MeasuredError> {
         .collect()
 }
 
-/// A file-name-safe version of a layer name.
-fn file_stem(layer: &str) -> String {
-    layer
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// `plots/<layer>.svg`.
 pub fn plot_path(layer: &str) -> String {
-    format!("plots/{}.svg", file_stem(layer))
+    format!("plots/{}.svg", escape::file_stem(layer))
 }
 
 /// The indexes into `spec.layers()` of the layers `core` implements: the one baked in, or
@@ -390,7 +377,7 @@ impl Report {
             let _ = writeln!(
                 o,
                 "| {} | `{}` | {} | {} | {} | {} | {:.2}% | {} |",
-                l.name,
+                escape::markdown(&l.name),
                 l.core,
                 l.channels,
                 f(l.proven_total_ulp),
@@ -440,7 +427,10 @@ pub fn register_map_md(o: &mut String, m: &RegisterMapReport) {
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} |",
-            s.slot, s.layer, s.channels, s.writes
+            s.slot,
+            escape::markdown(&s.layer),
+            s.channels,
+            s.writes
         );
     }
     let _ = writeln!(
@@ -491,19 +481,19 @@ fn layer_md(o: &mut String, l: &LayerReport) {
     let slot = l.slot.map_or(String::new(), |s| format!(", slot {s}"));
     let _ = writeln!(
         o,
-        "## Layer `{}` — core `{}`{}\n\n\
+        "## Layer {} — core `{}`{}\n\n\
          Variant `{}`, {} channel(s), {} lane(s) per beat, latency {} cycles, one beat per clock.\n\n\
          ![{}]({})\n\n\
          ### Folded function\n\n\
          Per channel and segment `f(x) = c0 + c1·x + c2·x²`; breakpoints {:?}.\n",
-        l.name,
+        escape::markdown_code(&l.name),
         l.core,
         slot,
         l.variant,
         l.channels,
         l.lanes,
         l.latency_cycles,
-        l.name,
+        escape::markdown(&l.name),
         l.plot,
         l.breakpoints
     );

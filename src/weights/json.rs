@@ -6,13 +6,13 @@
 //! its `float_roundtrip` feature is off by one unit in the last place for about one f32 value
 //! in ten, and these files promise the exact trained values.
 
-use super::{read_file, LoadOptions, Problem};
+use super::{read_file, LoadOptions, Problem, Said};
 use crate::model::{
     BatchNorm, Branch, BranchOrder, Layer, LayerKind, Network, PiecewiseParams, RepActParams,
     Variant,
 };
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
@@ -35,8 +35,12 @@ const PIECEWISE_INNER_KEYS: &[&str] = &["breakpoints", "segments"];
 /// PyTorch's BatchNorm default, used when a `bn` object has no `eps`.
 const DEFAULT_EPS: f64 = 1e-5;
 
+/// The largest JSON weights file read (the bundled ones are 2 kB; even a per-channel PReLU of
+/// 65 536 channels per layer is a few MB). Nesting is limited to 128 levels by `serde_json`.
+pub(crate) const MAX_JSON_BYTES: u64 = 64 << 20;
+
 pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Vec<Layer>, Problem> {
-    let bytes = read_file(path)?;
+    let bytes = read_file(path, MAX_JSON_BYTES)?;
     let text =
         std::str::from_utf8(&bytes).map_err(|e| Problem::new(format!("not UTF-8 text: {e}")))?;
     parse(text, opts)
@@ -134,7 +138,7 @@ pub(crate) fn parse(text: &str, opts: &LoadOptions) -> Result<Vec<Layer>, Proble
             .layer(name)
             .field("name"));
         }
-        let kind = parse_layer(obj, opts).map_err(|p| Problem {
+        let kind = parse_layer(obj, name, opts).map_err(|p| Problem {
             layer: Some(name.to_string()),
             ..p
         })?;
@@ -146,7 +150,11 @@ pub(crate) fn parse(text: &str, opts: &LoadOptions) -> Result<Vec<Layer>, Proble
     Ok(out)
 }
 
-fn parse_layer(obj: &[(String, Json)], opts: &LoadOptions) -> Result<LayerKind, Problem> {
+fn parse_layer(
+    obj: &[(String, Json)],
+    name: &str,
+    opts: &LoadOptions,
+) -> Result<LayerKind, Problem> {
     if let Some(pw) = lookup(obj, "piecewise") {
         if let Some((k, _)) = obj
             .iter()
@@ -192,10 +200,11 @@ fn parse_layer(obj: &[(String, Json)], opts: &LoadOptions) -> Result<LayerKind, 
             .field("variant"))
         }
     };
-    if let Some(wanted) = opts.variant {
+    // A bare --variant is for layers whose file does not tell; a JSON layer always does.
+    if let Said::Layer(wanted) = opts.variant_of(name) {
         if wanted != variant {
             return Err(Problem::new(format!(
-                "the file says `{variant}` but --variant says `{wanted}`"
+                "the file says `{variant}` but --variant {name}={wanted} says `{wanted}`"
             ))
             .field("variant"));
         }
@@ -528,8 +537,11 @@ impl<'de> Visitor<'de> for JsonVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
         let mut items: Vec<(String, Json)> = Vec::new();
+        // A hash set keeps the duplicate check linear (a list scan was quadratic: 400 000
+        // keys took minutes).
+        let mut seen: HashSet<String> = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            if items.iter().any(|(k, _)| *k == key) {
+            if !seen.insert(key.clone()) {
                 // serde_json adds the line and column of the second occurrence.
                 return Err(de::Error::custom(format!("duplicate key `{key}`")));
             }
