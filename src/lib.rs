@@ -7,6 +7,8 @@
 
 pub mod bundle;
 pub mod error;
+pub mod escape;
+pub mod fit;
 pub mod fixedpoint;
 pub mod flow;
 pub mod hdl;
@@ -14,6 +16,7 @@ pub mod manifest;
 pub mod model;
 pub mod package;
 pub mod sim;
+pub mod staging;
 pub mod tensor;
 pub mod weights;
 

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 
 /// File name of the manifest inside a generated IP directory.
 pub const MANIFEST_FILE: &str = "repact_ip.json";
-/// Version of the manifest layout. 2: cores carry their [`CoreInterface`] and built spec,
-/// formats are validated on reading, `files` holds the hash of every file written, and the
+/// Version of the manifest layout. 2 added `files` (the hash of every file written); 3: cores
+/// carry their [`CoreInterface`] and built spec, formats are validated on reading, and the
 /// coefficient mode is the interface's (no top-level `coeffs`).
-pub const MANIFEST_VERSION: u32 = 2;
+pub const MANIFEST_VERSION: u32 = 3;
 
 /// How the user asked for coefficients to reach the hardware (`gen --coeffs`). A built core
 /// states its mode in [`CoreInterface::coefficients`].

@@ -3,6 +3,7 @@
 use super::report::{register_map_md, RegisterMapReport};
 use super::PackageOptions;
 use crate::bundle::BuiltCore;
+use crate::escape;
 use crate::manifest::MANIFEST_FILE;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -36,11 +37,11 @@ pub fn render(
     o.push_str("## Cores\n\n| core (top module, IP name) | layer | in → out | lanes | TDATA in/out | latency |\n|---|---|---|---:|---|---:|\n");
     for (c, s) in cores.iter().map(|b| (&b.interface, &b.spec)) {
         let layers = match c.register_map() {
-            None => s.layers()[c.first_layer()].name().to_string(),
+            None => escape::markdown(s.layers()[c.first_layer()].name()),
             Some(_) => format!(
                 "{} (slots 0..{}, loaded over AXI4-Lite)",
                 c.layers(s)
-                    .map(|i| s.layers()[i].name())
+                    .map(|i| escape::markdown(s.layers()[i].name()))
                     .collect::<Vec<_>>()
                     .join(", "),
                 s.layers().len() - 1
