@@ -218,25 +218,13 @@ pub fn write_bundle(bundle: &IpBundle, dir: &Path) -> Result<()> {
         }
         std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
     }
-    if !replacing {
-        return tmp
-            .commit(|staged| std::fs::rename(staged, &target))
-            .map_err(|e| Error::io(&target, e));
+    if replacing {
+        // Old output renamed aside, new renamed in, old removed; put back if that fails.
+        tmp.replace_dir(&target)
+    } else {
+        tmp.commit(|staged| std::fs::rename(staged, &target))
     }
-    // Move the old output aside (into a staging directory of our own, removed afterwards),
-    // put the new one in its place, and move the old one back if that fails.
-    let old = staging::dir(&parent, "old").map_err(|e| Error::io(&parent, e))?;
-    let aside = old.path().join("previous");
-    tmp.commit(|staged| {
-        std::fs::rename(&target, &aside)?;
-        std::fs::rename(staged, &target).inspect_err(|_| {
-            let _ = std::fs::rename(&aside, &target);
-        })
-    })
-    .map_err(|e| Error::io(&target, e))?;
-    // Dropping `old` removes the previous output.
-    drop(old);
-    Ok(())
+    .map_err(|e| Error::io(&target, e))
 }
 
 /// Refuses unless `dir` is empty or holds exactly the files its manifest lists, each with
