@@ -129,7 +129,7 @@ fn text_report(specs: &[DatapathSpec]) -> String {
         let _ = writeln!(
             out,
             "  formats: in {} -> out {}; c2 {} bits (frac {}), t {} bits (frac {}), k1 {} bits \
-             (frac {}), k0 {} bits (frac {}); shifts {} and {}, round half up; output saturates",
+             (frac {}), k0 {} bits (frac {}); shifts {} ({}) and {} ({}); output {}",
             spec.input(),
             spec.output(),
             w.c2,
@@ -141,7 +141,10 @@ fn text_report(specs: &[DatapathSpec]) -> String {
             w.k0,
             spec.k0_frac(),
             spec.shift1(),
-            spec.shift2()
+            spec.rounding1(),
+            spec.shift2(),
+            spec.rounding2(),
+            spec.output_overflow()
         );
         let _ = writeln!(
             out,
