@@ -1,9 +1,11 @@
-//! The golden model: executes the [`DatapathSpec`] step by step on raw bits, holding every
-//! stage in a `fixed` integer wrapped to the stage's width, exactly as the hardware's wires do.
-//! If a width in the spec were too narrow, this model would wrap where exact arithmetic does
-//! not; the property tests compare it against an exact i128 evaluation to rule that out.
+//! The golden model: executes the [`DatapathSpec`]'s stage list step by step on raw bits,
+//! holding every signal in a `fixed` integer wrapped to its width, exactly as the hardware's
+//! wires do. If a width in the spec were too narrow, this model would wrap where exact
+//! arithmetic does not; the property tests compare it against an exact i128 evaluation to
+//! rule that out.
 
-use super::spec::DatapathSpec;
+use super::spec::{DatapathSpec, SegmentSelect};
+use super::stage::{Signal, Step, SIGNALS};
 use fixed::types::I64F0;
 
 /// Sign-extends the low `width` bits of `v`: what a `width`-bit signed wire holds.
@@ -13,37 +15,73 @@ fn wrap(v: I64F0, width: u32) -> I64F0 {
 }
 
 impl DatapathSpec {
-    /// The segment input `x_raw` selects in `layer`.
+    /// The segment (index into `coefs[channel]`) input `x_raw` selects in `layer`: the
+    /// number of thresholds it reaches, and inside a table's core interval its index bits.
     pub fn segment(&self, layer: usize, x_raw: i64) -> usize {
-        self.layers()[layer]
-            .thresholds
-            .iter()
-            .filter(|&&t| x_raw >= t)
-            .count()
+        let l = &self.layers()[layer];
+        let rank = l.thresholds.iter().filter(|&&t| x_raw >= t).count();
+        match self.select() {
+            SegmentSelect::Table(g) => {
+                let b = g.outer_below;
+                if rank < b {
+                    rank
+                } else if rank == b {
+                    b + ((x_raw - g.lo_raw) >> g.offset_bits) as usize
+                } else {
+                    rank - 1 + g.table_segments()
+                }
+            }
+            _ => rank,
+        }
     }
 
     /// Runs the datapath on one raw input sample (a sign-extended value of the input format)
     /// and returns the raw output sample.
     pub fn eval_raw(&self, layer: usize, channel: usize, x_raw: i64) -> i64 {
-        let w = self.widths();
-        let seg = self.segment(layer, x_raw);
-        let c = self.layers()[layer].coefs[channel][seg];
-        let x = wrap(I64F0::from_bits(x_raw), w.x);
-        let c2 = I64F0::from_bits(c.c2);
-        let k1 = I64F0::from_bits(c.k1);
-        let k0 = I64F0::from_bits(c.k0);
-        let p1 = wrap(c2.wrapping_mul(x), w.p1);
-        let s1 = wrap(p1.wrapping_add(k1), w.s1);
-        let t = wrap(s1 >> self.shift1(), w.t);
-        let p2 = wrap(t.wrapping_mul(x), w.p2);
-        let y = wrap(p2.wrapping_add(k0), w.y);
-        let q = wrap(y >> self.shift2(), w.q);
-        let out = self.output();
-        q.clamp(
-            I64F0::from_bits(out.min_raw()),
-            I64F0::from_bits(out.max_raw()),
-        )
-        .to_bits()
+        let l = &self.layers()[layer];
+        let mut r = [I64F0::ZERO; SIGNALS];
+        let mut seg = 0;
+        r[Signal::X.slot()] = wrap(I64F0::from_bits(x_raw), self.input().width());
+        for step in self.steps() {
+            match *step {
+                Step::Lookup { widths } => {
+                    seg = self.segment(layer, x_raw);
+                    let c = l.coefs[channel][seg];
+                    r[Signal::C2.slot()] = wrap(I64F0::from_bits(c.c2), widths[0]);
+                    r[Signal::K1.slot()] = wrap(I64F0::from_bits(c.k1), widths[1]);
+                    r[Signal::K0.slot()] = wrap(I64F0::from_bits(c.k0), widths[2]);
+                }
+                Step::Offset { width } => {
+                    let o = I64F0::from_bits(l.segments[seg].origin);
+                    r[Signal::V.slot()] = wrap(r[Signal::X.slot()].wrapping_sub(o), width);
+                }
+                Step::Mul { dst, a, b, width } => {
+                    r[dst.slot()] = wrap(r[a.slot()].wrapping_mul(r[b.slot()]), width);
+                }
+                Step::Add { dst, a, b, width } => {
+                    r[dst.slot()] = wrap(r[a.slot()].wrapping_add(r[b.slot()]), width);
+                }
+                Step::ShiftRound {
+                    dst,
+                    src,
+                    shift,
+                    width,
+                    ..
+                } => r[dst.slot()] = wrap(r[src.slot()] >> shift, width),
+                Step::Saturate { dst, src, .. } => {
+                    let out = self.output();
+                    r[dst.slot()] = r[src.slot()].clamp(
+                        I64F0::from_bits(out.min_raw()),
+                        I64F0::from_bits(out.max_raw()),
+                    );
+                }
+                Step::Rom { .. } => {
+                    let i = (x_raw - self.input().min_raw()) as usize;
+                    r[Signal::Out.slot()] = I64F0::from_bits(l.rom[i]);
+                }
+            }
+        }
+        r[Signal::Out.slot()].to_bits()
     }
 
     /// Quantizes `x` to the input format (nearest, ties to even, saturating), runs the datapath

@@ -24,7 +24,7 @@
 //! (stage 6) after edge k+5: [`super::axis_latency`] = `spec.latency()` = 6 register stages,
 //! i.e. `m_axis_tvalid` is high 6 cycles after the input handshake.
 //!
-//! [`PIPELINE_STAGES`]: crate::fixedpoint::PIPELINE_STAGES
+//! [`PIPELINE_STAGES`]: crate::fixedpoint::DatapathSpec::pipeline
 
 use super::verilog::{Expr, Module, Size, Stmt};
 use super::PortDir;

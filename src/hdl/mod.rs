@@ -17,7 +17,7 @@
 //!
 //! [`generate_baked`] builds one core for one layer with the coefficients as constants:
 //! * `<top>_lane` — the datapath of one sample, fully pipelined (II = 1) with the registers of
-//!   stages 1-5 of [`crate::fixedpoint::PIPELINE_STAGES`], written so each multiply-add maps to
+//!   stages 1-5 of [`crate::fixedpoint::DatapathSpec::pipeline`], written so each multiply-add maps to
 //!   one DSP48E1 (multiplier register, then post-adder register with the constant on C), and
 //!   stage 6's round shift and saturation as logic on its output;
 //! * `<top>` — AXI4-Stream in and out (verilog-axis style), N lanes per beat, `tkeep`, `tlast`
