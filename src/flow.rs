@@ -9,7 +9,7 @@ use crate::manifest::{
     MANIFEST_VERSION,
 };
 use crate::model::{fold, FoldedLayer, Network};
-use crate::{Error, Result};
+use crate::{staging, Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -245,38 +245,22 @@ pub fn write_bundle(bundle: &IpBundle, dir: &Path) -> Result<()> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".repact-hw-gen-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
+    // A registered staging directory: removed on any error, on SIGINT/SIGTERM, and — left by
+    // a killed gen — by the next gen writing here.
+    let staged = staging::dir(&parent, "gen").map_err(|e| Error::io(&parent, e))?;
     for (rel, bytes) in &bundle.files {
-        let path = tmp.path().join(rel);
-        if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
-        }
-        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+        staged
+            .write_file(Path::new(rel), bytes)
+            .map_err(|e| Error::io(staged.path().join(rel), e))?;
     }
-    if !replacing {
-        let staged = tmp.keep();
-        return std::fs::rename(&staged, &target).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&staged);
-            Error::io(&target, e)
-        });
+    if replacing {
+        // The old output is moved aside, the new one put in its place (the old one moved back
+        // if that fails), then the old one removed.
+        staged.replace_dir(&target)
+    } else {
+        staged.commit(|tmp| std::fs::rename(tmp, &target))
     }
-    // Move the old output aside (into a fresh directory of our own, removed afterwards), put
-    // the new one in its place, and move the old one back if that fails.
-    let old = tempfile::Builder::new()
-        .prefix(".repact-hw-old-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
-    let aside = old.path().join("previous");
-    std::fs::rename(&target, &aside).map_err(|e| Error::io(&target, e))?;
-    if let Err(e) = std::fs::rename(tmp.path(), &target) {
-        let _ = std::fs::rename(&aside, &target);
-        return Err(Error::io(&target, e));
-    }
-    let _ = tmp.keep();
-    Ok(())
+    .map_err(|e| Error::io(&target, e))
 }
 
 /// Refuses unless `dir` is empty or holds exactly the files its manifest lists, each with
