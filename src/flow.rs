@@ -119,8 +119,8 @@ fn check_layer_names(layers: &[FoldedLayer]) -> Result<()> {
 /// Folds, quantizes and generates every core for `net`.
 pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
     let layers: Vec<FoldedLayer> = match &opts.layer {
-        Some(name) => vec![fold(net.layer(name)?)],
-        None => net.layers.iter().map(fold).collect(),
+        Some(name) => vec![fold(net.layer(name)?)?],
+        None => net.layers.iter().map(fold).collect::<Result<_>>()?,
     };
     let name = hdl::sanitize_identifier(&opts.name);
     if name != opts.name {

@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod test_deps;
+
 const HOSTILE: &str =
     "x*/ int injected_c = 1; /* \" ' \\ $x [exit 3] {a} ??/ `|<b>&amp; \u{fc}\n# next \\";
 const HOSTILE2: &str = "b\r\nline2 */ {} // \\\n";
@@ -251,6 +253,36 @@ fn hostile_layer_names_stay_data_in_every_file_of_a_baked_bundle() {
     ok(gen(&w, &out, &[]), "gen");
     check_common(&out);
     for h in files(&out.join("sw"), "h") {
+        if h.to_string_lossy().ends_with("_hls.h") {
+            // The Vitis HLS header: strict C++98 with trigraphs, against Xilinx's ap_types.
+            let src = tmp.path().join("inc.cpp");
+            std::fs::write(
+                &src,
+                format!(
+                    "#include \"{}\"\nstatic int injected_c() {{ return 0; }}\nint main() {{ return injected_c(); }}\n",
+                    h.display()
+                ),
+            )
+            .unwrap();
+            ok(
+                tool("g++")
+                    .args([
+                        "-std=c++11",
+                        "-trigraphs",
+                        "-Wall",
+                        "-Werror",
+                        "-Wno-unknown-pragmas",
+                        "-fsyntax-only",
+                        "-isystem",
+                    ])
+                    .arg(test_deps::ap_types())
+                    .arg(&src)
+                    .output()
+                    .unwrap(),
+                &format!("g++ {}", h.display()),
+            );
+            continue;
+        }
         // The header compiles in strict C99 with trigraphs on, next to our own `injected_c`.
         let src = tmp.path().join("inc.c");
         std::fs::write(

@@ -70,6 +70,7 @@ fn repact(l: &Layer) -> &RepActParams {
     match &l.kind {
         LayerKind::RepAct(p) => p,
         LayerKind::Piecewise(_) => panic!("{} is piecewise", l.name),
+        LayerKind::Activation(a) => panic!("{} is a library activation ({a})", l.name),
     }
 }
 

@@ -4,7 +4,7 @@ use super::{FormatArgs, WeightsArgs};
 use clap::Args;
 use repact_hw::fixedpoint::{DatapathSpec, LayerSpec};
 use repact_hw::model::fold;
-use repact_hw::{weights, Result};
+use repact_hw::Result;
 use serde_json::json;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -22,12 +22,12 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: &InspectArgs) -> Result<ExitCode> {
-    let net = weights::load(&args.weights.weights, &args.weights.load_options())?;
+    let net = args.weights.network()?;
     let opts = args.formats.spec_options();
     let specs = net
         .layers
         .iter()
-        .map(|l| DatapathSpec::build(&[fold(l)], &opts))
+        .map(|l| DatapathSpec::build(&[fold(l)?], &opts))
         .collect::<Result<Vec<_>>>()?;
     if args.json {
         let layers: Vec<_> = specs.iter().map(layer_json).collect();

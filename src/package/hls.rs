@@ -13,6 +13,7 @@
 //! with ties to even and saturates, which is the golden model's input quantization. Output type
 //! `ap_fixed<W,I,AP_RND,AP_SAT>`: the core's own rounding, in case the caller converts further.
 
+use crate::escape;
 use crate::fixedpoint::DatapathSpec;
 use crate::hdl::GeneratedCore;
 use crate::{Error, Result};
@@ -48,7 +49,7 @@ pub fn render(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
     let up = top.to_ascii_uppercase();
     let w = spec.widths();
     let (inp, outp) = (spec.input(), spec.output());
-    if w.x != inp.width() as u32 {
+    if w.x != inp.width() {
         return Err(Error::Internal(format!(
             "{top}: the spec's x stage is {} bits but the input format {inp} has {}",
             w.x,
@@ -88,7 +89,7 @@ pub fn render(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
             } else {
                 String::new()
             },
-            layer.name(),
+            escape::c_comment(layer.name()),
             layer.folded.variant,
             layer.channels(),
             layer.bound.total_ulp

@@ -7,9 +7,10 @@
 //! in ten, and these files promise the exact trained values.
 
 use super::{read_file, LoadOptions, Problem, Said};
+use crate::model::activation::{activation_names, ParamValue};
 use crate::model::{
-    BatchNorm, Branch, BranchOrder, Layer, LayerKind, Network, PiecewiseParams, RepActParams,
-    Variant,
+    Activation, BatchNorm, Branch, BranchOrder, Layer, LayerKind, Network, PiecewiseParams,
+    RepActParams, Variant, ACTIVATIONS,
 };
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::{HashMap, HashSet};
@@ -155,6 +156,9 @@ fn parse_layer(
     name: &str,
     opts: &LoadOptions,
 ) -> Result<LayerKind, Problem> {
+    if let Some(act) = lookup(obj, "activation") {
+        return parse_activation(act, obj).map(LayerKind::Activation);
+    }
     if let Some(pw) = lookup(obj, "piecewise") {
         if let Some((k, _)) = obj
             .iter()
@@ -173,9 +177,10 @@ fn parse_layer(
     }
     if let Some((k, _)) = obj.iter().find(|(k, _)| !REPACT_KEYS.contains(&k.as_str())) {
         let mut candidates = REPACT_KEYS.to_vec();
-        candidates.push("piecewise");
+        candidates.extend(["piecewise", "activation"]);
         return Err(Problem::new(format!(
-            "unknown key; {}a RepAct layer takes {} (a piecewise layer: name, piecewise)",
+            "unknown key; {}a RepAct layer takes {} (a piecewise layer: name, piecewise; a \
+             library activation: name, activation and its parameters)",
             did_you_mean(k, &candidates),
             REPACT_KEYS.join(", ")
         ))
@@ -240,6 +245,61 @@ fn parse_layer(
     )
     .map(LayerKind::RepAct)
     .map_err(|e| Problem::new(e.reason).field(e.field))
+}
+
+/// A library activation layer: `{"name": ..., "activation": "leaky_relu", "negative_slope": 0.1}`;
+/// every other key is one of the activation's parameters.
+fn parse_activation(act: &Json, obj: &[(String, Json)]) -> Result<Activation, Problem> {
+    let name = match act {
+        Json::Str(s) => s.as_str(),
+        other => {
+            return Err(Problem::new(format!(
+                "must be an activation name ({}), got {}",
+                activation_names(),
+                other.describe()
+            ))
+            .field("activation"))
+        }
+    };
+    let mut params = Vec::new();
+    for (k, v) in obj {
+        if k == "name" || k == "activation" {
+            continue;
+        }
+        if REPACT_KEYS.contains(&k.as_str()) || k == "piecewise" {
+            return Err(Problem::new(format!(
+                "a layer is either a library activation or RepAct/piecewise, not both: remove \
+                 `{k}` or `activation`"
+            ))
+            .field(k.as_str()));
+        }
+        let value = match v {
+            Json::Num(x) => ParamValue::Num(*x),
+            Json::Str(s) => ParamValue::Text(s.clone()),
+            Json::Arr(items) if items.iter().all(|i| matches!(i, Json::Num(_))) => {
+                ParamValue::Nums(
+                    items
+                        .iter()
+                        .filter_map(|i| match i {
+                            Json::Num(x) => Some(*x),
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            }
+            other => ParamValue::Other(other.describe()),
+        };
+        params.push((k.clone(), value));
+    }
+    Activation::from_params(name, &params).map_err(|e| {
+        let reason = if e.field == "activation" {
+            let names: Vec<&str> = ACTIVATIONS.iter().map(|a| a.name).collect();
+            format!("{}{}", did_you_mean(name, &names), e.reason)
+        } else {
+            e.reason
+        };
+        Problem::new(reason).field(e.field)
+    })
 }
 
 fn parse_branch_order(v: &Json) -> Result<BranchOrder, Problem> {
@@ -650,6 +710,17 @@ pub fn to_json(network: &Network) -> String {
                         json_num(bn.running_var),
                         json_num(bn.eps)
                     );
+                }
+            }
+            LayerKind::Activation(a) => {
+                line += &format!(", \"activation\": {}", json_str(a.name()));
+                for (k, v) in a.params() {
+                    let value = match v {
+                        ParamValue::Num(x) => json_num(x),
+                        ParamValue::Nums(xs) => json_nums(&xs),
+                        ParamValue::Text(t) | ParamValue::Other(t) => json_str(&t),
+                    };
+                    line += &format!(", {}: {value}", json_str(k));
                 }
             }
             LayerKind::Piecewise(p) => {
