@@ -376,3 +376,59 @@ fn gen_interrupted_while_writing_leaves_no_staging_directory() {
         "gen was never caught writing; make the bundle larger"
     );
 }
+
+#[test]
+fn eval_streams_per_channel_layers_in_either_element_order() {
+    // The streamed eval finds each element's channel from its file position: a row-major and
+    // a column-major file of the same array must give the same result, channel by channel.
+    let dir = TempDir::new().unwrap();
+    let w = dir.path().join("w.json");
+    std::fs::write(
+        &w,
+        r#"{"repact_weights": 1, "layers": [{"name": "c3", "variant": "origin",
+            "actor_atn": [0.1, 0.2, 0.3, 0.4], "prelu_weight": [-0.5, 0.25, 2.0]}]}"#,
+    )
+    .unwrap();
+    let shape = [2usize, 3, 4];
+    let value =
+        |i: usize, j: usize, k: usize| -2.0 + 0.3 * i as f32 + 0.1 * k as f32 - 0.05 * j as f32;
+    let mut c = NpyWriter::create(&dir.path().join("c.npy"), &shape, false).unwrap();
+    for i in 0..2 {
+        for j in 0..3 {
+            for k in 0..4 {
+                c.write(&[value(i, j, k)]).unwrap();
+            }
+        }
+    }
+    c.finish().unwrap();
+    let mut f = NpyWriter::create(&dir.path().join("f.npy"), &shape, true).unwrap();
+    for k in 0..4 {
+        for j in 0..3 {
+            for i in 0..2 {
+                f.write(&[value(i, j, k)]).unwrap();
+            }
+        }
+    }
+    f.finish().unwrap();
+    for name in ["c", "f"] {
+        let args = [
+            "eval",
+            "--weights",
+            "w.json",
+            "--layer",
+            "c3",
+            "--input",
+            &format!("{name}.npy"),
+            "--output",
+            &format!("{name}_out.npy"),
+        ];
+        let m = run_measured(dir.path(), &args);
+        assert_eq!(m.code, Some(0), "{name}: {}", m.stderr);
+    }
+    let yc = repact_hw::tensor::read_npy(&dir.path().join("c_out.npy")).unwrap();
+    let yf = repact_hw::tensor::read_npy(&dir.path().join("f_out.npy")).unwrap();
+    assert_eq!(yc, yf);
+    // The channels really differ (the PReLU slopes act on these negative inputs).
+    assert_ne!(yc[[0, 0, 0]], yc[[0, 1, 0]]);
+    assert_ne!(yc[[0, 1, 0]], yc[[0, 2, 0]]);
+}
