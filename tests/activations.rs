@@ -450,3 +450,26 @@ fn cli_inspect_and_gen_build_an_exact_activation() {
     let manifest = std::fs::read_to_string(out.join("repact_ip.json")).unwrap();
     assert!(manifest.contains("leaky_relu(negative_slope=0.1)"));
 }
+
+#[test]
+fn cli_smooth_activations_show_the_fit_plan_and_gen_refuses_without_writing() {
+    let o = bin(&["inspect", "--activation", "silu", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let plan = &doc["layers"][0]["fit_plan"]["Table"];
+    assert_eq!(plan["degree"], 2);
+    assert!(plan["fit_error_ulp"].as_f64().unwrap() <= 0.75 / 16.0);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ip");
+    let o = bin(&[
+        "gen",
+        "--activation",
+        "silu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`silu` is smooth"));
+    assert!(!out.exists());
+}

@@ -14,6 +14,8 @@
 //! ip/<top>/constraints/<top>_ooc.xdc  out-of-context clock (USED_IN out_of_context)
 //! ip/<top>/<top>.veo                instantiation templates of the core and of its lane
 //! examples/<top>_instance.v         plain-RTL use of the core and of its lane (clock enable)
+//! <top>.core                        FuseSoC CAPI2 core: targets default, lint, sim, synth
+//! sim/<top>_tb.v, sim/<top>_vectors.hex  its self-checking testbench and golden vectors
 //! vivado/config.tcl                 generated facts (part, clock, cores, widths, interfaces)
 //! vivado/create_bd.tcl              Zynq block design: PS7 + AXI DMA + core (reads config.tcl)
 //! vivado/package_ip.tcl             re-package the cores with Vivado's own ipx:: packager
@@ -44,6 +46,7 @@
 
 pub mod axilite;
 mod c_header;
+pub mod fusesoc;
 pub mod hls;
 mod ipxact;
 mod ps7_clock;
@@ -254,6 +257,18 @@ pub fn package_files(
         files.insert(
             veo::example_path(&core.top),
             veo::example(core)?.into_bytes(),
+        );
+        files.insert(
+            fusesoc::core_path(&core.top),
+            fusesoc::core_file(core, spec, opts).into_bytes(),
+        );
+        files.insert(
+            fusesoc::tb_path(&core.top),
+            fusesoc::testbench(core, spec)?.into_bytes(),
+        );
+        files.insert(
+            fusesoc::vectors_path(&core.top),
+            fusesoc::vectors_hex(core, spec).into_bytes(),
         );
         components.push(component);
     }
