@@ -10,8 +10,7 @@ use crate::manifest::{
 };
 use crate::model::{fold, FoldedLayer, Network};
 use crate::package::{self, PackageOptions};
-use crate::staging;
-use crate::{Error, Result};
+use crate::{staging, Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -208,21 +207,20 @@ pub fn write_bundle(bundle: &IpBundle, dir: &Path) -> Result<()> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    // Staging entries are removed on any error, on SIGINT/SIGTERM, and swept by a later run
-    // if this process is killed (see `staging`).
-    let tmp = staging::dir(&parent, "gen").map_err(|e| Error::io(&parent, e))?;
+    // A registered staging directory: removed on any error, on SIGINT/SIGTERM, and — left by
+    // a killed gen — by the next gen writing here.
+    let staged = staging::dir(&parent, "gen").map_err(|e| Error::io(&parent, e))?;
     for (rel, bytes) in &bundle.files {
-        let path = tmp.path().join(rel);
-        if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
-        }
-        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+        staged
+            .write_file(Path::new(rel), bytes)
+            .map_err(|e| Error::io(staged.path().join(rel), e))?;
     }
     if replacing {
-        // Old output renamed aside, new renamed in, old removed; put back if that fails.
-        tmp.replace_dir(&target)
+        // The old output is moved aside, the new one put in its place (the old one moved back
+        // if that fails), then the old one removed.
+        staged.replace_dir(&target)
     } else {
-        tmp.commit(|staged| std::fs::rename(staged, &target))
+        staged.commit(|tmp| std::fs::rename(tmp, &target))
     }
     .map_err(|e| Error::io(&target, e))
 }
