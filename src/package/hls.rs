@@ -88,7 +88,7 @@ pub fn render(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
             } else {
                 String::new()
             },
-            layer.name(),
+            crate::escape::c_comment(layer.name()),
             layer.folded.variant,
             layer.channels(),
             layer.bound.total_ulp
