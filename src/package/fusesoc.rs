@@ -325,10 +325,9 @@ pub fn testbench(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
     for i in 0..lanes {
         let _ = writeln!(
             pack,
-            "            s_axis_tdata[{}:{}] <= {};",
+            "            s_axis_tdata[{}:{}] <= in_slot(vectors[beat * LANES + {i}]);",
             (i as u32 + 1) * si - 1,
             i as u32 * si,
-            format!("in_slot(vectors[beat * LANES + {i}])")
         );
     }
     let _ = writeln!(

@@ -48,7 +48,7 @@ pub fn render(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
     let up = top.to_ascii_uppercase();
     let w = spec.widths();
     let (inp, outp) = (spec.input(), spec.output());
-    if w.x != inp.width() as u32 {
+    if w.x != inp.width() {
         return Err(Error::Internal(format!(
             "{top}: the spec's x stage is {} bits but the input format {inp} has {}",
             w.x,
