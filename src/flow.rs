@@ -9,6 +9,7 @@ use crate::manifest::{
     MANIFEST_VERSION,
 };
 use crate::model::{fold, FoldedLayer, Network};
+use crate::staging;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -119,8 +120,8 @@ fn check_layer_names(layers: &[FoldedLayer]) -> Result<()> {
 /// Folds, quantizes and generates every core for `net`.
 pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
     let layers: Vec<FoldedLayer> = match &opts.layer {
-        Some(name) => vec![fold(net.layer(name)?)],
-        None => net.layers.iter().map(fold).collect(),
+        Some(name) => vec![fold(net.layer(name)?)?],
+        None => net.layers.iter().map(fold).collect::<Result<_>>()?,
     };
     let name = hdl::sanitize_identifier(&opts.name);
     if name != opts.name {
@@ -245,10 +246,9 @@ pub fn write_bundle(bundle: &IpBundle, dir: &Path) -> Result<()> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".repact-hw-gen-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
+    // Staging entries are removed on any error, on SIGINT/SIGTERM, and swept by a later run
+    // if this process is killed (see `staging`).
+    let tmp = staging::dir(&parent, "gen").map_err(|e| Error::io(&parent, e))?;
     for (rel, bytes) in &bundle.files {
         let path = tmp.path().join(rel);
         if let Some(p) = path.parent() {
@@ -256,27 +256,13 @@ pub fn write_bundle(bundle: &IpBundle, dir: &Path) -> Result<()> {
         }
         std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
     }
-    if !replacing {
-        let staged = tmp.keep();
-        return std::fs::rename(&staged, &target).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&staged);
-            Error::io(&target, e)
-        });
+    if replacing {
+        // Old output renamed aside, new renamed in, old removed; put back if that fails.
+        tmp.replace_dir(&target)
+    } else {
+        tmp.commit(|staged| std::fs::rename(staged, &target))
     }
-    // Move the old output aside (into a fresh directory of our own, removed afterwards), put
-    // the new one in its place, and move the old one back if that fails.
-    let old = tempfile::Builder::new()
-        .prefix(".repact-hw-old-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
-    let aside = old.path().join("previous");
-    std::fs::rename(&target, &aside).map_err(|e| Error::io(&target, e))?;
-    if let Err(e) = std::fs::rename(tmp.path(), &target) {
-        let _ = std::fs::rename(&aside, &target);
-        return Err(Error::io(&target, e));
-    }
-    let _ = tmp.keep();
-    Ok(())
+    .map_err(|e| Error::io(&target, e))
 }
 
 /// Refuses unless `dir` is empty or holds exactly the files its manifest lists, each with

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod escape;
+pub mod fit;
 pub mod fixedpoint;
 pub mod flow;
 pub mod hdl;

@@ -7,12 +7,13 @@
 //! handler installed by [`remove_on_signal`] removes them all and exits with
 //! [`exit_code::INTERRUPTED`](crate::error::exit_code::INTERRUPTED). Before creating a new
 //! entry in a directory, [`file`] and [`dir`] sweep that directory of *stale* entries: only
-//! names of exactly this pattern, owned by the current user, not symbolic links, whose pid no
-//! longer runs (checked in `/proc`; without `/proc` nothing is swept). Nothing else is ever
-//! removed.
+//! names of exactly this pattern with the same label, owned by the current user, not symbolic
+//! links, whose pid no longer runs (checked in `/proc`; without `/proc` nothing is swept).
+//! Nothing else is ever removed.
 //!
 //! Hooking a writer in: `let s = staging::dir(parent, "gen")?;` write into `s.path()`, then
-//! `s.commit(|tmp| std::fs::rename(tmp, dest))`. The commit runs under the registry lock, so a
+//! `s.commit(|tmp| std::fs::rename(tmp, dest))` (or `s.replace_dir(dest)` to replace an existing
+//! directory the caller has checked may go). The commit runs under the registry lock, so a
 //! signal arriving during the rename waits for it: the destination is either complete or
 //! untouched, and the staging entry never outlives the process.
 
@@ -67,6 +68,50 @@ impl Staged {
     }
 }
 
+impl Staged {
+    /// Installs a staging directory at `dest`, replacing an existing directory there (the
+    /// caller has decided it may be replaced). The old directory is first renamed to a
+    /// `.repact-hw-old-<pid>-<n>` sibling, then the new one renamed into place, then the old one
+    /// removed; if the second rename fails the old directory is put back. All of it runs under
+    /// the registry lock, so SIGINT/SIGTERM wait for it. (Only a `kill -9` in between can leave
+    /// the `old` sibling, which sweeps never remove: it may be the only copy.)
+    pub fn replace_dir(self, dest: &Path) -> io::Result<()> {
+        let parent = dest.parent().unwrap_or(Path::new("."));
+        let backup = parent.join(format!(
+            "{PREFIX}old-{}-{}",
+            std::process::id(),
+            NEXT_ID.fetch_add(1, Ordering::Relaxed)
+        ));
+        self.commit(|tmp| {
+            let had_old = match dest.symlink_metadata() {
+                Ok(m) if m.is_dir() => {
+                    std::fs::rename(dest, &backup)?;
+                    true
+                }
+                Ok(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        "exists and is not a directory; not replaced",
+                    ))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+                Err(e) => return Err(e),
+            };
+            if let Err(e) = std::fs::rename(tmp, dest) {
+                if had_old {
+                    let _ = std::fs::rename(&backup, dest);
+                }
+                return Err(e);
+            }
+            if had_old {
+                // The new output is in place; failing to remove the old copy loses nothing.
+                let _ = std::fs::remove_dir_all(&backup);
+            }
+            Ok(())
+        })
+    }
+}
+
 impl Drop for Staged {
     fn drop(&mut self) {
         if self.done {
@@ -105,7 +150,7 @@ fn create<T>(
     kind: Kind,
     make: impl Fn(&Path) -> io::Result<T>,
 ) -> io::Result<(Staged, T)> {
-    sweep_stale(parent);
+    sweep_stale(parent, label);
     let pid = std::process::id();
     loop {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -130,8 +175,8 @@ fn create<T>(
     }
 }
 
-/// The pid in a staging entry's name, if the name has exactly the staging pattern.
-fn staging_pid(name: &str) -> Option<u32> {
+/// The label and pid in a staging entry's name, if the name has exactly the staging pattern.
+fn staging_pid(name: &str) -> Option<(&str, u32)> {
     let rest = name.strip_prefix(PREFIX)?;
     let (label, rest) = rest.split_once('-')?;
     if label.is_empty() || !label.bytes().all(|c| c.is_ascii_lowercase()) {
@@ -144,11 +189,13 @@ fn staging_pid(name: &str) -> Option<u32> {
     if digits == 0 || !pid.bytes().all(|c| c.is_ascii_digit()) || !plain(suffix) {
         return None;
     }
-    pid.parse().ok()
+    Some((label, pid.parse().ok()?))
 }
 
-/// Removes staging entries in `parent` left by processes that no longer run.
-pub fn sweep_stale(parent: &Path) {
+/// Removes the staging entries labelled `label` in `parent` left by processes that no longer
+/// run. Only the label being created is swept, so an `old` backup of [`Staged::replace_dir`]
+/// is never removed.
+pub fn sweep_stale(parent: &Path, label: &str) {
     use std::os::unix::fs::MetadataExt;
     // Without /proc we cannot prove a process is gone: remove nothing.
     if !Path::new("/proc/self").exists() {
@@ -164,9 +211,12 @@ pub fn sweep_stale(parent: &Path) {
     let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(staging_pid) else {
+        let Some((what, pid)) = name.to_str().and_then(staging_pid) else {
             continue;
         };
+        if what != label || label == "old" {
+            continue;
+        }
         if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
             continue;
         }
@@ -211,8 +261,8 @@ mod tests {
 
     #[test]
     fn only_exact_staging_names_carry_a_pid() {
-        assert_eq!(staging_pid(".repact-hw-gen-123-0"), Some(123));
-        assert_eq!(staging_pid(".repact-hw-eval-9-17.npy"), Some(9));
+        assert_eq!(staging_pid(".repact-hw-gen-123-0"), Some(("gen", 123)));
+        assert_eq!(staging_pid(".repact-hw-npy-9-17.tmp"), Some(("npy", 9)));
         // tempfile's old random names, user files, near misses.
         for n in [
             ".repact-hw-gen-a1B2c3",

@@ -135,13 +135,15 @@ fn staging_left_by_a_killed_process_is_swept_and_nothing_else() {
         format!(".repact-hw-gen-{me}-0"),
         ".repact-hw-gen-a1B2c3".to_string(),
         format!(".repact-hw-npy-{killed}-0.tmp copy"),
+        format!(".repact-hw-old-{killed}-1"),
         "notes.txt".to_string(),
     ];
     for k in &keep {
         std::fs::write(dir.path().join(k), "mine").unwrap();
     }
-    // A stale directory too.
-    std::fs::create_dir(dir.path().join(format!(".repact-hw-gen-{killed}-7"))).unwrap();
+    // A stale directory of eval's label too; other labels' stale entries are left to their
+    // own commands, and `old` backups (possibly the only copy of an IP) to the user.
+    std::fs::create_dir(dir.path().join(format!(".repact-hw-npy-{killed}-7"))).unwrap();
     let input = example("bn/acts/block1.act.input.npy");
     let w = example("bn/model.safetensors");
     let m = run_measured(

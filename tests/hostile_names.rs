@@ -6,9 +6,9 @@
 //! columns. The first regression here: `x*/ int injected_c = 1; /*` compiled into `sw/<top>.h`.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 mod ip_support;
-use std::process::{Command, Output};
 
 const HOSTILE: &str =
     "x*/ int injected_c = 1; /* \" ' \\ $x [exit 3] {a} ??/ `|<b>&amp; \u{fc}\n# next \\";
@@ -254,7 +254,7 @@ fn hostile_layer_names_stay_data_in_every_file_of_a_baked_bundle() {
     check_common(&out);
     for h in files(&out.join("sw"), "h") {
         if h.to_string_lossy().ends_with("_hls.h") {
-            // C++ for Vitis HLS: strict C++14 with trigraphs on, against Xilinx's ap_types.
+            // The Vitis HLS header: strict C++98 with trigraphs, against Xilinx's ap_types.
             let src = tmp.path().join("inc.cpp");
             std::fs::write(
                 &src,
@@ -267,13 +267,14 @@ fn hostile_layer_names_stay_data_in_every_file_of_a_baked_bundle() {
             ok(
                 tool("g++")
                     .args([
-                        "-std=c++14",
+                        "-std=c++11",
+                        "-trigraphs",
                         "-Wall",
                         "-Werror",
                         "-Wno-unknown-pragmas",
-                        "-trigraphs",
+                        "-fsyntax-only",
+                        "-isystem",
                     ])
-                    .args(["-fsyntax-only", "-isystem"])
                     .arg(ip_support::ap_types())
                     .arg(&src)
                     .output()

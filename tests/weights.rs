@@ -70,6 +70,7 @@ fn repact(l: &Layer) -> &RepActParams {
     match &l.kind {
         LayerKind::RepAct(p) => p,
         LayerKind::Piecewise(_) => panic!("{} is piecewise", l.name),
+        LayerKind::Activation(a) => panic!("{} is a library activation ({a})", l.name),
     }
 }
 
@@ -2103,4 +2104,25 @@ fn prelu_with_more_than_65536_channels_is_refused() {
         repact(&load_ok(&p, &NONE).layers[0]).prelu_weight.len(),
         65_536
     );
+}
+
+#[test]
+fn json_at_the_size_limit_stays_in_bounded_memory() {
+    // Every number becomes a tree node: the file size limit bounds the tree.
+    let dir = TempDir::new().unwrap();
+    let zeros = vec!["0"; 8_300_000].join(",");
+    let text = wrap(&GOOD.replace("[0.25]", &format!("[{zeros}]")));
+    assert!(text.len() < 16 << 20);
+    std::fs::write(dir.path().join("w.json"), &text).unwrap();
+    let m = run_measured(dir.path(), &["inspect", "--weights", "w.json"]);
+    assert_eq!(m.code, Some(1), "{}", m.stderr);
+    has(&m.stderr, &["prelu_weight", "at most 65536 channels"]);
+    eprintln!("16 MiB JSON of 8.3 M numbers: peak RSS {:.0} MB", m.peak_mb);
+    assert!(m.peak_mb < 600.0, "peak RSS {:.0} MB", m.peak_mb);
+    // One byte over the limit is refused before parsing.
+    let over = format!("{text}{}", " ".repeat((16 << 20) - text.len() + 1));
+    std::fs::write(dir.path().join("w.json"), over).unwrap();
+    let m = run_measured(dir.path(), &["inspect", "--weights", "w.json"]);
+    assert_eq!(m.code, Some(1), "{}", m.stderr);
+    has(&m.stderr, &["w.json", "more than the 16777216 bytes"]);
 }

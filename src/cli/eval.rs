@@ -4,7 +4,7 @@ use super::{FormatArgs, WeightsArgs};
 use clap::Args;
 use repact_hw::fixedpoint::DatapathSpec;
 use repact_hw::model::fold;
-use repact_hw::{tensor, weights, Error, Result};
+use repact_hw::{tensor, Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,9 +15,9 @@ use std::time::Instant;
 pub struct EvalArgs {
     #[command(flatten)]
     pub(super) weights: WeightsArgs,
-    /// The layer to run (its state-dict prefix or JSON name).
+    /// The layer to run (its state-dict prefix or JSON name) [default: the only layer].
     #[arg(long)]
-    layer: String,
+    layer: Option<String>,
     /// Input tensor, float32 or float64 .npy of any shape.
     #[arg(long, value_name = "FILE")]
     input: PathBuf,
@@ -153,9 +153,19 @@ fn check_finite(
 }
 
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
-    let net = weights::load(&args.weights.weights, &args.weights.load_options())?;
-    let layer = net.layer(&args.layer)?;
-    let spec = DatapathSpec::build(&[fold(layer)], &args.formats.spec_options())?;
+    let net = args.weights.network()?;
+    let layer = match &args.layer {
+        Some(name) => net.layer(name)?,
+        None if net.layers.len() == 1 => &net.layers[0],
+        None => {
+            return Err(Error::Usage(format!(
+                "{} has {} layers; say which with --layer",
+                net.source.display(),
+                net.layers.len()
+            )))
+        }
+    };
+    let spec = DatapathSpec::build(&[fold(layer)?], &args.formats.spec_options())?;
     let mut input = tensor::NpyReader::open(&args.input)?;
     let header = input.header().clone();
     let mut reference = match &args.reference {
@@ -190,7 +200,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         &header,
         spec.layers()[0].channels(),
         args.channel_axis,
-        &args.layer,
+        &layer.name,
     )?;
     let mut out = tensor::NpyWriter::create(&args.output, &header.shape, header.fortran_order)?;
 
@@ -240,7 +250,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let rate = values as f64 / seconds.max(1e-9);
     if args.json {
         let doc = json!({
-            "layer": args.layer,
+            "layer": layer.name,
             "values": values,
             "shape": header.shape,
             "input_format": fin.to_string(),
@@ -257,7 +267,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     } else {
         outln!(
             "layer {}: {} values, {} -> {}, written to {}",
-            args.layer,
+            layer.name,
             values,
             fin,
             fout,

@@ -5,7 +5,7 @@ use clap::Args;
 use repact_hw::flow::{self, GenOptions};
 use repact_hw::manifest::CoeffMode;
 use repact_hw::package::{self, PackageOptions};
-use repact_hw::{weights, Result};
+use repact_hw::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -78,7 +78,7 @@ fn quoted_command_line() -> String {
 }
 
 pub fn run(args: &GenArgs) -> Result<ExitCode> {
-    let net = weights::load(&args.weights.weights, &args.weights.load_options())?;
+    let net = args.weights.network()?;
     let bundle = flow::generate(
         &net,
         &GenOptions {

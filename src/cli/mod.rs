@@ -21,8 +21,9 @@ mod verify;
 
 use clap::{Args, Parser, Subcommand};
 use repact_hw::fixedpoint::{ApFixed, SpecOptions, DEFAULT_MAX_COEF_WIDTH, DEFAULT_MAX_ERROR_ULP};
-use repact_hw::model::{BranchOrder, Variant};
-use repact_hw::weights::LoadOptions;
+use repact_hw::model::activation;
+use repact_hw::model::{Activation, BranchOrder, Network, Variant};
+use repact_hw::weights::{self, LoadOptions};
 use repact_hw::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,8 +52,13 @@ enum Command {
 #[derive(Args)]
 pub struct WeightsArgs {
     /// Weights file: our JSON (.json), a PyTorch state dict (.safetensors, .pth/.pt).
-    #[arg(long, value_name = "FILE")]
-    pub weights: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "activation")]
+    pub weights: Option<PathBuf>,
+    /// One library activation instead of a weights file, e.g. silu, gelu:approximate=tanh,
+    /// leaky_relu:negative_slope=0.1 (the layer is named after it).
+    #[arg(long, value_name = "NAME[:PARAM=VALUE,...]", conflicts_with = "weights",
+          value_parser = Activation::parse_cli, long_help = activation::cli_help())]
+    pub activation: Option<Activation>,
     /// RepAct variant of the layers whose keys do not tell (origin and softmax state-dict
     /// layers look alike): `V` for all of them, `LAYER=V` for one (repeatable; overrides `V`).
     /// BatchNorm layers are recognised by their `bn.*` keys.
@@ -98,6 +104,17 @@ impl WeightsArgs {
             }
         }
         opts
+    }
+
+    /// The layers asked for: the weights file's, or the one `--activation`.
+    pub fn network(&self) -> Result<Network> {
+        match (&self.weights, &self.activation) {
+            (Some(path), _) => weights::load(path, &self.load_options()),
+            (None, Some(a)) => Ok(activation::single_layer_network(a)),
+            (None, None) => Err(repact_hw::Error::Usage(
+                "say --weights FILE or --activation NAME".into(),
+            )),
+        }
     }
 
     /// Refuses contradictory `--variant`s: two defaults, or two for one layer.
@@ -219,7 +236,10 @@ pub fn run() -> std::result::Result<ExitCode, Failure> {
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     let weights = |w: &WeightsArgs, run: &dyn Fn() -> Result<ExitCode>| {
         w.check()?;
-        run().map_err(|e| name_weights_file(e, &w.weights))
+        run().map_err(|e| match &w.weights {
+            Some(file) => name_weights_file(e, file),
+            None => e,
+        })
     };
     match cli.command {
         Command::Inspect(args) => weights(&args.weights, &|| inspect::run(&args)),

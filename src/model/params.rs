@@ -411,13 +411,16 @@ impl PiecewiseParams {
     }
 }
 
-/// What a layer is: a trained RepAct or an already folded piecewise function.
+/// What a layer is: a trained RepAct, an already folded piecewise function, or a library
+/// activation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LayerKind {
     /// A RepAct layer, folded by [`crate::model::fold()`].
     RepAct(RepActParams),
     /// A piecewise polynomial given directly.
     Piecewise(PiecewiseParams),
+    /// A `torch.nn` activation (exact ones fold, smooth ones are fitted).
+    Activation(super::activation::Activation),
 }
 
 /// One activation layer of a network.
@@ -430,11 +433,13 @@ pub struct Layer {
 }
 
 impl Layer {
-    /// The variant name shown in reports (`piecewise` for given functions).
+    /// The variant name shown in reports (`piecewise` for given functions, the activation's
+    /// name for library activations).
     pub fn variant_name(&self) -> &'static str {
         match &self.kind {
             LayerKind::RepAct(p) => p.variant.name(),
             LayerKind::Piecewise(_) => "piecewise",
+            LayerKind::Activation(a) => a.name(),
         }
     }
 }

@@ -13,6 +13,7 @@
 //! with ties to even and saturates, which is the golden model's input quantization. Output type
 //! `ap_fixed<W,I,AP_RND,AP_SAT>`: the core's own rounding, in case the caller converts further.
 
+use crate::escape;
 use crate::fixedpoint::DatapathSpec;
 use crate::hdl::GeneratedCore;
 use crate::{Error, Result};
@@ -88,7 +89,7 @@ pub fn render(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
             } else {
                 String::new()
             },
-            crate::escape::c_comment(layer.name()),
+            escape::c_comment(layer.name()),
             layer.folded.variant,
             layer.channels(),
             layer.bound.total_ulp
