@@ -21,12 +21,10 @@ use repact_hw::hdl::CoreInterface;
 use repact_hw::manifest::CoeffMode;
 use repact_hw::model::{Layer, LayerKind, Network, RepActParams, Variant};
 use repact_hw::package::{hls, package_files};
-use repact_hw::weights;
 use std::fmt::Write as _;
-use std::path::Path;
 use std::process::Command;
 
-mod test_deps;
+mod ip_support;
 
 fn generate(net: &Network, name: &str, format: &str, coeffs: CoeffMode) -> IpBundle {
     let f: ApFixed = format.parse().unwrap();
@@ -46,13 +44,7 @@ fn generate(net: &Network, name: &str, format: &str, coeffs: CoeffMode) -> IpBun
     .unwrap()
 }
 
-fn bundled() -> Network {
-    weights::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/repact-digits/bn/model.safetensors"),
-        &Default::default(),
-    )
-    .unwrap()
-}
+use ip_support::bundled_network as bundled;
 
 fn per_channel() -> Network {
     let repact = |name: &str, v: Variant, atn: [f64; 4], prelu: Vec<f64>| Layer {
@@ -85,7 +77,7 @@ fn layers_of(core: &CoreInterface, spec: &DatapathSpec) -> Vec<usize> {
 
 #[test]
 fn hls_functions_equal_the_golden_model_and_ap_fixed_rounds_as_we_do() {
-    let ap_types = test_deps::ap_types();
+    let ap_types = ip_support::ap_types();
     let bundles = [
         generate(&bundled(), "hls_bn", "16,6", CoeffMode::Baked),
         generate(&per_channel(), "hls_pc", "12,5", CoeffMode::Baked),
@@ -386,9 +378,54 @@ fn hls_header_follows_the_spec_and_a_tampered_one_fails() {
     .unwrap();
     let out = Command::new("g++")
         .args(["-std=c++14", "-fsyntax-only", "-isystem"])
-        .arg(test_deps::ap_types())
+        .arg(ip_support::ap_types())
         .arg(dir.path().join("t.cpp"))
         .output()
         .unwrap();
     assert!(!out.status.success(), "a tampered header compiled");
+}
+
+/// Layer names are data: a name made to end a comment and inject code leaves the HLS header
+/// compiling, with the name only inside a comment.
+#[test]
+fn hls_header_keeps_a_hostile_layer_name_in_its_comment() {
+    use repact_hw::model::PiecewiseParams;
+    let name = "x*/ int injected = 1; /* \n#define HOSTILE ??/\n";
+    let net = Network {
+        source: "hostile".into(),
+        layers: vec![Layer {
+            name: name.into(),
+            kind: LayerKind::Piecewise(
+                PiecewiseParams::new(vec![0.25], vec![vec![0.0, 0.1], vec![0.5, 1.0, -0.2]])
+                    .unwrap(),
+            ),
+        }],
+    };
+    let b = generate(&net, "hls_hostile", "8,3", CoeffMode::Baked);
+    let text = hls::render(&b.cores[0].interface, &b.cores[0].spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.h"), &text).unwrap();
+    std::fs::write(
+        dir.path().join("t.cpp"),
+        "#include \"t.h\"\n#ifdef HOSTILE\n#error injected\n#endif\nint injected;\nint main() { return injected; }\n",
+    )
+    .unwrap();
+    let out = Command::new("g++")
+        .args([
+            "-std=c++14",
+            "-fsyntax-only",
+            "-Wall",
+            "-Werror",
+            "-Wno-unknown-pragmas",
+            "-isystem",
+        ])
+        .arg(ip_support::ap_types())
+        .arg(dir.path().join("t.cpp"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

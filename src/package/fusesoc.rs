@@ -163,7 +163,7 @@ pub fn testbench(core: &CoreInterface, spec: &DatapathSpec) -> Result<String> {
          always #5 aclk = ~aclk;\n\
          reg aresetn = 1'b0;\n\n",
         env!("CARGO_PKG_VERSION"),
-        layer.name().escape_default(),
+        crate::escape::verilog_comment(layer.name()),
         if core.register_map().is_some() {
             ", loaded into slot 0 over AXI4-Lite"
         } else {
@@ -414,7 +414,7 @@ pub fn core_file(core: &CoreInterface, spec: &DatapathSpec, opts: &PackageOption
         spec.output(),
         core.stream.lanes,
         core.latency_cycles,
-        layer.name()
+        crate::escape::visible(layer.name())
     ))
     .unwrap_or_else(|_| "\"RepAct activation core\"".into());
     format!(
