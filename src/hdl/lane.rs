@@ -883,8 +883,11 @@ pub(crate) fn lane_module(
     );
 
     let mut params: [Option<Param>; SIGNALS] = Default::default();
+    // A width parameter for every signal the lane declares a wire or register of: each one a
+    // step computes, and the input when a later stage reads it.
     for s in Signal::ALL {
-        if let Some(w) = names.widths[s.slot()] {
+        let declared = names.producer(s).is_some() || names.live_after(s, 0);
+        if let Some(w) = names.widths[s.slot()].filter(|_| declared) {
             let pname = format!("{}_WIDTH", s.name().to_uppercase());
             params[s.slot()] = Some(m.localparam(&pname, w, &width_comment(s, spec)));
         }
