@@ -14,7 +14,7 @@ fn main() {
         .join("examples/repact-digits/bn/model.safetensors");
     let net = load(&path, &LoadOptions::default()).expect("bundled example loads");
     let f = ApFixed::new(16, 6).expect("format");
-    let folded = fold(&net.layers[4]);
+    let folded = fold(&net.layers[4]).unwrap();
     let spec = DatapathSpec::build(
         std::slice::from_ref(&folded),
         &SpecOptions::with_formats(f, f),

@@ -1,12 +1,15 @@
 //! `gen`: weights in, a complete IP directory out. Everything is generated in memory first and
 //! written at once, so an error leaves no half-written directory behind.
 
+use crate::escape;
 use crate::fixedpoint::{DatapathSpec, SpecOptions};
 use crate::hdl::{self, CoreOptions, GeneratedCore, PortDir};
 use crate::manifest::{
-    CoeffMode, CoreEntry, Manifest, PortEntry, SpecSettings, MANIFEST_FILE, MANIFEST_VERSION,
+    sha256_hex, CoeffMode, CoreEntry, Manifest, PortEntry, SpecSettings, MANIFEST_FILE,
+    MANIFEST_VERSION,
 };
 use crate::model::{fold, FoldedLayer, Network};
+use crate::staging;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -86,11 +89,39 @@ fn add_core(out: &mut Collected, core: GeneratedCore, spec: DatapathSpec, layers
     out.cores.push(core);
 }
 
+/// Refuses layer names that cannot become file names: too long, or two names that map to the
+/// same file (after replacing characters a file name cannot hold, ignoring case, since
+/// case-insensitive file systems would silently let one overwrite the other).
+fn check_layer_names(layers: &[FoldedLayer]) -> Result<()> {
+    let mut stems: BTreeMap<String, &str> = BTreeMap::new();
+    for l in layers {
+        if l.name.len() > escape::MAX_NAME_LEN {
+            return Err(Error::Usage(format!(
+                "layer `{}…` has a {}-byte name; names become module and file names, which \
+                 allow at most {} bytes here: shorten it",
+                l.name.chars().take(40).collect::<String>(),
+                l.name.len(),
+                escape::MAX_NAME_LEN
+            )));
+        }
+        let stem = escape::file_stem(&l.name).to_ascii_lowercase();
+        if let Some(other) = stems.insert(stem.clone(), &l.name) {
+            return Err(Error::Usage(format!(
+                "layers `{}` and `{}` would share the file name `{stem}` (names differing only \
+                 in case or in characters a file name cannot hold collide); rename one",
+                escape::visible(other),
+                escape::visible(&l.name)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Folds, quantizes and generates every core for `net`.
 pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
     let layers: Vec<FoldedLayer> = match &opts.layer {
-        Some(name) => vec![fold(net.layer(name)?)],
-        None => net.layers.iter().map(fold).collect(),
+        Some(name) => vec![fold(net.layer(name)?)?],
+        None => net.layers.iter().map(fold).collect::<Result<_>>()?,
     };
     let name = hdl::sanitize_identifier(&opts.name);
     if name != opts.name {
@@ -99,6 +130,7 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
             opts.name
         )));
     }
+    check_layer_names(&layers)?;
     let mut out = Collected::default();
     match opts.coeffs {
         CoeffMode::Baked => {
@@ -110,7 +142,8 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
                 } else {
                     hdl::sanitize_identifier(&format!("{name}_{}", l.name))
                 };
-                if let Some(other) = tops.insert(top.clone(), l.name.clone()) {
+                // Case-insensitive: on macOS and Windows `A.v` and `a.v` are one file.
+                if let Some(other) = tops.insert(top.to_ascii_lowercase(), l.name.clone()) {
                     return Err(Error::Usage(format!(
                         "layers `{other}` and `{}` both become module `{top}`; rename one",
                         l.name
@@ -152,11 +185,10 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
         spec: SpecSettings::from_options(&opts.spec),
         layers,
         cores: out.entries,
+        files: BTreeMap::new(),
     };
-    let json = serde_json::to_string_pretty(&manifest)
-        .map_err(|e| Error::Internal(format!("cannot serialize the manifest: {e}")))?;
     out.files
-        .insert(MANIFEST_FILE.to_string(), (json + "\n").into_bytes());
+        .insert(MANIFEST_FILE.to_string(), manifest_json(&manifest)?);
     let mut bundle = IpBundle {
         files: out.files,
         manifest,
@@ -165,29 +197,58 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
     };
     let packaged = crate::package::package_files(&bundle, &opts.package)?;
     bundle.files.extend(packaged);
+    // Record every file with its hash, so a later `gen` into the same directory can tell its
+    // own untouched output from anything a user put there.
+    bundle.manifest.files = bundle
+        .files
+        .iter()
+        .filter(|(rel, _)| rel.as_str() != MANIFEST_FILE)
+        .map(|(rel, bytes)| (rel.clone(), sha256_hex(bytes)))
+        .collect();
+    let json = manifest_json(&bundle.manifest)?;
+    bundle.files.insert(MANIFEST_FILE.to_string(), json);
     Ok(bundle)
 }
 
+fn manifest_json(m: &Manifest) -> Result<Vec<u8>> {
+    let json = serde_json::to_string_pretty(m)
+        .map_err(|e| Error::Internal(format!("cannot serialize the manifest: {e}")))?;
+    Ok((json + "\n").into_bytes())
+}
+
 /// Writes the bundle to `dir` atomically: into a temporary sibling directory first, then
-/// renamed into place. An existing `dir` is replaced only if it is an earlier repact-hw IP
-/// directory (it holds a manifest), so a typo in `--out` cannot wipe unrelated files.
+/// renamed into place. An existing `dir` is replaced only if it holds nothing but an earlier
+/// `gen`'s output, unchanged (every file listed with its hash in that output's manifest); a
+/// symlink to such a directory stays a symlink (the directory it points to is replaced).
+/// Anything else is refused, and nothing is touched.
 pub fn write_bundle(bundle: &IpBundle, dir: &Path) -> Result<()> {
-    if dir.exists() && !dir.join(MANIFEST_FILE).is_file() {
-        return Err(Error::Usage(format!(
-            "{} exists and is not a repact-hw IP directory (no {MANIFEST_FILE}); remove it or \
-             choose another --out",
-            dir.display()
-        )));
-    }
-    let parent = match dir.parent() {
+    let target = match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?
+        }
+        _ => dir.to_path_buf(),
+    };
+    let replacing = match std::fs::metadata(&target) {
+        Ok(m) if m.is_dir() => {
+            check_replaceable(&target)?;
+            true
+        }
+        Ok(_) => {
+            return Err(Error::Usage(format!(
+                "--out {} exists and is not a directory; choose another --out",
+                dir.display()
+            )))
+        }
+        Err(_) => false,
+    };
+    let parent = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".repact-hw-gen-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
+    // Staging entries are removed on any error, on SIGINT/SIGTERM, and swept by a later run
+    // if this process is killed (see `staging`).
+    let tmp = staging::dir(&parent, "gen").map_err(|e| Error::io(&parent, e))?;
     for (rel, bytes) in &bundle.files {
         let path = tmp.path().join(rel);
         if let Some(p) = path.parent() {
@@ -195,18 +256,127 @@ pub fn write_bundle(bundle: &IpBundle, dir: &Path) -> Result<()> {
         }
         std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
     }
-    let staged = tmp.keep();
-    if dir.exists() {
-        let old = parent.join(format!(
-            ".repact-hw-old-{}",
-            dir.file_name().and_then(|n| n.to_str()).unwrap_or("ip")
-        ));
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-        std::fs::rename(&staged, dir).map_err(|e| Error::io(dir, e))?;
-        let _ = std::fs::remove_dir_all(&old);
+    if replacing {
+        // Old output renamed aside, new renamed in, old removed; put back if that fails.
+        tmp.replace_dir(&target)
     } else {
-        std::fs::rename(&staged, dir).map_err(|e| Error::io(dir, e))?;
+        tmp.commit(|staged| std::fs::rename(staged, &target))
+    }
+    .map_err(|e| Error::io(&target, e))
+}
+
+/// Refuses unless `dir` is empty or holds exactly the files its manifest lists, each with
+/// its recorded hash: the only directories `gen` may delete are its own, untouched.
+fn check_replaceable(dir: &Path) -> Result<()> {
+    let refuse = |why: String| {
+        Err(Error::Usage(format!(
+            "--out {} {why}; gen only replaces its own unchanged output — remove it yourself \
+             or choose another --out",
+            dir.display()
+        )))
+    };
+    let mut found = Vec::new();
+    let mut dirs = Vec::new();
+    list_tree(dir, Path::new(""), &mut found, &mut dirs)?;
+    if found.is_empty() && dirs.is_empty() {
+        return Ok(());
+    }
+    let manifest_path = dir.join(MANIFEST_FILE);
+    if !found.iter().any(|(rel, _)| rel == MANIFEST_FILE) {
+        return refuse(format!(
+            "exists and is not a repact-hw IP directory (no {MANIFEST_FILE})"
+        ));
+    }
+    let listed = match recorded_files(&manifest_path) {
+        Some(l) => l,
+        None => {
+            return refuse(format!(
+                "holds a {MANIFEST_FILE} that does not list its files (not written by this \
+                 version of repact-hw)"
+            ))
+        }
+    };
+    for (rel, kind) in &found {
+        if rel == MANIFEST_FILE {
+            continue;
+        }
+        let Some(hash) = listed.get(rel) else {
+            return refuse(format!(
+                "holds `{}`, which gen did not write",
+                escape::visible(rel)
+            ));
+        };
+        let path = dir.join(rel);
+        let same = *kind == EntryKind::File
+            && std::fs::read(&path)
+                .map(|b| sha256_hex(&b) == *hash)
+                .unwrap_or(false);
+        if !same {
+            return refuse(format!(
+                "holds `{}`, which was changed since gen wrote it",
+                escape::visible(rel)
+            ));
+        }
+    }
+    for d in &dirs {
+        let prefix = format!("{d}/");
+        if !listed.keys().any(|f| f.starts_with(&prefix)) {
+            return refuse(format!(
+                "holds the directory `{}`, which gen did not write",
+                escape::visible(d)
+            ));
+        }
     }
     Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum EntryKind {
+    File,
+    /// A symlink, socket, device…: never something gen writes.
+    Other,
+}
+
+/// Every entry below `dir` (without following symlinks), as `/`-separated relative paths.
+fn list_tree(
+    dir: &Path,
+    rel: &Path,
+    files: &mut Vec<(String, EntryKind)>,
+    dirs: &mut Vec<String>,
+) -> Result<()> {
+    let here = dir.join(rel);
+    for e in std::fs::read_dir(&here).map_err(|e| Error::io(&here, e))? {
+        let e = e.map_err(|e| Error::io(&here, e))?;
+        let rel_path = rel.join(e.file_name());
+        let key = rel_path
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        let t = e.file_type().map_err(|err| Error::io(e.path(), err))?;
+        if t.is_dir() {
+            dirs.push(key);
+            list_tree(dir, &rel_path, files, dirs)?;
+        } else if t.is_file() {
+            files.push((key, EntryKind::File));
+        } else {
+            files.push((key, EntryKind::Other));
+        }
+    }
+    Ok(())
+}
+
+/// The `files` map of an earlier manifest, or `None` when it has none (or is not one).
+fn recorded_files(path: &Path) -> Option<BTreeMap<String, String>> {
+    // Bounded: a manifest is a few hundred kilobytes; refuse to parse anything huge.
+    const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+    if std::fs::metadata(path).ok()?.len() > MAX_MANIFEST_BYTES {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    v.get("files")?
+        .as_object()?
+        .iter()
+        .map(|(k, h)| Some((k.clone(), h.as_str()?.to_string())))
+        .collect()
 }

@@ -6,6 +6,8 @@
 //! generator follow.
 
 pub mod error;
+pub mod escape;
+pub mod fit;
 pub mod fixedpoint;
 pub mod flow;
 pub mod hdl;
@@ -13,6 +15,7 @@ pub mod manifest;
 pub mod model;
 pub mod package;
 pub mod sim;
+pub mod staging;
 pub mod tensor;
 pub mod weights;
 

@@ -6,12 +6,13 @@ use crate::fixedpoint::{ApFixed, DatapathSpec, SpecOptions};
 use crate::model::FoldedLayer;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// File name of the manifest inside a generated IP directory.
 pub const MANIFEST_FILE: &str = "repact_ip.json";
 /// Version of the manifest layout.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// How coefficients reach the hardware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -109,6 +110,19 @@ pub struct Manifest {
     pub layers: Vec<FoldedLayer>,
     /// The cores.
     pub cores: Vec<CoreEntry>,
+    /// Every other file `gen` wrote into the directory: relative path → SHA-256 (lower-case
+    /// hex). `gen` replaces an existing directory only when it holds exactly these files,
+    /// unchanged, so nothing a user added or edited is ever deleted.
+    pub files: BTreeMap<String, String>,
+}
+
+/// SHA-256 of `bytes` as lower-case hex, as [`Manifest::files`] records it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Manifest {

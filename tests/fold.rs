@@ -47,7 +47,7 @@ proptest! {
         });
         let p = RepActParams::new(variant, atn, Some(order), prelu, bn).unwrap();
         let layer = Layer { name: "l".into(), kind: LayerKind::RepAct(p.clone()) };
-        let f = fold(&layer);
+        let f = fold(&layer).unwrap();
         prop_assert_eq!(&f.breakpoints, &vec![-3.0, 0.0, 3.0]);
         for ch in 0..p.channels() {
             for &x in &xs {
@@ -92,7 +92,8 @@ fn hand_checked_origin_fold() {
     let f = fold(&Layer {
         name: "l".into(),
         kind: LayerKind::RepAct(p),
-    });
+    })
+    .unwrap();
     assert_eq!(f.segments[0][0], [0.0, 1.0 + 4.0 * 0.5, 0.0]);
     assert_eq!(f.segments[0][1], [0.0, 1.0 + 3.0 + 2.0, 1.0]);
     assert_eq!(f.segments[0][2], [0.0, 1.0 + 2.0 + 3.0 + 4.0, 1.0]);

@@ -123,7 +123,7 @@ fn bundled_layers() -> Vec<FoldedLayer> {
         };
         let n = load(&example(&format!("{net}/model.safetensors")), &opts).unwrap();
         assert_eq!(n.layers.len(), 5);
-        out.extend(n.layers.iter().map(fold));
+        out.extend(n.layers.iter().map(|l| fold(l).unwrap()));
     }
     out
 }

@@ -1477,7 +1477,12 @@ fn axilite_bundled_network_resources() {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/repact-digits/bn/model.safetensors");
     let net = repact_hw::weights::load(&path, &Default::default()).unwrap();
-    let layers: Vec<FoldedLayer> = net.layers.iter().map(repact_hw::model::fold).collect();
+    let layers: Vec<FoldedLayer> = net
+        .layers
+        .iter()
+        .map(repact_hw::model::fold)
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(layers.len(), 5);
     let all = spec_of_all(&layers, fmt(16, 6), fmt(16, 6));
     let ax = axilite_core(&all, "repact_digits_axilite", 1, 0);

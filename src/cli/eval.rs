@@ -2,10 +2,9 @@
 
 use super::{FormatArgs, WeightsArgs};
 use clap::Args;
-use ndarray::{ArrayD, Axis};
 use repact_hw::fixedpoint::DatapathSpec;
 use repact_hw::model::fold;
-use repact_hw::{tensor, weights, Error, Result};
+use repact_hw::{tensor, Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,10 +14,10 @@ use std::time::Instant;
 #[derive(Args)]
 pub struct EvalArgs {
     #[command(flatten)]
-    weights: WeightsArgs,
-    /// The layer to run (its state-dict prefix or JSON name).
+    pub(super) weights: WeightsArgs,
+    /// The layer to run (its state-dict prefix or JSON name) [default: the only layer].
     #[arg(long)]
-    layer: String,
+    layer: Option<String>,
     /// Input tensor, float32 or float64 .npy of any shape.
     #[arg(long, value_name = "FILE")]
     input: PathBuf,
@@ -64,113 +63,196 @@ impl ErrStats {
     }
 }
 
-/// The channel index of every element of `x`, in its logical (row-major) order.
-fn channel_indices(
-    x: &ArrayD<f64>,
+/// Elements per chunk: eval holds a few chunks of this size, whatever the tensor's size.
+const CHUNK: usize = 1 << 16;
+
+/// Which channel each element of the input (in file order) belongs to.
+struct Channels {
+    /// Elements between consecutive channels along the channel axis, in file order.
+    inner: u64,
+    count: u64,
+}
+
+impl Channels {
+    fn of(&self, i: u64) -> usize {
+        ((i / self.inner) % self.count) as usize
+    }
+}
+
+fn channel_layout(
+    header: &tensor::NpyHeader,
     channels: usize,
     axis: Option<usize>,
     layer: &str,
-) -> Result<Vec<usize>> {
+) -> Result<Channels> {
+    let shape = &header.shape;
     if channels == 1 {
-        return Ok(vec![0; x.len()]);
+        if let Some(axis) = axis {
+            // A warning, not an error: scripts that pass the axis for every layer of a
+            // network keep working on its single-slope layers.
+            eprintln!(
+                "warning: --channel-axis {axis} ignored: layer `{layer}` has a single PReLU \
+                 slope, so every element uses the same coefficients"
+            );
+        }
+        return Ok(Channels { inner: 1, count: 1 });
     }
     let axis = axis.unwrap_or(1);
-    let dim = x.shape().get(axis).copied().ok_or_else(|| {
+    let dim = shape.get(axis).copied().ok_or_else(|| {
         Error::Usage(format!(
-            "layer `{layer}` has {channels} channels but the input has no axis {axis} (shape {:?}); \
-             pass --channel-axis",
-            x.shape()
+            "layer `{layer}` has {channels} channels but the input has no axis {axis} (shape {shape:?}); \
+             pass --channel-axis"
         ))
     })?;
     if dim != channels {
         return Err(Error::Usage(format!(
             "layer `{layer}` has {channels} channels but input axis {axis} has length {dim} \
-             (shape {:?}); pass --channel-axis",
-            x.shape()
+             (shape {shape:?}); pass --channel-axis"
         )));
     }
-    let mut idx = ArrayD::<usize>::zeros(x.raw_dim());
-    for (c, mut lane) in idx.axis_iter_mut(Axis(axis)).enumerate() {
-        lane.fill(c);
+    // Row-major files vary the last axis fastest, column-major ones the first.
+    let faster = if header.fortran_order {
+        &shape[..axis]
+    } else {
+        &shape[axis + 1..]
+    };
+    Ok(Channels {
+        inner: faster.iter().map(|&d| d as u64).product::<u64>().max(1),
+        count: channels as u64,
+    })
+}
+
+fn order_name(h: &tensor::NpyHeader) -> &'static str {
+    if h.fortran_order {
+        "column-major, the file's order"
+    } else {
+        "row-major"
     }
-    Ok(idx.iter().copied().collect())
+}
+
+/// Refuses a non-finite element of `chunk` (element `first` is the chunk's first).
+fn check_finite(
+    chunk: &[f64],
+    first: u64,
+    file: &std::path::Path,
+    h: &tensor::NpyHeader,
+    what: &str,
+) -> Result<()> {
+    match chunk.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(Error::Tensor {
+            file: file.to_path_buf(),
+            reason: format!(
+                "element {} ({}) is {}: {what} must hold finite numbers",
+                first + i as u64,
+                order_name(h),
+                chunk[i]
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
-    let net = weights::load(&args.weights.weights, &args.weights.load_options())?;
-    let layer = net.layer(&args.layer)?;
-    let spec = DatapathSpec::build(&[fold(layer)], &args.formats.spec_options())?;
-    let x = tensor::read_npy(&args.input)?;
-    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return Err(Error::Tensor {
-            file: args.input.clone(),
-            reason: format!("element {i} (row-major) is not a finite number"),
-        });
-    }
-    let reference = match &args.reference {
+    let net = args.weights.network()?;
+    let layer = match &args.layer {
+        Some(name) => net.layer(name)?,
+        None if net.layers.len() == 1 => &net.layers[0],
+        None => {
+            return Err(Error::Usage(format!(
+                "{} has {} layers; say which with --layer",
+                net.source.display(),
+                net.layers.len()
+            )))
+        }
+    };
+    let spec = DatapathSpec::build(&[fold(layer)?], &args.formats.spec_options())?;
+    let mut input = tensor::NpyReader::open(&args.input)?;
+    let header = input.header().clone();
+    let mut reference = match &args.reference {
         Some(p) => {
-            let r = tensor::read_npy(p)?;
-            if r.shape() != x.shape() {
+            let r = tensor::NpyReader::open(p)?;
+            let rh = r.header();
+            if rh.shape != header.shape {
                 return Err(Error::Tensor {
                     file: p.clone(),
                     reason: format!(
                         "shape {:?} differs from the input's {:?}",
-                        r.shape(),
-                        x.shape()
+                        rh.shape, header.shape
                     ),
                 });
             }
-            Some(r.iter().copied().collect::<Vec<f64>>())
+            if rh.fortran_order != header.fortran_order {
+                return Err(Error::Tensor {
+                    file: p.clone(),
+                    reason: format!(
+                        "its elements are stored {} but the input's {}; save both in the same \
+                         order (numpy.ascontiguousarray)",
+                        order_name(rh),
+                        order_name(&header)
+                    ),
+                });
+            }
+            Some(r)
         }
         None => None,
     };
-    let channels = channel_indices(
-        &x,
+    let channels = channel_layout(
+        &header,
         spec.layers()[0].channels(),
         args.channel_axis,
-        &args.layer,
+        &layer.name,
     )?;
+    let mut out = tensor::NpyWriter::create(&args.output, &header.shape, header.fortran_order)?;
 
     let (fin, fout) = (spec.input(), spec.output());
-    let start = Instant::now();
-    let raw_in: Vec<i64> = x.iter().map(|&v| fin.quantize(v).unwrap_or(0)).collect();
-    let raw_out: Vec<i64> = raw_in
-        .iter()
-        .zip(&channels)
-        .map(|(&r, &c)| spec.eval_raw(0, c, r))
-        .collect();
-    let seconds = start.elapsed().as_secs_f64();
-
-    let y = ArrayD::from_shape_vec(
-        x.raw_dim(),
-        raw_out.iter().map(|&r| fout.to_f64(r) as f32).collect(),
-    )
-    .map_err(|e| Error::Internal(format!("output tensor shape: {e}")))?;
-
+    let folded = &spec.layers()[0].folded;
     let (mut vs_quantized, mut vs_float, mut vs_ref) = (
         ErrStats::default(),
         ErrStats::default(),
         ErrStats::default(),
     );
-    let folded = &spec.layers()[0].folded;
-    for (i, ((&xv, &ri), &ro)) in x.iter().zip(&raw_in).zip(&raw_out).enumerate() {
-        let out = fout.to_f64(ro);
-        vs_quantized.add(out - spec.reference(0, channels[i], ri));
-        vs_float.add(out - folded.eval(channels[i], xv));
-        if let Some(r) = &reference {
-            vs_ref.add(out - r[i]);
+    let (mut x, mut r, mut y) = (Vec::new(), Vec::new(), Vec::with_capacity(CHUNK));
+    let mut raw = Vec::with_capacity(CHUNK);
+    let mut seconds = 0.0;
+    let mut first = 0u64;
+    while input.read_chunk(&mut x, CHUNK)? > 0 {
+        check_finite(&x, first, &args.input, &header, "the input")?;
+        if let (Some(rr), Some(p)) = (&mut reference, &args.reference) {
+            rr.read_chunk(&mut r, CHUNK)?;
+            check_finite(&r, first, p, &header, "a reference")?;
         }
+        let start = Instant::now();
+        raw.clear();
+        raw.extend(x.iter().enumerate().map(|(k, &v)| {
+            let c = channels.of(first + k as u64);
+            let ri = fin.quantize(v).unwrap_or(0);
+            (c, ri, spec.eval_raw(0, c, ri))
+        }));
+        seconds += start.elapsed().as_secs_f64();
+        y.clear();
+        for (k, &(c, ri, ro)) in raw.iter().enumerate() {
+            let o = fout.to_f64(ro);
+            y.push(o as f32);
+            vs_quantized.add(o - spec.reference(0, c, ri));
+            vs_float.add(o - folded.eval(c, x[k]));
+            if reference.is_some() {
+                vs_ref.add(o - r[k]);
+            }
+        }
+        out.write(&y)?;
+        first += x.len() as u64;
     }
-    tensor::write_npy_f32(&args.output, &y)?;
+    out.finish()?;
 
     let ulp = fout.ulp();
     let bound = spec.layers()[0].bound;
-    let rate = x.len() as f64 / seconds.max(1e-9);
+    let values = header.len();
+    let rate = values as f64 / seconds.max(1e-9);
     if args.json {
         let doc = json!({
-            "layer": args.layer,
-            "values": x.len(),
-            "shape": x.shape(),
+            "layer": layer.name,
+            "values": values,
+            "shape": header.shape,
             "input_format": fin.to_string(),
             "output_format": fout.to_string(),
             "error_vs_f64_at_quantized_input": vs_quantized.json(ulp),
@@ -185,8 +267,8 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     } else {
         outln!(
             "layer {}: {} values, {} -> {}, written to {}",
-            args.layer,
-            x.len(),
+            layer.name,
+            values,
             fin,
             fout,
             args.output.display()

@@ -5,7 +5,7 @@ use clap::Args;
 use repact_hw::flow::{self, GenOptions};
 use repact_hw::manifest::CoeffMode;
 use repact_hw::package::{self, PackageOptions};
-use repact_hw::{weights, Result};
+use repact_hw::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,7 +13,7 @@ use std::process::ExitCode;
 #[derive(Args)]
 pub struct GenArgs {
     #[command(flatten)]
-    weights: WeightsArgs,
+    pub(super) weights: WeightsArgs,
     #[command(flatten)]
     formats: FormatArgs,
     /// Output directory (created; replaced if it is an earlier repact-hw IP directory).
@@ -78,7 +78,7 @@ fn quoted_command_line() -> String {
 }
 
 pub fn run(args: &GenArgs) -> Result<ExitCode> {
-    let net = weights::load(&args.weights.weights, &args.weights.load_options())?;
+    let net = args.weights.network()?;
     let bundle = flow::generate(
         &net,
         &GenOptions {
@@ -106,6 +106,8 @@ pub fn run(args: &GenArgs) -> Result<ExitCode> {
         args.out.display(),
         bundle.files.len()
     )?;
+    let fclk = package::Fclk::nearest(args.clock_mhz);
+    outln!("  block design: {}", fclk.describe(args.clock_mhz))?;
     for (core, spec) in bundle.cores.iter().zip(&bundle.specs) {
         let names: Vec<_> = spec.layers().iter().map(|l| l.name()).collect();
         outln!(

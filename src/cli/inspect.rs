@@ -2,9 +2,10 @@
 
 use super::{FormatArgs, WeightsArgs};
 use clap::Args;
-use repact_hw::fixedpoint::{DatapathSpec, LayerSpec};
-use repact_hw::model::fold;
-use repact_hw::{weights, Result};
+use repact_hw::fit::{self, DatapathChoice, FitOptions, Plan};
+use repact_hw::fixedpoint::{DatapathSpec, LayerSpec, SpecOptions};
+use repact_hw::model::{fold, Activation, Layer, LayerKind};
+use repact_hw::{Error, Result};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 #[derive(Args)]
 pub struct InspectArgs {
     #[command(flatten)]
-    weights: WeightsArgs,
+    pub(super) weights: WeightsArgs,
     #[command(flatten)]
     formats: FormatArgs,
     /// Print one JSON object instead of text.
@@ -21,16 +22,63 @@ pub struct InspectArgs {
     json: bool,
 }
 
+/// What inspect shows for one layer: its quantized comparator datapath, or, for a smooth
+/// activation, the fitter's plan (the table-indexed and ROM datapaths that build it are not
+/// in this build yet, so there is no quantized spec to show).
+enum Entry {
+    Spec(DatapathSpec),
+    Fitted {
+        name: String,
+        activation: Activation,
+        plan: Plan,
+    },
+}
+
+fn entry(layer: &Layer, opts: &SpecOptions) -> Result<Entry> {
+    if let LayerKind::Activation(a) = &layer.kind {
+        if !a.is_exact() {
+            let fit = FitOptions::new(opts.input, opts.output, opts.max_error_ulp);
+            let plan = fit::plan(&|x| a.eval(0, x), &fit, DatapathChoice::Auto).map_err(|r| {
+                Error::Spec {
+                    layer: layer.name.clone(),
+                    reason: r.reason,
+                }
+            })?;
+            return Ok(Entry::Fitted {
+                name: layer.name.clone(),
+                activation: a.clone(),
+                plan,
+            });
+        }
+    }
+    Ok(Entry::Spec(DatapathSpec::build(&[fold(layer)?], opts)?))
+}
+
 pub fn run(args: &InspectArgs) -> Result<ExitCode> {
-    let net = weights::load(&args.weights.weights, &args.weights.load_options())?;
+    let net = args.weights.network()?;
     let opts = args.formats.spec_options();
-    let specs = net
+    let entries = net
         .layers
         .iter()
-        .map(|l| DatapathSpec::build(&[fold(l)], &opts))
+        .map(|l| entry(l, &opts))
         .collect::<Result<Vec<_>>>()?;
     if args.json {
-        let layers: Vec<_> = specs.iter().map(layer_json).collect();
+        let layers: Vec<_> = entries
+            .iter()
+            .map(|e| match e {
+                Entry::Spec(spec) => layer_json(spec),
+                Entry::Fitted {
+                    name,
+                    activation,
+                    plan,
+                } => json!({
+                    "name": name,
+                    "variant": activation.to_string(),
+                    "channels": 1,
+                    "fit_plan": plan,
+                }),
+            })
+            .collect();
         let doc = json!({
             "tool": "repact-hw",
             "version": env!("CARGO_PKG_VERSION"),
@@ -39,9 +87,66 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
         });
         outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
     } else {
-        out!("{}", text_report(&specs))?;
+        for e in &entries {
+            match e {
+                Entry::Spec(spec) => out!("{}", text_report(std::slice::from_ref(spec)))?,
+                Entry::Fitted {
+                    name,
+                    activation,
+                    plan,
+                } => out!("{}", fitted_report(name, activation, plan, &opts))?,
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn fitted_report(name: &str, a: &Activation, plan: &Plan, opts: &SpecOptions) -> String {
+    let mut out = format!(
+        "layer {name}  (activation {a}, smooth: fitted)\n  formats: in {} -> out {}, budget {} ULP\n",
+        opts.input, opts.output, opts.max_error_ulp
+    );
+    match plan {
+        Plan::Rom { estimate } => {
+            let _ = writeln!(
+                out,
+                "  plan: ROM of all {} correctly rounded outputs; estimate {} LUT, {} DSP, {} BRAM",
+                1u64 << opts.input.width(),
+                estimate.luts,
+                estimate.dsp,
+                estimate.bram
+            );
+        }
+        Plan::Table(t) => {
+            let _ = writeln!(
+                out,
+                "  plan: {} uniform segments of {} codes from raw {}, degree {} in the local \
+                 offset; fit error {:.4} ULP measured on all {} inputs (before quantization)",
+                1u64 << t.index_bits,
+                1u64 << t.offset_bits,
+                t.lo_raw,
+                t.degree,
+                t.fit_error_ulp,
+                1u64 << opts.input.width()
+            );
+            for (side, o) in [("below", &t.below), ("above", &t.above)] {
+                if let Some(o) = o {
+                    let _ = writeln!(
+                        out,
+                        "  {side}: raw {}..={}: {} + {}*x",
+                        o.lo_raw, o.hi_raw, o.poly[0], o.poly[1]
+                    );
+                }
+            }
+            let _ = writeln!(
+                out,
+                "  estimate: coefficient widths {:?}, {} LUT, {} DSP48E1, {} BRAM",
+                t.coef_widths, t.estimate.luts, t.estimate.dsp, t.estimate.bram
+            );
+        }
+    }
+    out += "  (gen needs the table-indexed/ROM datapath, which is not in this build yet)\n\n";
+    out
 }
 
 fn layer_json(spec: &DatapathSpec) -> serde_json::Value {

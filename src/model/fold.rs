@@ -13,6 +13,7 @@
 //! `y·s + t` scales all coefficients by `s` and adds `t` to `c0`.
 
 use super::params::{Branch, Layer, LayerKind, RepActParams};
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// The breakpoints every RepAct layer folds to.
@@ -86,9 +87,11 @@ pub fn fold_repact_channel(params: &RepActParams, channel: usize) -> Vec<[f64; 3
     segs.to_vec()
 }
 
-/// Folds a layer of any kind.
-pub fn fold(layer: &Layer) -> FoldedLayer {
-    match &layer.kind {
+/// Folds a layer into a piecewise quadratic. Smooth library activations (SiLU, GELU, ...)
+/// are not piecewise polynomials: they are fitted by [`crate::fit`], and folding them is an
+/// [`Error::Spec`] that says so.
+pub fn fold(layer: &Layer) -> Result<FoldedLayer> {
+    Ok(match &layer.kind {
         LayerKind::RepAct(p) => FoldedLayer {
             name: layer.name.clone(),
             variant: layer.variant_name().to_string(),
@@ -103,5 +106,21 @@ pub fn fold(layer: &Layer) -> FoldedLayer {
             breakpoints: pw.breakpoints.clone(),
             segments: vec![pw.segments.clone()],
         },
-    }
+        LayerKind::Activation(a) => {
+            let (breakpoints, segments) = a.piecewise().ok_or_else(|| Error::Spec {
+                layer: layer.name.clone(),
+                reason: format!(
+                    "`{}` is smooth, not a piecewise polynomial: it needs the fitted \
+                     (table-indexed or ROM) datapath",
+                    a.name()
+                ),
+            })?;
+            FoldedLayer {
+                name: layer.name.clone(),
+                variant: a.to_string(),
+                breakpoints,
+                segments,
+            }
+        }
+    })
 }

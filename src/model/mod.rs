@@ -1,8 +1,10 @@
 //! The activation model in real numbers: typed parameters and their exact f64 fold.
 
+pub mod activation;
 pub mod fold;
 pub mod params;
 
+pub use activation::{Activation, GeluApproximate, ACTIVATIONS};
 pub use fold::{fold, FoldedLayer, REPACT_BREAKPOINTS};
 pub use params::{
     BatchNorm, Branch, BranchOrder, FieldError, Layer, LayerKind, Network, PiecewiseParams,

@@ -228,9 +228,13 @@ pub struct RepActParams {
     pub bn: Option<BatchNorm>,
 }
 
+/// The most channels (per-channel PReLU slopes) a layer may have: the register map's channel
+/// count is 16 bits.
+pub const MAX_CHANNELS: usize = 1 << 16;
+
 impl RepActParams {
     /// Validates the parameters: finite values, a BatchNorm exactly when the variant is `bn`,
-    /// `running_var >= 0`, `eps > 0`, at least one PReLU slope.
+    /// `running_var >= 0`, `eps > 0`, one to [`MAX_CHANNELS`] PReLU slopes.
     pub fn new(
         variant: Variant,
         actor_atn: [f64; 4],
@@ -243,6 +247,16 @@ impl RepActParams {
             return Err(FieldError::new(
                 "prelu_weight",
                 "must hold at least one value",
+            ));
+        }
+        if prelu_weight.len() > MAX_CHANNELS {
+            return Err(FieldError::new(
+                "prelu_weight",
+                format!(
+                    "holds {} slopes: at most {MAX_CHANNELS} channels are supported (the \
+                     register map's channel count is 16 bits)",
+                    prelu_weight.len()
+                ),
             ));
         }
         check_finite("prelu_weight", &prelu_weight)?;
@@ -397,13 +411,16 @@ impl PiecewiseParams {
     }
 }
 
-/// What a layer is: a trained RepAct or an already folded piecewise function.
+/// What a layer is: a trained RepAct, an already folded piecewise function, or a library
+/// activation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LayerKind {
     /// A RepAct layer, folded by [`crate::model::fold()`].
     RepAct(RepActParams),
     /// A piecewise polynomial given directly.
     Piecewise(PiecewiseParams),
+    /// A `torch.nn` activation (exact ones fold, smooth ones are fitted).
+    Activation(super::activation::Activation),
 }
 
 /// One activation layer of a network.
@@ -416,11 +433,13 @@ pub struct Layer {
 }
 
 impl Layer {
-    /// The variant name shown in reports (`piecewise` for given functions).
+    /// The variant name shown in reports (`piecewise` for given functions, the activation's
+    /// name for library activations).
     pub fn variant_name(&self) -> &'static str {
         match &self.kind {
             LayerKind::RepAct(p) => p.variant.name(),
             LayerKind::Piecewise(_) => "piecewise",
+            LayerKind::Activation(a) => a.name(),
         }
     }
 }

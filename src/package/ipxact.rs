@@ -16,6 +16,7 @@ use super::axilite::{self, CoreRegisters, AXI4LITE_LOGICAL_PORTS, S_AXI, S_AXI_P
 use super::xml::Element;
 use super::PackageOptions;
 use crate::fixedpoint::DatapathSpec;
+use crate::hdl::regmap::{CoefKind, RegisterMap};
 use crate::hdl::{GeneratedCore, PortDir};
 use crate::{Error, Result};
 
@@ -298,6 +299,70 @@ pub struct MemoryMap {
     pub width: u32,
     /// Registers in address order.
     pub registers: Vec<axilite::Register>,
+    /// Layer slots, channel slots and segments: the dimensions of the register arrays.
+    pub geometry: RegisterMap,
+}
+
+/// How a table of the register map appears in IP-XACT: one register array (`spirit:dim`, C
+/// row-major order, element `i` at `offset + i * size / 8`), so that register-map tools list
+/// every register rather than the first of each table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterArray {
+    /// `spirit:dim` values, outermost first.
+    pub dims: Vec<u32>,
+    /// Bits of one element (its stride: the elements are contiguous).
+    pub size: u32,
+    /// Bit fields of one element: `(name, lsb, width)`.
+    pub fields: Vec<(&'static str, u32, u32)>,
+}
+
+/// The register array of table register `r` of `map`: `LAYER_CHANNELS[l]`,
+/// `THRESHOLD[l][i]`, and `COEF[l][c][s]` as one 256-bit element per entry whose fields
+/// `C2`, `K1`, `K0` are the 64-bit constants (low word first, as the bus writes them). None
+/// for a plain register. An error when the table's strides are not those of a C array.
+pub fn register_array(r: &axilite::Register, map: &RegisterMap) -> Result<Option<RegisterArray>> {
+    let Some(t) = r.table else {
+        return Ok(None);
+    };
+    let size = t.stride * 8;
+    let (dims, fields) = match r.name {
+        "LAYER_CHANNELS" => (
+            vec![map.layers],
+            r.fields.iter().map(|f| (f.name, f.lsb, f.width)).collect(),
+        ),
+        "THRESHOLD" => (
+            vec![map.layers, map.segments - 1],
+            r.fields.iter().map(|f| (f.name, f.lsb, f.width)).collect(),
+        ),
+        "COEF" => {
+            let c2 = map.coef(0, 0, 0, CoefKind::C2);
+            let at = |k| 8 * (map.coef(0, 0, 0, k) - c2);
+            (
+                vec![map.layers, map.channels, map.segments],
+                vec![
+                    ("C2", at(CoefKind::C2), 64),
+                    ("K1", at(CoefKind::K1), 64),
+                    ("K0", at(CoefKind::K0), 64),
+                ],
+            )
+        }
+        other => {
+            return Err(Error::Internal(format!(
+                "register table `{other}` has no IP-XACT array layout"
+            )))
+        }
+    };
+    let elements: u32 = dims.iter().product();
+    let inner: u32 = dims[1..].iter().product();
+    let fits = fields.iter().all(|&(_, lsb, w)| lsb + w <= size);
+    if elements != t.count || t.layer_stride != t.stride * inner || !fits {
+        return Err(Error::Internal(format!(
+            "register table `{}` ({} entries, stride {}, layer stride {}) is not the C array {:?} \
+             of {size}-bit elements",
+            r.name, t.count, t.stride, t.layer_stride, dims
+        )));
+    }
+    Ok(Some(RegisterArray { dims, size, fields }))
 }
 
 /// A whole component.
@@ -329,6 +394,8 @@ pub struct Component {
     pub parameters: Vec<InfoParameter>,
     /// Families, all `Production`.
     pub families: Vec<&'static str>,
+    /// `xilinx:coreCreationDateTime` ([`creation_time`]).
+    pub creation_time: String,
 }
 
 /// Name of the synthesis view.
@@ -365,11 +432,7 @@ impl CorePaths {
 /// `m_axis_t*`, `aclk`, `aresetn`, and `s_axi_*` for the AXI4-Lite slave of a core with a
 /// register map). A port that fits no interface is an error: the packager would leave it
 /// unconnected in every block design.
-fn bus_interfaces(
-    ports: &[Port],
-    freq_hz: u64,
-    regs: Option<&CoreRegisters>,
-) -> Result<Vec<BusInterface>> {
+fn bus_interfaces(ports: &[Port], regs: Option<&CoreRegisters>) -> Result<Vec<BusInterface>> {
     let mut s_axis = Vec::new();
     let mut m_axis = Vec::new();
     let mut s_axi = Vec::new();
@@ -497,10 +560,12 @@ fn bus_interfaces(
             parameters: vec![
                 param("ASSOCIATED_BUSIF", associated),
                 param("ASSOCIATED_RESET", ARESETN.into()),
+                // No value: the block design propagates the frequency of the clock actually
+                // connected, as Vivado's own packager leaves it. A fixed value here makes
+                // validate_bd_design fail ([BD 41-237]) whenever that clock differs.
                 BusParameter {
-                    numeric: true,
                     optional: true,
-                    ..param("FREQ_HZ", freq_hz.to_string())
+                    ..param("FREQ_HZ", String::new())
                 },
             ],
         },
@@ -556,7 +621,12 @@ impl Component {
             })
             .collect();
         let regs = core_registers(core, spec)?;
-        let bus_interfaces = bus_interfaces(&ports, opts.clock_hz(), regs.as_ref())?;
+        if let Some(r) = &regs {
+            for reg in &r.registers {
+                register_array(reg, &r.map)?;
+            }
+        }
+        let bus_interfaces = bus_interfaces(&ports, regs.as_ref())?;
         let paths = CorePaths::new(&core.top, &opts.version);
         let layer = &spec.layers()[core.layer];
         let hdl_view = |name: &str, display: &str, env: &str, set: &str| View {
@@ -625,7 +695,14 @@ impl Component {
                     block: axilite::ADDRESS_BLOCK.into(),
                     range: r.range,
                     width: axilite::REGISTER_BITS,
-                    registers: r.registers.clone(),
+                    // An empty table (THRESHOLD of a one-segment map) is no register at all.
+                    registers: r
+                        .registers
+                        .iter()
+                        .filter(|reg| reg.table.is_none_or(|t| t.count > 0))
+                        .cloned()
+                        .collect(),
+                    geometry: r.map,
                 })
                 .collect(),
             views: vec![
@@ -685,6 +762,7 @@ impl Component {
                 Some(r) => axilite_info_parameters(core, spec, r),
             },
             families: SUPPORTED_FAMILIES.to_vec(),
+            creation_time: creation_time()?,
             vlnv,
         })
     }
@@ -829,25 +907,85 @@ impl Component {
     }
 
     fn vendor_extensions_xml(&self) -> Element {
-        // No creation time, checksums or archive location: the file must be byte-identical
-        // for identical inputs and hold no path of the machine that generated it.
-        Element::new("spirit:vendorExtensions").child(
-            Element::new("xilinx:coreExtensions")
-                .child(
-                    Element::new("xilinx:supportedFamilies").children(self.families.iter().map(
-                        |f| {
+        // No checksums: Vivado's `xilinx:checksum` values are computed by an undocumented
+        // algorithm over its own serialization, so any value written here would be wrong,
+        // and Vivado only warns when they are absent. No archive location either: the file
+        // must hold no path of the machine that generated it.
+        Element::new("spirit:vendorExtensions")
+            .child(
+                Element::new("xilinx:coreExtensions")
+                    .child(Element::new("xilinx:supportedFamilies").children(
+                        self.families.iter().map(|f| {
                             Element::leaf("xilinx:family", f).attr("xilinx:lifeCycle", "Production")
-                        },
+                        }),
+                    ))
+                    .child(
+                        Element::new("xilinx:taxonomies")
+                            .child(Element::leaf("xilinx:taxonomy", &self.taxonomy)),
+                    )
+                    .child(Element::leaf("xilinx:displayName", &self.display_name))
+                    .child(Element::leaf("xilinx:coreRevision", 1))
+                    .child(Element::leaf(
+                        "xilinx:coreCreationDateTime",
+                        &self.creation_time,
                     )),
-                )
-                .child(
-                    Element::new("xilinx:taxonomies")
-                        .child(Element::leaf("xilinx:taxonomy", &self.taxonomy)),
-                )
-                .child(Element::leaf("xilinx:displayName", &self.display_name))
-                .child(Element::leaf("xilinx:coreRevision", 1)),
-        )
+            )
+            .child(
+                Element::new("xilinx:packagingInfo")
+                    .child(Element::leaf("xilinx:xilinxVersion", XILINX_VERSION)),
+            )
     }
+}
+
+/// `xilinx:packagingInfo/xilinx:xilinxVersion`: the Vivado release whose packager output the
+/// component follows. The oldest of the releases whose component.xml files it was compared
+/// with (2017.3 to 2023.1): every later Vivado opens IP packaged by an earlier one.
+pub const XILINX_VERSION: &str = "2017.3";
+
+/// Creation time used when `SOURCE_DATE_EPOCH` is not set: fixed, so regenerated output stays
+/// byte-identical (the start of the zip format's epoch, as reproducible-build tools write it).
+pub const DEFAULT_CREATION_TIME: &str = "1980-01-01T00:00:00Z";
+
+/// `xilinx:coreCreationDateTime`: `SOURCE_DATE_EPOCH` (seconds since 1970, UTC; the
+/// reproducible-builds convention) when set, else [`DEFAULT_CREATION_TIME`].
+pub fn creation_time() -> Result<String> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Err(_) => Ok(DEFAULT_CREATION_TIME.into()),
+        Ok(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|&s| (0..=253_402_300_799).contains(&s))
+            .map(utc_time)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "SOURCE_DATE_EPOCH `{v}`: give whole seconds since 1970-01-01 UTC (or unset \
+                     it); it becomes component.xml's xilinx:coreCreationDateTime"
+                ))
+            }),
+    }
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ` of `secs` seconds after 1970-01-01T00:00:00Z (proleptic
+/// Gregorian, no leap seconds, as Unix time counts).
+pub fn utc_time(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 fn bus_interface_xml(b: &BusInterface) -> Element {
@@ -905,14 +1043,26 @@ fn bus_interface_xml(b: &BusInterface) -> Element {
 
 fn memory_map_xml(m: &MemoryMap) -> Element {
     let registers = m.registers.iter().map(|r| {
+        // Checked when the component was built.
+        let array = register_array(r, &m.geometry).ok().flatten();
+        let size = array.as_ref().map_or(m.width, |a| a.size);
+        let fields: Vec<(&str, u32, u32)> = match &array {
+            Some(a) => a.fields.clone(),
+            None => r.fields.iter().map(|f| (f.name, f.lsb, f.width)).collect(),
+        };
         let mut reg = Element::new("spirit:register")
             .child(Element::leaf("spirit:name", r.name))
             .child(Element::leaf("spirit:description", r.full_description()))
+            .children(
+                array
+                    .iter()
+                    .flat_map(|a| a.dims.iter().map(|d| Element::leaf("spirit:dim", d))),
+            )
             .child(Element::leaf(
                 "spirit:addressOffset",
                 format!("0x{:X}", r.offset),
             ))
-            .child(Element::leaf("spirit:size", m.width).attr("spirit:format", "long"))
+            .child(Element::leaf("spirit:size", size).attr("spirit:format", "long"))
             .child(Element::leaf("spirit:access", r.ipxact_access()));
         if let Some(v) = r.reset {
             reg.push(
@@ -923,11 +1073,11 @@ fn memory_map_xml(m: &MemoryMap) -> Element {
                 ),
             );
         }
-        reg.children(r.fields.iter().map(|f| {
+        reg.children(fields.into_iter().map(|(name, lsb, width)| {
             Element::new("spirit:field")
-                .child(Element::leaf("spirit:name", f.name))
-                .child(Element::leaf("spirit:bitOffset", f.lsb))
-                .child(Element::leaf("spirit:bitWidth", f.width).attr("spirit:format", "long"))
+                .child(Element::leaf("spirit:name", name))
+                .child(Element::leaf("spirit:bitOffset", lsb))
+                .child(Element::leaf("spirit:bitWidth", width).attr("spirit:format", "long"))
                 .child(Element::leaf("spirit:access", r.ipxact_access()))
         }))
     });
@@ -1146,4 +1296,20 @@ pub fn axilite_info_parameters(
         ParamValue::Text(format!("{:.4}", max_bound(spec))),
     ));
     params
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_time_matches_known_dates() {
+        assert_eq!(utc_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_time(315_532_800), DEFAULT_CREATION_TIME);
+        // 2000-02-29 (a leap day of a century divisible by 400) and the day after.
+        assert_eq!(utc_time(951_782_400 + 3661), "2000-02-29T01:01:01Z");
+        assert_eq!(utc_time(951_868_800), "2000-03-01T00:00:00Z");
+        assert_eq!(utc_time(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(utc_time(253_402_300_799), "9999-12-31T23:59:59Z");
+    }
 }

@@ -12,11 +12,16 @@
 //!                                   must be self-contained for Vivado to copy it into projects)
 //! ip/<top>/xgui/<top>_v1_0.tcl      customization page (read-only facts)
 //! ip/<top>/constraints/<top>_ooc.xdc  out-of-context clock (USED_IN out_of_context)
+//! ip/<top>/<top>.veo                instantiation templates of the core and of its lane
+//! examples/<top>_instance.v         plain-RTL use of the core and of its lane (clock enable)
+//! <top>.core                        FuseSoC CAPI2 core: targets default, lint, sim, synth
+//! sim/<top>_tb.v, sim/<top>_vectors.hex  its self-checking testbench and golden vectors
 //! vivado/config.tcl                 generated facts (part, clock, cores, widths, interfaces)
 //! vivado/create_bd.tcl              Zynq block design: PS7 + AXI DMA + core (reads config.tcl)
 //! vivado/package_ip.tcl             re-package the cores with Vivado's own ipx:: packager
 //! sw/<top>.h                        bare-metal C: stream format and float <-> fixed helpers
 //!                                   (and the register map and layer loaders of an axilite core)
+//! sw/<top>_hls.h                    Vitis HLS / hls4ml C++: the activation on ap_fixed, bit-exact
 //! sw/repact_pynq.py                 PYNQ driver (numpy in, numpy out, through the AXI DMA)
 //! sw/repact_cores.json              the cores' stream formats, read by the PYNQ driver
 //! report.md, report.json            per layer: function, formats, bounds, measured error, resources
@@ -41,13 +46,17 @@
 
 pub mod axilite;
 mod c_header;
+pub mod fusesoc;
+pub mod hls;
 mod ipxact;
+mod ps7_clock;
 mod pynq;
 mod readme;
 mod report;
 mod resources;
 mod svg;
 mod tcl;
+pub mod veo;
 mod xdc;
 mod xgui;
 pub mod xml;
@@ -57,6 +66,7 @@ pub use ipxact::{
     core_registers, BusInterface, BusType, Component, CorePaths, InfoParameter, MemoryMap, Mode,
     ParamValue, Port, Vlnv, ACLK, ARESETN, AXIS_LOGICAL_PORTS, M_AXIS, SUPPORTED_FAMILIES, S_AXIS,
 };
+pub use ps7_clock::Fclk;
 pub use report::{measure_error, MeasuredError};
 pub use resources::{
     estimate_resources, hardswish_layer, synthesize, CoreResources, GoalCheck, ResourceCounts,
@@ -197,6 +207,18 @@ pub fn package_files(
         ));
     }
     let axilite = bundle_is_axilite(bundle)?;
+    if let Some(c) = bundle
+        .cores
+        .iter()
+        .find(|c| c.tuser_width > 0 && opts.bitstream)
+    {
+        return Err(Error::Usage(format!(
+            "--bitstream with --tuser-width {}: the block design streams {} through an AXI DMA in \
+             simple mode, which has no TUSER; generate with --tuser-width 0 for it, or leave out \
+             --bitstream and connect the core to a TUSER stream in your own design",
+            c.tuser_width, c.top
+        )));
+    }
     let estimate = if opts.estimate {
         Some(estimate_resources(bundle)?)
     } else {
@@ -230,6 +252,24 @@ pub fn package_files(
             c_header::render_axilite(core, spec)?
         };
         files.insert(format!("sw/{}.h", core.top), header.into_bytes());
+        files.insert(hls::path(&core.top), hls::render(core, spec)?.into_bytes());
+        files.insert(veo::veo_path(&core.top), veo::veo(core)?.into_bytes());
+        files.insert(
+            veo::example_path(&core.top),
+            veo::example(core)?.into_bytes(),
+        );
+        files.insert(
+            fusesoc::core_path(&core.top),
+            fusesoc::core_file(core, spec, opts).into_bytes(),
+        );
+        files.insert(
+            fusesoc::tb_path(&core.top),
+            fusesoc::testbench(core, spec)?.into_bytes(),
+        );
+        files.insert(
+            fusesoc::vectors_path(&core.top),
+            fusesoc::vectors_hex(core, spec).into_bytes(),
+        );
         components.push(component);
     }
     files.insert(

@@ -2,6 +2,7 @@
 
 use super::report::{core_layers, register_map_md, RegisterMapReport};
 use super::PackageOptions;
+use crate::escape;
 use crate::flow::IpBundle;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,12 +34,12 @@ pub fn render(
     o.push_str("## Cores\n\n| core (top module, IP name) | layer | in → out | lanes | TDATA in/out | latency |\n|---|---|---|---:|---|---:|\n");
     for (c, s) in bundle.cores.iter().zip(&bundle.specs) {
         let layers = match c.register_map {
-            None => s.layers()[c.layer].name().to_string(),
+            None => escape::markdown(s.layers()[c.layer].name()),
             Some(_) => format!(
                 "{} (slots 0..{}, loaded over AXI4-Lite)",
                 core_layers(c, s)
                     .iter()
-                    .map(|&i| s.layers()[i].name())
+                    .map(|&i| escape::markdown(s.layers()[i].name()))
                     .collect::<Vec<_>>()
                     .join(", "),
                 s.layers().len() - 1

@@ -10,6 +10,7 @@
 
 use super::ipxact::{Component, Mode};
 use super::{ip_dir, CorePaths, PackageOptions};
+use crate::escape;
 use crate::flow::IpBundle;
 use std::fmt::Write as _;
 
@@ -18,41 +19,7 @@ pub const CREATE_BD_TCL: &str = include_str!("../../vivado/create_bd.tcl");
 /// `vivado/package_ip.tcl`, verbatim.
 pub const PACKAGE_IP_TCL: &str = include_str!("../../vivado/package_ip.tcl");
 
-/// Quotes `s` as one Tcl word: bare when it is plain, in braces when that is safe, else with
-/// every special character escaped.
-pub fn word(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.:/+=,<>@%".contains(c));
-    if plain {
-        return s.to_string();
-    }
-    // Braces keep everything literal unless the text has a backslash or unbalanced braces.
-    let mut depth = 0i64;
-    let balanced = s.chars().all(|c| {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            _ => {}
-        }
-        depth >= 0
-    }) && depth == 0;
-    if balanced && !s.contains('\\') && !s.ends_with('\\') {
-        return format!("{{{s}}}");
-    }
-    let mut out = String::new();
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            c if "{}[]$\\\"; \t".contains(c) => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::escape::tcl_word as word;
 
 /// The elements of a list made by [`list`], without its outer braces (to nest it as one word
 /// of another list).
@@ -93,7 +60,7 @@ impl Script {
             if line.is_empty() {
                 self.text.push_str("#\n");
             } else {
-                let _ = writeln!(self.text, "# {line}");
+                let _ = writeln!(self.text, "# {}", escape::tcl_comment(line));
             }
         }
         self
@@ -140,6 +107,9 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
     };
     set(&mut s, "part", &opts.part);
     set(&mut s, "clock_mhz", &format!("{}", opts.clock_mhz));
+    let fclk = super::Fclk::nearest(opts.clock_mhz);
+    s.comment(&fclk.describe(opts.clock_mhz));
+    set(&mut s, "fclk_mhz", &fclk.tcl_mhz());
     set(&mut s, "bitstream", if opts.bitstream { "1" } else { "0" });
     set(&mut s, "vendor", &opts.vendor);
     set(&mut s, "library", &opts.library);
@@ -197,6 +167,8 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
         dset(&mut s, &["m_tdata_width"], Text(&m_w));
         dset(&mut s, &["lanes"], Text(&lanes));
         dset(&mut s, &["latency"], Text(&lat));
+        let tuser = core.tuser_width.to_string();
+        dset(&mut s, &["tuser_width"], Text(&tuser));
         for b in &comp.bus_interfaces {
             let mode = match b.mode {
                 Mode::Master => "master",

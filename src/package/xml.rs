@@ -138,6 +138,10 @@ fn escape(s: &str, attribute: bool) -> String {
             '>' => out.push_str("&gt;"),
             '"' if attribute => out.push_str("&quot;"),
             '\n' if attribute => out.push_str("&#10;"),
+            // XML 1.0 forbids other control characters even as references: show them.
+            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => {
+                out.extend(c.escape_default())
+            }
             _ => out.push(c),
         }
     }

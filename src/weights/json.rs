@@ -6,13 +6,14 @@
 //! its `float_roundtrip` feature is off by one unit in the last place for about one f32 value
 //! in ten, and these files promise the exact trained values.
 
-use super::{read_file, LoadOptions, Problem};
+use super::{read_file, LoadOptions, Problem, Said};
+use crate::model::activation::{activation_names, ParamValue};
 use crate::model::{
-    BatchNorm, Branch, BranchOrder, Layer, LayerKind, Network, PiecewiseParams, RepActParams,
-    Variant,
+    Activation, BatchNorm, Branch, BranchOrder, Layer, LayerKind, Network, PiecewiseParams,
+    RepActParams, Variant, ACTIVATIONS,
 };
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
@@ -35,8 +36,12 @@ const PIECEWISE_INNER_KEYS: &[&str] = &["breakpoints", "segments"];
 /// PyTorch's BatchNorm default, used when a `bn` object has no `eps`.
 const DEFAULT_EPS: f64 = 1e-5;
 
+/// The largest JSON weights file read (the bundled ones are 2 kB; even a per-channel PReLU of
+/// 65 536 channels per layer is a few MB). Nesting is limited to 128 levels by `serde_json`.
+pub(crate) const MAX_JSON_BYTES: u64 = 16 << 20;
+
 pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Vec<Layer>, Problem> {
-    let bytes = read_file(path)?;
+    let bytes = read_file(path, MAX_JSON_BYTES)?;
     let text =
         std::str::from_utf8(&bytes).map_err(|e| Problem::new(format!("not UTF-8 text: {e}")))?;
     parse(text, opts)
@@ -46,7 +51,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Vec<Layer>, Proble
 pub(crate) fn parse(text: &str, opts: &LoadOptions) -> Result<Vec<Layer>, Problem> {
     let mut root: Json = serde_json::from_str(text)
         .map_err(|e| Problem::new(format!("invalid JSON: {e}{}", syntax_hint(text, &e))))?;
-    let mut tokens = number_tokens(text).into_iter();
+    let mut tokens = number_tokens(text);
     exact_numbers(&mut root, &mut tokens)?;
     if tokens.next().is_some() {
         return Err(Problem::new(
@@ -134,7 +139,7 @@ pub(crate) fn parse(text: &str, opts: &LoadOptions) -> Result<Vec<Layer>, Proble
             .layer(name)
             .field("name"));
         }
-        let kind = parse_layer(obj, opts).map_err(|p| Problem {
+        let kind = parse_layer(obj, name, opts).map_err(|p| Problem {
             layer: Some(name.to_string()),
             ..p
         })?;
@@ -146,7 +151,14 @@ pub(crate) fn parse(text: &str, opts: &LoadOptions) -> Result<Vec<Layer>, Proble
     Ok(out)
 }
 
-fn parse_layer(obj: &[(String, Json)], opts: &LoadOptions) -> Result<LayerKind, Problem> {
+fn parse_layer(
+    obj: &[(String, Json)],
+    name: &str,
+    opts: &LoadOptions,
+) -> Result<LayerKind, Problem> {
+    if let Some(act) = lookup(obj, "activation") {
+        return parse_activation(act, obj).map(LayerKind::Activation);
+    }
     if let Some(pw) = lookup(obj, "piecewise") {
         if let Some((k, _)) = obj
             .iter()
@@ -165,9 +177,10 @@ fn parse_layer(obj: &[(String, Json)], opts: &LoadOptions) -> Result<LayerKind, 
     }
     if let Some((k, _)) = obj.iter().find(|(k, _)| !REPACT_KEYS.contains(&k.as_str())) {
         let mut candidates = REPACT_KEYS.to_vec();
-        candidates.push("piecewise");
+        candidates.extend(["piecewise", "activation"]);
         return Err(Problem::new(format!(
-            "unknown key; {}a RepAct layer takes {} (a piecewise layer: name, piecewise)",
+            "unknown key; {}a RepAct layer takes {} (a piecewise layer: name, piecewise; a \
+             library activation: name, activation and its parameters)",
             did_you_mean(k, &candidates),
             REPACT_KEYS.join(", ")
         ))
@@ -192,10 +205,11 @@ fn parse_layer(obj: &[(String, Json)], opts: &LoadOptions) -> Result<LayerKind, 
             .field("variant"))
         }
     };
-    if let Some(wanted) = opts.variant {
+    // A bare --variant is for layers whose file does not tell; a JSON layer always does.
+    if let Said::Layer(wanted) = opts.variant_of(name) {
         if wanted != variant {
             return Err(Problem::new(format!(
-                "the file says `{variant}` but --variant says `{wanted}`"
+                "the file says `{variant}` but --variant {name}={wanted} says `{wanted}`"
             ))
             .field("variant"));
         }
@@ -231,6 +245,61 @@ fn parse_layer(obj: &[(String, Json)], opts: &LoadOptions) -> Result<LayerKind, 
     )
     .map(LayerKind::RepAct)
     .map_err(|e| Problem::new(e.reason).field(e.field))
+}
+
+/// A library activation layer: `{"name": ..., "activation": "leaky_relu", "negative_slope": 0.1}`;
+/// every other key is one of the activation's parameters.
+fn parse_activation(act: &Json, obj: &[(String, Json)]) -> Result<Activation, Problem> {
+    let name = match act {
+        Json::Str(s) => s.as_str(),
+        other => {
+            return Err(Problem::new(format!(
+                "must be an activation name ({}), got {}",
+                activation_names(),
+                other.describe()
+            ))
+            .field("activation"))
+        }
+    };
+    let mut params = Vec::new();
+    for (k, v) in obj {
+        if k == "name" || k == "activation" {
+            continue;
+        }
+        if REPACT_KEYS.contains(&k.as_str()) || k == "piecewise" {
+            return Err(Problem::new(format!(
+                "a layer is either a library activation or RepAct/piecewise, not both: remove \
+                 `{k}` or `activation`"
+            ))
+            .field(k.as_str()));
+        }
+        let value = match v {
+            Json::Num(x) => ParamValue::Num(*x),
+            Json::Str(s) => ParamValue::Text(s.clone()),
+            Json::Arr(items) if items.iter().all(|i| matches!(i, Json::Num(_))) => {
+                ParamValue::Nums(
+                    items
+                        .iter()
+                        .filter_map(|i| match i {
+                            Json::Num(x) => Some(*x),
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            }
+            other => ParamValue::Other(other.describe()),
+        };
+        params.push((k.clone(), value));
+    }
+    Activation::from_params(name, &params).map_err(|e| {
+        let reason = if e.field == "activation" {
+            let names: Vec<&str> = ACTIVATIONS.iter().map(|a| a.name).collect();
+            format!("{}{}", did_you_mean(name, &names), e.reason)
+        } else {
+            e.reason
+        };
+        Problem::new(reason).field(e.field)
+    })
 }
 
 fn parse_branch_order(v: &Json) -> Result<BranchOrder, Problem> {
@@ -528,8 +597,11 @@ impl<'de> Visitor<'de> for JsonVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
         let mut items: Vec<(String, Json)> = Vec::new();
+        // A hash set keeps the duplicate check linear (a list scan was quadratic: 400 000
+        // keys took minutes).
+        let mut seen: HashSet<String> = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            if items.iter().any(|(k, _)| *k == key) {
+            if !seen.insert(key.clone()) {
                 // serde_json adds the line and column of the second occurrence.
                 return Err(de::Error::custom(format!("duplicate key `{key}`")));
             }
@@ -540,39 +612,42 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 }
 
-/// The text of every number in `text`, in document order. Only used on text `serde_json`
-/// has accepted, so strings and literals are well formed.
-fn number_tokens(text: &str) -> Vec<&str> {
+/// The text of every number in `text`, in document order, produced lazily (a list of them
+/// would cost 16 bytes per number on top of the tree). Only used on text `serde_json` has
+/// accepted, so strings and literals are well formed.
+fn number_tokens(text: &str) -> impl Iterator<Item = &str> {
     let b = text.as_bytes();
-    let mut out = Vec::new();
     let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i += 1;
-                while i < b.len() {
-                    match b[i] {
-                        b'\\' => i += 2,
-                        b'"' => {
-                            i += 1;
-                            break;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            match b[i] {
+                b'"' => {
+                    i += 1;
+                    while i < b.len() {
+                        match b[i] {
+                            b'\\' => i += 2,
+                            b'"' => {
+                                i += 1;
+                                break;
+                            }
+                            _ => i += 1,
                         }
-                        _ => i += 1,
                     }
                 }
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                while i < b.len() && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-                {
-                    i += 1;
+                b'-' | b'0'..=b'9' => {
+                    let start = i;
+                    while i < b.len()
+                        && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                    {
+                        i += 1;
+                    }
+                    return Some(&text[start..i]);
                 }
-                out.push(&text[start..i]);
+                _ => i += 1,
             }
-            _ => i += 1,
         }
-    }
-    out
+        None
+    })
 }
 
 /// Replaces every number of the tree, in document order, by the correctly rounded value of
@@ -637,6 +712,17 @@ pub fn to_json(network: &Network) -> String {
                     );
                 }
             }
+            LayerKind::Activation(a) => {
+                line += &format!(", \"activation\": {}", json_str(a.name()));
+                for (k, v) in a.params() {
+                    let value = match v {
+                        ParamValue::Num(x) => json_num(x),
+                        ParamValue::Nums(xs) => json_nums(&xs),
+                        ParamValue::Text(t) | ParamValue::Other(t) => json_str(&t),
+                    };
+                    line += &format!(", {}: {value}", json_str(k));
+                }
+            }
             LayerKind::Piecewise(p) => {
                 let segs: Vec<String> = p.segments.iter().map(|s| json_nums(s)).collect();
                 line += &format!(
@@ -677,7 +763,10 @@ mod tests {
     #[test]
     fn number_tokens_skip_strings() {
         let text = r#"{"a-1": [1, -2.5e-3], "b\"3": "x4", "c": 1E+5}"#;
-        assert_eq!(number_tokens(text), vec!["1", "-2.5e-3", "1E+5"]);
+        assert_eq!(
+            number_tokens(text).collect::<Vec<_>>(),
+            vec!["1", "-2.5e-3", "1E+5"]
+        );
     }
 
     #[test]
@@ -685,7 +774,7 @@ mod tests {
         // serde_json's default parser reads this as 2.724570035934448.
         let text = "[2.7245700359344482]";
         let mut v: Json = serde_json::from_str(text).unwrap();
-        exact_numbers(&mut v, &mut number_tokens(text).into_iter()).unwrap();
+        exact_numbers(&mut v, &mut number_tokens(text)).unwrap();
         assert_eq!(v, Json::Arr(vec![Json::Num(2.7245700359344482)]));
     }
 

@@ -51,22 +51,66 @@ mod state_dict;
 
 pub use json::to_json;
 
-use crate::model::{BranchOrder, Network, Variant};
+use crate::model::{BranchOrder, Layer, Network, Variant};
 use crate::{Error, Result};
 use std::path::Path;
 
 /// What the user said on the command line about how to read the file.
 ///
-/// Both apply to every RepAct layer of the file; piecewise layers (JSON only) ignore them.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// Piecewise layers (JSON only) ignore all of it.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadOptions {
-    /// `--variant`: required for state dicts without a BatchNorm (origin and softmax look
-    /// alike). Where the file itself tells the variant (a JSON `variant`, or `bn.*` keys in a
-    /// state dict), a different value here is an error rather than an override.
+    /// `--variant V`: the variant of every RepAct layer whose file does not tell (origin and
+    /// softmax state-dict layers have the same keys). Layers that do tell — `bn.*` keys in a
+    /// state dict, a JSON `variant` — keep theirs, so one file may mix variants.
     pub variant: Option<Variant>,
+    /// `--variant LAYER=V`: one layer's variant, overriding [`LoadOptions::variant`]. It must
+    /// agree with what the file says (a layer with `bn.*` keys is `bn`), and every layer named
+    /// must exist.
+    pub layer_variants: Vec<(String, Variant)>,
     /// `--branch-order`: overrides the variant's default order and a JSON file's
     /// `branch_order`.
     pub branch_order: Option<BranchOrder>,
+}
+
+/// Where the command line's variant for one layer comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Said {
+    /// `--variant LAYER=V`.
+    Layer(Variant),
+    /// `--variant V`.
+    Default(Variant),
+    /// Nothing.
+    Nothing,
+}
+
+impl LoadOptions {
+    /// What the command line says about layer `name`'s variant.
+    pub(crate) fn variant_of(&self, name: &str) -> Said {
+        match self.layer_variants.iter().find(|(n, _)| n == name) {
+            Some((_, v)) => Said::Layer(*v),
+            None => self.variant.map_or(Said::Nothing, Said::Default),
+        }
+    }
+
+    /// Refuses `--variant LAYER=V` for a layer the file does not have.
+    fn check_layer_names(&self, layers: &[Layer]) -> std::result::Result<(), Problem> {
+        for (name, v) in &self.layer_variants {
+            if !layers.iter().any(|l| &l.name == name) {
+                let names: Vec<String> = layers
+                    .iter()
+                    .take(8)
+                    .map(|l| format!("`{}`", l.name))
+                    .collect();
+                return Err(Problem::new(format!(
+                    "--variant {name}={v} names a layer the file does not have (its layers: {}{})",
+                    names.join(", "),
+                    if layers.len() > 8 { ", …" } else { "" }
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reads every activation layer of a weights file (.json, .safetensors or .pth/.pt).
@@ -93,7 +137,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Network> {
             )))
         }
     };
-    match layers {
+    match layers.and_then(|l| opts.check_layer_names(&l).map(|()| l)) {
         Ok(layers) => Ok(Network {
             source: path.to_path_buf(),
             layers,
@@ -142,8 +186,31 @@ impl Problem {
     }
 }
 
-/// Reads the whole file; a missing or unreadable file is a weights error like any other so
-/// that the message has the same shape.
-pub(crate) fn read_file(path: &Path) -> std::result::Result<Vec<u8>, Problem> {
-    std::fs::read(path).map_err(|e| Problem::new(format!("cannot read the file: {e}")))
+/// Reads the whole file, refusing one larger than `limit` bytes before reading it; a missing
+/// or unreadable file is a weights error like any other so that the message has the same
+/// shape.
+pub(crate) fn read_file(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, Problem> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| Problem::new(format!("cannot read the file: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let too_big = |n: u64| {
+        Problem::new(format!(
+            "the file is {n} bytes, more than the {limit} bytes this format is read up to"
+        ))
+    };
+    let len = file.metadata().map_err(cannot)?.len();
+    if len > limit {
+        return Err(too_big(len));
+    }
+    let mut out = Vec::new();
+    file.take(limit + 1).read_to_end(&mut out).map_err(cannot)?;
+    if out.len() as u64 > limit {
+        return Err(too_big(out.len() as u64));
+    }
+    Ok(out)
+}
+
+/// Opens the file for reading in parts (formats whose tensors are read where they lie).
+pub(crate) fn open_file(path: &Path) -> std::result::Result<std::fs::File, Problem> {
+    std::fs::File::open(path).map_err(|e| Problem::new(format!("cannot read the file: {e}")))
 }

@@ -226,6 +226,14 @@ fn detach_children(v: &mut Value, out: &mut Vec<Value>) {
     }
 }
 
+/// The most values a pickle may create (pushes, memo entries and marks together); each costs
+/// at most about 100 bytes, so memory stays within a few hundred MB. A state dict needs about
+/// 50 per tensor.
+pub(crate) const MAX_PICKLE_VALUES: u64 = 2_000_000;
+/// The most string bytes hashed as dict keys (a long memoized string used as a key over and
+/// over would otherwise cost its length every time).
+pub(crate) const MAX_HASHED_KEY_BYTES: u64 = 256 << 20;
+
 /// Runs the pickle in `data` and returns the value it builds.
 pub(crate) fn unpickle(data: &[u8]) -> Result<Value, String> {
     let mut m = Machine {
@@ -234,6 +242,8 @@ pub(crate) fn unpickle(data: &[u8]) -> Result<Value, String> {
         stack: Vec::new(),
         marks: Vec::new(),
         memo: HashMap::new(),
+        values: 0,
+        hashed: 0,
     };
     m.run()
 }
@@ -245,6 +255,10 @@ struct Machine<'a> {
     /// Stack lengths at each MARK.
     marks: Vec<usize>,
     memo: HashMap<u64, Value>,
+    /// Values created so far, for [`MAX_PICKLE_VALUES`].
+    values: u64,
+    /// Key bytes hashed so far, for [`MAX_HASHED_KEY_BYTES`].
+    hashed: u64,
 }
 
 impl<'a> Machine<'a> {
@@ -254,6 +268,18 @@ impl<'a> Machine<'a> {
             let op = self.bytes(1)?[0];
             self.step(op)
                 .map_err(|e| format!("pickle opcode {} at byte {at}: {e}", op_name(op)))?;
+            if self.values > MAX_PICKLE_VALUES {
+                return Err(format!(
+                    "the pickle builds more than {MAX_PICKLE_VALUES} values (at byte {at}); a \
+                     state dict needs about 50 per tensor"
+                ));
+            }
+            if self.hashed > MAX_HASHED_KEY_BYTES {
+                return Err(format!(
+                    "the pickle's dict keys add up to more than {MAX_HASHED_KEY_BYTES} bytes \
+                     (at byte {at})"
+                ));
+            }
             if op == b'.' {
                 return self.pop();
             }
@@ -274,7 +300,10 @@ impl<'a> Machine<'a> {
                 self.bytes(8)?;
             }
             b'.' => {}
-            b'(' => self.marks.push(self.stack.len()),
+            b'(' => {
+                self.values += 1;
+                self.marks.push(self.stack.len());
+            }
             b'}' => self.push(Value::Dict(Rc::default())),
             // A set is kept as a list: nothing here needs set semantics.
             b']' | 0x8f => self.push(Value::List(Rc::default())),
@@ -441,6 +470,7 @@ impl<'a> Machine<'a> {
             b's' => {
                 let v = self.pop()?;
                 let k = self.pop()?;
+                self.hashed += key_cost(&k);
                 self.dict_top()?.borrow_mut().insert(k, v);
             }
             b'u' => {
@@ -450,6 +480,7 @@ impl<'a> Machine<'a> {
                 }
                 let dict = self.dict_top()?;
                 let mut d = dict.borrow_mut();
+                self.hashed += items.iter().step_by(2).map(key_cost).sum::<u64>();
                 let mut it = items.into_iter();
                 while let (Some(k), Some(v)) = (it.next(), it.next()) {
                     d.insert(k, v);
@@ -475,6 +506,7 @@ impl<'a> Machine<'a> {
     }
 
     fn push(&mut self, v: Value) {
+        self.values += 1;
         self.stack.push(v);
     }
 
@@ -520,6 +552,7 @@ impl<'a> Machine<'a> {
             .last()
             .ok_or_else(|| "stack underflow".to_string())?
             .clone();
+        self.values += 1;
         self.memo.insert(i, top);
         Ok(())
     }
@@ -584,6 +617,14 @@ impl<'a> Machine<'a> {
             .to_string();
         self.pos += n + 1;
         Ok(s)
+    }
+}
+
+/// What inserting `k` into a dict costs in hashing.
+fn key_cost(k: &Value) -> u64 {
+    match k {
+        Value::Str(s) => s.len() as u64 + 1,
+        _ => 1,
     }
 }
 

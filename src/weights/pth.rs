@@ -7,33 +7,42 @@
 
 use super::pickle::{self, Dict, StorageRef, StorageType, TensorRef, Value};
 use super::state_dict::{self, bare_name, bf16_to_f64, f16_to_f64, Entry, StateDict, Values};
-use super::{read_file, LoadOptions, Problem};
+use super::{open_file, LoadOptions, Problem};
 use crate::model::Layer;
-use std::collections::HashMap;
-use std::io::{Cursor, Read};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 use std::rc::Rc;
 
 /// Keys under which checkpoint dicts commonly keep the model's state dict, in order of trust.
 const STATE_DICT_KEYS: [&str; 3] = ["state_dict", "model_state_dict", "model"];
 
-/// A `data.pkl` larger than this is refused rather than decompressed into memory.
-const MAX_PICKLE_BYTES: u64 = 1 << 30;
+/// A `data.pkl` larger than this is refused rather than decompressed into memory (it holds
+/// only names and tensor metadata: 10 000 tensors take about 1 MB).
+pub(crate) const MAX_PICKLE_BYTES: u64 = 64 << 20;
 
-/// A RepAct tensor holds a handful of values; far larger views (a stride-0 `expand` can
-/// declare any size) are refused instead of being gathered.
-const MAX_TENSOR_ELEMENTS: u64 = 1 << 26;
+/// The most storage bytes decompressed for one file's RepAct tensors (a view far into a
+/// storage makes us decompress everything before it, and a deflated storage can expand
+/// 1000-fold).
+pub(crate) const MAX_STORAGE_BYTES_READ: u64 = 1 << 30;
 
 pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Vec<Layer>, Problem> {
-    let bytes = read_file(path)?;
-    let sd = read(&bytes)?;
+    let mut file = open_file(path)?;
+    let mut magic = [0u8; 2];
+    let n = file
+        .read(&mut magic)
+        .map_err(|e| Problem::new(format!("cannot read the file: {e}")))?;
+    file.rewind()
+        .map_err(|e| Problem::new(format!("cannot read the file: {e}")))?;
+    let sd = read(BufReader::new(file), &magic[..n])?;
     state_dict::layers(&sd, opts, &bare_name(path))
 }
 
-type Zip<'a> = zip::ZipArchive<Cursor<&'a [u8]>>;
+type Zip = zip::ZipArchive<BufReader<File>>;
 
-/// Reads the RepAct-relevant tensors of a `torch.save` archive.
-fn read(bytes: &[u8]) -> Result<StateDict, Problem> {
+/// Reads the RepAct-relevant tensors of a `torch.save` archive (`magic`: its first bytes).
+fn read(file: BufReader<File>, magic: &[u8]) -> Result<StateDict, Problem> {
+    let bytes = magic;
     if !bytes.starts_with(b"PK") {
         return Err(Problem::new(if bytes.first() == Some(&0x80) {
             "this is the legacy torch.save format (PyTorch < 1.6), which is not supported: \
@@ -42,7 +51,7 @@ fn read(bytes: &[u8]) -> Result<StateDict, Problem> {
             "not a torch.save archive (no zip signature)"
         }));
     }
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| {
         Problem::new(format!(
             "not a valid torch.save zip archive (truncated or corrupt?): {e}"
         ))
@@ -87,11 +96,7 @@ fn read(bytes: &[u8]) -> Result<StateDict, Problem> {
     let top = pickle::unpickle(&data).map_err(|e| Problem::new(format!("`{pkl}`: {e}")))?;
     let dict = find_state_dict(&top)?;
 
-    let mut storages = Storages {
-        zip,
-        root,
-        cache: HashMap::new(),
-    };
+    let mut storages = Storages { zip, root, read: 0 };
     let mut sd = StateDict::default();
     let d = dict.borrow();
     for (k, v) in &d.items {
@@ -111,11 +116,11 @@ fn read(bytes: &[u8]) -> Result<StateDict, Problem> {
             }
             other => (Vec::new(), Values::Other(other.describe())),
         };
-        sd.entries.push(Entry {
+        sd.add(Entry {
             name: name.to_string(),
             shape,
             values,
-        });
+        })?;
     }
     Ok(sd)
 }
@@ -170,11 +175,7 @@ fn find_state_dict(top: &Value) -> Result<Rc<std::cell::RefCell<Dict>>, Problem>
 }
 
 /// Reads a whole zip entry, `None` if it does not exist; `limit` caps its size.
-fn read_entry(
-    zip: &mut Zip<'_>,
-    name: &str,
-    limit: Option<u64>,
-) -> Result<Option<Vec<u8>>, Problem> {
+fn read_entry(zip: &mut Zip, name: &str, limit: Option<u64>) -> Result<Option<Vec<u8>>, Problem> {
     let mut f = match zip.by_name(name) {
         Ok(f) => f,
         Err(zip::result::ZipError::FileNotFound) => return Ok(None),
@@ -204,41 +205,16 @@ fn read_entry(
     Ok(Some(out))
 }
 
-/// The storages of the archive, read on first use.
-struct Storages<'a> {
-    zip: Zip<'a>,
+/// The storages of the archive, read tensor by tensor: only the elements a tensor's view
+/// reaches are kept, and the rest of the entry is skipped (or never decompressed).
+struct Storages {
+    zip: Zip,
     root: String,
-    cache: HashMap<String, Rc<Vec<u8>>>,
+    /// Storage bytes decompressed so far, for [`MAX_STORAGE_BYTES_READ`].
+    read: u64,
 }
 
-impl Storages<'_> {
-    fn bytes(&mut self, s: &StorageRef) -> Result<Rc<Vec<u8>>, Problem> {
-        if let Some(b) = self.cache.get(&s.key) {
-            return Ok(b.clone());
-        }
-        let name = format!("{}data/{}", self.root, s.key);
-        let want = s
-            .numel
-            .checked_mul(s.dtype.size() as u64)
-            .ok_or_else(|| Problem::new(format!("storage `{name}` is impossibly large")))?;
-        let data = read_entry(&mut self.zip, &name, Some(want))?.ok_or_else(|| {
-            Problem::new(format!(
-                "the pickle refers to storage `{name}`, which the archive lacks"
-            ))
-        })?;
-        if data.len() as u64 != want {
-            return Err(Problem::new(format!(
-                "storage `{name}` holds {} bytes, but {} {} elements need {want}",
-                data.len(),
-                s.numel,
-                s.dtype.name()
-            )));
-        }
-        let data = Rc::new(data);
-        self.cache.insert(s.key.clone(), data.clone());
-        Ok(data)
-    }
-
+impl Storages {
     /// The tensor's elements in row-major order, following its offset and strides.
     fn values(&mut self, name: &str, t: &TensorRef) -> Result<Values, Problem> {
         let dtype = t.storage.dtype;
@@ -253,8 +229,8 @@ impl Storages<'_> {
             .shape
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-            .filter(|&n| n <= MAX_TENSOR_ELEMENTS)
             .ok_or_else(|| bad(format!("shape {:?} is implausibly large", t.shape)))?;
+        state_dict::check_tensor_size(name, count)?;
         if count == 0 {
             return Ok(Values::Float(Vec::new()));
         }
@@ -273,30 +249,12 @@ impl Storages<'_> {
                 t.shape, t.stride, t.offset, t.storage.numel
             )));
         }
-        let data = self.bytes(&t.storage).map_err(|p| Problem {
-            reason: format!("tensor `{name}`: {}", p.reason),
-            ..p
-        })?;
-        let size = dtype.size();
-        let at = |i: u64| -> Option<f64> {
-            let p = usize::try_from(i).ok()?.checked_mul(size)?;
-            let b = data.get(p..p.checked_add(size)?)?;
-            Some(match dtype {
-                StorageType::F64 => {
-                    f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-                }
-                StorageType::F32 => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-                StorageType::F16 => f16_to_f64(u16::from_le_bytes([b[0], b[1]])),
-                _ => bf16_to_f64(u16::from_le_bytes([b[0], b[1]])),
-            })
-        };
-        let mut out = Vec::with_capacity(count as usize);
+        // Storage position of every element, in row-major order of the view.
+        let mut wanted: Vec<(u64, usize)> = Vec::with_capacity(count as usize);
         let mut index = vec![0u64; t.shape.len()];
         let mut pos = t.offset;
-        for _ in 0..count {
-            // `pos` is offset + sum(index * stride) <= `last`, checked above.
-            let x = at(pos).ok_or_else(|| bad(format!("element {pos} is outside its storage")))?;
-            out.push(x);
+        for i in 0..count as usize {
+            wanted.push((pos, i));
             // Odometer over the multi-index, last dimension fastest. Wrapping arithmetic: a
             // size-1 dimension may carry any stride, and the sum is exact again once the
             // carry has been taken back.
@@ -310,6 +268,90 @@ impl Storages<'_> {
                 index[dim] = 0;
             }
         }
+        wanted.sort_unstable();
+        let out = self.gather(&t.storage, &wanted).map_err(|p| Problem {
+            reason: format!("tensor `{name}`: {}", p.reason),
+            ..p
+        })?;
         Ok(Values::Float(out))
+    }
+
+    /// Reads the elements at the storage positions of `wanted` (sorted; `(position, index in
+    /// the result)`), decompressing the entry only up to the last of them.
+    fn gather(&mut self, s: &StorageRef, wanted: &[(u64, usize)]) -> Result<Vec<f64>, Problem> {
+        let name = format!("{}data/{}", self.root, s.key);
+        let size = s.dtype.size() as u64;
+        let want = s
+            .numel
+            .checked_mul(size)
+            .ok_or_else(|| Problem::new(format!("storage `{name}` is impossibly large")))?;
+        let end = wanted.last().map_or(0, |&(p, _)| (p + 1) * size);
+        self.read += end;
+        if self.read > MAX_STORAGE_BYTES_READ {
+            return Err(Problem::new(format!(
+                "reading it would decompress more than {MAX_STORAGE_BYTES_READ} bytes of \
+                 storage for this file's RepAct tensors"
+            )));
+        }
+        let entry = match self.zip.by_name(&name) {
+            Ok(f) => f,
+            Err(zip::result::ZipError::FileNotFound) => {
+                return Err(Problem::new(format!(
+                    "the pickle refers to storage `{name}`, which the archive lacks"
+                )))
+            }
+            Err(e) => {
+                return Err(Problem::new(format!(
+                    "cannot open `{name}` in the archive: {e}"
+                )))
+            }
+        };
+        if entry.size() != want {
+            return Err(Problem::new(format!(
+                "storage `{name}` holds {} bytes, but {} {} elements need {want}",
+                entry.size(),
+                s.numel,
+                s.dtype.name()
+            )));
+        }
+        let mut input = entry.take(end);
+        let mut out = vec![0.0; wanted.len()];
+        let mut at = 0u64;
+        let mut prev: Option<(u64, f64)> = None;
+        let mut b = [0u8; 8];
+        let b = &mut b[..size as usize];
+        for &(pos, i) in wanted {
+            let x = match prev {
+                Some((p, x)) if p == pos => x,
+                _ => {
+                    let skip = pos * size - at;
+                    let skipped = {
+                        let mut gap = (&mut input).take(skip);
+                        std::io::copy(&mut gap, &mut std::io::sink())
+                    };
+                    skipped.and_then(|_| input.read_exact(b)).map_err(|e| {
+                        Problem::new(format!(
+                            "storage `{name}` cannot be read up to element {pos} (truncated or \
+                             corrupt archive?): {e}"
+                        ))
+                    })?;
+                    at = (pos + 1) * size;
+                    decode(s.dtype, b)
+                }
+            };
+            out[i] = x;
+            prev = Some((pos, x));
+        }
+        Ok(out)
+    }
+}
+
+/// One little-endian float of `dtype` (a float storage type) as f64, exactly.
+fn decode(dtype: StorageType, b: &[u8]) -> f64 {
+    match dtype {
+        StorageType::F64 => f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        StorageType::F32 => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        StorageType::F16 => f16_to_f64(u16::from_le_bytes([b[0], b[1]])),
+        _ => bf16_to_f64(u16::from_le_bytes([b[0], b[1]])),
     }
 }

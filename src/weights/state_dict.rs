@@ -5,7 +5,7 @@
 //! `bn.*` buffers. The module's prefix (`block1.act`) becomes the layer name. The exact
 //! float16/bfloat16 conversions both readers need live here too.
 
-use super::{LoadOptions, Problem};
+use super::{LoadOptions, Problem, Said};
 use crate::model::{BatchNorm, Layer, LayerKind, RepActParams, Variant};
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -46,9 +46,46 @@ pub(crate) struct StateDict {
     pub(crate) total: usize,
     /// The first few keys of the file, to show what it holds when no layer is found.
     pub(crate) sample: Vec<String>,
+    /// Float values in `entries`, for [`MAX_TOTAL_ELEMENTS`].
+    values: u64,
+}
+
+/// The most elements one RepAct tensor may hold (a per-channel PReLU of a million channels);
+/// larger ones are refused before they are read.
+pub(crate) const MAX_TENSOR_ELEMENTS: u64 = 1 << 20;
+/// The most elements all RepAct tensors of one file may hold together.
+pub(crate) const MAX_TOTAL_ELEMENTS: u64 = 1 << 24;
+
+/// Refuses a RepAct tensor of implausible size before it is read.
+pub(crate) fn check_tensor_size(name: &str, count: u64) -> Result<(), Problem> {
+    if count > MAX_TENSOR_ELEMENTS {
+        return Err(locate(
+            Problem::new(format!(
+                "tensor `{name}` has {count} elements, implausibly large: more than the {MAX_TENSOR_ELEMENTS} a \
+                 RepAct tensor may hold"
+            )),
+            name,
+        ));
+    }
+    Ok(())
 }
 
 impl StateDict {
+    /// Adds a tensor, refusing more than [`MAX_TOTAL_ELEMENTS`] float values in all.
+    pub(crate) fn add(&mut self, e: Entry) -> Result<(), Problem> {
+        if let Values::Float(v) = &e.values {
+            self.values += v.len() as u64;
+            if self.values > MAX_TOTAL_ELEMENTS {
+                return Err(Problem::new(format!(
+                    "the RepAct tensors of this file hold more than {MAX_TOTAL_ELEMENTS} values \
+                     in all"
+                )));
+            }
+        }
+        self.entries.push(e);
+        Ok(())
+    }
+
     /// Notes one key of the file for the totals; returns whether its values are needed.
     pub(crate) fn note_key(&mut self, name: &str) -> bool {
         self.total += 1;
@@ -176,7 +213,7 @@ pub(crate) fn layers(
             continue;
         }
         let name = if prefix.is_empty() { bare_name } else { prefix };
-        let layer = one_layer(sd, s, prefix, opts).map_err(|p| p.layer(name))?;
+        let layer = one_layer(sd, s, prefix, name, opts).map_err(|p| p.layer(name))?;
         if out.iter().any(|l| l.name == name) {
             return Err(Problem::new("two layers have this name").layer(name));
         }
@@ -215,6 +252,7 @@ fn one_layer(
     sd: &StateDict,
     s: &Slots,
     prefix: &str,
+    name: &str,
     opts: &LoadOptions,
 ) -> Result<RepActParams, Problem> {
     let full = |part: &str| {
@@ -242,14 +280,18 @@ fn one_layer(
     })?;
 
     let atn = float_values(&sd.entries[actor_idx], ACTOR_ATN)?;
-    let actor_atn: [f64; 4] = atn.try_into().map_err(|_| {
-        Problem::new(format!(
-            "must hold 4 values (one per branch), got {} (shape {:?})",
-            atn.len(),
-            sd.entries[actor_idx].shape
-        ))
-        .field(ACTOR_ATN)
-    })?;
+    let shape = &sd.entries[actor_idx].shape;
+    let actor_atn: [f64; 4] = atn
+        .try_into()
+        .ok()
+        .filter(|_| shape.as_slice() == [4])
+        .ok_or_else(|| {
+            Problem::new(format!(
+                "must be a vector of 4 values (one per branch, shape [4]), got {} values (shape {shape:?})",
+                atn.len()
+            ))
+            .field(ACTOR_ATN)
+        })?;
     let prelu = float_values(&sd.entries[prelu_idx], PRELU)?.to_vec();
 
     let present: Vec<&str> = (0..4)
@@ -292,28 +334,30 @@ fn one_layer(
         })
     };
 
-    let variant = match (bn.is_some(), opts.variant) {
-        (true, None | Some(Variant::Bn)) => Variant::Bn,
-        (true, Some(v)) => {
+    // `bn.*` keys make a RepAct_BN layer whatever the default says; a bare --variant is for
+    // the layers whose keys cannot tell origin from softmax.
+    let variant = match (bn.is_some(), opts.variant_of(name)) {
+        (true, Said::Layer(v)) if v != Variant::Bn => {
             return Err(Problem::new(format!(
                 "the layer has `bn.*` keys, so it is a RepAct_BN (bn) layer, but --variant \
-                 says `{v}`"
+                 {name}={v} says `{v}`"
             ))
             .field("bn"))
         }
-        (false, Some(Variant::Bn)) => {
+        (true, _) => Variant::Bn,
+        (false, Said::Layer(Variant::Bn) | Said::Default(Variant::Bn)) => {
             return Err(Problem::new(format!(
                 "missing: --variant bn needs `{}` and the other bn.* keys",
                 full("bn.weight")
             ))
             .field("bn.weight"))
         }
-        (false, Some(v)) => v,
-        (false, None) => {
-            return Err(Problem::new(
+        (false, Said::Layer(v) | Said::Default(v)) => v,
+        (false, Said::Nothing) => {
+            return Err(Problem::new(format!(
                 "origin and softmax RepAct layers have the same keys; say which with \
-                 --variant origin|softmax",
-            ))
+                 --variant origin|softmax (all such layers) or --variant {name}=origin|softmax"
+            )))
         }
     };
 

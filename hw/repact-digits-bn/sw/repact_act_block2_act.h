@@ -67,19 +67,19 @@
 
 /* Segment thresholds in raw input units (breakpoints [-3.0, 0.0, 3.0]), 3 of them:
  * static const int64_t th[REPACT_ACT_BLOCK2_ACT_SEGMENTS - 1] = REPACT_ACT_BLOCK2_ACT_THRESHOLDS_INIT; */
-#define REPACT_ACT_BLOCK2_ACT_THRESHOLDS_INIT { -3072LL, 0LL, 3072LL }
+#define REPACT_ACT_BLOCK2_ACT_THRESHOLDS_INIT { INT64_C(-3072), INT64_C(0), INT64_C(3072) }
 
 /* Integer coefficients { c2, k1, k0 } per [channel][segment]:
  * static const int64_t coefs[REPACT_ACT_BLOCK2_ACT_CHANNELS][REPACT_ACT_BLOCK2_ACT_SEGMENTS][3] = REPACT_ACT_BLOCK2_ACT_COEFS_INIT; */
 #define REPACT_ACT_BLOCK2_ACT_COEFS_INIT { \
-    /* channel 0 */ { { 0LL, -24874164LL, -95762525LL }, { 6577LL, -4669883LL, -95762525LL }, { 6577LL, 45000770LL, -95762525LL }, { 0LL, 65205051LL, -95762525LL } }, \
+    /* channel 0 */ { { INT64_C(0), INT64_C(-24874164), INT64_C(-95762525) }, { INT64_C(6577), INT64_C(-4669883), INT64_C(-95762525) }, { INT64_C(6577), INT64_C(45000770), INT64_C(-95762525) }, { INT64_C(0), INT64_C(65205051), INT64_C(-95762525) } }, \
 }
 
 /* Real value -> raw input sample: round to nearest, ties to even, then saturate. */
 static inline int32_t repact_act_block2_act_from_double(double v)
 {
     /* Scaling by a power of two is exact, so the only rounding is the one below. */
-    double s = v * 0x1p10;
+    double s = v * 1024.0;
     int64_t r;
     double frac;
     if (s != s) {
@@ -115,7 +115,7 @@ static inline int32_t repact_act_block2_act_from_float(float v)
 /* Raw output sample -> real value (exact). */
 static inline double repact_act_block2_act_to_double(int32_t raw)
 {
-    return (double)raw * 0x1p-10;
+    return (double)raw * 9765625e-10;
 }
 
 /* Writes raw input sample i into a stream buffer (little-endian slots). */

@@ -5,6 +5,8 @@
 namespace eval ::repact {}
 set ::repact::part xc7z020clg400-1
 set ::repact::clock_mhz 200
+# PS7 FCLK_CLK0 = IO PLL 1000 MHz / 1 / 5 = 200 MHz (as requested)
+set ::repact::fclk_mhz 200
 set ::repact::bitstream 0
 set ::repact::vendor repact-hw.org
 set ::repact::library user
@@ -24,6 +26,7 @@ dict set ::repact::core repact_act_block1_act s_tdata_width 16
 dict set ::repact::core repact_act_block1_act m_tdata_width 16
 dict set ::repact::core repact_act_block1_act lanes 1
 dict set ::repact::core repact_act_block1_act latency 6
+dict set ::repact::core repact_act_block1_act tuser_width 0
 dict set ::repact::core repact_act_block1_act interfaces S_AXIS mode slave
 dict set ::repact::core repact_act_block1_act interfaces S_AXIS bus xilinx.com:interface:axis:1.0
 dict set ::repact::core repact_act_block1_act interfaces S_AXIS abstraction xilinx.com:interface:axis_rtl:1.0
@@ -43,7 +46,7 @@ dict set ::repact::core repact_act_block1_act interfaces aclk mode slave
 dict set ::repact::core repact_act_block1_act interfaces aclk bus xilinx.com:signal:clock:1.0
 dict set ::repact::core repact_act_block1_act interfaces aclk abstraction xilinx.com:signal:clock_rtl:1.0
 dict set ::repact::core repact_act_block1_act interfaces aclk port_maps {CLK aclk}
-dict set ::repact::core repact_act_block1_act interfaces aclk parameters {ASSOCIATED_BUSIF S_AXIS:M_AXIS ASSOCIATED_RESET aresetn FREQ_HZ 200000000}
+dict set ::repact::core repact_act_block1_act interfaces aclk parameters {ASSOCIATED_BUSIF S_AXIS:M_AXIS ASSOCIATED_RESET aresetn FREQ_HZ {}}
 
 # repact_act_block2_act: layer `block2.act`
 dict set ::repact::core repact_act_block2_act vlnv repact-hw.org:user:repact_act_block2_act:1.0
@@ -55,6 +58,7 @@ dict set ::repact::core repact_act_block2_act s_tdata_width 16
 dict set ::repact::core repact_act_block2_act m_tdata_width 16
 dict set ::repact::core repact_act_block2_act lanes 1
 dict set ::repact::core repact_act_block2_act latency 6
+dict set ::repact::core repact_act_block2_act tuser_width 0
 dict set ::repact::core repact_act_block2_act interfaces S_AXIS mode slave
 dict set ::repact::core repact_act_block2_act interfaces S_AXIS bus xilinx.com:interface:axis:1.0
 dict set ::repact::core repact_act_block2_act interfaces S_AXIS abstraction xilinx.com:interface:axis_rtl:1.0
@@ -74,7 +78,7 @@ dict set ::repact::core repact_act_block2_act interfaces aclk mode slave
 dict set ::repact::core repact_act_block2_act interfaces aclk bus xilinx.com:signal:clock:1.0
 dict set ::repact::core repact_act_block2_act interfaces aclk abstraction xilinx.com:signal:clock_rtl:1.0
 dict set ::repact::core repact_act_block2_act interfaces aclk port_maps {CLK aclk}
-dict set ::repact::core repact_act_block2_act interfaces aclk parameters {ASSOCIATED_BUSIF S_AXIS:M_AXIS ASSOCIATED_RESET aresetn FREQ_HZ 200000000}
+dict set ::repact::core repact_act_block2_act interfaces aclk parameters {ASSOCIATED_BUSIF S_AXIS:M_AXIS ASSOCIATED_RESET aresetn FREQ_HZ {}}
 
 # repact_act_block3_act: layer `block3.act`
 dict set ::repact::core repact_act_block3_act vlnv repact-hw.org:user:repact_act_block3_act:1.0
@@ -86,6 +90,7 @@ dict set ::repact::core repact_act_block3_act s_tdata_width 16
 dict set ::repact::core repact_act_block3_act m_tdata_width 16
 dict set ::repact::core repact_act_block3_act lanes 1
 dict set ::repact::core repact_act_block3_act latency 6
+dict set ::repact::core repact_act_block3_act tuser_width 0
 dict set ::repact::core repact_act_block3_act interfaces S_AXIS mode slave
 dict set ::repact::core repact_act_block3_act interfaces S_AXIS bus xilinx.com:interface:axis:1.0
 dict set ::repact::core repact_act_block3_act interfaces S_AXIS abstraction xilinx.com:interface:axis_rtl:1.0
@@ -105,7 +110,7 @@ dict set ::repact::core repact_act_block3_act interfaces aclk mode slave
 dict set ::repact::core repact_act_block3_act interfaces aclk bus xilinx.com:signal:clock:1.0
 dict set ::repact::core repact_act_block3_act interfaces aclk abstraction xilinx.com:signal:clock_rtl:1.0
 dict set ::repact::core repact_act_block3_act interfaces aclk port_maps {CLK aclk}
-dict set ::repact::core repact_act_block3_act interfaces aclk parameters {ASSOCIATED_BUSIF S_AXIS:M_AXIS ASSOCIATED_RESET aresetn FREQ_HZ 200000000}
+dict set ::repact::core repact_act_block3_act interfaces aclk parameters {ASSOCIATED_BUSIF S_AXIS:M_AXIS ASSOCIATED_RESET aresetn FREQ_HZ {}}
 
 # repact_act_block4_act: layer `block4.act`
 dict set ::repact::core repact_act_block4_act vlnv repact-hw.org:user:repact_act_block4_act:1.0
@@ -117,6 +122,7 @@ dict set ::repact::core repact_act_block4_act s_tdata_width 16
 dict set ::repact::core repact_act_block4_act m_tdata_width 16
 dict set ::repact::core repact_act_block4_act lanes 1
 dict set ::repact::core repact_act_block4_act latency 6
+dict set ::repact::core repact_act_block4_act tuser_width 0
 dict set ::repact::core repact_act_block4_act interfaces S_AXIS mode slave
 dict set ::repact::core repact_act_block4_act interfaces S_AXIS bus xilinx.com:interface:axis:1.0
 dict set ::repact::core repact_act_block4_act interfaces S_AXIS abstraction xilinx.com:interface:axis_rtl:1.0
@@ -136,7 +142,7 @@ dict set ::repact::core repact_act_block4_act interfaces aclk mode slave
 dict set ::repact::core repact_act_block4_act interfaces aclk bus xilinx.com:signal:clock:1.0
 dict set ::repact::core repact_act_block4_act interfaces aclk abstraction xilinx.com:signal:clock_rtl:1.0
 dict set ::repact::core repact_act_block4_act interfaces aclk port_maps {CLK aclk}
-dict set ::repact::core repact_act_block4_act interfaces aclk parameters {ASSOCIATED_BUSIF S_AXIS:M_AXIS ASSOCIATED_RESET aresetn FREQ_HZ 200000000}
+dict set ::repact::core repact_act_block4_act interfaces aclk parameters {ASSOCIATED_BUSIF S_AXIS:M_AXIS ASSOCIATED_RESET aresetn FREQ_HZ {}}
 
 # repact_act_block5_act: layer `block5.act`
 dict set ::repact::core repact_act_block5_act vlnv repact-hw.org:user:repact_act_block5_act:1.0
@@ -148,6 +154,7 @@ dict set ::repact::core repact_act_block5_act s_tdata_width 16
 dict set ::repact::core repact_act_block5_act m_tdata_width 16
 dict set ::repact::core repact_act_block5_act lanes 1
 dict set ::repact::core repact_act_block5_act latency 6
+dict set ::repact::core repact_act_block5_act tuser_width 0
 dict set ::repact::core repact_act_block5_act interfaces S_AXIS mode slave
 dict set ::repact::core repact_act_block5_act interfaces S_AXIS bus xilinx.com:interface:axis:1.0
 dict set ::repact::core repact_act_block5_act interfaces S_AXIS abstraction xilinx.com:interface:axis_rtl:1.0
@@ -167,4 +174,4 @@ dict set ::repact::core repact_act_block5_act interfaces aclk mode slave
 dict set ::repact::core repact_act_block5_act interfaces aclk bus xilinx.com:signal:clock:1.0
 dict set ::repact::core repact_act_block5_act interfaces aclk abstraction xilinx.com:signal:clock_rtl:1.0
 dict set ::repact::core repact_act_block5_act interfaces aclk port_maps {CLK aclk}
-dict set ::repact::core repact_act_block5_act interfaces aclk parameters {ASSOCIATED_BUSIF S_AXIS:M_AXIS ASSOCIATED_RESET aresetn FREQ_HZ 200000000}
+dict set ::repact::core repact_act_block5_act interfaces aclk parameters {ASSOCIATED_BUSIF S_AXIS:M_AXIS ASSOCIATED_RESET aresetn FREQ_HZ {}}

@@ -2,7 +2,8 @@
 #
 #   PS7 M_AXI_GP0 --AXI4-Lite--> AXI DMA registers (simple mode, no scatter-gather)
 #   DDR --HP0--> DMA MM2S --> core S_AXIS --> core M_AXIS --> DMA S2MM --HP0--> DDR
-#   aclk = PS7 FCLK_CLK0 at the core's target clock; aresetn from a proc_sys_reset on it;
+#   aclk = PS7 FCLK_CLK0 at the achievable frequency nearest to --clock-mhz (config.tcl's
+#   fclk_mhz: the IO PLL divided by two 6-bit dividers); aresetn from a proc_sys_reset on it;
 #   the DMA's two interrupts go to the PS through IRQ_F2P.
 #
 # Usage (from anywhere; relative paths in options are relative to the current directory):
@@ -51,6 +52,15 @@ foreach {what width} [list S_AXIS $s_width M_AXIS $m_width] {
                1024. Regenerate with other --lanes or formats, or put a width converter in between."
     }
 }
+# The AXI DMA in simple mode has no TUSER on either stream: a core carrying TUSER would have
+# its input TUSER undriven and its output TUSER dropped, and the interface parameters
+# (TUSER_WIDTH) would not match. Refuse rather than build a design that silently loses it.
+set tuser_width [dict get $::repact::core $core tuser_width]
+if {$tuser_width != 0} {
+    error "create_bd.tcl: $core carries TUSER ($tuser_width bits) but the AXI DMA in simple mode has\
+           none. Regenerate with --tuser-width 0 for this block design, or connect the core to a\
+           TUSER-carrying stream in your own design."
+}
 set mm2s_mm_width [expr {max(32, $s_width)}]
 set s2mm_mm_width [expr {max(32, $m_width)}]
 
@@ -67,14 +77,15 @@ update_ip_catalog -rebuild
 
 create_bd_design $bd_name
 
-# ---- Processing system: DDR and FIXED_IO external, FCLK_CLK0 at the core's clock, HP0 and
+# ---- Processing system: DDR and FIXED_IO external, FCLK_CLK0 at fclk_mhz (the core's aclk
+# interface takes whatever the design propagates: component.xml leaves FREQ_HZ open), HP0 and
 # fabric interrupts enabled --------------------------------------------------------------------
 set ps [create_bd_cell -type ip -vlnv xilinx.com:ip:processing_system7:5.5 processing_system7_0]
 apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 \
     -config {make_external "FIXED_IO, DDR" apply_board_preset "1" Master "Disable" Slave "Disable"} \
     $ps
 set_property -dict [list \
-    CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ $::repact::clock_mhz \
+    CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ $::repact::fclk_mhz \
     CONFIG.PCW_USE_S_AXI_HP0 {1} \
     CONFIG.PCW_USE_FABRIC_INTERRUPT {1} \
     CONFIG.PCW_IRQ_F2P_INTR {1}] $ps
