@@ -435,7 +435,11 @@ fn check_core(spec: &DatapathSpec, top: &str) -> ResourceCounts {
     let core = generate_baked(spec, 0, &CoreOptions::new(top)).unwrap();
     assert_eq!(core.latency_cycles, spec.latency());
     if let Some(dir) = std::env::var_os("DATAPATH_IR_KEEP") {
-        std::fs::write(std::path::Path::new(&dir).join(&core.file_name), &core.verilog).unwrap();
+        std::fs::write(
+            std::path::Path::new(&dir).join(&core.file_name),
+            &core.verilog,
+        )
+        .unwrap();
     }
     let text = lint(
         &core,

@@ -383,11 +383,12 @@ impl DatapathSpec {
                 }
             }
         }
+        // The coefficient ROM (one entry of c2, k1, k0 per segment) is the table's main LUT
+        // cost; the multipliers fit DSP48E1 within --max-coef-width either way.
         let cost = |c: &Candidate| {
             (
-                c.widths.c2.max(c.widths.t),
+                c.widths.c2 + c.widths.k1 + c.widths.k0,
                 c.widths.c2 + c.widths.t,
-                c.widths.k1 + c.widths.k0,
                 c.t_frac,
                 c.c2_frac,
             )
