@@ -282,6 +282,15 @@ fn rom_is_correctly_rounded_on_every_input() {
 }
 
 #[test]
+fn code_unit_polynomials_convert_exactly() {
+    let f = fmt(16, 6);
+    let c = TableRequest::poly_from_code_units([0.5, 0.25, 0.125], f);
+    let n = 37.0;
+    let u = n * f.ulp();
+    assert_eq!(0.5 + n * (0.25 + 0.125 * n), c[0] + u * (c[1] + c[2] * u));
+}
+
+#[test]
 fn rom_refuses_wide_inputs() {
     let f = fmt(18, 6);
     let msg = DatapathSpec::build_rom("wide", "silu", arc(silu), &SpecOptions::with_formats(f, f))

@@ -74,6 +74,16 @@ pub struct TableRequest {
     pub above: OuterSegments,
 }
 
+impl TableRequest {
+    /// `[c0, c1, c2]` in the real offset `u` (what [`TableRequest::polys`] holds) of the
+    /// polynomial `a0 + a1·n + a2·n²` in the offset `n` counted in input codes
+    /// (`u = n·2^-Fi`): `c1 = a1·2^Fi`, `c2 = a2·2^(2·Fi)`, exact in f64.
+    pub fn poly_from_code_units(a: [f64; 3], input: ApFixed) -> [f64; 3] {
+        let s = (input.frac() as f64).exp2();
+        [a[0], a[1] * s, a[2] * s * s]
+    }
+}
+
 fn spec_err(layer: &str, reason: String) -> Error {
     Error::Spec {
         layer: layer.to_string(),
