@@ -6,6 +6,7 @@ pub mod golden;
 pub mod reference;
 pub mod spec;
 pub mod stage;
+pub mod table;
 
 pub use format::ApFixed;
 pub use reference::ReferenceFn;
@@ -15,3 +16,4 @@ pub use spec::{
     DEFAULT_MAX_ERROR_ULP,
 };
 pub use stage::{output_quantization, Overflow, PipelineStage, Rounding, Signal, Step};
+pub use table::{OuterSegments, RealFn, TableRequest, MAX_INDEX_BITS, MAX_ROM_INPUT_WIDTH};

@@ -30,7 +30,9 @@
 //! built by `super::table` from the same pieces.
 
 use super::format::{signed_width, ApFixed};
-use super::stage::{signal_widths, Overflow, PipelineStage, Rounding, Signal, Step, SIGNALS};
+use super::stage::{
+    compile, signal_widths, Exec, Overflow, PipelineStage, Rounding, Signal, Step, SIGNALS,
+};
 use crate::model::FoldedLayer;
 use crate::{Error, Result};
 use fixed::types::I64F0;
@@ -272,6 +274,9 @@ pub struct DatapathSpec {
     /// A view of the widths in `pipeline`.
     #[serde(skip)]
     widths: StageWidths,
+    /// `pipeline` compiled for the golden model.
+    #[serde(skip)]
+    exec: Vec<Exec>,
     max_error_ulp: f64,
     layers: Vec<LayerSpec>,
 }
@@ -894,6 +899,10 @@ impl DatapathSpec {
             }),
             segments,
             widths: best.widths,
+            exec: compile(
+                &best.pipeline,
+                (opts.output.min_raw(), opts.output.max_raw()),
+            ),
             pipeline: best.pipeline,
             max_error_ulp: opts.max_error_ulp,
             layers: layer_specs,
@@ -901,7 +910,7 @@ impl DatapathSpec {
     }
 
     /// Assembles a spec from parts the table and ROM builders computed.
-    #[allow(clippy::too_many_arguments, dead_code)] // the builders land in the next commit
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts(
         input: ApFixed,
         output: ApFixed,
@@ -919,10 +928,21 @@ impl DatapathSpec {
             coef_fracs,
             segments,
             widths: stage_widths(&pipeline, input, output),
+            exec: compile(&pipeline, (output.min_raw(), output.max_raw())),
             pipeline,
             max_error_ulp,
             layers,
         }
+    }
+
+    /// The pipeline compiled for the golden model.
+    pub(crate) fn exec(&self) -> &[Exec] {
+        &self.exec
+    }
+
+    /// The layers, for the builders' final touches (the measured bound).
+    pub(crate) fn layers_mut(&mut self) -> &mut [LayerSpec] {
+        &mut self.layers
     }
 
     /// Input sample format.

@@ -307,6 +307,190 @@ pub fn signal_widths(pipeline: &[PipelineStage], x_width: u32) -> [Option<u32>; 
     w
 }
 
+/// A [`Step`] compiled for the golden model: signal slots as small indices and each width as
+/// the shift pair that wraps a 64-bit value to it (`(v << sh) >> sh`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exec {
+    Lookup {
+        sh: [u32; 3],
+    },
+    Offset {
+        sh: u32,
+    },
+    Mul {
+        d: u8,
+        a: u8,
+        b: u8,
+        sh: u32,
+    },
+    Add {
+        d: u8,
+        a: u8,
+        b: u8,
+        sh: u32,
+    },
+    Shr {
+        d: u8,
+        s: u8,
+        n: u32,
+        sh: u32,
+    },
+    Sat {
+        d: u8,
+        s: u8,
+        lo: i64,
+        hi: i64,
+    },
+    Rom,
+    /// The whole Horner pipeline fused (see [`fuse_horner`]): the same operations in the
+    /// same order, with every value in a register instead of the slot array.
+    Horner(Horner),
+}
+
+/// The parameters of a fused Horner pipeline: wrap shifts of every signal, the two rounding
+/// shifts, whether the operand is the offset `v` (else `x`), the output range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Horner {
+    pub coef: [u32; 3],
+    pub v: Option<u32>,
+    pub p1: u32,
+    pub s1: u32,
+    pub n1: u32,
+    pub t: u32,
+    pub p2: u32,
+    pub y: u32,
+    pub n2: u32,
+    pub q: u32,
+    pub lo: i64,
+    pub hi: i64,
+}
+
+/// Recognizes the exact step sequence of [`super::spec::poly_pipeline`] and fuses it into one
+/// [`Exec::Horner`], so the golden model runs it as straight-line code (the interpreter's
+/// slot array costs a factor of 3 in speed). Any other sequence (a stage added, a step
+/// changed) is left to the step-by-step interpreter, which is always correct; a test checks
+/// that both give the same result.
+fn fuse_horner(steps: &[Step], out_range: (i64, i64)) -> Option<Exec> {
+    use Signal::*;
+    let sh = |w: u32| 64 - w.clamp(1, 64);
+    let (lookup, rest) = steps.split_first()?;
+    let Step::Lookup { widths } = *lookup else {
+        return None;
+    };
+    let (v, rest, op) = match rest.split_first()? {
+        (Step::Offset { width }, rest) => (Some(sh(*width)), rest, V),
+        _ => (None, rest, X),
+    };
+    match *rest {
+        [Step::Mul {
+            dst: P1,
+            a: C2,
+            b: b1,
+            width: p1,
+        }, Step::Add {
+            dst: S1,
+            a: P1,
+            b: K1,
+            width: s1,
+        }, Step::ShiftRound {
+            dst: T,
+            src: S1,
+            shift: n1,
+            width: t,
+            ..
+        }, Step::Mul {
+            dst: P2,
+            a: T,
+            b: b2,
+            width: p2,
+        }, Step::Add {
+            dst: Y,
+            a: P2,
+            b: K0,
+            width: y,
+        }, Step::ShiftRound {
+            dst: Q,
+            src: Y,
+            shift: n2,
+            width: q,
+            ..
+        }, Step::Saturate {
+            dst: Out, src: Q, ..
+        }] if b1 == op && b2 == op => Some(Exec::Horner(Horner {
+            coef: widths.map(sh),
+            v,
+            p1: sh(p1),
+            s1: sh(s1),
+            n1: n1.min(63),
+            t: sh(t),
+            p2: sh(p2),
+            y: sh(y),
+            n2: n2.min(63),
+            q: sh(q),
+            lo: out_range.0,
+            hi: out_range.1,
+        })),
+        _ => None,
+    }
+}
+
+/// The steps of `pipeline` in execution order, compiled (fused where [`fuse_horner`]
+/// applies); `out_range` is the output's raw range.
+pub(crate) fn compile(pipeline: &[PipelineStage], out_range: (i64, i64)) -> Vec<Exec> {
+    let steps: Vec<Step> = pipeline
+        .iter()
+        .flat_map(|s| s.steps.iter().copied())
+        .collect();
+    match fuse_horner(&steps, out_range) {
+        Some(fused) => vec![fused],
+        None => compile_steps(&steps, out_range),
+    }
+}
+
+/// The steps compiled one by one, unfused.
+pub(crate) fn compile_steps(steps: &[Step], out_range: (i64, i64)) -> Vec<Exec> {
+    let sh = |w: u32| 64 - w.clamp(1, 64);
+    let slot = |s: Signal| s.slot() as u8;
+    steps
+        .iter()
+        .map(|step| match *step {
+            Step::Lookup { widths } => Exec::Lookup { sh: widths.map(sh) },
+            Step::Offset { width } => Exec::Offset { sh: sh(width) },
+            Step::Mul { dst, a, b, width } => Exec::Mul {
+                d: slot(dst),
+                a: slot(a),
+                b: slot(b),
+                sh: sh(width),
+            },
+            Step::Add { dst, a, b, width } => Exec::Add {
+                d: slot(dst),
+                a: slot(a),
+                b: slot(b),
+                sh: sh(width),
+            },
+            Step::ShiftRound {
+                dst,
+                src,
+                shift,
+                width,
+                ..
+            } => Exec::Shr {
+                d: slot(dst),
+                s: slot(src),
+                n: shift.min(63),
+                sh: sh(width),
+            },
+            Step::Saturate { dst, src, .. } => Exec::Sat {
+                d: slot(dst),
+                s: slot(src),
+                lo: out_range.0,
+                hi: out_range.1,
+            },
+            Step::Rom { .. } => Exec::Rom,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 use super::axis::StreamLayout;
 use super::regmap::RegisterMap;
 use super::CoreOptions;
-use crate::fixedpoint::{DatapathSpec, LayerSpec, SegmentSelect, Step};
+use crate::fixedpoint::{DatapathSpec, LayerSpec, ReferenceFn, SegmentSelect, Step};
 
 /// Text of a segment's interval: `[b[i-1], b[i])` with infinities at the ends.
 fn interval(breakpoints: &[f64], seg: usize) -> String {
@@ -53,12 +53,16 @@ pub(crate) fn file_header(
         format!("{top}_lane: its datapath, one sample per clock."),
         String::new(),
     ]);
-    h.extend(datapath_lines(spec));
-    h.push(format!(
-        "Error bound (proven): {:.4} output ULP against the f64 function (budget {}).",
-        l.bound.total_ulp,
-        spec.max_error_ulp()
-    ));
+    if let Some(r) = &l.reference {
+        h.extend(fitted_lines(spec, l, r));
+    } else {
+        h.extend(datapath_lines(spec));
+        h.push(format!(
+            "Error bound (proven): {:.4} output ULP against the f64 function (budget {}).",
+            l.bound.total_ulp,
+            spec.max_error_ulp()
+        ));
+    }
     h.push(String::new());
     h.extend(stream_lines(spec, layout, latency));
     if l.channels() > 1 {
@@ -70,9 +74,99 @@ pub(crate) fn file_header(
         h.push("NHWC); the count restarts after reset and after each beat with tlast.".into());
     }
     h.extend(reset_lines());
-    h.push(String::new());
-    h.extend(fraction_lines(spec, ':'));
-    h.extend(constant_lines(l));
+    match spec.select() {
+        SegmentSelect::Comparators => {
+            h.push(String::new());
+            h.extend(fraction_lines(spec, ':'));
+            h.extend(constant_lines(l));
+        }
+        SegmentSelect::Table(_) => {
+            h.push(String::new());
+            h.extend(table_constant_lines(spec, l));
+        }
+        SegmentSelect::Rom => {}
+    }
+    h
+}
+
+/// What a table or ROM core computes: the function, the datapath, the measured error.
+fn fitted_lines(spec: &DatapathSpec, l: &LayerSpec, r: &ReferenceFn) -> Vec<String> {
+    let (fin, fout) = (spec.input(), spec.output());
+    let mut h = vec![format!(
+        "Function: `{}` (f64 reference, fingerprint {:016x} of its values on every input).",
+        r.name(),
+        r.digest()
+    )];
+    match spec.select() {
+        SegmentSelect::Table(g) => {
+            h.extend([
+                format!(
+                    "Table-indexed segments: inside [{}, {}) (raw) {} segments of {} codes, the segment",
+                    g.lo_raw,
+                    g.lo_raw + g.span(),
+                    g.table_segments(),
+                    1u64 << g.offset_bits
+                ),
+                format!(
+                    "given by bits [{}:{}] of x and its polynomial c0 + u*(c1 + c2*u) in the offset",
+                    g.offset_bits + g.index_bits - 1,
+                    g.offset_bits
+                ),
+                format!(
+                    "u = x - (segment start) = the low {} bits of x; outside, comparator segments with",
+                    g.offset_bits
+                ),
+                "polynomials in x. Integer datapath (two's complement; widths hold every value):"
+                    .into(),
+            ]);
+            h.extend(step_lines(spec));
+            h.extend([
+                format!(
+                    "Rounding: both shifts {} (k1, k0 carry half an LSB); overflow at the output: {}.",
+                    spec.rounding2(),
+                    spec.output_overflow()
+                ),
+                fraction_bits(spec),
+            ]);
+        }
+        _ => h.extend([
+            "ROM datapath: out = rom[x], a table of every input code's output, rounded to nearest"
+                .to_string(),
+            format!(
+                "with ties toward +inf ({}) and saturated ({}).",
+                spec.rounding2(),
+                spec.output_overflow()
+            ),
+        ]),
+    }
+    h.extend([
+        format!("Input x: {fin}; output: {fout}."),
+        format!(
+            "Max error (measured on all 2^{} inputs): {:.4} output ULP against the saturated f64",
+            fin.width(),
+            l.bound.total_ulp
+        ),
+        format!("function (budget {}).", spec.max_error_ulp()),
+    ]);
+    h
+}
+
+/// The thresholds and constants of a table layer, segment by segment.
+fn table_constant_lines(spec: &DatapathSpec, l: &LayerSpec) -> Vec<String> {
+    let mut h = vec![format!(
+        "Comparator thresholds (raw input units): {:?}",
+        l.thresholds
+    )];
+    h.push("Coefficients per segment (raw input range, origin of v): c2, k1, k0:".into());
+    let ch = &l.coefs[0];
+    for seg in &l.segments {
+        let c = ch[seg.index];
+        h.push(format!(
+            "  segment {:>4} [{}, {}] v = x - {}: c2={} k1={} k0={}",
+            seg.index, seg.lo, seg.hi, seg.origin, c.c2, c.k1, c.k0
+        ));
+    }
+    let _ = spec;
     h
 }
 
@@ -286,16 +380,21 @@ fn reset_lines() -> Vec<String> {
     ]
 }
 
+/// The fractional bits of the constants.
+fn fraction_bits(spec: &DatapathSpec) -> String {
+    format!(
+        "Fractional bits: c2 {}, t {}, k1 {}, k0 and y {}.",
+        spec.c2_frac(),
+        spec.t_frac(),
+        spec.k1_frac(),
+        spec.k0_frac()
+    )
+}
+
 /// The fractional bits of the constants and the threshold rule, `end` closing the last line.
 fn fraction_lines(spec: &DatapathSpec, end: char) -> Vec<String> {
     vec![
-        format!(
-            "Fractional bits: c2 {}, t {}, k1 {}, k0 and y {}.",
-            spec.c2_frac(),
-            spec.t_frac(),
-            spec.k1_frac(),
-            spec.k0_frac()
-        ),
+        fraction_bits(spec),
         format!(
             "Thresholds th[i] = ceil(b[i] * 2^{}), clamped to [{}, {}] (raw input units){end}",
             spec.input().frac(),

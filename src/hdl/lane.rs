@@ -28,8 +28,8 @@ use super::verilog::{CaseArm, Expr, Module, Param, Size, Stmt};
 use super::PortDir;
 use crate::fixedpoint::stage::{signal_widths, SIGNALS};
 use crate::fixedpoint::{
-    DatapathSpec, LayerSpec, PipelineStage, Segment, SegmentCoefs, SegmentSelect, Signal, Step,
-    TableGeometry,
+    DatapathSpec, LayerSpec, PipelineStage, Segment, SegmentCoefs, SegmentSelect, Signal,
+    StageWidths, Step, TableGeometry,
 };
 
 /// Where stage 1 takes the thresholds and coefficients from. The lane's stages 2-5 do not care:
@@ -232,8 +232,17 @@ fn select_stage_registers(m: &mut Module, spec: &DatapathSpec) -> Vec<Stmt> {
     ]
 }
 
+/// A case arm loading one table entry, its comment naming it and its constants.
+fn coef_arm(label: u64, what: &str, c: &SegmentCoefs, w: &StageWidths) -> CaseArm {
+    CaseArm {
+        label,
+        comment: format!("{what}: c2={} k1={} k0={}", c.c2, c.k1, c.k0),
+        body: load_coefs(c, w),
+    }
+}
+
 /// The three coefficient register assignments of one table entry.
-fn load_coefs(c: &SegmentCoefs, w: &crate::fixedpoint::StageWidths) -> Vec<Stmt> {
+fn load_coefs(c: &SegmentCoefs, w: &StageWidths) -> Vec<Stmt> {
     vec![
         Stmt::set("c2_reg1", Expr::sint(w.c2, c.c2)),
         Stmt::set("k1_reg1", Expr::sint(w.k1, c.k1)),
@@ -437,70 +446,81 @@ fn table_select_stage(
     ));
     let (k, s) = (g.index_bits, g.offset_bits);
     let outer: Vec<usize> = (0..ranks.len()).filter(|&j| j != j_table).collect();
-    let aw = if outer.is_empty() {
-        k
-    } else {
-        k.max(index_bits(outer.len())) + 1
-    };
-    let index = Expr::slice("x", s + k - 1, s);
-    let addr = if outer.is_empty() {
-        index
-    } else {
-        let inner = if aw - 1 > k {
-            Expr::concat(vec![Expr::uint(aw - k, 0), index])
-        } else {
-            Expr::concat(vec![Expr::uint(1, 0), index])
-        };
-        let pos = Expr::name("region_index");
-        let outer_addr = Expr::concat(vec![
-            Expr::uint(1, 1),
-            if aw - 1 > rank_bits {
-                Expr::concat(vec![Expr::uint(aw - 1 - rank_bits, 0), pos])
-            } else {
-                pos
-            },
-        ]);
-        Expr::when(Expr::name("in_table"), inner, outer_addr)
-    };
-    m.wire_eq("coef_addr", Size::lit(aw), false, addr);
-    m.note("address of the coefficient ROM: the index bits of x inside the core interval, {1, region} outside");
-    m.discard("x", "only the index bits address the coefficient ROM");
+    // The coefficient ROM holds the 2^k table segments only, addressed by x's index bits;
+    // the few outer segments are constants selected by the comparators beside it, so the ROM
+    // keeps a k-bit address.
     let rot = (g.lo_raw >> s).rem_euclid(1i64 << k);
-    let mut arms = Vec::new();
-    for a in 0..g.table_segments() as i64 {
+    let entry = |a: i64| {
         let seg = g.outer_below + (a - rot).rem_euclid(1i64 << k) as usize;
-        let c = &layer.coefs[0][seg];
-        arms.push(CaseArm {
-            label: a as u64,
-            comment: format!("segment {seg}: c2={} k1={} k0={}", c.c2, c.k1, c.k0),
-            body: load_coefs(c, w),
-        });
+        (seg, &layer.coefs[0][seg])
+    };
+    let table = if k == 0 {
+        let (seg, c) = entry(0);
+        let mut b = vec![Stmt::Comment(format!("the one table segment {seg}"))];
+        b.extend(load_coefs(c, w));
+        b
+    } else {
+        m.wire_eq(
+            "coef_addr",
+            Size::lit(k),
+            false,
+            Expr::slice("x", s + k - 1, s),
+        );
+        m.note(&format!(
+            "bits [{}:{}] of x: the coefficient ROM address inside the core interval (entries \
+             rotated by {rot}, so no subtractor)",
+            s + k - 1,
+            s
+        ));
+        let arms = (0..1i64 << k)
+            .map(|a| {
+                let (seg, c) = entry(a);
+                coef_arm(a as u64, &format!("segment {seg}"), c, w)
+            })
+            .collect();
+        vec![Stmt::Case {
+            sel: Expr::name("coef_addr"),
+            label_width: k,
+            arms,
+            default: None,
+        }]
+    };
+    m.discard("x", "only the index bits address the coefficient ROM");
+    if outer.is_empty() {
+        return Ok(table);
     }
-    for &j in &outer {
+    let outer_coefs = |j: usize| {
         let rank = ranks[j].index;
         let seg = if rank < g.outer_below {
             rank
         } else {
             rank - 1 + g.table_segments()
         };
-        let c = &layer.coefs[0][seg];
-        arms.push(CaseArm {
-            label: (1u64 << (aw - 1)) | j as u64,
-            comment: format!("outer segment {seg}: c2={} k1={} k0={}", c.c2, c.k1, c.k0),
-            body: load_coefs(c, w),
-        });
-    }
-    let full = arms.len() as u64 == 1u64 << aw;
-    Ok(vec![Stmt::Case {
-        sel: Expr::name("coef_addr"),
-        label_width: aw,
-        arms,
-        default: (!full).then(|| {
-            let mut d = vec![Stmt::Comment("addresses no input selects".into())];
-            d.extend(load_coefs(&SegmentCoefs::ZERO, w));
-            d
-        }),
-    }])
+        (seg, &layer.coefs[0][seg])
+    };
+    let outside = if let [j] = outer[..] {
+        let (seg, c) = outer_coefs(j);
+        let mut b = vec![Stmt::Comment(format!("outer segment {seg}"))];
+        b.extend(load_coefs(c, w));
+        b
+    } else {
+        let arms: Vec<CaseArm> = outer
+            .iter()
+            .map(|&j| {
+                let (seg, c) = outer_coefs(j);
+                coef_arm(j as u64, &format!("outer segment {seg}"), c, w)
+            })
+            .collect();
+        let mut d = vec![Stmt::Comment("the core interval (not taken here)".into())];
+        d.extend(load_coefs(&SegmentCoefs::ZERO, w));
+        vec![Stmt::Case {
+            sel: Expr::name("region_index"),
+            label_width: rank_bits,
+            arms,
+            default: Some(d),
+        }]
+    };
+    Ok(vec![Stmt::If(Expr::name("in_table"), table, outside)])
 }
 
 /// The offset step of a table datapath: `v` is the low `offset_bits` of `x` inside the core
@@ -883,8 +903,11 @@ pub(crate) fn lane_module(
     );
 
     let mut params: [Option<Param>; SIGNALS] = Default::default();
+    // A width parameter for every signal the lane declares a wire or register of: each one a
+    // step computes, and the input when a later stage reads it.
     for s in Signal::ALL {
-        if let Some(w) = names.widths[s.slot()] {
+        let declared = names.producer(s).is_some() || names.live_after(s, 0);
+        if let Some(w) = names.widths[s.slot()].filter(|_| declared) {
             let pname = format!("{}_WIDTH", s.name().to_uppercase());
             params[s.slot()] = Some(m.localparam(&pname, w, &width_comment(s, spec)));
         }
