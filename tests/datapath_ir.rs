@@ -406,10 +406,9 @@ proptest! {
 // on every input and under stress, and synthesized for 7-series. The simulators and Yosys are
 // required (scripts/test.sh installs them); without them these tests fail with a hint.
 
-use repact_hw::hdl::{generate_baked, CoreOptions, GeneratedCore, PortDir};
+use repact_hw::hdl::{generate_baked, CoreOptions, GeneratedCore};
 use repact_hw::package::{synthesize, ResourceCounts};
-use repact_hw::sim::axis_bench::{AxisDut, StreamLayout, CLOCK};
-use repact_hw::sim::ports::Port;
+use repact_hw::sim::axis_bench::{AxisDut, CLOCK};
 use repact_hw::sim::verify::{exhaustive, stress, VerifyOptions};
 use repact_hw::sim::verilator::{build, default_cache_dir, BuildOptions};
 use std::process::Command;
@@ -417,7 +416,7 @@ use std::process::Command;
 /// Runs `tool args… file` on the core's Verilog and returns what it printed.
 fn lint(core: &GeneratedCore, tool: &str, args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(&core.file_name);
+    let file = dir.path().join(core.file_name());
     std::fs::write(&file, &core.verilog).unwrap();
     let out = Command::new(tool)
         .current_dir(dir.path())
@@ -433,7 +432,7 @@ fn lint(core: &GeneratedCore, tool: &str, args: &[&str]) -> String {
     assert!(
         out.status.success(),
         "{tool} failed on {}:\n{text}",
-        core.top
+        core.top()
     );
     text
 }
@@ -442,10 +441,10 @@ fn lint(core: &GeneratedCore, tool: &str, args: &[&str]) -> String {
 /// (0 mismatches, the stated latency) and returns its Yosys resources.
 fn check_core(spec: &DatapathSpec, top: &str) -> ResourceCounts {
     let core = generate_baked(spec, 0, &CoreOptions::new(top)).unwrap();
-    assert_eq!(core.latency_cycles, spec.latency());
+    assert_eq!(core.interface.latency_cycles, spec.latency());
     if let Some(dir) = std::env::var_os("DATAPATH_IR_KEEP") {
         std::fs::write(
-            std::path::Path::new(&dir).join(&core.file_name),
+            std::path::Path::new(&dir).join(core.file_name()),
             &core.verilog,
         )
         .unwrap();
@@ -463,30 +462,17 @@ fn check_core(spec: &DatapathSpec, top: &str) -> ResourceCounts {
     );
     assert!(text.trim().is_empty(), "iverilog -Wall on {top}:\n{text}");
 
-    let ports: Vec<Port> = core
-        .ports
-        .iter()
-        .map(|p| match p.dir {
-            PortDir::In => Port::input(p.name.clone(), p.width),
-            PortDir::Out => Port::output(p.name.clone(), p.width),
-        })
-        .collect();
     let model = build(
         &core.verilog,
         top,
-        &ports,
+        &core.interface.ports,
         CLOCK,
         &default_cache_dir(),
         &BuildOptions::default(),
     )
     .unwrap();
     let mut dut = AxisDut::new(model).unwrap();
-    let layout = StreamLayout {
-        lanes: 1,
-        in_slot: spec.input().slot_bits(),
-        out_slot: spec.output().slot_bits(),
-        tuser_width: 0,
-    };
+    let layout = core.interface.stream.clone();
     let opts = VerifyOptions {
         stress_beats: 50_000,
         ..VerifyOptions::default()
