@@ -472,7 +472,7 @@ fn check_core(spec: &DatapathSpec, top: &str) -> ResourceCounts {
     )
     .unwrap();
     let mut dut = AxisDut::new(model).unwrap();
-    let layout = core.interface.stream.clone();
+    let layout = core.interface.stream;
     let opts = VerifyOptions {
         stress_beats: 50_000,
         ..VerifyOptions::default()
