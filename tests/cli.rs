@@ -642,3 +642,40 @@ fn no_template_placeholder_or_marker_survives_in_any_generated_file() {
     }
     assert!(checked > 40, "{checked} files");
 }
+
+#[test]
+fn readme_layout_names_every_module_of_src_and_only_paths_that_exist() {
+    let root = common::repo();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let layout = readme
+        .split("## Layout\n")
+        .nth(1)
+        .and_then(|s| s.split("```").nth(1))
+        .expect("README has a Layout block");
+    let listed: Vec<&str> = layout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.contains('/') || w.ends_with(".rs"))
+        .collect();
+    for p in &listed {
+        assert!(
+            root.join(p).exists(),
+            "README's layout lists `{p}`, which does not exist"
+        );
+    }
+    for e in std::fs::read_dir(root.join("src")).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        if name == "lib.rs" || name == "main.rs" {
+            continue;
+        }
+        let entry = if name.ends_with(".rs") {
+            format!("src/{name}")
+        } else {
+            format!("src/{name}/")
+        };
+        assert!(
+            listed.contains(&entry.as_str()),
+            "README's layout omits `{entry}`"
+        );
+    }
+}
