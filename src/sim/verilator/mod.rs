@@ -141,7 +141,14 @@ pub fn build(
 ) -> Result<VerilatedModel> {
     validate(top, ports, clock)?;
     let tools = toolchain()?;
-    let key = cache_key(verilog, top, ports, clock, opts, &tools);
+    let design = Design {
+        verilog,
+        top,
+        ports,
+        clock,
+        opts,
+    };
+    let key = cache_key(&design, &tools);
     fs::create_dir_all(cache_dir).map_err(|e| Error::io(cache_dir, e))?;
     let entry = cache_dir.join(format!("model-{}", &key[..40]));
     let lib_path = entry.join(MODEL_LIB);
@@ -154,9 +161,7 @@ pub fn build(
         }
         sweep_stale_builds(cache_dir);
         let runtime = runtime(cache_dir, &tools)?;
-        compile_model(
-            verilog, top, ports, clock, opts, &tools, &runtime, cache_dir, &entry,
-        )?;
+        compile_model(&design, &tools, &runtime, cache_dir, &entry)?;
     }
     let loaded = Arc::new(Loaded::open(&lib_path, ports, clock, opts.trace)?);
     VerilatedModel::instantiate(loaded, from_cache)
@@ -364,27 +369,29 @@ fn hash_parts(parts: &[&[u8]]) -> String {
     hex
 }
 
-fn cache_key(
-    verilog: &str,
-    top: &str,
-    ports: &[Port],
-    clock: &str,
-    opts: &BuildOptions,
-    tools: &Toolchain,
-) -> String {
+/// What one model is built from: the arguments of [`build`].
+struct Design<'a> {
+    verilog: &'a str,
+    top: &'a str,
+    ports: &'a [Port],
+    clock: &'a str,
+    opts: &'a BuildOptions,
+}
+
+fn cache_key(d: &Design, tools: &Toolchain) -> String {
     let mut port_text = String::new();
-    for p in ports {
+    for p in d.ports {
         let _ = write!(port_text, "{}:{}:{:?};", p.name, p.width, p.dir);
     }
     let flags = CXX_FLAGS.join(" ");
     let abi = SHIM_ABI.to_string();
     hash_parts(&[
         b"repact-hw verilator model",
-        verilog.as_bytes(),
-        top.as_bytes(),
+        d.verilog.as_bytes(),
+        d.top.as_bytes(),
         port_text.as_bytes(),
-        clock.as_bytes(),
-        if opts.trace { b"trace" } else { b"notrace" },
+        d.clock.as_bytes(),
+        if d.opts.trace { b"trace" } else { b"notrace" },
         tools.verilator_version.as_bytes(),
         tools.cxx_version.as_bytes(),
         tools.include.as_os_str().as_encoded_bytes(),
@@ -482,13 +489,8 @@ fn runtime(cache_dir: &Path, tools: &Toolchain) -> Result<Runtime> {
     Ok(rt)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn compile_model(
-    verilog: &str,
-    top: &str,
-    ports: &[Port],
-    clock: &str,
-    opts: &BuildOptions,
+    d: &Design,
     tools: &Toolchain,
     rt: &Runtime,
     cache_dir: &Path,
@@ -497,7 +499,7 @@ fn compile_model(
     let tmp = temp_dir_in(cache_dir)?;
     let work = tmp.path();
     let design = work.join("design.v");
-    write_file(&design, verilog)?;
+    write_file(&design, d.verilog)?;
     let obj = work.join("obj");
 
     // Relative paths, so that Verilator's messages (also those compiled into the model,
@@ -510,9 +512,9 @@ fn compile_model(
         "--prefix",
         "Vtop",
         "--top-module",
-        top,
+        d.top,
     ]);
-    if opts.trace {
+    if d.opts.trace {
         v.arg("--trace");
     }
     v.arg("design.v");
@@ -520,7 +522,7 @@ fn compile_model(
 
     let header_path = obj.join("Vtop.h");
     let header = fs::read_to_string(&header_path).map_err(|e| Error::io(&header_path, e))?;
-    check_ports_against_header(&header, ports)?;
+    check_ports_against_header(&header, d.ports)?;
 
     let mut sources: Vec<String> = fs::read_dir(&obj)
         .map_err(|e| Error::io(&obj, e))?
@@ -530,7 +532,7 @@ fn compile_model(
         .collect();
     sources.sort();
     let unit = work.join("unit.cpp");
-    write_file(&unit, &shim_source(ports, clock, opts, &sources))?;
+    write_file(&unit, &shim_source(d.ports, d.clock, d.opts, &sources))?;
 
     let lib_tmp = work.join(MODEL_LIB);
     let mut c = cxx_command(tools);
