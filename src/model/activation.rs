@@ -13,7 +13,7 @@
 //! fold exactly into the comparator datapath; the others are smooth and are fitted
 //! ([`crate::fit`]).
 
-use super::params::FieldError;
+use super::field_error::FieldError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -1,6 +1,7 @@
 //! The activation model in real numbers: typed parameters and their exact f64 fold.
 
 pub mod activation;
+mod field_error;
 pub mod fold;
 pub mod params;
 

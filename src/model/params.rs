@@ -1,5 +1,6 @@
 //! Typed, validated parameters of one trained activation layer, as read from a weights file.
 
+pub use super::field_error::FieldError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -175,24 +176,6 @@ impl BatchNorm {
     pub fn scale_shift(&self) -> (f64, f64) {
         let scale = self.weight / (self.running_var + self.eps).sqrt();
         (scale, self.bias - self.running_mean * scale)
-    }
-}
-
-/// A problem with one field of a layer; the weights reader adds the file and layer name.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FieldError {
-    /// The field, e.g. `bn.running_var` or `actor_atn[2]`.
-    pub field: String,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl FieldError {
-    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            reason: reason.into(),
-        }
     }
 }
 
