@@ -3,7 +3,10 @@
 
 pub mod axilite_bench;
 pub mod axis_bench;
+pub mod expected;
+pub mod full_rate;
 pub mod icarus;
+pub mod jobs;
 pub mod ports;
 pub mod run;
 pub mod verify;
