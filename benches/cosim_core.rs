@@ -32,8 +32,8 @@ use repact_hw::flow::{generate, write_bundle, GenOptions};
 use repact_hw::manifest::{CoeffMode, CoreEntry, Manifest};
 use repact_hw::model::{Layer, LayerKind, Network};
 use repact_hw::sim::axis_bench::{AxisDut, StreamLayout, CLOCK};
-use repact_hw::sim::ports::{Dir, Port};
 use repact_hw::sim::jobs::{default_jobs, verify_all};
+use repact_hw::sim::ports::{Dir, Port};
 use repact_hw::sim::run::RunOptions;
 use repact_hw::sim::verify::{exhaustive, VerifyOptions};
 use repact_hw::sim::verilator::{self, BuildOptions, VerilatedModel};
@@ -514,22 +514,44 @@ fn network50(net: &Network) -> Network {
     }
 }
 
-/// A fresh build cache with the Verilator runtime already built in it (the one-time cost
-/// every machine pays once is reported apart); returns it and the runtime build time.
-fn fresh_cache(prefix: &str) -> (tempfile::TempDir, Duration) {
+/// A fresh build cache with the Verilator runtime already in it (the one-time cost every
+/// machine pays once is reported apart): built there, or copied from `like`'s runtime.
+/// Returns the cache and the runtime build time.
+fn fresh_cache(prefix: &str, like: Option<&Path>) -> (tempfile::TempDir, Duration) {
     let fresh = tempfile::Builder::new()
         .prefix(prefix)
         .tempdir()
         .expect("temp dir");
+    let t = Instant::now();
+    if let Some(like) = like {
+        for e in std::fs::read_dir(like).expect("cache").flatten() {
+            if e.file_name().to_string_lossy().starts_with("runtime-") {
+                let st = Command::new("cp")
+                    .arg("-r")
+                    .arg(e.path())
+                    .arg(fresh.path())
+                    .status()
+                    .expect("cp");
+                assert!(st.success(), "copying the runtime failed");
+            }
+        }
+        return (fresh, t.elapsed());
+    }
     let ports = [
         Port::input("clk", 1),
         Port::input("a", 8),
         Port::output("y", 8),
     ];
-    let t = Instant::now();
     drop(
-        verilator::build(TINY, "tiny", &ports, "clk", fresh.path(), &BuildOptions::default())
-            .expect("tiny"),
+        verilator::build(
+            TINY,
+            "tiny",
+            &ports,
+            "clk",
+            fresh.path(),
+            &BuildOptions::default(),
+        )
+        .expect("tiny"),
     );
     (fresh, t.elapsed())
 }
@@ -587,7 +609,7 @@ fn part2(net: &Network, work: &Path) {
          job(s) =="
     );
     println!("generate + write_bundle, all 50: {gen_time:.2} s");
-    let (cold_ex, rt) = fresh_cache("cosim-core-cold-ex-");
+    let (cold_ex, rt) = fresh_cache("cosim-core-cold-ex-", None);
     println!(
         "one-time Verilator runtime build in a fresh cache: {:.2} s (not counted below)",
         rt.as_secs_f64()
@@ -601,10 +623,14 @@ fn part2(net: &Network, work: &Path) {
     };
     let ex = run_options(cold_ex.path(), false);
     let (t, samples) = timed_verify(&dir, &ex, jobs, false);
-    row("cold, exhaustive only (builds included)", t, "[target <= 8 s]");
+    row(
+        "cold, exhaustive only (builds included)",
+        t,
+        "[target <= 8 s]",
+    );
     let (t_warm, _) = timed_verify(&dir, &ex, jobs, false);
     row("warm, exhaustive only", t_warm, "[target <= 0.1 s / layer]");
-    let (cold_def, _) = fresh_cache("cosim-core-cold-def-");
+    let (cold_def, _) = fresh_cache("cosim-core-cold-def-", Some(cold_ex.path()));
     let def = run_options(cold_def.path(), true);
     let (t, _) = timed_verify(&dir, &def, jobs, true);
     row(
@@ -615,7 +641,7 @@ fn part2(net: &Network, work: &Path) {
     let (t, _) = timed_verify(&dir, &def, jobs, true);
     row("warm, default verify", t, "");
     if jobs > 1 {
-        let (cold_one, _) = fresh_cache("cosim-core-cold-one-");
+        let (cold_one, _) = fresh_cache("cosim-core-cold-one-", Some(cold_ex.path()));
         let (t, _) = timed_verify(&dir, &run_options(cold_one.path(), false), 1, false);
         row("cold, exhaustive only, 1 job (for comparison)", t, "");
     }
@@ -668,11 +694,11 @@ fn scale_point(
 }
 
 fn part3(net: &Network, work: &Path) {
-    let (cache, _) = fresh_cache("cosim-core-scale-");
+    let (cache, _) = fresh_cache("cosim-core-scale-", Some(&verilator::default_cache_dir()));
     let out16 = ApFixed::new(16, 6).expect("format");
     println!("\n== 3. how verify grows: exhaustive only, model build included (cold) ==");
     let (g, v, n) = scale_point(
-        net,
+        &channel_layer(net, 1),
         ApFixed::new(24, 8).expect("format"),
         out16,
         CoeffMode::Baked,
@@ -685,7 +711,10 @@ fn part3(net: &Network, work: &Path) {
          {n} samples (gen {g:.2} s)   [target <= 3 s]"
     );
     let mut by_width = Vec::new();
-    println!("{:<36} {:>8} {:>10} {:>14}", "input width W (1 channel)", "gen s", "verify s", "samples");
+    println!(
+        "{:<36} {:>8} {:>10} {:>14}",
+        "input width W (1 channel)", "gen s", "verify s", "samples"
+    );
     for w in [8u32, 10, 12, 14, 16, 18, 20, 22, 24] {
         let (g, v, n) = scale_point(
             &channel_layer(net, 1),
@@ -707,7 +736,11 @@ fn part3(net: &Network, work: &Path) {
     for c in [1usize, 4, 16, 64, 256, 1024] {
         let mut v_pair = Vec::new();
         for coeffs in [CoeffMode::Baked, CoeffMode::Axilite] {
-            let tag = if coeffs == CoeffMode::Baked { "baked" } else { "axilite" };
+            let tag = if coeffs == CoeffMode::Baked {
+                "baked"
+            } else {
+                "axilite"
+            };
             let (g, v, n) = scale_point(
                 &channel_layer(net, c),
                 out16,
@@ -717,7 +750,10 @@ fn part3(net: &Network, work: &Path) {
                 cache.path(),
                 &format!("c{c}-{tag}"),
             );
-            println!("{:<36} {g:>8.2} {v:>10.2} {n:>14}", format!("C = {c}, {tag}"));
+            println!(
+                "{:<36} {g:>8.2} {v:>10.2} {n:>14}",
+                format!("C = {c}, {tag}")
+            );
             v_pair.push(v);
         }
         by_channels.push((c as f64, v_pair[0], v_pair[1]));
@@ -747,10 +783,28 @@ fn scaling_svg(by_width: &[(f64, f64)], by_channels: &[(f64, f64, f64)]) -> Stri
         .map(|p| p.1)
         .chain(by_channels.iter().flat_map(|p| [p.1, p.2]))
         .collect();
-    let lo = all.iter().cloned().fold(f64::MAX, f64::min).max(1e-3).log10().floor();
-    let hi = all.iter().cloned().fold(0.0, f64::max).max(1e-3).log10().ceil().max(lo + 1.0);
+    let lo = all
+        .iter()
+        .cloned()
+        .fold(f64::MAX, f64::min)
+        .max(1e-3)
+        .log10()
+        .floor();
+    let hi = all
+        .iter()
+        .cloned()
+        .fold(0.0, f64::max)
+        .max(1e-3)
+        .log10()
+        .ceil()
+        .max(lo + 1.0);
     let y = |v: f64| m + ph - (v.max(1e-3).log10() - lo) / (hi - lo) * ph;
-    let mut panel = |x0: f64, title: &str, xlabel: &str, xs: &[f64], series: &[(&str, &str, Vec<f64>)], xpos: &dyn Fn(f64) -> f64| {
+    let mut panel = |x0: f64,
+                     title: &str,
+                     xlabel: &str,
+                     xs: &[f64],
+                     series: &[(&str, &str, Vec<f64>)],
+                     xpos: &dyn Fn(f64) -> f64| {
         s += &format!(
             "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"13\">{title}</text>\n",
             x0 + m + pw / 2.0,
@@ -819,7 +873,11 @@ fn scaling_svg(by_width: &[(f64, f64)], by_channels: &[(f64, f64, f64)]) -> Stri
         "verify time vs input width (1 channel)",
         "input width W, bits",
         &wx,
-        &[("exhaustive, 2^W codes", "#1f77b4", by_width.iter().map(|p| p.1).collect())],
+        &[(
+            "exhaustive, 2^W codes",
+            "#1f77b4",
+            by_width.iter().map(|p| p.1).collect(),
+        )],
         &|x| (x - w0) / (w1 - w0),
     );
     let cx: Vec<f64> = by_channels.iter().map(|p| p.0).collect();
@@ -830,8 +888,16 @@ fn scaling_svg(by_width: &[(f64, f64)], by_channels: &[(f64, f64, f64)]) -> Stri
         "channels C (log)",
         &cx,
         &[
-            ("baked", "#1f77b4", by_channels.iter().map(|p| p.1).collect()),
-            ("--coeffs axilite", "#d62728", by_channels.iter().map(|p| p.2).collect()),
+            (
+                "baked",
+                "#1f77b4",
+                by_channels.iter().map(|p| p.1).collect(),
+            ),
+            (
+                "--coeffs axilite",
+                "#d62728",
+                by_channels.iter().map(|p| p.2).collect(),
+            ),
         ],
         &|x| (x.log2() - c0) / (c1 - c0),
     );
@@ -842,9 +908,11 @@ fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+            t.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }

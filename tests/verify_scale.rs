@@ -146,7 +146,12 @@ fn verify_reports_the_same_for_one_and_two_jobs() {
         .arg(&weights)
         .arg("--out")
         .arg(&dir)
-        .args(["--in-format", "ap_fixed<10,4>", "--out-format", "ap_fixed<10,4>"])
+        .args([
+            "--in-format",
+            "ap_fixed<10,4>",
+            "--out-format",
+            "ap_fixed<10,4>",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -167,7 +172,16 @@ fn verify_reports_the_same_for_one_and_two_jobs() {
     let cores = doc["cores"].as_array().unwrap();
     assert_eq!(cores.len(), 5);
     let names: Vec<&str> = cores.iter().map(|c| c["layer"].as_str().unwrap()).collect();
-    assert_eq!(names, ["block1.act", "block2.act", "block3.act", "block4.act", "block5.act"]);
+    assert_eq!(
+        names,
+        [
+            "block1.act",
+            "block2.act",
+            "block3.act",
+            "block4.act",
+            "block5.act"
+        ]
+    );
     for c in cores {
         assert_eq!(c["exhaustive"]["samples"], 1024);
     }

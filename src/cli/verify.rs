@@ -126,10 +126,7 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
         ProgressBar::hidden()
     };
     let jobs = args.jobs.map_or_else(default_jobs, |j| j as usize);
-    bar.set_message(format!(
-        "{} core(s), {jobs} job(s)",
-        manifest.cores.len()
-    ));
+    bar.set_message(format!("{} core(s), {jobs} job(s)", manifest.cores.len()));
     let reports = verify_all(&args.dir, &manifest, &opts, jobs, &|n| bar.inc(n))?;
     bar.finish_and_clear();
     let passed = reports.iter().all(|r| r.passed);

@@ -144,7 +144,10 @@ pub fn with_blocks<T: Entry, R>(
             let mut start = 0;
             while start < total {
                 let n = BLOCK_SAMPLES.min(total - start);
-                if tx.send(compute_block(spec, layer, codes, start, n)).is_err() {
+                if tx
+                    .send(compute_block(spec, layer, codes, start, n))
+                    .is_err()
+                {
                     return;
                 }
                 start += n;
@@ -164,7 +167,10 @@ mod tests {
     #[test]
     fn codes_index_in_order() {
         let r = Codes::Range { min: -4, count: 8 };
-        assert_eq!((0..8).map(|i| r.get(i)).collect::<Vec<_>>(), (-4..4).collect::<Vec<_>>());
+        assert_eq!(
+            (0..8).map(|i| r.get(i)).collect::<Vec<_>>(),
+            (-4..4).collect::<Vec<_>>()
+        );
         assert_eq!(Codes::List(vec![7, -1]).get(1), -1);
         assert!(Codes::List(vec![]).is_empty());
     }

@@ -11,7 +11,7 @@
 use super::axis_bench::{get_bits, put_bits, AxisDut, MAX_TDATA_WORDS};
 use super::expected::{compute_block, with_blocks, Block, Codes, Entry, BLOCK_SAMPLES};
 use super::ports::sign_extend;
-use super::verify::PhaseResult;
+use super::verify::{lane_mismatch, sideband_mismatch, PhaseResult};
 use super::verilator::PortId;
 use crate::fixedpoint::DatapathSpec;
 use std::sync::mpsc::Receiver;
@@ -29,58 +29,62 @@ fn mask(width: u32) -> u64 {
     }
 }
 
+/// The handles of one AXI4-Stream side (`s_axis_*` or `m_axis_*`).
+struct Side {
+    tdata: PortId,
+    /// TDATA wider than 64 bits (word arrays instead of one word).
+    wide: bool,
+    tvalid: PortId,
+    tready: PortId,
+    tlast: PortId,
+    tkeep: PortId,
+    tuser: Option<PortId>,
+    /// All TKEEP bits of a full beat.
+    keep_all: u64,
+}
+
+impl Side {
+    fn resolve(dut: &mut AxisDut, prefix: &str) -> Option<Side> {
+        let width = dut
+            .ports()
+            .iter()
+            .find(|p| p.name == format!("{prefix}_tdata"))
+            .map_or(0, |p| p.width);
+        let m = dut.model_mut();
+        let port = |n: &str| m.port(&format!("{prefix}_{n}"));
+        Some(Side {
+            tdata: port("tdata")?,
+            wide: width > 64,
+            tvalid: port("tvalid")?,
+            tready: port("tready")?,
+            tlast: port("tlast")?,
+            tkeep: port("tkeep")?,
+            tuser: port("tuser"),
+            keep_all: mask(width / 8),
+        })
+    }
+}
+
 /// Port handles and widths the loop needs, resolved once.
 struct Ports {
-    s_tdata: PortId,
-    s_tdata_wide: bool,
-    s_tvalid: PortId,
-    s_tready: PortId,
-    s_tlast: PortId,
-    s_tkeep: PortId,
-    s_tuser: Option<PortId>,
-    m_tdata: PortId,
-    m_tdata_wide: bool,
-    m_tvalid: PortId,
-    m_tready: PortId,
-    m_tlast: PortId,
-    m_tkeep: PortId,
-    m_tuser: Option<PortId>,
+    s: Side,
+    m: Side,
     aresetn: PortId,
     tuser_mask: u64,
-    m_keep_all: u64,
-    s_keep_all: u64,
 }
 
 impl Ports {
     fn resolve(dut: &mut AxisDut) -> Option<Ports> {
-        let width = |dut: &AxisDut, n: &str| {
-            dut.ports()
-                .iter()
-                .find(|p| p.name == n)
-                .map_or(0, |p| p.width)
-        };
-        let (sw, mw) = (width(dut, "s_axis_tdata"), width(dut, "m_axis_tdata"));
-        let tuser = width(dut, "s_axis_tuser");
-        let m = dut.model_mut();
+        let tuser = dut
+            .ports()
+            .iter()
+            .find(|p| p.name == "s_axis_tuser")
+            .map_or(0, |p| p.width);
         Some(Ports {
-            s_tdata: m.port("s_axis_tdata")?,
-            s_tdata_wide: sw > 64,
-            s_tvalid: m.port("s_axis_tvalid")?,
-            s_tready: m.port("s_axis_tready")?,
-            s_tlast: m.port("s_axis_tlast")?,
-            s_tkeep: m.port("s_axis_tkeep")?,
-            s_tuser: m.port("s_axis_tuser"),
-            m_tdata: m.port("m_axis_tdata")?,
-            m_tdata_wide: mw > 64,
-            m_tvalid: m.port("m_axis_tvalid")?,
-            m_tready: m.port("m_axis_tready")?,
-            m_tlast: m.port("m_axis_tlast")?,
-            m_tkeep: m.port("m_axis_tkeep")?,
-            m_tuser: m.port("m_axis_tuser"),
-            aresetn: m.port("aresetn")?,
+            s: Side::resolve(dut, "s_axis")?,
+            m: Side::resolve(dut, "m_axis")?,
+            aresetn: dut.model_mut().port("aresetn")?,
             tuser_mask: mask(tuser),
-            m_keep_all: mask(mw / 8),
-            s_keep_all: mask(sw / 8),
         })
     }
 }
@@ -187,26 +191,14 @@ pub fn run(
     golden_thread: bool,
     progress: &dyn Fn(u64),
 ) -> (PhaseResult, Option<u64>) {
-    if spec.output().width() <= 16 {
-        run_typed::<i16>(dut, spec, layer, lanes, codes, golden_thread, progress)
-    } else {
-        run_typed::<i32>(dut, spec, layer, lanes, codes, golden_thread, progress)
-    }
-}
-
-fn run_typed<T: Entry>(
-    dut: &mut AxisDut,
-    spec: &DatapathSpec,
-    layer: usize,
-    lanes: usize,
-    codes: &Codes,
-    golden_thread: bool,
-    progress: &dyn Fn(u64),
-) -> (PhaseResult, Option<u64>) {
     let mut res = PhaseResult::default();
     let Some(p) = Ports::resolve(dut) else {
         res.protocol_errors += 1;
-        res.fail(dut.cycle(), PHASE, "the core lacks an AXI4-Stream port".into());
+        res.fail(
+            dut.cycle(),
+            PHASE,
+            "the core lacks an AXI4-Stream port".into(),
+        );
         return (res, None);
     };
     let channels = spec.layers()[layer].channels() as u64;
@@ -224,6 +216,23 @@ fn run_typed<T: Entry>(
         out_slot: spec.output().slot_bits(),
         out_width: spec.output().width(),
     };
+    if spec.output().width() <= 16 {
+        check::<i16>(dut, &plan, &p, golden_thread, res, progress)
+    } else {
+        check::<i32>(dut, &plan, &p, golden_thread, res, progress)
+    }
+}
+
+/// The phase with expected outputs of type `T` (see [`super::expected`] for the choice).
+fn check<T: Entry>(
+    dut: &mut AxisDut,
+    plan: &Plan,
+    p: &Ports,
+    golden_thread: bool,
+    mut res: PhaseResult,
+    progress: &dyn Fn(u64),
+) -> (PhaseResult, Option<u64>) {
+    let (spec, layer, codes, samples) = (plan.spec, plan.layer, plan.codes, plan.samples);
     let finish = |cur: Cursor<T>, mut res: PhaseResult, latency| {
         res.max_error_ulp = res.max_error_ulp.max(cur.max_error_ulp);
         res.samples = samples.min(res.beats * plan.lanes);
@@ -237,7 +246,7 @@ fn run_typed<T: Entry>(
                 at: 0,
                 max_error_ulp: 0.0,
             };
-            let latency = stream(dut, &plan, &p, &mut cur, &mut res, progress);
+            let latency = stream(dut, plan, p, &mut cur, &mut res, progress);
             finish(cur, res, latency)
         })
     } else {
@@ -253,7 +262,7 @@ fn run_typed<T: Entry>(
             at: 0,
             max_error_ulp: 0.0,
         };
-        let latency = stream(dut, &plan, &p, &mut cur, &mut res, progress);
+        let latency = stream(dut, plan, p, &mut cur, &mut res, progress);
         finish(cur, res, latency)
     }
 }
@@ -275,8 +284,8 @@ fn stream<T: Entry>(
     {
         let m = dut.model_mut();
         m.set(p.aresetn, 1);
-        m.set(p.m_tready, 1);
-        m.set(p.s_tkeep, p.s_keep_all);
+        m.set(p.m.tready, 1);
+        m.set(p.s.tkeep, p.s.keep_all);
     }
     let lanes = plan.lanes;
     let (mut next, mut received) = (0u64, 0u64);
@@ -290,34 +299,38 @@ fn stream<T: Entry>(
     let mut want = [0u64; MAX_TDATA_WORDS];
     let s_mask = mask(plan.in_slot);
     let o_mask = mask(plan.out_slot);
-    let narrow = !p.m_tdata_wide && !p.s_tdata_wide;
+    let narrow = !p.m.wide && !p.s.wide;
     // Beats left in the current packet, on each side (TLAST when it reaches 1).
     let (mut in_left, mut out_left) = (plan.packet_beats, plan.packet_beats);
     while (next < plan.beats || received < next) && idle < STALL_LIMIT {
         let m = dut.model_mut();
-        let s_ready = m.get(p.s_tready) != 0;
-        let m_valid = m.get(p.m_tvalid) != 0;
+        let s_ready = m.get(p.s.tready) != 0;
+        let m_valid = m.get(p.m.tvalid) != 0;
         let cycle = dut.cycle();
         if m_valid {
             first_out.get_or_insert(cycle);
             let b = received;
             let last = out_left == 1 || b + 1 == plan.beats;
-            out_left = if out_left == 1 { plan.packet_beats } else { out_left - 1 };
+            out_left = if out_left == 1 {
+                plan.packet_beats
+            } else {
+                out_left - 1
+            };
             if received >= next {
                 res.protocol_errors += 1;
                 res.fail(cycle, PHASE, "a beat came out that was never sent".into());
             } else {
                 let m = dut.model_mut();
                 let sideband = (
-                    m.get(p.m_tkeep),
-                    m.get(p.m_tlast) != 0,
-                    p.m_tuser.map_or(0, |u| m.get(u)),
+                    m.get(p.m.tkeep),
+                    m.get(p.m.tlast) != 0,
+                    p.m.tuser.map_or(0, |u| m.get(u)),
                 );
-                let want_side = (p.m_keep_all, last, b & p.tuser_mask);
+                let want_side = (p.m.keep_all, last, b & p.tuser_mask);
                 let full = (b + 1) * lanes <= plan.samples;
                 let mut ok = true;
                 if narrow && full {
-                    let got = m.get(p.m_tdata);
+                    let got = m.get(p.m.tdata);
                     let mut w = 0u64;
                     for i in 0..lanes {
                         match cur.next() {
@@ -331,7 +344,7 @@ fn stream<T: Entry>(
                         mismatch(plan, b, &out_words, &want, sideband, want_side, res, cycle);
                     }
                 } else {
-                    m.get_wide(p.m_tdata, &mut out_words);
+                    m.get_wide(p.m.tdata, &mut out_words);
                     want.fill(0);
                     for i in 0..lanes {
                         let y = if b * lanes + i < plan.samples {
@@ -341,9 +354,12 @@ fn stream<T: Entry>(
                             Some(plan.spec.eval_raw(plan.layer, ch, x))
                         };
                         match y {
-                            Some(y) => {
-                                put_bits(&mut want, i as u32 * plan.out_slot, plan.out_slot, y as u64)
-                            }
+                            Some(y) => put_bits(
+                                &mut want,
+                                i as u32 * plan.out_slot,
+                                plan.out_slot,
+                                y as u64,
+                            ),
                             None => ok = false,
                         }
                     }
@@ -381,7 +397,12 @@ fn stream<T: Entry>(
                 if narrow {
                     w0 |= (x as u64 & s_mask) << (i as u32 * plan.in_slot);
                 } else {
-                    put_bits(&mut in_words, i as u32 * plan.in_slot, plan.in_slot, x as u64);
+                    put_bits(
+                        &mut in_words,
+                        i as u32 * plan.in_slot,
+                        plan.in_slot,
+                        x as u64,
+                    );
                 }
                 ch += 1;
                 if ch == plan.channels {
@@ -390,28 +411,43 @@ fn stream<T: Entry>(
                 }
             }
             if narrow {
-                m.set(p.s_tdata, w0);
+                m.set(p.s.tdata, w0);
             } else {
-                m.set_wide(p.s_tdata, &in_words);
+                m.set_wide(p.s.tdata, &in_words);
             }
-            m.set(p.s_tlast, (in_left == 1 || next + 1 == plan.beats) as u64);
-            if let Some(u) = p.s_tuser {
+            m.set(p.s.tlast, (in_left == 1 || next + 1 == plan.beats) as u64);
+            if let Some(u) = p.s.tuser {
                 m.set(u, next);
             }
             packed = next;
         }
-        m.set(p.s_tvalid, offer as u64);
+        m.set(p.s.tvalid, offer as u64);
         dut.tick();
         idle += 1;
         if offer && s_ready {
             first_in.get_or_insert(cycle);
-            (in_ci, in_ch) = (in_ci + (in_ch + lanes) / plan.channels, (in_ch + lanes) % plan.channels);
-            in_left = if in_left == 1 { plan.packet_beats } else { in_left - 1 };
+            if plan.channels == 1 {
+                in_ci += lanes;
+            } else {
+                // Counters, not a division: this runs every cycle.
+                for _ in 0..lanes {
+                    in_ch += 1;
+                    if in_ch == plan.channels {
+                        in_ch = 0;
+                        in_ci += 1;
+                    }
+                }
+            }
+            in_left = if in_left == 1 {
+                plan.packet_beats
+            } else {
+                in_left - 1
+            };
             next += 1;
             idle = 0;
         }
     }
-    dut.model_mut().set(p.s_tvalid, 0);
+    dut.model_mut().set(p.s.tvalid, 0);
     if received < plan.beats {
         res.protocol_errors += 1;
         res.fail(
@@ -475,25 +511,10 @@ fn mismatch(
         let err = (out.to_f64(g_raw) - plan.spec.reference(plan.layer, ch, x)).abs() / out.ulp();
         res.max_error_ulp = res.max_error_ulp.max(err);
         let y = sign_extend(w, plan.out_slot);
-        res.fail(
-            cycle,
-            PHASE,
-            format!(
-                "lane {i}, channel {ch}: input raw {x} -> hardware slot 0x{g:x}, golden raw {y} \
-                 (slot 0x{w:x})"
-            ),
-        );
+        res.fail(cycle, PHASE, lane_mismatch(i as usize, ch, x, g, y, w));
     }
     if side != want_side {
         res.protocol_errors += 1;
-        res.fail(
-            cycle,
-            PHASE,
-            format!(
-                "sideband: got tkeep 0x{:x} tlast {} tuser 0x{:x}, want tkeep 0x{:x} tlast {} \
-                 tuser 0x{:x}",
-                side.0, side.1, side.2, want_side.0, want_side.1, want_side.2
-            ),
-        );
+        res.fail(cycle, PHASE, sideband_mismatch(side, want_side));
     }
 }

@@ -95,6 +95,23 @@ impl PhaseResult {
     }
 }
 
+/// What a failing output sample looks like in a report.
+pub(super) fn lane_mismatch(lane: usize, ch: usize, x: i64, got: u64, y: i64, want: u64) -> String {
+    format!(
+        "lane {lane}, channel {ch}: input raw {x} -> hardware slot 0x{got:x}, golden raw {y} \
+         (slot 0x{want:x})"
+    )
+}
+
+/// What a failing (tkeep, tlast, tuser) looks like in a report.
+pub(super) fn sideband_mismatch(got: (u64, bool, u64), want: (u64, bool, u64)) -> String {
+    format!(
+        "sideband: got tkeep 0x{:x} tlast {} tuser 0x{:x}, want tkeep 0x{:x} tlast {} tuser \
+         0x{:x}",
+        got.0, got.1, got.2, want.0, want.1, want.2
+    )
+}
+
 /// Checks one received beat against the predicted one, lane by lane.
 struct Checker<'a> {
     spec: &'a DatapathSpec,
@@ -144,14 +161,7 @@ impl Checker<'_> {
             res.max_error_ulp = res.max_error_ulp.max(err);
             if g != w {
                 res.mismatches += 1;
-                res.fail(
-                    cycle,
-                    phase,
-                    format!(
-                        "lane {i}, channel {ch}: input raw {x} -> hardware slot 0x{g:x}, golden \
-                         raw {y} (slot 0x{w:x})"
-                    ),
-                );
+                res.fail(cycle, phase, lane_mismatch(i, ch, x, g, y, w));
             }
         }
         if (got.keep, got.last, got.user) != (want.keep, want.last, want.user) {
@@ -159,10 +169,9 @@ impl Checker<'_> {
             res.fail(
                 cycle,
                 phase,
-                format!(
-                    "sideband: got tkeep 0x{:x} tlast {} tuser 0x{:x}, want tkeep 0x{:x} tlast \
-                     {} tuser 0x{:x}",
-                    got.keep, got.last, got.user, want.keep, want.last, want.user
+                sideband_mismatch(
+                    (got.keep, got.last, got.user),
+                    (want.keep, want.last, want.user),
                 ),
             );
         }
@@ -218,7 +227,15 @@ pub fn exhaustive(
     progress: &dyn Fn(u64),
 ) -> (PhaseResult, Option<u64>) {
     let codes = exhaustive_codes(spec, layer, opts);
-    full_rate::run(dut, spec, layer, layout.lanes, &codes, opts.golden_thread, progress)
+    full_rate::run(
+        dut,
+        spec,
+        layer,
+        layout.lanes,
+        &codes,
+        opts.golden_thread,
+        progress,
+    )
 }
 
 /// Stimulus for the stress phase, drawn from a seeded generator.
