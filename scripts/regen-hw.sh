@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates hw/, the checked-in IP of the bundled example (tests/hw_fresh.rs fails when it is
+# Regenerates hw/, the checked-in IP of the bundled examples (tests/hw_fresh.rs fails when it is
 # stale). Run from anywhere; the command recorded in the files is the one below, verbatim.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
+# Each line below is also in tests/hw_fresh.rs (HW_EXAMPLES): keep them equal.
 ./target/release/repact-hw gen --weights examples/repact-digits/bn/model.safetensors --out hw/repact-digits-bn
+./target/release/repact-hw gen --weights examples/mobilenetv3-style/weights.json --out hw/mobilenetv3-style
