@@ -32,6 +32,7 @@ use repact_hw::flow::{generate, write_bundle, GenOptions};
 use repact_hw::manifest::{CoeffMode, CoreEntry, Manifest};
 use repact_hw::model::{Layer, LayerKind, Network};
 use repact_hw::sim::axis_bench::{AxisDut, StreamLayout, CLOCK};
+use repact_hw::sim::expected::{compute_block, Codes};
 use repact_hw::sim::jobs::{default_jobs, verify_all};
 use repact_hw::sim::ports::{Dir, Port};
 use repact_hw::sim::run::RunOptions;
@@ -472,6 +473,42 @@ fn part1(net: &Network, work: &Path, n: u64, rounds: u64) {
             ),
         }
     }
+    // What the checking bench spends on the golden model: expected outputs and their f64
+    // error, block by block, outside the simulation loop.
+    let spec = subjects[0]
+        .manifest
+        .spec_for(subjects[0].core())
+        .expect("spec");
+    let codes = Codes::Range {
+        min: spec.input().min_raw(),
+        count: 1 << 16,
+    };
+    let mut golden = f64::MAX;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for _ in 0..16 {
+            std::hint::black_box(compute_block::<i16>(&spec, 0, &codes, 0, 1 << 16));
+        }
+        golden = golden.min(t.elapsed().as_secs_f64());
+    }
+    let mut raw_only = f64::MAX;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let mut sum = 0i64;
+        for _ in 0..16 {
+            for x in spec.input().min_raw()..=spec.input().max_raw() {
+                sum = sum.wrapping_add(spec.eval_raw(0, 0, x));
+            }
+        }
+        std::hint::black_box(sum);
+        raw_only = raw_only.min(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "    golden model, expected-output blocks with their f64 error: {:.1} M samples/s \
+         (eval_raw alone: {:.1} M samples/s)",
+        16.0 * 65536.0 / golden / 1e6,
+        16.0 * 65536.0 / raw_only / 1e6
+    );
     for (s, b) in subjects.iter().zip(&best) {
         let raw = n as f64 * s.lanes as f64 / b.rust;
         println!(
@@ -884,7 +921,7 @@ fn scaling_svg(by_width: &[(f64, f64)], by_channels: &[(f64, f64, f64)]) -> Stri
     let (c0, c1) = (cx[0].log2(), cx[cx.len() - 1].log2());
     panel(
         pw + 2.0 * m,
-        "verify time vs channels (ap_fixed<16,6>)",
+        "verify time vs channels (ap_fixed&lt;16,6&gt;)",
         "channels C (log)",
         &cx,
         &[
