@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use repact_hw::sim::ports::Port;
+use repact_hw::hdl::Port;
 use repact_hw::sim::verilator::{self, BuildOptions, VerilatedModel};
 
 const MAC3: &str = r#"

@@ -29,12 +29,12 @@ use std::time::{Duration, Instant};
 
 use repact_hw::fixedpoint::{ApFixed, SpecOptions};
 use repact_hw::flow::{generate, write_bundle, GenOptions};
+use repact_hw::hdl::Port;
 use repact_hw::manifest::{CoeffMode, CoreEntry, Manifest};
 use repact_hw::model::{Layer, LayerKind, Network};
-use repact_hw::sim::axis_bench::{AxisDut, StreamLayout, CLOCK};
+use repact_hw::sim::axis_bench::{AxisDut, CLOCK};
 use repact_hw::sim::expected::{compute_block, Codes};
 use repact_hw::sim::jobs::{default_jobs, verify_all};
-use repact_hw::sim::ports::{Dir, Port};
 use repact_hw::sim::run::RunOptions;
 use repact_hw::sim::verify::{exhaustive, VerifyOptions};
 use repact_hw::sim::verilator::{self, BuildOptions, VerilatedModel};
@@ -127,26 +127,9 @@ fn gen_options(lanes: usize, layer: Option<&str>) -> GenOptions {
     }
 }
 
-/// The simulator's port list of a core, as `verify_core` builds it.
-fn sim_ports(core: &CoreEntry) -> Vec<Port> {
-    core.ports
-        .iter()
-        .map(|p| Port {
-            name: p.name.clone(),
-            width: p.width,
-            dir: if p.dir == "out" {
-                Dir::Output
-            } else {
-                Dir::Input
-            },
-        })
-        .collect()
-}
-
 fn port_width(core: &CoreEntry, name: &str) -> u32 {
-    core.ports
-        .iter()
-        .find(|p| p.name == name)
+    core.interface
+        .port(name)
         .unwrap_or_else(|| panic!("core has no port {name}"))
         .width
 }
@@ -169,8 +152,8 @@ impl Subject {
         let verilog = std::fs::read_to_string(dir.join(&core.file)).expect("verilog");
         let model = verilator::build(
             &verilog,
-            &core.top,
-            &sim_ports(core),
+            &core.interface.top,
+            &core.interface.ports,
             CLOCK,
             cache,
             &BuildOptions::default(),
@@ -233,12 +216,7 @@ fn rust_loop(m: &mut VerilatedModel, keep: u64, n: u64) -> (f64, u64) {
 fn checked_loop(s: &Subject, reps: u64, golden_thread: bool) -> (f64, u64) {
     let core = s.core();
     let spec = s.manifest.spec_for(core).expect("spec");
-    let layout = StreamLayout {
-        lanes: core.lanes,
-        in_slot: spec.input().slot_bits(),
-        out_slot: spec.output().slot_bits(),
-        tuser_width: core.tuser_width,
-    };
+    let layout = core.interface.stream;
     let opts = VerifyOptions {
         golden_thread,
         ..VerifyOptions::default()
@@ -249,7 +227,7 @@ fn checked_loop(s: &Subject, reps: u64, golden_thread: bool) -> (f64, u64) {
     for _ in 0..reps {
         let (res, latency) = exhaustive(&mut dut, &spec, 0, &layout, &opts, &|_| {});
         assert!(res.passed(), "{:?}", res.first_failure);
-        assert_eq!(latency, Some(core.latency_cycles as u64));
+        assert_eq!(latency, Some(core.interface.latency_cycles as u64));
         samples += res.samples;
     }
     (t0.elapsed().as_secs_f64(), samples)
@@ -284,7 +262,7 @@ fn cxx_loop(s: &Subject, n: u64, cache: &Path) -> Result<(f64, u64), String> {
         let st = Command::new("verilator")
             .current_dir(&dir)
             .args(["--cc", "--Mdir", "obj", "--prefix", "Vtop", "--top-module"])
-            .arg(&core.top)
+            .arg(&core.interface.top)
             .arg("core.v")
             .status()
             .map_err(|e| e.to_string())?;

@@ -1,16 +1,16 @@
 //! `gen`: weights in, a complete IP directory out. Everything is generated in memory first and
 //! written at once, so an error leaves no half-written directory behind.
 
+use crate::bundle::{BuiltCore, IpBundle};
 use crate::escape;
 use crate::fixedpoint::{DatapathSpec, SpecOptions};
-use crate::hdl::{self, CoreOptions, GeneratedCore, PortDir};
+use crate::hdl::{self, CoreOptions};
 use crate::manifest::{
-    sha256_hex, CoeffMode, CoreEntry, Manifest, PortEntry, SpecSettings, MANIFEST_FILE,
-    MANIFEST_VERSION,
+    sha256_hex, CoeffMode, CoreEntry, Manifest, SpecSettings, MANIFEST_FILE, MANIFEST_VERSION,
 };
 use crate::model::{fold, FoldedLayer, Network};
-use crate::staging;
-use crate::{Error, Result};
+use crate::package::{self, PackageOptions};
+use crate::{staging, Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -32,61 +32,63 @@ pub struct GenOptions {
     /// The command line, recorded in headers and the manifest.
     pub command_line: String,
     /// Vivado packaging: VLNV, clock, part, optional Yosys estimate.
-    pub package: crate::package::PackageOptions,
+    pub package: PackageOptions,
 }
 
-/// A generated IP directory, still in memory.
-#[derive(Debug)]
-pub struct IpBundle {
-    /// Relative path → contents, in a stable order.
-    pub files: BTreeMap<String, Vec<u8>>,
-    /// The manifest (also in `files`).
-    pub manifest: Manifest,
-    /// One spec per core.
-    pub specs: Vec<DatapathSpec>,
-    /// The cores.
-    pub cores: Vec<GeneratedCore>,
+/// Builds the cores of `layers`: one per layer with baked coefficients, or one for all with
+/// run-time coefficients.
+fn build_cores(layers: &[FoldedLayer], name: &str, opts: &GenOptions) -> Result<Vec<BuiltCore>> {
+    let core_options = |top_name: String| CoreOptions {
+        top_name,
+        lanes: opts.lanes,
+        tuser_width: opts.tuser_width,
+        command_line: opts.command_line.clone(),
+    };
+    match opts.coeffs {
+        CoeffMode::Baked => {
+            let mut tops = BTreeMap::new();
+            let mut cores = Vec::new();
+            for (i, l) in layers.iter().enumerate() {
+                let spec = DatapathSpec::build(std::slice::from_ref(l), &opts.spec)?;
+                let top = if layers.len() == 1 {
+                    name.to_string()
+                } else {
+                    hdl::sanitize_identifier(&format!("{name}_{}", l.name))
+                };
+                // Case-insensitive: on macOS and Windows `A.v` and `a.v` are one file.
+                if let Some(other) = tops.insert(top.to_ascii_lowercase(), l.name.clone()) {
+                    return Err(Error::Usage(format!(
+                        "layers `{other}` and `{}` both become module `{top}`; rename one",
+                        l.name
+                    )));
+                }
+                let core = hdl::generate_baked(&spec, 0, &core_options(top))?;
+                cores.push(BuiltCore::new(core, spec, vec![i]));
+            }
+            Ok(cores)
+        }
+        CoeffMode::Axilite => {
+            // One core for every layer: shared formats and widths, coefficients in registers.
+            let spec = DatapathSpec::build(layers, &opts.spec)?;
+            let core = hdl::generate_axilite(&spec, &core_options(name.to_string()))?;
+            Ok(vec![BuiltCore::new(
+                core,
+                spec,
+                (0..layers.len()).collect(),
+            )])
+        }
+    }
 }
 
-fn port_entries(core: &GeneratedCore) -> Vec<PortEntry> {
-    core.ports
-        .iter()
-        .map(|p| PortEntry {
-            name: p.name.clone(),
-            width: p.width,
-            dir: match p.dir {
-                PortDir::In => "in".into(),
-                PortDir::Out => "out".into(),
-            },
-        })
-        .collect()
-}
-
-/// The cores generated so far, with their files, specs and manifest entries.
-#[derive(Default)]
-struct Collected {
-    files: BTreeMap<String, Vec<u8>>,
-    cores: Vec<GeneratedCore>,
-    specs: Vec<DatapathSpec>,
-    entries: Vec<CoreEntry>,
-}
-
-fn add_core(out: &mut Collected, core: GeneratedCore, spec: DatapathSpec, layers: Vec<usize>) {
-    let file = format!("hdl/{}", core.file_name);
-    out.entries.push(CoreEntry {
-        top: core.top.clone(),
-        file: file.clone(),
-        layers,
-        lanes: core.lanes,
-        tuser_width: core.tuser_width,
-        s_tdata_width: core.s_tdata_width,
-        m_tdata_width: core.m_tdata_width,
-        latency_cycles: core.latency_cycles,
-        ports: port_entries(&core),
-    });
-    out.files.insert(file, core.verilog.clone().into_bytes());
-    out.specs.push(spec);
-    out.cores.push(core);
+/// The manifest entry of a built core.
+fn core_entry(core: &BuiltCore) -> Result<CoreEntry> {
+    Ok(CoreEntry {
+        file: core.verilog_path(),
+        layers: core.layers.clone(),
+        interface: core.interface.clone(),
+        spec: serde_json::to_value(&core.spec)
+            .map_err(|e| Error::Internal(format!("cannot serialize the spec: {e}")))?,
+    })
 }
 
 /// Refuses layer names that cannot become file names: too long, or two names that map to the
@@ -117,7 +119,8 @@ fn check_layer_names(layers: &[FoldedLayer]) -> Result<()> {
     Ok(())
 }
 
-/// Folds, quantizes and generates every core for `net`.
+/// Folds, quantizes and generates every core for `net`, then packages them: every file of
+/// the IP directory, in memory.
 pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
     let layers: Vec<FoldedLayer> = match &opts.layer {
         Some(name) => vec![fold(net.layer(name)?)?],
@@ -131,83 +134,41 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
         )));
     }
     check_layer_names(&layers)?;
-    let mut out = Collected::default();
-    match opts.coeffs {
-        CoeffMode::Baked => {
-            let mut tops = BTreeMap::new();
-            for (i, l) in layers.iter().enumerate() {
-                let spec = DatapathSpec::build(std::slice::from_ref(l), &opts.spec)?;
-                let top = if layers.len() == 1 {
-                    name.clone()
-                } else {
-                    hdl::sanitize_identifier(&format!("{name}_{}", l.name))
-                };
-                // Case-insensitive: on macOS and Windows `A.v` and `a.v` are one file.
-                if let Some(other) = tops.insert(top.to_ascii_lowercase(), l.name.clone()) {
-                    return Err(Error::Usage(format!(
-                        "layers `{other}` and `{}` both become module `{top}`; rename one",
-                        l.name
-                    )));
-                }
-                let core = hdl::generate_baked(
-                    &spec,
-                    0,
-                    &CoreOptions {
-                        top_name: top,
-                        lanes: opts.lanes,
-                        tuser_width: opts.tuser_width,
-                        command_line: opts.command_line.clone(),
-                    },
-                )?;
-                add_core(&mut out, core, spec, vec![i]);
-            }
-        }
-        CoeffMode::Axilite => {
-            // One core for every layer: shared formats and widths, coefficients in registers.
-            let spec = DatapathSpec::build(&layers, &opts.spec)?;
-            let core = hdl::generate_axilite(
-                &spec,
-                &CoreOptions {
-                    top_name: name.clone(),
-                    lanes: opts.lanes,
-                    tuser_width: opts.tuser_width,
-                    command_line: opts.command_line.clone(),
-                },
-            )?;
-            add_core(&mut out, core, spec, (0..layers.len()).collect());
-        }
-    }
+    let cores = build_cores(&layers, &name, opts)?;
+    package::check_request(&cores, &opts.package)?;
+    // The one step that runs an external tool (Yosys), before any file is made.
+    let estimate = if opts.package.estimate {
+        Some(package::estimate_resources(&cores, &opts.spec)?)
+    } else {
+        None
+    };
+    let mut files: BTreeMap<String, Vec<u8>> = cores
+        .iter()
+        .map(|c| (c.verilog_path(), c.verilog.clone().into_bytes()))
+        .collect();
+    let packaged = package::package_files(&cores, &files, estimate.as_ref(), &opts.package)?;
+    files.extend(packaged);
     let manifest = Manifest {
         repact_ip: MANIFEST_VERSION,
         generator: format!("repact-hw {}", env!("CARGO_PKG_VERSION")),
         command_line: opts.command_line.clone(),
-        coeffs: opts.coeffs,
         spec: SpecSettings::from_options(&opts.spec),
         layers,
-        cores: out.entries,
-        files: BTreeMap::new(),
+        cores: cores.iter().map(core_entry).collect::<Result<_>>()?,
+        // Every file with its hash: `verify` checks them, and a later `gen` into the same
+        // directory can tell its own untouched output from anything a user put there.
+        files: files
+            .iter()
+            .map(|(path, bytes)| (path.clone(), sha256_hex(bytes)))
+            .collect(),
+        source: PathBuf::from(MANIFEST_FILE),
     };
-    out.files
-        .insert(MANIFEST_FILE.to_string(), manifest_json(&manifest)?);
-    let mut bundle = IpBundle {
-        files: out.files,
+    files.insert(MANIFEST_FILE.to_string(), manifest_json(&manifest)?);
+    Ok(IpBundle {
+        files,
         manifest,
-        specs: out.specs,
-        cores: out.cores,
-    };
-    let packaged = crate::package::package_files(&bundle, &opts.package)?;
-    bundle.files.extend(packaged);
-    // Record every file with its hash, so a later `gen` into the same directory can tell its
-    // own untouched output from anything a user put there.
-    bundle.manifest.files = bundle
-        .files
-        .iter()
-        .filter(|(rel, _)| rel.as_str() != MANIFEST_FILE)
-        .map(|(rel, bytes)| (rel.clone(), sha256_hex(bytes)))
-        .collect();
-    let json = manifest_json(&bundle.manifest)?;
-    bundle.files.insert(MANIFEST_FILE.to_string(), json);
-    Ok(bundle)
+        cores,
+    })
 }
 
 fn manifest_json(m: &Manifest) -> Result<Vec<u8>> {
@@ -246,21 +207,20 @@ pub fn write_bundle(bundle: &IpBundle, dir: &Path) -> Result<()> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    // Staging entries are removed on any error, on SIGINT/SIGTERM, and swept by a later run
-    // if this process is killed (see `staging`).
-    let tmp = staging::dir(&parent, "gen").map_err(|e| Error::io(&parent, e))?;
+    // A registered staging directory: removed on any error, on SIGINT/SIGTERM, and — left by
+    // a killed gen — by the next gen writing here.
+    let staged = staging::dir(&parent, "gen").map_err(|e| Error::io(&parent, e))?;
     for (rel, bytes) in &bundle.files {
-        let path = tmp.path().join(rel);
-        if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
-        }
-        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+        staged
+            .write_file(Path::new(rel), bytes)
+            .map_err(|e| Error::io(staged.path().join(rel), e))?;
     }
     if replacing {
-        // Old output renamed aside, new renamed in, old removed; put back if that fails.
-        tmp.replace_dir(&target)
+        // The old output is moved aside, the new one put in its place (the old one moved back
+        // if that fails), then the old one removed.
+        staged.replace_dir(&target)
     } else {
-        tmp.commit(|staged| std::fs::rename(staged, &target))
+        staged.commit(|tmp| std::fs::rename(tmp, &target))
     }
     .map_err(|e| Error::io(&target, e))
 }

@@ -5,6 +5,7 @@
 //! the single description of the integer datapath that both the golden model and the HDL
 //! generator follow.
 
+pub mod bundle;
 pub mod error;
 pub mod escape;
 pub mod fit;

@@ -1,20 +1,25 @@
-//! `repact_ip.json`: what `gen` wrote and everything `verify` needs to rebuild the golden model
-//! and drive the cores — the folded layers, the options the spec was built with, and each
-//! core's file, ports and latency.
+//! `repact_ip.json`: what `gen` wrote and everything `verify` needs — the folded layers, the
+//! options the specs were built with, each core's interface (as the HDL generator produced it)
+//! and built spec, and a SHA-256 of every other file written.
 
 use crate::fixedpoint::{ApFixed, DatapathSpec, SpecOptions};
+use crate::hdl::{Coefficients, CoreInterface};
 use crate::model::FoldedLayer;
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// File name of the manifest inside a generated IP directory.
 pub const MANIFEST_FILE: &str = "repact_ip.json";
-/// Version of the manifest layout.
-pub const MANIFEST_VERSION: u32 = 2;
+/// Version of the manifest layout. 2 added `files` (the hash of every file written); 3: cores
+/// carry their [`CoreInterface`] and built spec, formats are validated on reading, and the
+/// coefficient mode is the interface's (no top-level `coeffs`).
+pub const MANIFEST_VERSION: u32 = 3;
 
-/// How coefficients reach the hardware.
+/// How the user asked for coefficients to reach the hardware (`gen --coeffs`). A built core
+/// states its mode in [`CoreInterface::coefficients`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum CoeffMode {
@@ -24,13 +29,29 @@ pub enum CoeffMode {
     Axilite,
 }
 
+/// An [`ApFixed`] as its `ap_fixed<W,I>` text, validated when read.
+mod format_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(f: &ApFixed, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(f)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<ApFixed, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<ApFixed>().map_err(serde::de::Error::custom)
+    }
+}
+
 /// The options a spec was built with, in a form that survives JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpecSettings {
     /// Input format, `ap_fixed<W,I>`.
-    pub input: String,
+    #[serde(with = "format_text")]
+    pub input: ApFixed,
     /// Output format, `ap_fixed<W,I>`.
-    pub output: String,
+    #[serde(with = "format_text")]
+    pub output: ApFixed,
     /// Error budget in output ULPs.
     pub max_error_ulp: f64,
     /// Multiplier operand limit.
@@ -41,56 +62,52 @@ impl SpecSettings {
     /// From the options used to build.
     pub fn from_options(o: &SpecOptions) -> Self {
         SpecSettings {
-            input: o.input.to_string(),
-            output: o.output.to_string(),
+            input: o.input,
+            output: o.output,
             max_error_ulp: o.max_error_ulp,
             max_coef_width: o.max_coef_width,
         }
     }
 
-    /// Back to options (formats re-validated).
-    pub fn to_options(&self) -> Result<SpecOptions> {
-        Ok(SpecOptions {
-            input: self.input.parse::<ApFixed>()?,
-            output: self.output.parse::<ApFixed>()?,
+    /// Back to options.
+    pub fn to_options(&self) -> SpecOptions {
+        SpecOptions {
+            input: self.input,
+            output: self.output,
             max_error_ulp: self.max_error_ulp,
             max_coef_width: self.max_coef_width,
-        })
+        }
     }
-}
-
-/// A top-level port as recorded in the manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PortEntry {
-    /// Name.
-    pub name: String,
-    /// Bits.
-    pub width: u32,
-    /// `in` or `out`.
-    pub dir: String,
 }
 
 /// One generated core.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CoreEntry {
-    /// Top module.
-    pub top: String,
     /// Verilog file, relative to the IP directory.
     pub file: String,
-    /// Indices into [`Manifest::layers`] the core implements (one for a baked core).
+    /// Indices into [`Manifest::layers`] of the folded layers the core's spec was built from,
+    /// in the spec's layer order.
     pub layers: Vec<usize>,
-    /// Samples per beat.
-    pub lanes: usize,
-    /// `tuser` width.
-    pub tuser_width: u32,
-    /// `s_axis_tdata` width.
-    pub s_tdata_width: u32,
-    /// `m_axis_tdata` width.
-    pub m_tdata_width: u32,
-    /// Accepted input beat to valid output beat, in clock edges.
-    pub latency_cycles: usize,
-    /// Top ports in order.
-    pub ports: Vec<PortEntry>,
+    /// The interface, as the HDL generator produced it.
+    pub interface: CoreInterface,
+    /// The spec `gen` built, serialized: `verify` re-solves the spec from `layers` and checks
+    /// it equals this before trusting the golden model.
+    pub spec: serde_json::Value,
+}
+
+impl CoreEntry {
+    /// Top module.
+    pub fn top(&self) -> &str {
+        &self.interface.top
+    }
+}
+
+/// The SHA-256 of `bytes`, lowercase hex: how [`Manifest::files`] records a file.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The manifest of a generated IP directory.
@@ -102,27 +119,23 @@ pub struct Manifest {
     pub generator: String,
     /// The command that generated the directory.
     pub command_line: String,
-    /// How coefficients reach the hardware.
-    pub coeffs: CoeffMode,
     /// Options every spec was built with.
     pub spec: SpecSettings,
     /// The folded layers, in weights-file order.
     pub layers: Vec<FoldedLayer>,
     /// The cores.
     pub cores: Vec<CoreEntry>,
-    /// Every other file `gen` wrote into the directory: relative path → SHA-256 (lower-case
-    /// hex). `gen` replaces an existing directory only when it holds exactly these files,
-    /// unchanged, so nothing a user added or edited is ever deleted.
+    /// Every other file `gen` wrote (relative path, `/`-separated) and its SHA-256
+    /// ([`sha256_hex`]).
     pub files: BTreeMap<String, String>,
+    /// Where the manifest was read from (named in errors; `repact_ip.json` for one built in
+    /// memory).
+    #[serde(skip, default = "default_source")]
+    pub source: PathBuf,
 }
 
-/// SHA-256 of `bytes` as lower-case hex, as [`Manifest::files`] records it.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+fn default_source() -> PathBuf {
+    PathBuf::from(MANIFEST_FILE)
 }
 
 impl Manifest {
@@ -130,35 +143,153 @@ impl Manifest {
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join(MANIFEST_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let m: Manifest = serde_json::from_str(&text)
-            .map_err(|e| Error::manifest(&path, format!("not a repact-hw IP manifest ({e})")))?;
-        if m.repact_ip != MANIFEST_VERSION {
+        Self::parse(&text, &path)
+    }
+
+    /// Parses and checks the text of a manifest read from `path` (named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct Version {
+            repact_ip: u32,
+        }
+        let version: Version = serde_json::from_str(text)
+            .map_err(|e| Error::manifest(path, format!("not a repact-hw IP manifest ({e})")))?;
+        if version.repact_ip != MANIFEST_VERSION {
             return Err(Error::manifest(
-                &path,
+                path,
                 format!(
-                    "manifest version {} is not supported (this tool reads {MANIFEST_VERSION})",
-                    m.repact_ip
+                    "manifest version {} is not supported (this tool reads {MANIFEST_VERSION}); \
+                     regenerate the directory with `repact-hw gen`",
+                    version.repact_ip
                 ),
             ));
         }
+        let mut m: Manifest = serde_json::from_str(text)
+            .map_err(|e| Error::manifest(path, format!("not a repact-hw IP manifest ({e})")))?;
+        m.source = path.to_path_buf();
         for c in &m.cores {
             if c.layers.is_empty() || c.layers.iter().any(|&i| i >= m.layers.len()) {
                 return Err(Error::manifest(
-                    &path,
-                    format!("core `{}` names layers that are not in the manifest", c.top),
+                    path,
+                    format!(
+                        "core `{}` names layers that are not in the manifest",
+                        c.top()
+                    ),
                 ));
+            }
+            if let Coefficients::Baked { layer } = c.interface.coefficients {
+                if layer >= c.layers.len() {
+                    return Err(Error::manifest(
+                        path,
+                        format!(
+                            "core `{}` bakes in layer {layer} of its spec, which has {}",
+                            c.top(),
+                            c.layers.len()
+                        ),
+                    ));
+                }
             }
         }
         Ok(m)
     }
 
-    /// Rebuilds the spec of `core` exactly as `gen` built it.
-    pub fn spec_for(&self, core: &CoreEntry) -> Result<DatapathSpec> {
-        let layers: Vec<FoldedLayer> = core
-            .layers
+    /// The folded layers `core`'s spec is built from.
+    pub fn core_layers(&self, core: &CoreEntry) -> Vec<FoldedLayer> {
+        core.layers
             .iter()
             .map(|&i| self.layers[i].clone())
-            .collect();
-        DatapathSpec::build(&layers, &self.spec.to_options()?)
+            .collect()
+    }
+
+    /// Rebuilds the spec of `core` exactly as `gen` built it, and checks it serializes to the
+    /// spec `gen` recorded: the error names the first layer (and field) that differs.
+    pub fn spec_for(&self, core: &CoreEntry) -> Result<DatapathSpec> {
+        let spec = DatapathSpec::build(&self.core_layers(core), &self.spec.to_options())?;
+        let rebuilt = serde_json::to_value(&spec)
+            .map_err(|e| Error::Internal(format!("cannot serialize the spec: {e}")))?;
+        if let Some(at) = first_difference(&core.spec, &rebuilt, String::new()) {
+            let layer = spec_layer_name(&spec, &at);
+            return Err(Error::manifest(
+                &self.source,
+                format!(
+                    "core `{}`{layer}: the spec rebuilt from the folded layers differs from the \
+                     one `gen` recorded at `{at}` (generated by another version of repact-hw, \
+                     or the manifest was edited); regenerate the directory",
+                    core.top()
+                ),
+            ));
+        }
+        Ok(spec)
+    }
+}
+
+/// ``, layer `name` `` when the JSON path `at` (`layers[i]...`) is inside a layer of `spec`.
+fn spec_layer_name(spec: &DatapathSpec, at: &str) -> String {
+    at.strip_prefix("layers[")
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|i| i.parse::<usize>().ok())
+        .and_then(|i| spec.layers().get(i))
+        .map_or(String::new(), |l| format!(", layer `{}`", l.name()))
+}
+
+/// The JSON path of the first place `a` and `b` differ (`None` when equal), e.g.
+/// `layers[2].coefs[0][1].k0`.
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    let join = |key: &str| {
+        if at.is_empty() {
+            key.to_string()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
+                (Some(p), Some(q)) => first_difference(p, q, join(k)),
+                _ => Some(join(k)),
+            })
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            let inner = x
+                .iter()
+                .zip(y)
+                .enumerate()
+                .find_map(|(i, (p, q))| first_difference(p, q, format!("{at}[{i}]")));
+            match inner {
+                Some(d) => Some(d),
+                None if x.len() != y.len() => {
+                    Some(if at.is_empty() { "(root)".into() } else { at })
+                }
+                None => None,
+            }
+        }
+        _ if a == b => None,
+        _ => Some(if at.is_empty() { "(root)".into() } else { at }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn first_difference_names_the_path() {
+        let a = json!({"layers": [{"name": "a", "coefs": [[1, 2]]}], "shift1": 3});
+        let mut b = a.clone();
+        assert_eq!(first_difference(&a, &b, String::new()), None);
+        b["layers"][0]["coefs"][0][1] = json!(5);
+        assert_eq!(
+            first_difference(&a, &b, String::new()).as_deref(),
+            Some("layers[0].coefs[0][1]")
+        );
+        let mut c = a.clone();
+        c["shift1"] = json!(4);
+        assert_eq!(
+            first_difference(&a, &c, String::new()).as_deref(),
+            Some("shift1")
+        );
     }
 }

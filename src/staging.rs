@@ -11,7 +11,8 @@
 //! links, whose pid no longer runs (checked in `/proc`; without `/proc` nothing is swept).
 //! Nothing else is ever removed.
 //!
-//! Hooking a writer in: `let s = staging::dir(parent, "gen")?;` write into `s.path()`, then
+//! Hooking a writer in: `let s = staging::dir(parent, "gen")?;` write with
+//! [`Staged::write_file`] (a staging file: through the `File` [`file`] returns), then
 //! `s.commit(|tmp| std::fs::rename(tmp, dest))` (or `s.replace_dir(dest)` to replace an existing
 //! directory the caller has checked may go). The commit runs under the registry lock, so a
 //! signal arriving during the rename waits for it: the destination is either complete or
@@ -54,6 +55,25 @@ impl Staged {
     /// Where to write.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Writes `bytes` to `rel` inside a staging directory, creating its parent directories.
+    /// The write runs under the registry lock, so it cannot race the signal handler: once the
+    /// handler has removed the directory (and holds the lock until the process exits), nothing
+    /// recreates it. Write into staging directories only through this.
+    pub fn write_file(&self, rel: &Path, bytes: &[u8]) -> io::Result<()> {
+        let reg = registry();
+        if !reg.iter().any(|(id, ..)| *id == self.id) {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "the staging directory was removed (interrupted)",
+            ));
+        }
+        let path = self.path.join(rel);
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        std::fs::write(&path, bytes)
     }
 
     /// Moves the staging entry into place with `install` (usually a rename), under the

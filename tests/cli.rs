@@ -6,26 +6,12 @@ use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
+use common::{example, gen_one_layer, repact_hw as run, rewrite_as_generated, stderr, stdout};
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_repact-hw"))
-}
-
-fn example(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/repact-digits")
-        .join(rel)
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]
@@ -330,24 +316,14 @@ fn gen_is_deterministic_and_verify_passes_on_it() {
 fn verify_fails_with_exit_code_2_on_a_mutated_core() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ip");
-    let o = run(&[
-        "gen",
-        "--weights",
-        example("bn/model.safetensors").to_str().unwrap(),
-        "--out",
-        dir.to_str().unwrap(),
-        "--layer",
-        "block1.act",
-        "--name",
-        "act1",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v = dir.join("hdl/act1.v");
-    let text = std::fs::read_to_string(&v).unwrap();
-    // Flipping the LSB of in-range outputs: a one-ULP error the bench must see.
+    gen_one_layer(&dir, "block1.act", "act1");
+    let text = std::fs::read_to_string(dir.join("hdl/act1.v")).unwrap();
+    // Flipping the LSB of in-range outputs: a one-ULP error the bench must see. Both copies
+    // and their recorded hashes change, as a buggy generator would write them: only the
+    // simulation can catch this.
     let bad = text.replacen("q_fits ? q[15:0]", "q_fits ? q[15:0] ^ 16'd1", 1);
     assert_ne!(bad, text, "the mutation must apply");
-    std::fs::write(&v, bad).unwrap();
+    rewrite_as_generated(&dir, &["hdl/act1.v", "ip/act1/hdl/act1.v"], bad.as_bytes());
     let vcd = tmp.path().join("fail.vcd");
     let o = run(&[
         "verify",
@@ -362,7 +338,180 @@ fn verify_fails_with_exit_code_2_on_a_mutated_core() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     let s = stdout(&o);
     assert!(s.contains("FAIL") && s.contains("first failure"), "{s}");
+    assert!(s.contains(&format!(
+        "waveform around the first failure: {}\n",
+        vcd.display()
+    )));
     assert!(vcd.metadata().unwrap().len() > 0);
+}
+
+/// `verify DIR [extra]` on a freshly generated one-layer directory after `tamper`; returns the
+/// output and the directory (in a temporary directory dropped with the third value).
+fn verify_after(
+    tamper: impl FnOnce(&Path),
+    extra: &[&str],
+) -> (Output, PathBuf, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ip");
+    gen_one_layer(&dir, "block2.act", "act2");
+    tamper(&dir);
+    let mut args = vec!["verify", dir.to_str().unwrap(), "--stress-beats", "1000"];
+    args.extend(extra);
+    let o = run(&args);
+    (o, dir, tmp)
+}
+
+/// Asserts `verify` refuses the directory after `tamper` with exit code 1 and exactly the
+/// message `message(dir)` (`error: ` and the newline added).
+fn verify_refuses(tamper: impl FnOnce(&Path), message: impl Fn(&Path) -> String) {
+    let (o, dir, _tmp) = verify_after(tamper, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert_eq!(stderr(&o), format!("error: {}\n", message(&dir)));
+    assert!(!stdout(&o).contains("match"), "{}", stdout(&o));
+}
+
+/// Edits the manifest of `dir` as JSON.
+fn edit_manifest(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join("repact_ip.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut m);
+    std::fs::write(&path, m.to_string()).unwrap();
+}
+
+/// `"<dir>/<rel>: missing: …"`, the message for a listed file that is gone.
+fn missing(dir: &Path, rel: &str) -> String {
+    format!(
+        "{}: missing: repact_ip.json lists it as written by `gen`",
+        dir.join(rel).display()
+    )
+}
+
+#[test]
+fn verify_fails_when_the_packaged_copy_vivado_uses_is_edited() {
+    verify_refuses(
+        |dir| {
+            let v = dir.join("ip/act2/hdl/act2.v");
+            let text = std::fs::read_to_string(&v).unwrap();
+            std::fs::write(&v, text + "// an edit Vivado would synthesize\n").unwrap();
+        },
+        |dir| {
+            format!(
+                "{}: changed since `gen` wrote it (its SHA-256 is not the one repact_ip.json \
+                 records); regenerate the directory instead of editing it",
+                dir.join("ip/act2/hdl/act2.v").display()
+            )
+        },
+    );
+}
+
+#[test]
+fn verify_fails_when_the_packaged_copy_is_edited_and_its_hash_updated() {
+    // A manifest edited to match the edit: the copy still differs from what is simulated.
+    verify_refuses(
+        |dir| rewrite_as_generated(dir, &["ip/act2/hdl/act2.v"], b"module act2; endmodule\n"),
+        |dir| {
+            format!(
+                "{}: differs from {}, the Verilog that is simulated: Vivado would use a core \
+                 nobody verified",
+                dir.join("ip/act2/hdl/act2.v").display(),
+                dir.join("hdl/act2.v").display()
+            )
+        },
+    );
+}
+
+#[test]
+fn verify_fails_when_the_packaged_copy_is_deleted() {
+    verify_refuses(
+        |dir| std::fs::remove_file(dir.join("ip/act2/hdl/act2.v")).unwrap(),
+        |dir| missing(dir, "ip/act2/hdl/act2.v"),
+    );
+}
+
+#[test]
+fn verify_fails_when_component_xml_is_deleted() {
+    verify_refuses(
+        |dir| std::fs::remove_file(dir.join("ip/act2/component.xml")).unwrap(),
+        |dir| missing(dir, "ip/act2/component.xml"),
+    );
+}
+
+#[test]
+fn verify_fails_when_the_manifest_stops_listing_component_xml() {
+    verify_refuses(
+        |dir| {
+            edit_manifest(dir, |m| {
+                let files = m["files"].as_object_mut().unwrap();
+                files.remove("ip/act2/component.xml").unwrap();
+            });
+            std::fs::remove_file(dir.join("ip/act2/component.xml")).unwrap();
+        },
+        |dir| {
+            format!(
+                "{}: core `act2`: `ip/act2/component.xml` is not among the files it lists",
+                dir.join("repact_ip.json").display()
+            )
+        },
+    );
+}
+
+#[test]
+fn verify_refuses_a_manifest_with_no_cores() {
+    // It used to pass: "all cores match the golden model" over zero cores.
+    verify_refuses(
+        |dir| edit_manifest(dir, |m| m["cores"] = serde_json::json!([])),
+        |dir| {
+            format!(
+                "{}: lists no cores: nothing to verify (regenerate the directory with \
+                 `repact-hw gen`)",
+                dir.join("repact_ip.json").display()
+            )
+        },
+    );
+}
+
+#[test]
+fn verify_names_the_layer_whose_recorded_spec_differs() {
+    verify_refuses(
+        |dir| {
+            edit_manifest(dir, |m| {
+                let k0 = &mut m["cores"][0]["spec"]["layers"][0]["coefs"][0][1]["k0"];
+                *k0 = serde_json::json!(k0.as_i64().unwrap() + 1);
+            })
+        },
+        |dir| {
+            format!(
+                "{}: core `act2`, layer `block2.act`: the spec rebuilt from the folded layers \
+                 differs from the one `gen` recorded at `layers[0].coefs[0][1].k0` (generated \
+                 by another version of repact-hw, or the manifest was edited); regenerate the \
+                 directory",
+                dir.join("repact_ip.json").display()
+            )
+        },
+    );
+}
+
+#[test]
+fn verify_vcd_to_an_unwritable_path_is_an_error_not_a_claimed_waveform() {
+    // `--vcd /proc/x.vcd` used to print "waveform around the first failure: /proc/x.vcd"
+    // and write nothing.
+    let (o, _dir, _tmp) = verify_after(
+        |dir| {
+            let text = std::fs::read_to_string(dir.join("hdl/act2.v")).unwrap();
+            let bad = text.replacen("q_fits ? q[15:0]", "q_fits ? q[15:0] ^ 16'd1", 1);
+            rewrite_as_generated(dir, &["hdl/act2.v", "ip/act2/hdl/act2.v"], bad.as_bytes());
+        },
+        &["--vcd", "/proc/x.vcd"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with("error: /proc/x.vcd: cannot create the waveform file there: "),
+        "{e}"
+    );
+    assert!(!stdout(&o).contains("waveform"), "{}", stdout(&o));
+    assert!(!Path::new("/proc/x.vcd").exists());
 }
 
 #[test]

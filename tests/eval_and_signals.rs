@@ -5,6 +5,12 @@
 
 mod fuzz_support;
 
+/// The go-between of `fuzz_support::run_measured` (a no-op in a normal run).
+#[test]
+fn measure_entry() {
+    fuzz_support::measure_entry();
+}
+
 use fuzz_support::{run_measured, wait_measured};
 use repact_hw::tensor::NpyWriter;
 use std::path::{Path, PathBuf};
@@ -155,7 +161,6 @@ fn staging_left_by_a_killed_process_is_swept_and_nothing_else() {
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with(".measured"))
         .collect();
     now.sort();
     let mut want: Vec<String> = keep.to_vec();
@@ -282,4 +287,148 @@ fn variant_per_layer_on_the_command_line() {
         &["inspect", "--weights", ws, "--variant", "=softmax"],
     );
     assert_eq!(m.code, Some(64), "{}", m.stderr);
+}
+
+/// A JSON weights file of `n` piecewise layers (a large bundle: gen's write takes a while).
+fn many_layers(path: &Path, n: usize) {
+    let layers: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"name": "p{i}", "piecewise": {{"breakpoints": [-1.0, 2.0], "segments": [[0.0, 0.1], [0.0, 1.0, 0.25], [1.0]]}}}}"#
+            )
+        })
+        .collect();
+    let text = format!(
+        "{{\"repact_weights\": 1, \"layers\": [{}]}}",
+        layers.join(",\n")
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn gen_interrupted_while_writing_leaves_no_staging_directory() {
+    // SIGINT/SIGTERM during gen left a .repact-hw-gen-* directory. The signal must land while
+    // the staging directory exists: poll for it, and retry when gen was faster than the poll.
+    let dir = TempDir::new().unwrap();
+    many_layers(&dir.path().join("w.json"), 120);
+    // What a `kill -9`ed gen leaves (a pid that no longer runs) is swept by the next gen.
+    let mut done = Command::new("true").spawn().unwrap();
+    let dead = done.id();
+    done.wait().unwrap();
+    let stale = dir.path().join(format!(".repact-hw-gen-{dead}-3"));
+    std::fs::create_dir_all(stale.join("hdl")).unwrap();
+    std::fs::write(stale.join("hdl/x.v"), "half written").unwrap();
+    let mut interrupted = 0;
+    for attempt in 0..8 {
+        let out = format!("ip{attempt}");
+        let child = Command::new(env!("CARGO_BIN_EXE_repact-hw"))
+            .args(["gen", "--weights", "w.json", "--out", &out])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let mut seen = false;
+        while start.elapsed() < Duration::from_secs(120) {
+            // Our own staging, not the stale look-alike planted above.
+            let ours = |n: &String| n.starts_with(".repact-hw-gen-") && !stale.ends_with(n);
+            if staging_in(dir.path()).iter().any(ours) {
+                seen = true;
+                break;
+            }
+            if dir.path().join(&out).exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let sig = if attempt % 2 == 0 {
+            libc::SIGINT
+        } else {
+            libc::SIGTERM
+        };
+        if seen {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as i32, sig) };
+        }
+        let (code, _) = wait_measured(child);
+        // gen sweeps before it stages, so by now the stale directory is gone too.
+        assert_eq!(
+            staging_in(dir.path()),
+            Vec::<String>::new(),
+            "attempt {attempt}"
+        );
+        match code {
+            Some(130) => {
+                interrupted += 1;
+                assert!(!dir.path().join(&out).exists(), "a half-written --out");
+            }
+            // Finished before the signal: complete output, nothing else.
+            Some(0) => assert!(dir.path().join(&out).join("repact_ip.json").is_file()),
+            other => panic!("attempt {attempt}: exit {other:?}"),
+        }
+        if interrupted >= 2 {
+            break;
+        }
+    }
+    assert!(
+        interrupted > 0,
+        "gen was never caught writing; make the bundle larger"
+    );
+}
+
+#[test]
+fn eval_streams_per_channel_layers_in_either_element_order() {
+    // The streamed eval finds each element's channel from its file position: a row-major and
+    // a column-major file of the same array must give the same result, channel by channel.
+    let dir = TempDir::new().unwrap();
+    let w = dir.path().join("w.json");
+    std::fs::write(
+        &w,
+        r#"{"repact_weights": 1, "layers": [{"name": "c3", "variant": "origin",
+            "actor_atn": [0.1, 0.2, 0.3, 0.4], "prelu_weight": [-0.5, 0.25, 2.0]}]}"#,
+    )
+    .unwrap();
+    let shape = [2usize, 3, 4];
+    let value =
+        |i: usize, j: usize, k: usize| -2.0 + 0.3 * i as f32 + 0.1 * k as f32 - 0.05 * j as f32;
+    let mut c = NpyWriter::create(&dir.path().join("c.npy"), &shape, false).unwrap();
+    for i in 0..2 {
+        for j in 0..3 {
+            for k in 0..4 {
+                c.write(&[value(i, j, k)]).unwrap();
+            }
+        }
+    }
+    c.finish().unwrap();
+    let mut f = NpyWriter::create(&dir.path().join("f.npy"), &shape, true).unwrap();
+    for k in 0..4 {
+        for j in 0..3 {
+            for i in 0..2 {
+                f.write(&[value(i, j, k)]).unwrap();
+            }
+        }
+    }
+    f.finish().unwrap();
+    for name in ["c", "f"] {
+        let args = [
+            "eval",
+            "--weights",
+            "w.json",
+            "--layer",
+            "c3",
+            "--input",
+            &format!("{name}.npy"),
+            "--output",
+            &format!("{name}_out.npy"),
+        ];
+        let m = run_measured(dir.path(), &args);
+        assert_eq!(m.code, Some(0), "{name}: {}", m.stderr);
+    }
+    let yc = repact_hw::tensor::read_npy(&dir.path().join("c_out.npy")).unwrap();
+    let yf = repact_hw::tensor::read_npy(&dir.path().join("f_out.npy")).unwrap();
+    assert_eq!(yc, yf);
+    // The channels really differ (the PReLU slopes act on these negative inputs).
+    assert_ne!(yc[[0, 0, 0]], yc[[0, 1, 0]]);
+    assert_ne!(yc[[0, 1, 0]], yc[[0, 2, 0]]);
 }

@@ -6,16 +6,16 @@
 //! self-checking testbenches compare every sample with the golden model's vectors; and they
 //! fail on a tampered core (a flipped datapath bit in simulation, a width error in lint).
 
+use repact_hw::bundle::IpBundle;
 use repact_hw::fixedpoint::{ApFixed, SpecOptions};
-use repact_hw::flow::{self, GenOptions, IpBundle};
+use repact_hw::flow::{self, GenOptions};
 use repact_hw::manifest::CoeffMode;
 use repact_hw::model::{Layer, LayerKind, Network, RepActParams, Variant};
-use repact_hw::package::{fusesoc, package_files, PackageOptions};
-use repact_hw::weights;
-use std::path::{Path, PathBuf};
+use repact_hw::package::{fusesoc, PackageOptions};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-mod test_deps;
+mod ip_support;
 
 struct Written {
     _guard: tempfile::TempDir,
@@ -50,13 +50,7 @@ fn write(
     let opts = PackageOptions::default();
     let guard = tempfile::tempdir().unwrap();
     let dir = guard.path().to_path_buf();
-    let mut files = bundle.files.clone();
-    files.extend(package_files(&bundle, &opts).unwrap());
-    for (rel, bytes) in files {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
+    ip_support::write_ip_dir(&dir, &bundle, &opts);
     std::fs::write(dir.join("fusesoc.conf"), "").unwrap();
     Written {
         _guard: guard,
@@ -66,13 +60,7 @@ fn write(
     }
 }
 
-fn bundled() -> Network {
-    weights::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/repact-digits/bn/model.safetensors"),
-        &Default::default(),
-    )
-    .unwrap()
-}
+use ip_support::bundled_network as bundled;
 
 fn per_channel() -> Network {
     Network {
@@ -96,7 +84,7 @@ fn per_channel() -> Network {
 /// `fusesoc run --target <target> [--tool <tool>] <vlnv>` in `w`'s folder.
 fn fusesoc_run(w: &Written, top: &str, target: &str, tool: Option<&str>) -> Output {
     let vlnv = w.opts.vlnv(top).to_colon_string();
-    let mut cmd = Command::new(test_deps::fusesoc());
+    let mut cmd = Command::new(ip_support::fusesoc());
     cmd.current_dir(&w.dir)
         .arg("--config")
         .arg(w.dir.join("fusesoc.conf"))
@@ -106,7 +94,7 @@ fn fusesoc_run(w: &Written, top: &str, target: &str, tool: Option<&str>) -> Outp
     }
     cmd.arg(&vlnv)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run fusesoc ({e}); {}", test_deps::INSTALL_HINT))
+        .unwrap_or_else(|e| panic!("cannot run fusesoc ({e}); {}", ip_support::INSTALL_HINT))
 }
 
 fn text(o: &Output) -> String {
@@ -150,16 +138,17 @@ fn fusesoc_lint_and_sim_pass_with_icarus_and_verilator() {
     assert_eq!(baked.bundle.cores.len(), 5);
     for (i, core) in baked.bundle.cores.iter().enumerate() {
         let core_file =
-            std::fs::read_to_string(baked.dir.join(fusesoc::core_path(&core.top))).unwrap();
+            std::fs::read_to_string(baked.dir.join(fusesoc::core_path(&core.interface.top)))
+                .unwrap();
         assert!(core_file.starts_with("CAPI=2:\n"));
         assert!(core_file.contains(&format!("part: {}", baked.opts.part)));
         for t in ["default:", "lint:", "sim:", "synth:"] {
             assert!(core_file.contains(&format!("  {t}")), "{t}");
         }
-        pass(&baked, &core.top, "lint", None);
-        pass(&baked, &core.top, "sim", None);
+        pass(&baked, &core.interface.top, "lint", None);
+        pass(&baked, &core.interface.top, "sim", None);
         if i == 0 {
-            pass(&baked, &core.top, "sim", Some("verilator"));
+            pass(&baked, &core.interface.top, "sim", Some("verilator"));
         }
     }
     // Two lanes with TUSER, a per-channel 12-bit layer (every code, every channel) and a
@@ -176,11 +165,32 @@ fn fusesoc_lint_and_sim_pass_with_icarus_and_verilator() {
         write(&per_channel(), "12,5", 1, 0, CoeffMode::Baked, None),
         write(&bundled(), "16,6", 1, 0, CoeffMode::Axilite, None),
     ] {
-        let top = w.bundle.cores[0].top.clone();
+        let top = w.bundle.cores[0].interface.top.clone();
         pass(&w, &top, "lint", None);
         pass(&w, &top, "sim", None);
         pass(&w, &top, "sim", Some("verilator"));
     }
+}
+
+/// Layer names are data: a name made to break out of comments and YAML strings leaves the
+/// core file, the testbench and the RTL working.
+#[test]
+fn fusesoc_core_of_a_hostile_layer_name_lints_and_simulates() {
+    use repact_hw::model::PiecewiseParams;
+    let net = Network {
+        source: "hostile".into(),
+        layers: vec![Layer {
+            name: "x*/ `define BAD \"\n# next: [exit 3] {a}\r\n\\".into(),
+            kind: LayerKind::Piecewise(
+                PiecewiseParams::new(vec![0.25], vec![vec![0.0, 0.1], vec![0.5, 1.0, -0.2]])
+                    .unwrap(),
+            ),
+        }],
+    };
+    let w = write(&net, "8,3", 1, 0, CoeffMode::Baked, None);
+    let top = w.bundle.cores[0].top().to_string();
+    pass(&w, &top, "lint", None);
+    pass(&w, &top, "sim", None);
 }
 
 #[test]
@@ -193,7 +203,7 @@ fn fusesoc_fails_on_a_tampered_core() {
         CoeffMode::Baked,
         Some("block1.act"),
     );
-    let top = w.bundle.cores[0].top.clone();
+    let top = w.bundle.cores[0].interface.top.clone();
     let hdl = w.dir.join(format!("hdl/{top}.v"));
     let good = std::fs::read_to_string(&hdl).unwrap();
     // Simulation: the lane's registered x with its lowest bit flipped.

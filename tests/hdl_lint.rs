@@ -101,7 +101,7 @@ fn run(cmd: &mut Command, what: &str) -> String {
 }
 
 fn write_core(dir: &Path, c: &GeneratedCore) -> PathBuf {
-    let path = dir.join(&c.file_name);
+    let path = dir.join(c.file_name());
     std::fs::write(&path, &c.verilog).unwrap();
     path
 }
@@ -110,14 +110,14 @@ fn verilator_lint(c: &GeneratedCore, dir: &Path) {
     let f = write_core(dir, c);
     let text = run(
         tool("verilator")
-            .args(["--lint-only", "-Wall", "--top-module", &c.top])
+            .args(["--lint-only", "-Wall", "--top-module", &c.interface.top])
             .arg(&f),
-        &format!("verilator --lint-only -Wall {}", c.file_name),
+        &format!("verilator --lint-only -Wall {}", c.file_name()),
     );
     assert!(
         text.trim().is_empty(),
         "verilator printed something for {}:\n{text}",
-        c.file_name
+        c.file_name()
     );
 }
 
@@ -127,9 +127,9 @@ fn iverilog_compile(c: &GeneratedCore, dir: &Path) {
         tool("iverilog")
             .args(["-g2005", "-Wall", "-o"])
             .arg(dir.join("a.out"))
-            .args(["-s", &c.top])
+            .args(["-s", &c.interface.top])
             .arg(&f),
-        &format!("iverilog -g2005 {}", c.file_name),
+        &format!("iverilog -g2005 {}", c.file_name()),
     );
     assert!(text.trim().is_empty(), "iverilog warned:\n{text}");
 }
@@ -154,11 +154,11 @@ fn yosys_synth(c: &GeneratedCore, dir: &Path) -> Resources {
     let script = format!(
         "read_verilog {}; synth_xilinx -family xc7 -noiopad -noclkbuf -flatten -top {}; stat",
         f.display(),
-        c.top
+        c.interface.top
     );
     let log = run(
         tool("yosys").args(["-p", &script]),
-        &format!("yosys synth_xilinx {}", c.file_name),
+        &format!("yosys synth_xilinx {}", c.file_name()),
     );
     let stat = log
         .rsplit_once("Number of cells:")
@@ -185,11 +185,11 @@ fn yosys_synth(c: &GeneratedCore, dir: &Path) -> Resources {
             _ => {}
         }
     }
-    assert_eq!(r.latches, 0, "latches in {}:\n{stat}", c.file_name);
+    assert_eq!(r.latches, 0, "latches in {}:\n{stat}", c.file_name());
     assert!(
         !log.contains("Latch inferred"),
         "yosys inferred a latch in {}:\n{log}",
-        c.file_name
+        c.file_name()
     );
     r
 }
@@ -244,8 +244,15 @@ fn mask(width: u32) -> u64 {
 /// Input beats and the output beats the golden model says must come out, as `$readmemh` text.
 /// Beat word layout (LSB first): tdata, tkeep, tlast, tuser.
 fn stimulus(spec: &DatapathSpec, c: &GeneratedCore, beats: usize, seed: u64) -> (String, String) {
-    let channels = spec.layers()[c.layer].channels();
-    stimulus_for(spec, c, (c.layer, channels), beats, seed, false)
+    let channels = spec.layers()[c.interface.first_layer()].channels();
+    stimulus_for(
+        spec,
+        c,
+        (c.interface.first_layer(), channels),
+        beats,
+        seed,
+        false,
+    )
 }
 
 /// [`stimulus`] for layer `layer.0` of `spec` streamed with a channel count of `layer.1`
@@ -284,7 +291,7 @@ fn stimulus_for(
         let (mut iw, mut ow) = (Word::default(), Word::default());
         let mut xs = Vec::new();
         let mut keeps = Vec::new();
-        for _ in 0..c.lanes {
+        for _ in 0..c.interface.stream.lanes {
             let x = match rng.below(8) {
                 0 => specials[rng.below(specials.len() as u64) as usize],
                 1 => {
@@ -304,7 +311,7 @@ fn stimulus_for(
                 s_slot,
             );
         }
-        for _ in 0..c.lanes {
+        for _ in 0..c.interface.stream.lanes {
             let keep = if rng.below(4) == 0 {
                 rng.next() & mask(s_bytes)
             } else {
@@ -314,11 +321,11 @@ fn stimulus_for(
             iw.push(keep, s_bytes);
         }
         let last = rng.below(5) == 0 || (close_packet && beat + 1 == beats);
-        let user = rng.next() & mask(c.tuser_width);
+        let user = rng.next() & mask(c.interface.stream.tuser);
         iw.push(last as u64, 1);
-        iw.push(user, c.tuser_width);
+        iw.push(user, c.interface.stream.tuser);
         for (i, &x) in xs.iter().enumerate() {
-            let ch = (beat_in_packet * c.lanes + i) % channels;
+            let ch = (beat_in_packet * c.interface.stream.lanes + i) % channels;
             let y = spec.eval_raw(layer_index, ch, x);
             assert_eq!(fout.sign_extend(y as u64), y);
             ow.push(y as u64 & mask(m_slot), m_slot);
@@ -327,7 +334,7 @@ fn stimulus_for(
             ow.push(if k { mask(m_bytes) } else { 0 }, m_bytes);
         }
         ow.push(last as u64, 1);
-        ow.push(user, c.tuser_width);
+        ow.push(user, c.interface.stream.tuser);
         beat_in_packet = if last { 0 } else { beat_in_packet + 1 };
         let _ = writeln!(input, "{}", iw.hex());
         let _ = writeln!(expected, "{}", ow.hex());
@@ -340,8 +347,8 @@ fn stimulus_for(
 /// random stalls on the output in four phases of increasing readiness; checks every beat,
 /// that a stalled output beat holds, and that no beat is lost, duplicated or added.
 fn testbench(c: &GeneratedCore, beats: usize, mode: u32, seed: u32) -> String {
-    let width = |name: &str| c.ports.iter().find(|p| p.name == name).unwrap().width;
-    let u = c.tuser_width;
+    let width = |name: &str| c.interface.port(name).unwrap().width;
+    let u = c.interface.stream.tuser;
     let word = |side: &str| {
         let mut parts = vec![];
         if u > 0 {
@@ -358,7 +365,7 @@ fn testbench(c: &GeneratedCore, beats: usize, mode: u32, seed: u32) -> String {
     let ow = width("m_axis_tdata") + width("m_axis_tkeep") + 1 + u;
     let mut decls = String::new();
     let mut conns = Vec::new();
-    for p in &c.ports {
+    for p in &c.interface.ports {
         let sig = p.name.replace("_axis_", "_");
         let range = if p.width > 1 {
             format!(" [{}:0]", p.width - 1)
@@ -464,10 +471,10 @@ initial begin
 end
 endmodule
 "#,
-        lat = c.latency_cycles,
+        lat = c.interface.latency_cycles,
         iw_m1 = iw - 1,
         ow_m1 = ow - 1,
-        top = c.top,
+        top = c.interface.top,
         conns = conns.join(",\n"),
         m_word = word("m"),
         s_word = word("s"),
@@ -498,15 +505,15 @@ fn icarus_stream_check(spec: &DatapathSpec, c: &GeneratedCore, dir: &Path) {
             "vvp testbench",
         );
         assert!(
-            log.contains(&format!("PASS latency={}", c.latency_cycles))
+            log.contains(&format!("PASS latency={}", c.interface.latency_cycles))
                 || mode == 1 && log.contains("PASS"),
             "{} (mode {mode}):\n{log}",
-            c.file_name
+            c.file_name()
         );
         assert!(
             !log.contains("FAIL"),
             "{} (mode {mode}):\n{log}",
-            c.file_name
+            c.file_name()
         );
     }
 }
@@ -534,7 +541,7 @@ fn check_all(cases: Vec<(String, DatapathSpec, usize, u32)>) {
             for (spec, c) in pair {
                 s.spawn(move || {
                     let r = check_core(spec, c);
-                    eprintln!("{}: {r:?}", c.top);
+                    eprintln!("{}: {r:?}", c.interface.top);
                 });
             }
         });
@@ -686,6 +693,7 @@ fn ports_and_facts_match_the_text() {
     let spec = spec_of(typical(), fmt(12, 5), fmt(16, 6));
     let c = core(&spec, "facts", 4, 3);
     let got: Vec<(&str, u32, PortDir)> = c
+        .interface
         .ports
         .iter()
         .map(|p| (p.name.as_str(), p.width, p.dir))
@@ -711,21 +719,28 @@ fn ports_and_facts_match_the_text() {
         ]
     );
     assert_eq!(
-        (c.s_tdata_width, c.m_tdata_width, c.tuser_width),
+        (
+            c.interface.stream.s_tdata(),
+            c.interface.stream.m_tdata(),
+            c.interface.stream.tuser
+        ),
         (64, 64, 3)
     );
-    assert_eq!(c.latency_cycles, spec.latency());
-    assert_eq!(c.latency_cycles, 6);
-    assert_eq!(c.latency_cycles, repact_hw::hdl::axis_latency(&spec));
-    assert_eq!(c.file_name, "facts.v");
+    assert_eq!(c.interface.latency_cycles, spec.latency());
+    assert_eq!(c.interface.latency_cycles, 6);
+    assert_eq!(
+        c.interface.latency_cycles,
+        repact_hw::hdl::axis_latency(&spec)
+    );
+    assert_eq!(c.file_name(), "facts.v");
     assert!(c.verilog.contains("module facts\n"));
     assert!(c.verilog.contains("module facts_lane\n"));
-    for p in &c.ports {
+    for p in &c.interface.ports {
         let dir = if p.dir == In { "input " } else { "output" };
         assert!(c.verilog.contains(&format!("{dir} wire")), "{}", p.name);
     }
     let c1 = core(&spec, "facts", 1, 0);
-    assert!(!c1.ports.iter().any(|p| p.name.ends_with("tuser")));
+    assert!(!c1.interface.ports.iter().any(|p| p.name.ends_with("tuser")));
 }
 
 #[test]
@@ -915,17 +930,17 @@ impl BusScript {
 /// reading it all back, strobed writes, then each layer streamed (and per-channel layers with
 /// other channel counts), concurrent traffic, and a reset.
 fn axilite_script(spec: &DatapathSpec, c: &GeneratedCore) -> BusScript {
-    let map = c.register_map.unwrap();
+    let map = c.interface.register_map().copied().unwrap();
     let w = spec.widths();
     let mut s = BusScript::default();
     let (l_count, c_count) = (map.layers, map.channels);
     s.reset(4);
 
     // Read-only registers report the real values, and refuse writes.
-    let ro = map.read_only_values(spec, c.lanes);
+    let ro = map.read_only_values(spec, c.interface.stream.lanes);
     assert_eq!(
         ro[3].value >> 8 & 0xff,
-        c.latency_cycles as u32,
+        c.interface.latency_cycles as u32,
         "GEOMETRY latency"
     );
     for r in &ro {
@@ -1065,8 +1080,8 @@ fn axilite_script(spec: &DatapathSpec, c: &GeneratedCore) -> BusScript {
 /// orders, random BREADY/RREADY), the stream driver and checker of [`testbench`], latency
 /// checked on every full-speed stream.
 fn axilite_testbench(c: &GeneratedCore, script: &BusScript) -> String {
-    let width = |name: &str| c.ports.iter().find(|p| p.name == name).unwrap().width;
-    let u = c.tuser_width;
+    let width = |name: &str| c.interface.port(name).unwrap().width;
+    let u = c.interface.stream.tuser;
     let word = |side: &str| {
         let mut parts = vec![];
         if u > 0 {
@@ -1084,7 +1099,7 @@ fn axilite_testbench(c: &GeneratedCore, script: &BusScript) -> String {
     let aw = width("s_axi_awaddr");
     let mut decls = String::new();
     let mut conns = Vec::new();
-    for p in &c.ports {
+    for p in &c.interface.ports {
         let sig = p.name.replace("_axis_", "_").replace("s_axi_", "");
         let range = if p.width > 1 {
             format!(" [{}:0]", p.width - 1)
@@ -1295,14 +1310,14 @@ initial begin
 end
 endmodule
 "#,
-        lat = c.latency_cycles,
+        lat = c.interface.latency_cycles,
         ops_m1 = script.ops.len() - 1,
         iw_m1 = iw - 1,
         ow_m1 = ow - 1,
         nb = script.beats,
         nb_m1 = script.beats.max(1) - 1,
         aw_m1 = aw - 1,
-        top = c.top,
+        top = c.interface.top,
         conns = conns.join(",\n"),
         m_word = word("m"),
         s_word = word("s"),
@@ -1335,14 +1350,14 @@ fn icarus_axilite_check(spec: &DatapathSpec, c: &GeneratedCore, dir: &Path) {
     assert!(
         log.contains("PASS") && !log.contains("FAIL"),
         "{} ({} writes, {} reads, {} beats):\n{log}",
-        c.file_name,
+        c.file_name(),
         script.writes,
         script.reads,
         script.beats
     );
     eprintln!(
         "{}: {} writes, {} reads, {} beats: {}",
-        c.top,
+        c.interface.top,
         script.writes,
         script.reads,
         script.beats,
@@ -1373,7 +1388,7 @@ fn check_all_axilite(cases: Vec<(String, DatapathSpec, usize, u32)>) {
             for (spec, c) in pair {
                 s.spawn(move || {
                     let r = check_axilite_core(spec, c);
-                    eprintln!("{}: {r:?}", c.top);
+                    eprintln!("{}: {r:?}", c.interface.top);
                 });
             }
         });
@@ -1506,16 +1521,16 @@ fn axilite_ports_and_facts_match_the_request() {
         fmt(16, 6),
     );
     let c = axilite_core(&spec, "axfacts", 4, 3);
-    let map = c.register_map.unwrap();
+    let map = c.interface.register_map().copied().unwrap();
     assert_eq!(map, RegisterMap::for_spec(&spec));
     let a = map.address_bits();
     let baked = core(&spec, "axfacts", 4, 3);
     assert_eq!(
-        c.ports[..baked.ports.len()],
-        baked.ports[..],
+        c.interface.ports[..baked.interface.ports.len()],
+        baked.interface.ports[..],
         "stream ports as baked"
     );
-    let got: Vec<(&str, u32, PortDir)> = c.ports[baked.ports.len()..]
+    let got: Vec<(&str, u32, PortDir)> = c.interface.ports[baked.interface.ports.len()..]
         .iter()
         .map(|p| (p.name.as_str(), p.width, p.dir))
         .collect();
@@ -1544,12 +1559,20 @@ fn axilite_ports_and_facts_match_the_request() {
             ("s_axi_rready", 1, In),
         ]
     );
-    assert_eq!(c.latency_cycles, repact_hw::hdl::axis_latency(&spec));
     assert_eq!(
-        (c.lanes, c.s_tdata_width, c.m_tdata_width, c.layer),
+        c.interface.latency_cycles,
+        repact_hw::hdl::axis_latency(&spec)
+    );
+    assert_eq!(
+        (
+            c.interface.stream.lanes,
+            c.interface.stream.s_tdata(),
+            c.interface.stream.m_tdata(),
+            c.interface.first_layer()
+        ),
         (4, 64, 64, 0)
     );
-    assert!(baked.register_map.is_none());
+    assert!(baked.interface.register_map().copied().is_none());
     // The header carries the register map, generated from the regmap module.
     for r in &repact_hw::hdl::regmap::REGISTERS {
         assert!(

@@ -14,18 +14,17 @@
 //!
 //! One C++ program does all of it (one compile of the heavy ap_types headers).
 
+use repact_hw::bundle::IpBundle;
 use repact_hw::fixedpoint::{ApFixed, DatapathSpec, SpecOptions};
-use repact_hw::flow::{self, GenOptions, IpBundle};
-use repact_hw::hdl::GeneratedCore;
+use repact_hw::flow::{self, GenOptions};
+use repact_hw::hdl::CoreInterface;
 use repact_hw::manifest::CoeffMode;
 use repact_hw::model::{Layer, LayerKind, Network, RepActParams, Variant};
 use repact_hw::package::{hls, package_files};
-use repact_hw::weights;
 use std::fmt::Write as _;
-use std::path::Path;
 use std::process::Command;
 
-mod test_deps;
+mod ip_support;
 
 fn generate(net: &Network, name: &str, format: &str, coeffs: CoeffMode) -> IpBundle {
     let f: ApFixed = format.parse().unwrap();
@@ -45,13 +44,7 @@ fn generate(net: &Network, name: &str, format: &str, coeffs: CoeffMode) -> IpBun
     .unwrap()
 }
 
-fn bundled() -> Network {
-    weights::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/repact-digits/bn/model.safetensors"),
-        &Default::default(),
-    )
-    .unwrap()
-}
+use ip_support::bundled_network as bundled;
 
 fn per_channel() -> Network {
     let repact = |name: &str, v: Variant, atn: [f64; 4], prelu: Vec<f64>| Layer {
@@ -78,17 +71,13 @@ fn per_channel() -> Network {
 }
 
 /// The layers a core's function serves: `(function argument list prefix, layer index)`.
-fn layers_of(core: &GeneratedCore, spec: &DatapathSpec) -> Vec<usize> {
-    if core.register_map.is_some() {
-        (0..spec.layers().len()).collect()
-    } else {
-        vec![core.layer]
-    }
+fn layers_of(core: &CoreInterface, spec: &DatapathSpec) -> Vec<usize> {
+    core.layers(spec).collect()
 }
 
 #[test]
 fn hls_functions_equal_the_golden_model_and_ap_fixed_rounds_as_we_do() {
-    let ap_types = test_deps::ap_types();
+    let ap_types = ip_support::ap_types();
     let bundles = [
         generate(&bundled(), "hls_bn", "16,6", CoeffMode::Baked),
         generate(&per_channel(), "hls_pc", "12,5", CoeffMode::Baked),
@@ -106,8 +95,8 @@ fn hls_functions_equal_the_golden_model_and_ap_fixed_rounds_as_we_do() {
     let mut expected: Vec<i32> = Vec::new();
     let mut cores = 0;
     for b in &bundles {
-        let files = package_files(b, &Default::default()).unwrap();
-        for (core, spec) in b.cores.iter().zip(&b.specs) {
+        let files = package_files(&b.cores, &b.files, None, &Default::default()).unwrap();
+        for (core, spec) in b.cores.iter().map(|c| (&c.interface, &c.spec)) {
             cores += 1;
             let rel = hls::path(&core.top);
             let text = &files[&rel];
@@ -158,7 +147,7 @@ fn hls_functions_equal_the_golden_model_and_ap_fixed_rounds_as_we_do() {
     let mut quant_expected: Vec<i32> = Vec::new();
     let mut formats: Vec<ApFixed> = Vec::new();
     for b in &bundles {
-        for s in &b.specs {
+        for s in b.cores.iter().map(|c| &c.spec) {
             if !formats.contains(&s.input()) {
                 formats.push(s.input());
             }
@@ -210,7 +199,7 @@ fn hls_functions_equal_the_golden_model_and_ap_fixed_rounds_as_we_do() {
     let mut round_expected: Vec<i32> = Vec::new();
     let mut steps: Vec<(ApFixed, u32)> = Vec::new();
     for b in &bundles {
-        for s in &b.specs {
+        for s in b.cores.iter().map(|c| &c.spec) {
             if s.shift2() > 0 && !steps.contains(&(s.output(), s.shift2())) {
                 steps.push((s.output(), s.shift2()));
             }
@@ -355,13 +344,13 @@ fn hls_functions_equal_the_golden_model_and_ap_fixed_rounds_as_we_do() {
 #[test]
 fn hls_header_follows_the_spec_and_a_tampered_one_fails() {
     let b = generate(&per_channel(), "hls_tamper", "12,5", CoeffMode::Baked);
-    let (core, spec) = (&b.cores[0], &b.specs[0]);
+    let (core, spec) = (&b.cores[0].interface, &b.cores[0].spec);
     let text = hls::render(core, spec).unwrap();
-    let c = spec.layers()[core.layer].coefs[2][1];
+    let c = spec.layers()[core.first_layer()].coefs[2][1];
     for v in [c.c2, c.k1, c.k0] {
         assert!(text.contains(&format!("{v}LL")), "{v} missing");
     }
-    for t in &spec.layers()[core.layer].thresholds {
+    for t in &spec.layers()[core.first_layer()].thresholds {
         assert!(text.contains(&format!("{t}LL")));
     }
     let w = spec.widths();
@@ -389,9 +378,54 @@ fn hls_header_follows_the_spec_and_a_tampered_one_fails() {
     .unwrap();
     let out = Command::new("g++")
         .args(["-std=c++14", "-fsyntax-only", "-isystem"])
-        .arg(test_deps::ap_types())
+        .arg(ip_support::ap_types())
         .arg(dir.path().join("t.cpp"))
         .output()
         .unwrap();
     assert!(!out.status.success(), "a tampered header compiled");
+}
+
+/// Layer names are data: a name made to end a comment and inject code leaves the HLS header
+/// compiling, with the name only inside a comment.
+#[test]
+fn hls_header_keeps_a_hostile_layer_name_in_its_comment() {
+    use repact_hw::model::PiecewiseParams;
+    let name = "x*/ int injected = 1; /* \n#define HOSTILE ??/\n";
+    let net = Network {
+        source: "hostile".into(),
+        layers: vec![Layer {
+            name: name.into(),
+            kind: LayerKind::Piecewise(
+                PiecewiseParams::new(vec![0.25], vec![vec![0.0, 0.1], vec![0.5, 1.0, -0.2]])
+                    .unwrap(),
+            ),
+        }],
+    };
+    let b = generate(&net, "hls_hostile", "8,3", CoeffMode::Baked);
+    let text = hls::render(&b.cores[0].interface, &b.cores[0].spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.h"), &text).unwrap();
+    std::fs::write(
+        dir.path().join("t.cpp"),
+        "#include \"t.h\"\n#ifdef HOSTILE\n#error injected\n#endif\nint injected;\nint main() { return injected; }\n",
+    )
+    .unwrap();
+    let out = Command::new("g++")
+        .args([
+            "-std=c++14",
+            "-fsyntax-only",
+            "-Wall",
+            "-Werror",
+            "-Wno-unknown-pragmas",
+            "-isystem",
+        ])
+        .arg(ip_support::ap_types())
+        .arg(dir.path().join("t.cpp"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-mod test_deps;
+mod ip_support;
 
 const HOSTILE: &str =
     "x*/ int injected_c = 1; /* \" ' \\ $x [exit 3] {a} ??/ `|<b>&amp; \u{fc}\n# next \\";
@@ -275,7 +275,7 @@ fn hostile_layer_names_stay_data_in_every_file_of_a_baked_bundle() {
                         "-fsyntax-only",
                         "-isystem",
                     ])
-                    .arg(test_deps::ap_types())
+                    .arg(ip_support::ap_types())
                     .arg(&src)
                     .output()
                     .unwrap(),

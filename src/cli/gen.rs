@@ -108,7 +108,8 @@ pub fn run(args: &GenArgs) -> Result<ExitCode> {
     )?;
     let fclk = package::Fclk::nearest(args.clock_mhz);
     outln!("  block design: {}", fclk.describe(args.clock_mhz))?;
-    for (core, spec) in bundle.cores.iter().zip(&bundle.specs) {
+    for built in &bundle.cores {
+        let (core, spec) = (&built.interface, &built.spec);
         let names: Vec<_> = spec.layers().iter().map(|l| l.name()).collect();
         outln!(
             "  {:<28} {}  {} -> {}, {} lane(s), latency {} cycles, proven bound {:.4} ULP",
@@ -116,7 +117,7 @@ pub fn run(args: &GenArgs) -> Result<ExitCode> {
             names.join(","),
             spec.input(),
             spec.output(),
-            core.lanes,
+            core.stream.lanes,
             core.latency_cycles,
             spec.layers()
                 .iter()

@@ -234,7 +234,7 @@ fn text_report(specs: &[DatapathSpec]) -> String {
         let _ = writeln!(
             out,
             "  formats: in {} -> out {}; c2 {} bits (frac {}), t {} bits (frac {}), k1 {} bits \
-             (frac {}), k0 {} bits (frac {}); shifts {} and {}, round half up; output saturates",
+             (frac {}), k0 {} bits (frac {}); shifts {} ({}) and {} ({}); output {}",
             spec.input(),
             spec.output(),
             w.c2,
@@ -246,7 +246,10 @@ fn text_report(specs: &[DatapathSpec]) -> String {
             w.k0,
             spec.k0_frac(),
             spec.shift1(),
-            spec.shift2()
+            spec.rounding1(),
+            spec.shift2(),
+            spec.rounding2(),
+            spec.output_overflow()
         );
         let _ = writeln!(
             out,

@@ -3,8 +3,9 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use repact_hw::manifest::Manifest;
+use repact_hw::sim::integrity::check_directory;
 use repact_hw::sim::jobs::{default_jobs, verify_all};
-use repact_hw::sim::run::{CoreReport, RunOptions};
+use repact_hw::sim::run::{check_writable, CoreReport, RunOptions};
 use repact_hw::sim::verify::VerifyOptions;
 use repact_hw::sim::verilator::default_cache_dir;
 use repact_hw::Result;
@@ -84,6 +85,10 @@ fn table(reports: &[CoreReport]) -> String {
 
 pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     let manifest = Manifest::read(&args.dir)?;
+    check_directory(&args.dir, &manifest)?;
+    if let Some(vcd) = &args.vcd {
+        check_writable(vcd)?;
+    }
     let defaults = VerifyOptions::default();
     let opts = RunOptions {
         verify: VerifyOptions {
@@ -104,7 +109,7 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     let bar = if std::io::stderr().is_terminal() && !args.json {
         // Work units: samples of the exhaustive phase plus beats of the stress phase.
         let mut total = 0u64;
-        let w = manifest.spec.to_options()?.input.width();
+        let w = manifest.spec.input.width();
         for core in &manifest.cores {
             for &l in &core.layers {
                 let layer = &manifest.layers[l];

@@ -22,46 +22,21 @@
 //! 2^(shift1-1)` and `k0 = round(c0·2^(Ft+Fi)) + 2^(shift2-1)`.
 //! Every width is the exact range of its stage over all reachable inputs (interval analysis),
 //! so no stage before the final saturation can overflow.
+//!
+//! The steps above are data: [`DatapathSpec::pipeline`] is the typed list of pipeline stages
+//! ([`super::stage`]) that the golden model executes, [`interval_walk`] walks to find every
+//! width, the HDL lowers and the header prints. Segments are computed once per layer
+//! ([`LayerSpec::segments`]); the table-indexed and ROM variants ([`SegmentSelect`]) are
+//! built by `super::table` from the same pieces.
 
 use super::format::{signed_width, ApFixed};
+use super::stage::{
+    compile, signal_widths, Exec, Overflow, PipelineStage, Rounding, Signal, Step, SIGNALS,
+};
 use crate::model::FoldedLayer;
 use crate::{Error, Result};
 use fixed::types::I64F0;
 use serde::Serialize;
-
-/// How a step discards low bits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Rounding {
-    /// Round to nearest, ties to even (float to fixed: input samples and coefficients).
-    HalfEven,
-    /// Round to nearest, ties toward +inf (Vitis `AP_RND`): bias folded into a constant, then floor.
-    HalfUp,
-    /// No bits are discarded.
-    Exact,
-}
-
-/// What a step does with values outside its range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Overflow {
-    /// Clamp to the nearest representable value (Vitis `AP_SAT`).
-    Saturate,
-    /// Cannot happen: the width holds the stage's whole range.
-    Impossible,
-}
-
-/// Pipeline registers from an accepted input sample to the registered output, in order.
-/// The HDL builds exactly these; the co-simulation and the reports use the count. Stages 1-5
-/// are the lane's own registers; the round shift and saturation of stage 6 are logic after
-/// `y`, and the register they feed is the AXI4-Stream output (skid) register, so
-/// `m_axis_tdata` is [`DatapathSpec::latency`] = 6 register stages after the accepted sample.
-pub const PIPELINE_STAGES: [&str; 6] = [
-    "segment select, coefficient registers, x",
-    "p1 = c2*x (DSP MREG)",
-    "s1 = p1 + k1 (DSP PREG)",
-    "p2 = t*x (DSP MREG)",
-    "y = p2 + k0 (DSP PREG)",
-    "round shift and saturate into the output (skid) register",
-];
 
 /// Default error budget: half an output ULP for the final rounding plus 1/16 ULP for the
 /// coefficients and the intermediate rounding.
@@ -71,7 +46,7 @@ pub const DEFAULT_MAX_COEF_WIDTH: u32 = 25;
 /// Largest accepted `--max-coef-width`.
 pub const MAX_COEF_WIDTH_LIMIT: u32 = 32;
 /// No stage may be wider than this (the golden model holds stages in 64-bit words).
-const MAX_STAGE_WIDTH: u32 = 62;
+pub(crate) const MAX_STAGE_WIDTH: u32 = 62;
 
 /// The constants of one segment of one channel, as the hardware holds them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,7 +59,18 @@ pub struct SegmentCoefs {
     pub k0: i64,
 }
 
-/// Width in bits of every stage of the datapath.
+impl SegmentCoefs {
+    /// All zero: what segments no input selects hold.
+    pub const ZERO: SegmentCoefs = SegmentCoefs {
+        c2: 0,
+        k1: 0,
+        k0: 0,
+    };
+}
+
+/// Width in bits of every stage of the polynomial datapath (a view of the widths in
+/// [`DatapathSpec::pipeline`]; 0 for a stage the datapath does not have, e.g. every stage
+/// but `x` and `out` of a ROM datapath).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct StageWidths {
     /// Input sample.
@@ -97,13 +83,13 @@ pub struct StageWidths {
     pub k1: u32,
     /// Constant term with rounding bias.
     pub k0: u32,
-    /// `c2 · x`.
+    /// `c2 · v`.
     pub p1: u32,
     /// `p1 + k1`.
     pub s1: u32,
     /// Inner Horner term after the first rounding.
     pub t: u32,
-    /// `t · x`.
+    /// `t · v`.
     pub p2: u32,
     /// `p2 + k0`.
     pub y: u32,
@@ -113,7 +99,7 @@ pub struct StageWidths {
     pub out: u32,
 }
 
-/// The proven worst-case error of one layer, in output ULPs.
+/// The worst-case error of one layer, in output ULPs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ErrorBound {
     /// Coefficient quantization plus the intermediate rounding, before the output rounding.
@@ -122,20 +108,104 @@ pub struct ErrorBound {
     pub total_ulp: f64,
 }
 
+/// How the bound of a layer was established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundKind {
+    /// Proven analytically against the folded polynomial (comparator datapath).
+    Proven,
+    /// Measured on every one of the 2^W input codes against the f64 reference function
+    /// (table and ROM datapaths: the reference is transcendental).
+    MeasuredOnAllInputs,
+}
+
+/// How a sample finds its segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SegmentSelect {
+    /// `seg = #{i : x >= threshold[i]}`: one comparator per threshold.
+    Comparators,
+    /// Comparators split the input range into outer segments and one core interval
+    /// `[lo_raw, lo_raw + 2^(index_bits + offset_bits))` of `2^index_bits` uniform segments of
+    /// `2^offset_bits` codes each; inside it the segment is the input's bits
+    /// `[offset_bits + index_bits - 1 : offset_bits]` (a ROM address, no subtractor: `lo_raw` is
+    /// a multiple of `2^offset_bits`) and the multiplier operand `v` is the offset `x - lo_seg`,
+    /// i.e. the low `offset_bits` bits of `x`.
+    Table(TableGeometry),
+    /// No polynomial: the output of every input code is in a table (`rom`).
+    Rom,
+}
+
+/// The core interval of a [`SegmentSelect::Table`] datapath.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TableGeometry {
+    /// First raw input of the core interval (a multiple of `2^offset_bits`).
+    pub lo_raw: i64,
+    /// `k`: the core interval has `2^k` segments.
+    pub index_bits: u32,
+    /// `s`: each segment holds `2^s` input codes.
+    pub offset_bits: u32,
+    /// Comparator segments below the core interval (coefficient indices `0..outer_below`);
+    /// the table segments follow (`outer_below..outer_below + 2^k`), then the segments above.
+    pub outer_below: usize,
+}
+
+impl TableGeometry {
+    /// Input codes of the core interval.
+    pub fn span(&self) -> i64 {
+        1i64 << (self.index_bits + self.offset_bits)
+    }
+    /// Number of table segments.
+    pub fn table_segments(&self) -> usize {
+        1usize << self.index_bits
+    }
+}
+
+/// One segment of a layer, computed once from the thresholds (and the table geometry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Segment {
+    /// Index into `coefs[channel]`.
+    pub index: usize,
+    /// Smallest raw input that selects it (clamped to the input range).
+    pub lo: i64,
+    /// Largest raw input that selects it; `lo > hi` when no input does.
+    pub hi: i64,
+    /// Index of the threshold whose comparison starts it (`None` when it starts at the input
+    /// minimum or inside the core interval of a table).
+    pub threshold: Option<usize>,
+    /// Whether any input sample selects it (`lo <= hi`).
+    pub reachable: bool,
+    /// `v = x - origin` in this segment (0: `v = x`).
+    pub origin: i64,
+}
+
 /// One layer's part of the spec.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LayerSpec {
-    /// The folded f64 function this layer approximates.
+    /// The folded f64 function this layer approximates. For a table or ROM layer: its name,
+    /// variant `table`/`rom`, no breakpoints, and no segments (the reference is
+    /// [`LayerSpec::reference`]).
     pub folded: FoldedLayer,
     /// `segments - 1` nondecreasing thresholds in input raw units, clamped to
     /// `[min_raw, max_raw + 1]`; `x >= threshold[i]` is exactly `x >= breakpoint[i]`.
+    /// (A table layer: the comparator thresholds, the core interval's two ends included.)
     pub thresholds: Vec<i64>,
     /// `coefs[channel][segment]`; unreachable segments hold zeros.
     pub coefs: Vec<Vec<SegmentCoefs>>,
-    /// Whether any input sample selects each segment.
+    /// Whether any input sample selects each segment (`segments[i].reachable`).
     pub reachable: Vec<bool>,
-    /// The proven bound against the saturated f64 function at the quantized input.
+    /// Every segment with its input range, in coefficient order.
+    pub segments: Vec<Segment>,
+    /// The output of every input code, from `min_raw` up (a ROM layer only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rom: Vec<i64>,
+    /// The bound against the saturated f64 function at the quantized input.
     pub bound: ErrorBound,
+    /// Whether `bound` is proven or measured on every input.
+    pub bound_kind: BoundKind,
+    /// The f64 function of a table or ROM layer (`None`: the folded function).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<super::reference::ReferenceFn>,
 }
 
 impl LayerSpec {
@@ -146,6 +216,13 @@ impl LayerSpec {
     /// Number of channels.
     pub fn channels(&self) -> usize {
         self.coefs.len()
+    }
+    /// The f64 function this layer approximates, before saturation.
+    pub fn function(&self, channel: usize, x: f64) -> f64 {
+        match &self.reference {
+            Some(r) => r.eval(x),
+            None => self.folded.eval(channel, x),
+        }
     }
 }
 
@@ -174,45 +251,67 @@ impl SpecOptions {
     }
 }
 
+/// Fractional bits of the coefficients of a polynomial datapath.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CoefFracs {
+    /// F2, of `c2`.
+    pub c2_frac: u32,
+    /// Ft, of `t` (and `c1`).
+    pub t_frac: u32,
+}
+
 /// The complete, validated, immutable description of one activation core.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DatapathSpec {
     input: ApFixed,
     output: ApFixed,
-    c2_frac: u32,
-    t_frac: u32,
-    shift1: u32,
-    shift2: u32,
+    select: SegmentSelect,
+    /// `None` for a ROM datapath.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coef_fracs: Option<CoefFracs>,
     segments: usize,
+    pipeline: Vec<PipelineStage>,
+    /// A view of the widths in `pipeline`.
+    #[serde(skip)]
     widths: StageWidths,
+    /// `pipeline` compiled for the golden model.
+    #[serde(skip)]
+    exec: Vec<Exec>,
     max_error_ulp: f64,
     layers: Vec<LayerSpec>,
 }
 
-/// A reachable segment: input raw range and the f64 coefficients of every channel.
-struct Region {
-    seg: usize,
-    lo: i64,
-    hi: i64,
+/// A reachable segment: its input raw range and the origin of its operand `v`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Region {
+    pub seg: usize,
+    pub lo: i64,
+    pub hi: i64,
+    pub origin: i64,
 }
 
-/// What every candidate format is measured against.
+/// What every candidate format is measured against: per layer, the regions and the real
+/// coefficients `[channel][segment] = [c0, c1, c2]` of the polynomial in `v`.
 #[derive(Clone, Copy)]
-struct Problem<'a> {
-    layers: &'a [FoldedLayer],
-    regions: &'a [Vec<Region>],
-    segments: usize,
-    input: ApFixed,
-    output: ApFixed,
-    pre_budget: f64,
+pub(crate) struct Problem<'a> {
+    pub polys: &'a [&'a [Vec<[f64; 3]>]],
+    pub regions: &'a [Vec<Region>],
+    pub segments: usize,
+    pub input: ApFixed,
+    pub output: ApFixed,
+    /// Budget for everything before the output rounding, in output units (not ULP).
+    pub pre_budget: f64,
+    /// Approximation error already spent per layer (output units), added to the bound.
+    pub approx: &'a [f64],
 }
 
 /// Quantization of all layers for one choice of fractional bits.
-struct Candidate {
-    c2_frac: u32,
-    t_frac: u32,
-    layers: Vec<(Vec<Vec<SegmentCoefs>>, ErrorBound)>,
-    widths: StageWidths,
+pub(crate) struct Candidate {
+    pub c2_frac: u32,
+    pub t_frac: u32,
+    pub layers: Vec<(Vec<Vec<SegmentCoefs>>, ErrorBound)>,
+    pub pipeline: Vec<PipelineStage>,
+    pub widths: StageWidths,
 }
 
 fn exp2i(e: i64) -> f64 {
@@ -220,7 +319,7 @@ fn exp2i(e: i64) -> f64 {
 }
 
 /// `round(v · 2^frac)` with ties to even, or `None` when it does not fit comfortably in i64.
-fn quantize_coef(v: f64, frac: u32) -> Option<i64> {
+pub(crate) fn quantize_coef(v: f64, frac: u32) -> Option<i64> {
     let scaled = v * exp2i(frac as i64);
     if scaled.abs() >= exp2i(MAX_STAGE_WIDTH as i64 - 2) {
         return None;
@@ -241,6 +340,15 @@ fn bias(shift: u32) -> i64 {
     }
 }
 
+/// The rounding a floor shift by `shift` amounts to when its constant carries the bias.
+fn shift_rounding(shift: u32) -> Rounding {
+    if shift > 0 {
+        Rounding::HalfUp
+    } else {
+        Rounding::Exact
+    }
+}
+
 /// Largest |g(x)| of `g(x) = a + b·x + c·x²` on `[lo, hi]`: at an end or at the vertex.
 fn max_abs_quadratic(a: f64, b: f64, c: f64, lo: f64, hi: f64) -> f64 {
     let g = |x: f64| (a + b * x + c * x * x).abs();
@@ -255,18 +363,27 @@ fn max_abs_quadratic(a: f64, b: f64, c: f64, lo: f64, hi: f64) -> f64 {
 }
 
 /// Running min/max of a stage.
-#[derive(Clone, Copy)]
-struct Span(i64, i64);
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Span(pub i64, pub i64);
 
 impl Span {
-    fn empty() -> Self {
+    pub fn empty() -> Self {
         Span(i64::MAX, i64::MIN)
+    }
+    fn point(v: i64) -> Self {
+        Span(v, v)
     }
     fn add(&mut self, v: i64) {
         self.0 = self.0.min(v);
         self.1 = self.1.max(v);
     }
-    fn width(self) -> u32 {
+    fn join(&mut self, o: Span) {
+        if o.0 <= o.1 {
+            self.add(o.0);
+            self.add(o.1);
+        }
+    }
+    pub fn width(self) -> u32 {
         if self.0 > self.1 {
             1
         } else {
@@ -275,12 +392,445 @@ impl Span {
     }
 }
 
+/// The polynomial pipeline: Horner's form `k0 + v·(k1 + c2·v)` with both rounding shifts,
+/// the register stages mapping onto two DSP48E1 (multiplier register, then post-adder register
+/// with the constant on C), and the round-and-saturate step feeding the output register.
+/// `widths[s]` is the width of signal `s` (`None` where the datapath has no such signal yet,
+/// e.g. before the interval analysis: then 0).
+pub fn poly_pipeline(
+    select: &SegmentSelect,
+    shift1: u32,
+    shift2: u32,
+    widths: &[Option<u32>; SIGNALS],
+) -> Vec<PipelineStage> {
+    let w = |s: Signal| widths[s.slot()].unwrap_or(0);
+    let operand = match select {
+        SegmentSelect::Table(_) => Signal::V,
+        _ => Signal::X,
+    };
+    let mut first = vec![Step::Lookup {
+        widths: [w(Signal::C2), w(Signal::K1), w(Signal::K0)],
+    }];
+    let what1 = if operand == Signal::V {
+        first.push(Step::Offset {
+            width: w(Signal::V),
+        });
+        "segment select, coefficient registers, v (offset in the segment)"
+    } else {
+        "segment select, coefficient registers, x"
+    };
+    let v = operand.name();
+    vec![
+        PipelineStage {
+            what: what1.into(),
+            steps: first,
+        },
+        PipelineStage {
+            what: format!("p1 = c2*{v} (DSP MREG)"),
+            steps: vec![Step::Mul {
+                dst: Signal::P1,
+                a: Signal::C2,
+                b: operand,
+                width: w(Signal::P1),
+            }],
+        },
+        PipelineStage {
+            what: "s1 = p1 + k1 (DSP PREG)".into(),
+            steps: vec![Step::Add {
+                dst: Signal::S1,
+                a: Signal::P1,
+                b: Signal::K1,
+                width: w(Signal::S1),
+            }],
+        },
+        PipelineStage {
+            what: format!("p2 = t*{v} (DSP MREG)"),
+            steps: vec![
+                Step::ShiftRound {
+                    dst: Signal::T,
+                    src: Signal::S1,
+                    shift: shift1,
+                    rounding: shift_rounding(shift1),
+                    width: w(Signal::T),
+                },
+                Step::Mul {
+                    dst: Signal::P2,
+                    a: Signal::T,
+                    b: operand,
+                    width: w(Signal::P2),
+                },
+            ],
+        },
+        PipelineStage {
+            what: "y = p2 + k0 (DSP PREG)".into(),
+            steps: vec![Step::Add {
+                dst: Signal::Y,
+                a: Signal::P2,
+                b: Signal::K0,
+                width: w(Signal::Y),
+            }],
+        },
+        PipelineStage {
+            what: "round shift and saturate into the output (skid) register".into(),
+            steps: vec![
+                Step::ShiftRound {
+                    dst: Signal::Q,
+                    src: Signal::Y,
+                    shift: shift2,
+                    rounding: shift_rounding(shift2),
+                    width: w(Signal::Q),
+                },
+                Step::Saturate {
+                    dst: Signal::Out,
+                    src: Signal::Q,
+                    overflow: Overflow::Saturate,
+                    width: w(Signal::Out),
+                },
+            ],
+        },
+    ]
+}
+
+/// The ROM pipeline: the input register, the registered table read, the output register.
+pub fn rom_pipeline(out_width: u32) -> Vec<PipelineStage> {
+    vec![
+        PipelineStage {
+            what: "input register x".into(),
+            steps: Vec::new(),
+        },
+        PipelineStage {
+            what: "out = rom[x] (registered table read)".into(),
+            steps: vec![Step::Rom { width: out_width }],
+        },
+        PipelineStage {
+            what: "the output (skid) register".into(),
+            steps: Vec::new(),
+        },
+    ]
+}
+
+/// The constants of one region for the interval analysis.
+pub(crate) struct RegionConsts {
+    pub lo: i64,
+    pub hi: i64,
+    pub origin: i64,
+    pub coefs: SegmentCoefs,
+}
+
+/// Walks `pipeline` with interval arithmetic over one region (every input `lo..=hi` selects
+/// the same constants) and widens `spans` to hold every value each signal takes. `None` if a
+/// value would not fit in i64. Products of intervals take their corners, shifts are monotone:
+/// the spans hold every reachable value (the hull of the exact range).
+pub(crate) fn interval_walk(
+    pipeline: &[PipelineStage],
+    r: &RegionConsts,
+    output: ApFixed,
+    spans: &mut [Span; SIGNALS],
+) -> Option<()> {
+    let mut iv = [Span::empty(); SIGNALS];
+    iv[Signal::X.slot()] = Span(r.lo, r.hi);
+    for step in pipeline.iter().flat_map(|s| &s.steps) {
+        match *step {
+            Step::Lookup { .. } => {
+                iv[Signal::C2.slot()] = Span::point(r.coefs.c2);
+                iv[Signal::K1.slot()] = Span::point(r.coefs.k1);
+                iv[Signal::K0.slot()] = Span::point(r.coefs.k0);
+            }
+            Step::Offset { .. } => {
+                iv[Signal::V.slot()] =
+                    Span(r.lo.checked_sub(r.origin)?, r.hi.checked_sub(r.origin)?);
+            }
+            Step::Mul { dst, a, b, .. } => {
+                let (a, b) = (iv[a.slot()], iv[b.slot()]);
+                let mut s = Span::empty();
+                for p in [a.0, a.1] {
+                    for q in [b.0, b.1] {
+                        s.add(p.checked_mul(q)?);
+                    }
+                }
+                iv[dst.slot()] = s;
+            }
+            Step::Add { dst, a, b, .. } => {
+                let (a, b) = (iv[a.slot()], iv[b.slot()]);
+                iv[dst.slot()] = Span(a.0.checked_add(b.0)?, a.1.checked_add(b.1)?);
+            }
+            Step::ShiftRound {
+                dst, src, shift, ..
+            } => {
+                let s = iv[src.slot()];
+                iv[dst.slot()] = Span(floor_shift(s.0, shift), floor_shift(s.1, shift));
+            }
+            Step::Saturate { dst, src, .. } => {
+                let s = iv[src.slot()];
+                let c = |v: i64| v.clamp(output.min_raw(), output.max_raw());
+                iv[dst.slot()] = Span(c(s.0), c(s.1));
+            }
+            Step::Rom { .. } => iv[Signal::Out.slot()] = Span(output.min_raw(), output.max_raw()),
+        }
+        for sig in step.writes() {
+            spans[sig.slot()].join(iv[sig.slot()]);
+        }
+    }
+    Some(())
+}
+
+/// The thresholds of a comparator layer and its segments.
+fn comparator_segments(
+    l: &FoldedLayer,
+    input: ApFixed,
+    segments: usize,
+) -> (Vec<i64>, Vec<Segment>) {
+    let (min_raw, max_raw) = (input.min_raw(), input.max_raw());
+    let mut th: Vec<i64> = l
+        .breakpoints
+        .iter()
+        .map(|&b| {
+            let scaled = (b * exp2i(input.frac() as i64)).ceil();
+            scaled.clamp(min_raw as f64, (max_raw + 1) as f64) as i64
+        })
+        .collect();
+    th.resize(segments - 1, max_raw + 1);
+    let segs = segments_of_thresholds(&th, input, |s| s);
+    (th, segs)
+}
+
+/// The segments of nondecreasing thresholds `th` by the golden model's rule
+/// `rank = #{i : x >= th[i]}`: rank `r` covers `th[r-1] <= x < th[r]`, coefficient index
+/// `index(r)`.
+pub(crate) fn segments_of_thresholds(
+    th: &[i64],
+    input: ApFixed,
+    index: impl Fn(usize) -> usize,
+) -> Vec<Segment> {
+    let (min, max) = (input.min_raw(), input.max_raw());
+    (0..=th.len())
+        .map(|r| {
+            let lo = if r == 0 { min } else { th[r - 1].max(min) };
+            let hi = if r == th.len() { max } else { th[r] - 1 };
+            Segment {
+                index: index(r),
+                lo,
+                hi,
+                threshold: (r > 0 && lo != min).then(|| r - 1),
+                reachable: lo <= hi,
+                origin: 0,
+            }
+        })
+        .collect()
+}
+
+/// The regions (reachable segments) of a layer.
+pub(crate) fn regions_of(segs: &[Segment]) -> Vec<Region> {
+    segs.iter()
+        .filter(|s| s.reachable)
+        .map(|s| Region {
+            seg: s.index,
+            lo: s.lo,
+            hi: s.hi,
+            origin: s.origin,
+        })
+        .collect()
+}
+
+/// The compatibility view of the pipeline's widths.
+fn stage_widths(pipeline: &[PipelineStage], input: ApFixed, output: ApFixed) -> StageWidths {
+    let w = signal_widths(pipeline, input.width());
+    let g = |s: Signal| w[s.slot()].unwrap_or(0);
+    StageWidths {
+        x: input.width(),
+        threshold: input.width() + 1,
+        c2: g(Signal::C2),
+        k1: g(Signal::K1),
+        k0: g(Signal::K0),
+        p1: g(Signal::P1),
+        s1: g(Signal::S1),
+        t: g(Signal::T),
+        p2: g(Signal::P2),
+        y: g(Signal::Y),
+        q: g(Signal::Q),
+        out: output.width(),
+    }
+}
+
+/// Checks the budget and the coefficient-width option, naming the layers on failure.
+pub(crate) fn check_budget(opts: &SpecOptions, names: &str) -> Result<()> {
+    let budget_ulp = opts.max_error_ulp;
+    if !budget_ulp.is_finite() || budget_ulp <= 0.5 {
+        return Err(Error::Spec {
+            layer: names.to_string(),
+            reason: format!(
+                "--max-error-ulp {budget_ulp} cannot be met: rounding to the output format \
+                 alone can cost 0.5 ULP; ask for more than 0.5"
+            ),
+        });
+    }
+    if !(2..=MAX_COEF_WIDTH_LIMIT).contains(&opts.max_coef_width) {
+        return Err(Error::Usage(format!(
+            "--max-coef-width must be 2..={MAX_COEF_WIDTH_LIMIT}, got {}",
+            opts.max_coef_width
+        )));
+    }
+    Ok(())
+}
+
+/// The narrowest candidate meeting the budget within `max_coef_width`, or the reason none does.
+pub(crate) fn search_formats(
+    problem: &Problem,
+    select: &SegmentSelect,
+    opts: &SpecOptions,
+) -> std::result::Result<Candidate, String> {
+    let (input, output) = (opts.input, opts.output);
+    let budget_ulp = opts.max_error_ulp;
+    let mut best: Option<Candidate> = None;
+    let mut narrowest_over_limit: Option<(u32, u32)> = None;
+    let t_frac_min = output.frac().saturating_sub(input.frac());
+    for t_frac in t_frac_min..=t_frac_min + 48 {
+        for c2_frac in t_frac.saturating_sub(input.frac())..=48 {
+            let Some(cand) = quantize_all(problem, select, c2_frac, t_frac) else {
+                continue;
+            };
+            let (wc2, wt) = (cand.widths.c2, cand.widths.t);
+            if wc2 > opts.max_coef_width || wt > opts.max_coef_width {
+                let cost = (wc2.max(wt), wc2 + wt);
+                if narrowest_over_limit.is_none_or(|n| cost < (n.0.max(n.1), n.0 + n.1)) {
+                    narrowest_over_limit = Some((wc2, wt));
+                }
+                continue;
+            }
+            let better = match &best {
+                None => true,
+                Some(b) => {
+                    (wc2 + wt, cand.widths.k1 + cand.widths.k0)
+                        < (b.widths.c2 + b.widths.t, b.widths.k1 + b.widths.k0)
+                }
+            };
+            if better {
+                best = Some(cand);
+            }
+        }
+    }
+    best.ok_or_else(|| match narrowest_over_limit {
+        Some((wc2, wt)) => format!(
+            "meeting {budget_ulp} ULP of {output} needs a {wc2}-bit c2 and a {wt}-bit t \
+             (multiplier operands), but --max-coef-width is {}; raise it, raise \
+             --max-error-ulp, or narrow the input format {input}",
+            opts.max_coef_width
+        ),
+        None => format!(
+            "no coefficient format meets {budget_ulp} ULP of {output} within 64-bit \
+             stages; the coefficients are too large for input {input} (raise \
+             --max-error-ulp or use fewer integer bits)"
+        ),
+    })
+}
+
+/// Quantizes every layer for one (F2, Ft) and bounds its error; `None` if any layer misses
+/// the budget or a stage would not fit.
+pub(crate) fn quantize_all(
+    p: &Problem,
+    select: &SegmentSelect,
+    c2_frac: u32,
+    t_frac: u32,
+) -> Option<Candidate> {
+    let Problem {
+        polys,
+        regions,
+        segments,
+        input,
+        output,
+        pre_budget,
+        approx,
+    } = *p;
+    let fi = input.frac();
+    let shift1 = (c2_frac + fi).checked_sub(t_frac)?;
+    let shift2 = (t_frac + fi).checked_sub(output.frac())?;
+    if shift1 >= MAX_STAGE_WIDTH || shift2 >= MAX_STAGE_WIDTH {
+        return None;
+    }
+    let k1_frac = c2_frac + fi;
+    let k0_frac = t_frac + fi;
+    let ulp_t = exp2i(-(t_frac as i64));
+    let xs = |raw: i64| raw as f64 * input.ulp();
+    // The steps with their shifts; widths follow from the walk below.
+    let shape = poly_pipeline(select, shift1, shift2, &[None; SIGNALS]);
+    let mut spans = [Span::empty(); SIGNALS];
+    let mut out_layers = Vec::with_capacity(polys.len());
+    for ((segs_of_ch, regs), spent) in polys.iter().zip(regions).zip(approx) {
+        let mut worst = 0.0f64;
+        let mut coefs = vec![vec![SegmentCoefs::ZERO; segments]; segs_of_ch.len()];
+        for (ch, segs) in segs_of_ch.iter().enumerate() {
+            for r in regs {
+                let [c0, c1, c2] = segs[r.seg];
+                let q2 = quantize_coef(c2, c2_frac)?;
+                let q1 = quantize_coef(c1, k1_frac)?;
+                let q0 = quantize_coef(c0, k0_frac)?;
+                let k1 = q1.checked_add(bias(shift1))?;
+                let k0 = q0.checked_add(bias(shift2))?;
+                let c = SegmentCoefs { c2: q2, k1, k0 };
+                coefs[ch][r.seg] = c;
+                let (vlo, vhi) = (xs(r.lo - r.origin), xs(r.hi - r.origin));
+                let e2 = q2 as f64 * exp2i(-(c2_frac as i64)) - c2;
+                let e0 = q0 as f64 * exp2i(-(k0_frac as i64)) - c0;
+                let (e1, r_max) = if q2 == 0 {
+                    // t is a constant: its error is known exactly.
+                    let t = floor_shift(k1, shift1);
+                    (t as f64 * ulp_t - c1, 0.0)
+                } else {
+                    let e1 = q1 as f64 * exp2i(-(k1_frac as i64)) - c1;
+                    (e1, if shift1 > 0 { ulp_t / 2.0 } else { 0.0 })
+                };
+                let vmax = vlo.abs().max(vhi.abs());
+                let err = max_abs_quadratic(e0, e1, e2, vlo, vhi) + vmax * r_max;
+                worst = worst.max(err);
+                let rc = RegionConsts {
+                    lo: r.lo,
+                    hi: r.hi,
+                    origin: r.origin,
+                    coefs: c,
+                };
+                interval_walk(&shape, &rc, output, &mut spans)?;
+            }
+        }
+        // f64 evaluation of the bound is itself rounded; a relative 1e-9 margin covers it.
+        let pre = (worst + spent) * (1.0 + 1e-9) / output.ulp();
+        if pre * output.ulp() > pre_budget {
+            return None;
+        }
+        let rounds = shift2 > 0;
+        out_layers.push((
+            coefs,
+            ErrorBound {
+                pre_round_ulp: pre,
+                total_ulp: pre + if rounds { 0.5 } else { 0.0 },
+            },
+        ));
+    }
+    let mut widths = [None; SIGNALS];
+    for step in shape.iter().flat_map(|s| &s.steps) {
+        for sig in step.writes() {
+            widths[sig.slot()] = Some(spans[sig.slot()].width());
+        }
+    }
+    widths[Signal::Out.slot()] = Some(output.width());
+    if widths.iter().flatten().any(|&w| w > MAX_STAGE_WIDTH) {
+        return None;
+    }
+    let pipeline = poly_pipeline(select, shift1, shift2, &widths);
+    Some(Candidate {
+        c2_frac,
+        t_frac,
+        layers: out_layers,
+        widths: stage_widths(&pipeline, input, output),
+        pipeline,
+    })
+}
+
 impl DatapathSpec {
     /// Builds the spec for `layers` sharing one core (one layer for a baked core, several for a
     /// core whose coefficients are loaded at run time). Picks the narrowest coefficient formats
     /// that meet the error budget for every layer, or says which limit prevents it.
     pub fn build(layers: &[FoldedLayer], opts: &SpecOptions) -> Result<Self> {
-        let (input, output) = (opts.input, opts.output);
+        let input = opts.input;
         let all_names = || {
             layers
                 .iter()
@@ -291,283 +841,108 @@ impl DatapathSpec {
         if layers.is_empty() {
             return Err(Error::Usage("no layers to build a datapath for".into()));
         }
-        let budget_ulp = opts.max_error_ulp;
-        if !budget_ulp.is_finite() || budget_ulp <= 0.5 {
-            return Err(Error::Spec {
-                layer: all_names(),
-                reason: format!(
-                    "--max-error-ulp {budget_ulp} cannot be met: rounding to the output format \
-                     alone can cost 0.5 ULP; ask for more than 0.5"
-                ),
-            });
-        }
-        if !(2..=MAX_COEF_WIDTH_LIMIT).contains(&opts.max_coef_width) {
-            return Err(Error::Usage(format!(
-                "--max-coef-width must be 2..={MAX_COEF_WIDTH_LIMIT}, got {}",
-                opts.max_coef_width
-            )));
-        }
+        check_budget(opts, &all_names())?;
         let segments = layers
             .iter()
             .map(|l| l.breakpoints.len() + 1)
             .max()
             .unwrap_or(1);
-        let (min_raw, max_raw) = (input.min_raw(), input.max_raw());
 
-        // Thresholds and the reachable input range of each segment, per layer.
-        let mut thresholds = Vec::new();
-        let mut regions = Vec::new();
-        for l in layers {
-            let mut th: Vec<i64> = l
-                .breakpoints
-                .iter()
-                .map(|&b| {
-                    let scaled = (b * exp2i(input.frac() as i64)).ceil();
-                    scaled.clamp(min_raw as f64, (max_raw + 1) as f64) as i64
-                })
-                .collect();
-            th.resize(segments - 1, max_raw + 1);
-            let mut reg = Vec::new();
-            for s in 0..segments {
-                let lo = if s == 0 { min_raw } else { th[s - 1] };
-                let hi = if s == segments - 1 {
-                    max_raw
-                } else {
-                    th[s] - 1
-                };
-                if lo <= hi {
-                    reg.push(Region { seg: s, lo, hi });
-                }
-            }
-            thresholds.push(th);
-            regions.push(reg);
-        }
+        // Thresholds and segments, once per layer.
+        let (thresholds, segs): (Vec<_>, Vec<_>) = layers
+            .iter()
+            .map(|l| comparator_segments(l, input, segments))
+            .unzip();
+        let regions: Vec<Vec<Region>> = segs.iter().map(|s| regions_of(s)).collect();
+        let polys: Vec<&[Vec<[f64; 3]>]> = layers.iter().map(|l| l.segments.as_slice()).collect();
+        let approx = vec![0.0; layers.len()];
 
         // The output rounding may cost half an ULP; the rest of the budget is for the rest.
-        let pre_budget = (budget_ulp - 0.5) * output.ulp();
         let problem = Problem {
-            layers,
+            polys: &polys,
             regions: &regions,
             segments,
             input,
-            output,
-            pre_budget,
+            output: opts.output,
+            pre_budget: (opts.max_error_ulp - 0.5) * opts.output.ulp(),
+            approx: &approx,
         };
-        let mut best: Option<Candidate> = None;
-        let mut narrowest_over_limit: Option<(u32, u32)> = None;
-        let t_frac_min = output.frac().saturating_sub(input.frac());
-        for t_frac in t_frac_min..=t_frac_min + 48 {
-            for c2_frac in t_frac.saturating_sub(input.frac())..=48 {
-                let Some(cand) = Self::quantize_all(&problem, c2_frac, t_frac) else {
-                    continue;
-                };
-                let (wc2, wt) = (cand.widths.c2, cand.widths.t);
-                if wc2 > opts.max_coef_width || wt > opts.max_coef_width {
-                    let cost = (wc2.max(wt), wc2 + wt);
-                    if narrowest_over_limit.is_none_or(|n| cost < (n.0.max(n.1), n.0 + n.1)) {
-                        narrowest_over_limit = Some((wc2, wt));
-                    }
-                    continue;
-                }
-                let better = match &best {
-                    None => true,
-                    Some(b) => {
-                        (wc2 + wt, cand.widths.k1 + cand.widths.k0)
-                            < (b.widths.c2 + b.widths.t, b.widths.k1 + b.widths.k0)
-                    }
-                };
-                if better {
-                    best = Some(cand);
-                }
-            }
-        }
-        let Some(best) = best else {
-            let reason = match narrowest_over_limit {
-                Some((wc2, wt)) => format!(
-                    "meeting {budget_ulp} ULP of {output} needs a {wc2}-bit c2 and a {wt}-bit t \
-                     (multiplier operands), but --max-coef-width is {}; raise it, raise \
-                     --max-error-ulp, or narrow the input format {input}",
-                    opts.max_coef_width
-                ),
-                None => format!(
-                    "no coefficient format meets {budget_ulp} ULP of {output} within 64-bit \
-                     stages; the coefficients are too large for input {input} (raise \
-                     --max-error-ulp or use fewer integer bits)"
-                ),
-            };
-            return Err(Error::Spec {
-                layer: all_names(),
-                reason,
-            });
-        };
-
-        let shift1 = best.c2_frac + input.frac() - best.t_frac;
-        let shift2 = best.t_frac + input.frac() - output.frac();
-        let mut layer_specs = Vec::new();
-        for (((l, th), regs), (coefs, bound)) in
-            layers.iter().zip(thresholds).zip(&regions).zip(best.layers)
-        {
-            let mut reachable = vec![false; segments];
-            for r in regs {
-                reachable[r.seg] = true;
-            }
-            layer_specs.push(LayerSpec {
+        let select = SegmentSelect::Comparators;
+        let best = search_formats(&problem, &select, opts).map_err(|reason| Error::Spec {
+            layer: all_names(),
+            reason,
+        })?;
+        let layer_specs = layers
+            .iter()
+            .zip(thresholds)
+            .zip(segs)
+            .zip(best.layers)
+            .map(|(((l, th), segs), (coefs, bound))| LayerSpec {
                 folded: l.clone(),
                 thresholds: th,
                 coefs,
-                reachable,
+                reachable: segs.iter().map(|s| s.reachable).collect(),
+                segments: segs,
+                rom: Vec::new(),
                 bound,
-            });
-        }
+                bound_kind: BoundKind::Proven,
+                reference: None,
+            })
+            .collect();
         Ok(DatapathSpec {
             input,
-            output,
-            c2_frac: best.c2_frac,
-            t_frac: best.t_frac,
-            shift1,
-            shift2,
+            output: opts.output,
+            select,
+            coef_fracs: Some(CoefFracs {
+                c2_frac: best.c2_frac,
+                t_frac: best.t_frac,
+            }),
             segments,
             widths: best.widths,
-            max_error_ulp: budget_ulp,
+            exec: compile(
+                &best.pipeline,
+                (opts.output.min_raw(), opts.output.max_raw()),
+            ),
+            pipeline: best.pipeline,
+            max_error_ulp: opts.max_error_ulp,
             layers: layer_specs,
         })
     }
 
-    /// Quantizes every layer for one (F2, Ft) and proves its bound; `None` if any layer misses
-    /// the budget or a stage would not fit.
-    fn quantize_all(p: &Problem, c2_frac: u32, t_frac: u32) -> Option<Candidate> {
-        let Problem {
-            layers,
-            regions,
-            segments,
+    /// Assembles a spec from parts the table and ROM builders computed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        input: ApFixed,
+        output: ApFixed,
+        select: SegmentSelect,
+        coef_fracs: Option<CoefFracs>,
+        segments: usize,
+        pipeline: Vec<PipelineStage>,
+        max_error_ulp: f64,
+        layers: Vec<LayerSpec>,
+    ) -> Self {
+        DatapathSpec {
             input,
             output,
-            pre_budget,
-        } = *p;
-        let fi = input.frac();
-        let shift1 = (c2_frac + fi).checked_sub(t_frac)?;
-        let shift2 = (t_frac + fi).checked_sub(output.frac())?;
-        if shift1 >= MAX_STAGE_WIDTH || shift2 >= MAX_STAGE_WIDTH {
-            return None;
+            select,
+            coef_fracs,
+            segments,
+            widths: stage_widths(&pipeline, input, output),
+            exec: compile(&pipeline, (output.min_raw(), output.max_raw())),
+            pipeline,
+            max_error_ulp,
+            layers,
         }
-        let k1_frac = c2_frac + fi;
-        let k0_frac = t_frac + fi;
-        let ulp_t = exp2i(-(t_frac as i64));
-        let xs = |raw: i64| raw as f64 * input.ulp();
-        let (mut c2s, mut k1s, mut k0s) = (Span::empty(), Span::empty(), Span::empty());
-        let (mut p1s, mut s1s, mut ts, mut p2s, mut ys, mut qs) = (
-            Span::empty(),
-            Span::empty(),
-            Span::empty(),
-            Span::empty(),
-            Span::empty(),
-            Span::empty(),
-        );
-        let mut out_layers = Vec::with_capacity(layers.len());
-        for (l, regs) in layers.iter().zip(regions) {
-            let mut worst = 0.0f64;
-            let mut coefs = vec![
-                vec![
-                    SegmentCoefs {
-                        c2: 0,
-                        k1: 0,
-                        k0: 0
-                    };
-                    segments
-                ];
-                l.channels()
-            ];
-            for (ch, segs) in l.segments.iter().enumerate() {
-                for r in regs {
-                    let [c0, c1, c2] = segs[r.seg];
-                    let q2 = quantize_coef(c2, c2_frac)?;
-                    let q1 = quantize_coef(c1, k1_frac)?;
-                    let q0 = quantize_coef(c0, k0_frac)?;
-                    let k1 = q1.checked_add(bias(shift1))?;
-                    let k0 = q0.checked_add(bias(shift2))?;
-                    coefs[ch][r.seg] = SegmentCoefs { c2: q2, k1, k0 };
-                    let (xlo, xhi) = (xs(r.lo), xs(r.hi));
-                    let e2 = q2 as f64 * exp2i(-(c2_frac as i64)) - c2;
-                    let e0 = q0 as f64 * exp2i(-(k0_frac as i64)) - c0;
-                    let (e1, r_max) = if q2 == 0 {
-                        // t is a constant: its error is known exactly.
-                        let t = floor_shift(k1, shift1);
-                        (t as f64 * ulp_t - c1, 0.0)
-                    } else {
-                        let e1 = q1 as f64 * exp2i(-(k1_frac as i64)) - c1;
-                        (e1, if shift1 > 0 { ulp_t / 2.0 } else { 0.0 })
-                    };
-                    let xmax = xlo.abs().max(xhi.abs());
-                    let err = max_abs_quadratic(e0, e1, e2, xlo, xhi) + xmax * r_max;
-                    worst = worst.max(err);
+    }
 
-                    // Exact stage ranges (t is monotone in x, so its ends are at the ends).
-                    c2s.add(q2);
-                    k1s.add(k1);
-                    k0s.add(k0);
-                    let mut seg_t = Span::empty();
-                    for x in [r.lo, r.hi] {
-                        let p1 = q2.checked_mul(x)?;
-                        let s1 = p1.checked_add(k1)?;
-                        p1s.add(p1);
-                        s1s.add(s1);
-                        seg_t.add(floor_shift(s1, shift1));
-                    }
-                    ts.add(seg_t.0);
-                    ts.add(seg_t.1);
-                    for t in [seg_t.0, seg_t.1] {
-                        for x in [r.lo, r.hi] {
-                            let p2 = t.checked_mul(x)?;
-                            let y = p2.checked_add(k0)?;
-                            p2s.add(p2);
-                            ys.add(y);
-                            qs.add(floor_shift(y, shift2));
-                        }
-                    }
-                }
-            }
-            // f64 evaluation of the bound is itself rounded; a relative 1e-9 margin covers it.
-            let pre = worst * (1.0 + 1e-9) / output.ulp();
-            if pre * output.ulp() > pre_budget {
-                return None;
-            }
-            let rounds = shift2 > 0;
-            out_layers.push((
-                coefs,
-                ErrorBound {
-                    pre_round_ulp: pre,
-                    total_ulp: pre + if rounds { 0.5 } else { 0.0 },
-                },
-            ));
-        }
-        let widths = StageWidths {
-            x: input.width(),
-            threshold: input.width() + 1,
-            c2: c2s.width(),
-            k1: k1s.width(),
-            k0: k0s.width(),
-            p1: p1s.width(),
-            s1: s1s.width(),
-            t: ts.width(),
-            p2: p2s.width(),
-            y: ys.width(),
-            q: qs.width(),
-            out: output.width(),
-        };
-        if [
-            widths.p1, widths.s1, widths.p2, widths.y, widths.k1, widths.k0,
-        ]
-        .iter()
-        .any(|&w| w > MAX_STAGE_WIDTH)
-        {
-            return None;
-        }
-        Some(Candidate {
-            c2_frac,
-            t_frac,
-            layers: out_layers,
-            widths,
-        })
+    /// The pipeline compiled for the golden model.
+    pub(crate) fn exec(&self) -> &[Exec] {
+        &self.exec
+    }
+
+    /// The layers, for the builders' final touches (the measured bound).
+    pub(crate) fn layers_mut(&mut self) -> &mut [LayerSpec] {
+        &mut self.layers
     }
 
     /// Input sample format.
@@ -578,51 +953,76 @@ impl DatapathSpec {
     pub fn output(&self) -> ApFixed {
         self.output
     }
-    /// Fractional bits F2 of `c2`.
-    pub fn c2_frac(&self) -> u32 {
-        self.c2_frac
+    /// How a sample finds its segment (comparators, table-indexed, or the ROM datapath).
+    pub fn select(&self) -> &SegmentSelect {
+        &self.select
     }
-    /// Fractional bits Ft of `t` (and of `c1`).
+    /// The pipeline stages, in order: the one description of the computation.
+    pub fn pipeline(&self) -> &[PipelineStage] {
+        &self.pipeline
+    }
+    /// Every step, in execution order.
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.pipeline.iter().flat_map(|s| &s.steps)
+    }
+    /// Width of `signal`, `None` if the datapath has no such signal.
+    pub fn width(&self, signal: Signal) -> Option<u32> {
+        signal_widths(&self.pipeline, self.input.width())[signal.slot()]
+    }
+    /// The coefficient formats of a polynomial datapath (`None`: ROM).
+    pub fn coef_fracs(&self) -> Option<CoefFracs> {
+        self.coef_fracs
+    }
+    /// Fractional bits F2 of `c2` (0 for a ROM datapath).
+    pub fn c2_frac(&self) -> u32 {
+        self.coef_fracs.map_or(0, |c| c.c2_frac)
+    }
+    /// Fractional bits Ft of `t` (and of `c1`; 0 for a ROM datapath).
     pub fn t_frac(&self) -> u32 {
-        self.t_frac
+        self.coef_fracs.map_or(0, |c| c.t_frac)
     }
     /// Fractional bits of `k1` (F2 + Fi).
     pub fn k1_frac(&self) -> u32 {
-        self.c2_frac + self.input.frac()
+        self.c2_frac() + self.input.frac()
     }
     /// Fractional bits of `k0` and `y` (Ft + Fi).
     pub fn k0_frac(&self) -> u32 {
-        self.t_frac + self.input.frac()
+        self.t_frac() + self.input.frac()
     }
-    /// Right shift of step 5.
+    /// The shift step writing `dst`.
+    fn shift_to(&self, dst: Signal) -> Option<(u32, Rounding)> {
+        self.steps().find_map(|s| match *s {
+            Step::ShiftRound {
+                dst: d,
+                shift,
+                rounding,
+                ..
+            } if d == dst => Some((shift, rounding)),
+            _ => None,
+        })
+    }
+    /// Right shift of step 5 (`t = s1 >> shift1`; 0 for a ROM datapath).
     pub fn shift1(&self) -> u32 {
-        self.shift1
+        self.shift_to(Signal::T).map_or(0, |s| s.0)
     }
-    /// Right shift of step 8.
+    /// Right shift of step 8 (`q = y >> shift2`; 0 for a ROM datapath).
     pub fn shift2(&self) -> u32 {
-        self.shift2
+        self.shift_to(Signal::Q).map_or(0, |s| s.0)
     }
     /// Rounding of step 5.
     pub fn rounding1(&self) -> Rounding {
-        if self.shift1 > 0 {
-            Rounding::HalfUp
-        } else {
-            Rounding::Exact
-        }
+        self.shift_to(Signal::T).map_or(Rounding::Exact, |s| s.1)
     }
-    /// Rounding of step 8.
+    /// Rounding of step 8 (a ROM holds outputs rounded `AP_RND`).
     pub fn rounding2(&self) -> Rounding {
-        if self.shift2 > 0 {
-            Rounding::HalfUp
-        } else {
-            Rounding::Exact
-        }
+        self.shift_to(Signal::Q).map_or(Rounding::HalfUp, |s| s.1)
     }
     /// Overflow policy of the output (every earlier stage cannot overflow).
     pub fn output_overflow(&self) -> Overflow {
         Overflow::Saturate
     }
-    /// Segments per layer (the most any layer needs; padded layers never reach the extra ones).
+    /// Segments per layer (the most any layer needs; padded layers never reach the extra
+    /// ones). A table layer counts its outer and table segments; a ROM layer has 1.
     pub fn segments(&self) -> usize {
         self.segments
     }
@@ -642,15 +1042,16 @@ impl DatapathSpec {
     pub fn max_channels(&self) -> usize {
         self.layers.iter().map(|l| l.channels()).max().unwrap_or(1)
     }
-    /// Clock cycles from an accepted input sample to its registered output.
+    /// Clock cycles from an accepted input sample to its registered output: the number of
+    /// pipeline stages.
     pub fn latency(&self) -> usize {
-        PIPELINE_STAGES.len()
+        self.pipeline.len()
     }
-    /// The f64 reference: the folded function at the quantized input, saturated to the output
-    /// range.
+    /// The f64 reference: the layer's function at the quantized input, saturated to the
+    /// output range.
     pub fn reference(&self, layer: usize, channel: usize, x_raw: i64) -> f64 {
         let x = self.input.to_f64(x_raw);
         self.output
-            .saturate_f64(self.layers[layer].folded.eval(channel, x))
+            .saturate_f64(self.layers[layer].function(channel, x))
     }
 }

@@ -24,43 +24,13 @@
 //! (stage 6) after edge k+5: [`super::axis_latency`] = `spec.latency()` = 6 register stages,
 //! i.e. `m_axis_tvalid` is high 6 cycles after the input handshake.
 //!
-//! [`PIPELINE_STAGES`]: crate::fixedpoint::PIPELINE_STAGES
+//! [`PIPELINE_STAGES`]: crate::fixedpoint::DatapathSpec::pipeline
 
 use super::verilog::{Expr, Module, Size, Stmt};
 use super::PortDir;
 use crate::fixedpoint::DatapathSpec;
 
-/// The beat layout of one core.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct StreamLayout {
-    /// Samples per beat.
-    pub lanes: usize,
-    /// Bits per input sample slot (input width rounded up to bytes).
-    pub s_slot: u32,
-    /// Bits per output sample slot.
-    pub m_slot: u32,
-    /// `tuser` width (0: no `tuser` ports).
-    pub tuser: u32,
-}
-
-impl StreamLayout {
-    pub(crate) fn new(spec: &DatapathSpec, lanes: usize, tuser: u32) -> Self {
-        StreamLayout {
-            lanes,
-            s_slot: spec.input().slot_bits(),
-            m_slot: spec.output().slot_bits(),
-            tuser,
-        }
-    }
-    /// `s_axis_tdata` width.
-    pub fn s_tdata(&self) -> u32 {
-        self.lanes as u32 * self.s_slot
-    }
-    /// `m_axis_tdata` width.
-    pub fn m_tdata(&self) -> u32 {
-        self.lanes as u32 * self.m_slot
-    }
-}
+pub(crate) use super::interface::StreamLayout;
 
 /// What feeds each lane besides its sample: the baked core's channel counter, or the
 /// run-time core's register file and tables. The stream wrapper itself does not care.

@@ -2,18 +2,9 @@
 //! checking it against the model can follow, and every constant it holds.
 
 use super::axis::StreamLayout;
-use super::lane::reachable_segments;
 use super::regmap::RegisterMap;
 use super::CoreOptions;
-use crate::fixedpoint::{DatapathSpec, LayerSpec, Overflow, Rounding};
-
-fn rounding_words(r: Rounding) -> &'static str {
-    match r {
-        Rounding::HalfUp => "AP_RND: round to nearest, ties toward +inf (round half up)",
-        Rounding::HalfEven => "round to nearest, ties to even",
-        Rounding::Exact => "exact (no bits discarded)",
-    }
-}
+use crate::fixedpoint::{DatapathSpec, LayerSpec, ReferenceFn, SegmentSelect, Step};
 
 /// Text of a segment's interval: `[b[i-1], b[i])` with infinities at the ends.
 fn interval(breakpoints: &[f64], seg: usize) -> String {
@@ -62,12 +53,16 @@ pub(crate) fn file_header(
         format!("{top}_lane: its datapath, one sample per clock."),
         String::new(),
     ]);
-    h.extend(datapath_lines(spec));
-    h.push(format!(
-        "Error bound (proven): {:.4} output ULP against the f64 function (budget {}).",
-        l.bound.total_ulp,
-        spec.max_error_ulp()
-    ));
+    if let Some(r) = &l.reference {
+        h.extend(fitted_lines(spec, l, r));
+    } else {
+        h.extend(datapath_lines(spec));
+        h.push(format!(
+            "Error bound (proven): {:.4} output ULP against the f64 function (budget {}).",
+            l.bound.total_ulp,
+            spec.max_error_ulp()
+        ));
+    }
     h.push(String::new());
     h.extend(stream_lines(spec, layout, latency));
     if l.channels() > 1 {
@@ -79,9 +74,99 @@ pub(crate) fn file_header(
         h.push("NHWC); the count restarts after reset and after each beat with tlast.".into());
     }
     h.extend(reset_lines());
-    h.push(String::new());
-    h.extend(fraction_lines(spec, ':'));
-    h.extend(constant_lines(spec, l));
+    match spec.select() {
+        SegmentSelect::Comparators => {
+            h.push(String::new());
+            h.extend(fraction_lines(spec, ':'));
+            h.extend(constant_lines(l));
+        }
+        SegmentSelect::Table(_) => {
+            h.push(String::new());
+            h.extend(table_constant_lines(spec, l));
+        }
+        SegmentSelect::Rom => {}
+    }
+    h
+}
+
+/// What a table or ROM core computes: the function, the datapath, the measured error.
+fn fitted_lines(spec: &DatapathSpec, l: &LayerSpec, r: &ReferenceFn) -> Vec<String> {
+    let (fin, fout) = (spec.input(), spec.output());
+    let mut h = vec![format!(
+        "Function: `{}` (f64 reference, fingerprint {:016x} of its values on every input).",
+        r.name(),
+        r.digest()
+    )];
+    match spec.select() {
+        SegmentSelect::Table(g) => {
+            h.extend([
+                format!(
+                    "Table-indexed segments: inside [{}, {}) (raw) {} segments of {} codes, the segment",
+                    g.lo_raw,
+                    g.lo_raw + g.span(),
+                    g.table_segments(),
+                    1u64 << g.offset_bits
+                ),
+                format!(
+                    "given by bits [{}:{}] of x and its polynomial c0 + u*(c1 + c2*u) in the offset",
+                    g.offset_bits + g.index_bits - 1,
+                    g.offset_bits
+                ),
+                format!(
+                    "u = x - (segment start) = the low {} bits of x; outside, comparator segments with",
+                    g.offset_bits
+                ),
+                "polynomials in x. Integer datapath (two's complement; widths hold every value):"
+                    .into(),
+            ]);
+            h.extend(step_lines(spec));
+            h.extend([
+                format!(
+                    "Rounding: both shifts {} (k1, k0 carry half an LSB); overflow at the output: {}.",
+                    spec.rounding2(),
+                    spec.output_overflow()
+                ),
+                fraction_bits(spec),
+            ]);
+        }
+        _ => h.extend([
+            "ROM datapath: out = rom[x], a table of every input code's output, rounded to nearest"
+                .to_string(),
+            format!(
+                "with ties toward +inf ({}) and saturated ({}).",
+                spec.rounding2(),
+                spec.output_overflow()
+            ),
+        ]),
+    }
+    h.extend([
+        format!("Input x: {fin}; output: {fout}."),
+        format!(
+            "Max error (measured on all 2^{} inputs): {:.4} output ULP against the saturated f64",
+            fin.width(),
+            l.bound.total_ulp
+        ),
+        format!("function (budget {}).", spec.max_error_ulp()),
+    ]);
+    h
+}
+
+/// The thresholds and constants of a table layer, segment by segment.
+fn table_constant_lines(spec: &DatapathSpec, l: &LayerSpec) -> Vec<String> {
+    let mut h = vec![format!(
+        "Comparator thresholds (raw input units): {:?}",
+        l.thresholds
+    )];
+    h.push("Coefficients per segment (raw input range, origin of v): c2, k1, k0:".into());
+    let ch = &l.coefs[0];
+    for seg in &l.segments {
+        let c = ch[seg.index];
+        h.push(format!(
+            "  segment {:>4} [{}, {}] v = x - {}: c2={} k1={} k0={}",
+            seg.index, seg.lo, seg.hi, seg.origin, c.c2, c.k1, c.k0
+        ));
+    }
+    let _ = spec;
     h
 }
 
@@ -165,7 +250,6 @@ pub(crate) fn axilite_header(
 
 /// What the datapath computes, stage by stage, and its number formats.
 fn datapath_lines(spec: &DatapathSpec) -> Vec<String> {
-    let w = spec.widths();
     let (fin, fout) = (spec.input(), spec.output());
     let mut h: Vec<String> = vec![
         "Function, per sample x of channel c: f(x) = c0 + x*(c1 + c2*x) with the (c0, c1, c2)"
@@ -173,20 +257,8 @@ fn datapath_lines(spec: &DatapathSpec) -> Vec<String> {
         "of c's segment containing x (segment i covers [b[i-1], b[i]) of the breakpoints b)."
             .into(),
         "Integer datapath (two's complement; every stage width proven to hold its range):".into(),
-        "  seg = number of thresholds th[i] with x >= th[i]".into(),
     ];
-    let stages = [
-        ("p1  = c2*x".to_string(), w.p1, ""),
-        ("s1  = p1 + k1".to_string(), w.s1, ""),
-        (format!("t   = s1 >>> {}", spec.shift1()), w.t, " (floor)"),
-        ("p2  = t*x".to_string(), w.p2, ""),
-        ("y   = p2 + k0".to_string(), w.y, ""),
-        (format!("q   = y >>> {}", spec.shift2()), w.q, " (floor)"),
-        ("out = saturate(q)".to_string(), w.out, ""),
-    ];
-    for (what, bits, note) in stages {
-        h.push(format!("  {what:<20} {bits:>2} bits{note}"));
-    }
+    h.extend(step_lines(spec));
     h.extend([
         format!(
             "Input x:    {fin}: {} bits, {} fractional; raw = x * 2^{}",
@@ -202,12 +274,12 @@ fn datapath_lines(spec: &DatapathSpec) -> Vec<String> {
         format!(
             "Rounding, first step (>>> {}): {}.",
             spec.shift1(),
-            rounding_words(spec.rounding1())
+            spec.rounding1().describe()
         ),
         format!(
             "Rounding, final step (>>> {}): {}.",
             spec.shift2(),
-            rounding_words(spec.rounding2())
+            spec.rounding2().describe()
         ),
         "  Each shift is a floor of a sum whose constant holds half an LSB of the result:".into(),
         format!(
@@ -219,13 +291,41 @@ fn datapath_lines(spec: &DatapathSpec) -> Vec<String> {
         ),
         "  Coefficients were rounded to nearest, ties to even.".into(),
         format!(
-            "Overflow: {} at the output (AP_SAT); no earlier stage can overflow.",
-            match spec.output_overflow() {
-                Overflow::Saturate => "saturate",
-                Overflow::Impossible => "impossible",
-            }
+            "Overflow: {} at the output ({}); no earlier stage can overflow.",
+            spec.output_overflow().describe(),
+            spec.output_overflow()
         ),
     ]);
+    h
+}
+
+/// One line per step of the spec's pipeline: what it computes and its width.
+fn step_lines(spec: &DatapathSpec) -> Vec<String> {
+    let mut h = Vec::new();
+    for step in spec.steps() {
+        let line = match step {
+            Step::Lookup { .. } => match spec.select() {
+                SegmentSelect::Table(g) => format!(
+                    "  seg = outer segment by thresholds, or in [{}, {}) segment (x - {}) >> {}",
+                    g.lo_raw,
+                    g.lo_raw + g.span(),
+                    g.lo_raw,
+                    g.offset_bits
+                ),
+                _ => "  seg = number of thresholds th[i] with x >= th[i]".into(),
+            },
+            _ => {
+                let (dst, bits) = (step.writes()[0], step.widths()[0]);
+                let note = match step {
+                    Step::ShiftRound { .. } => " (floor)",
+                    _ => "",
+                };
+                let what = format!("{:<3} = {}", dst.name(), step.formula());
+                format!("  {what:<20} {bits:>2} bits{note}")
+            }
+        };
+        h.push(line);
+    }
     h
 }
 
@@ -280,16 +380,21 @@ fn reset_lines() -> Vec<String> {
     ]
 }
 
+/// The fractional bits of the constants.
+fn fraction_bits(spec: &DatapathSpec) -> String {
+    format!(
+        "Fractional bits: c2 {}, t {}, k1 {}, k0 and y {}.",
+        spec.c2_frac(),
+        spec.t_frac(),
+        spec.k1_frac(),
+        spec.k0_frac()
+    )
+}
+
 /// The fractional bits of the constants and the threshold rule, `end` closing the last line.
 fn fraction_lines(spec: &DatapathSpec, end: char) -> Vec<String> {
     vec![
-        format!(
-            "Fractional bits: c2 {}, t {}, k1 {}, k0 and y {}.",
-            spec.c2_frac(),
-            spec.t_frac(),
-            spec.k1_frac(),
-            spec.k0_frac()
-        ),
+        fraction_bits(spec),
         format!(
             "Thresholds th[i] = ceil(b[i] * 2^{}), clamped to [{}, {}] (raw input units){end}",
             spec.input().frac(),
@@ -300,7 +405,7 @@ fn fraction_lines(spec: &DatapathSpec, end: char) -> Vec<String> {
 }
 
 /// The thresholds and constants of a baked layer.
-fn constant_lines(spec: &DatapathSpec, l: &LayerSpec) -> Vec<String> {
+fn constant_lines(l: &LayerSpec) -> Vec<String> {
     let mut h = Vec::new();
     for (i, (b, t)) in l.folded.breakpoints.iter().zip(&l.thresholds).enumerate() {
         h.push(format!("  th[{i}] = {t:>12}  (breakpoint {b})"));
@@ -308,7 +413,12 @@ fn constant_lines(spec: &DatapathSpec, l: &LayerSpec) -> Vec<String> {
     for t in l.thresholds.iter().skip(l.folded.breakpoints.len()) {
         h.push(format!("  th    = {t:>12}  (padding: never reached)"));
     }
-    let reachable: Vec<usize> = reachable_segments(spec, l).iter().map(|s| s.seg).collect();
+    let reachable: Vec<usize> = l
+        .segments
+        .iter()
+        .filter(|s| s.reachable)
+        .map(|s| s.index)
+        .collect();
     h.push(
         "Coefficients: reals (c0, c1, c2) of the folded layer; integers c2, k1, k0 in hardware:"
             .into(),

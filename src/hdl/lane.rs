@@ -1,5 +1,7 @@
-//! The lane: one sample per clock through the registers of stages 1-5 of [`PIPELINE_STAGES`];
-//! stage 6 is logic only.
+//! The lane: one sample per clock through the spec's pipeline ([`DatapathSpec::pipeline`]),
+//! lowered stage by stage: every stage but the last ends in registers of each value a later
+//! stage reads (named `<signal>_reg<stage>`), the last is logic only. For the polynomial
+//! datapath that is:
 //!
 //! ```text
 //!  x ──┬─ compare ─ select ─► c2,k1,k0 (1) ─► p1 = c2·x (2) ─► s1 = p1 + k1 (3) ─┐
@@ -22,9 +24,13 @@
 //! (where a stage is narrower than an operand) truncated to the stage width first; since every
 //! stage holds its whole range, arithmetic modulo 2^width is exact and equals the golden model.
 
-use super::verilog::{CaseArm, Expr, Module, Size, Stmt};
+use super::verilog::{CaseArm, Expr, Module, Param, Size, Stmt};
 use super::PortDir;
-use crate::fixedpoint::{DatapathSpec, LayerSpec, SegmentCoefs, PIPELINE_STAGES};
+use crate::fixedpoint::stage::{signal_widths, SIGNALS};
+use crate::fixedpoint::{
+    DatapathSpec, LayerSpec, PipelineStage, Segment, SegmentCoefs, SegmentSelect, Signal,
+    StageWidths, Step, TableGeometry,
+};
 
 /// Where stage 1 takes the thresholds and coefficients from. The lane's stages 2-5 do not care:
 /// each source has a branch in [`select_stage`] and [`source_ports`], nothing else.
@@ -53,38 +59,6 @@ impl CoefSource<'_> {
 /// Bits needed to number `n` things (at least 1).
 pub(crate) fn index_bits(n: usize) -> u32 {
     (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1)
-}
-
-/// A segment an input sample can select, and the smallest raw input that selects it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ReachableSegment {
-    /// Segment number (index into `coefs[channel]`).
-    pub seg: usize,
-    /// Smallest raw input in the segment.
-    pub lo: i64,
-    /// Index of the threshold that starts it (`None` for the segment at the input minimum).
-    pub threshold: Option<usize>,
-}
-
-/// The segments inputs of `spec`'s format can select in `layer`, in order, by the golden model's
-/// own rule `seg = #{i : x >= threshold[i]}`: segment `s` is `threshold[s-1] <= x < threshold[s]`.
-pub(crate) fn reachable_segments(spec: &DatapathSpec, layer: &LayerSpec) -> Vec<ReachableSegment> {
-    let (min, max) = (spec.input().min_raw(), spec.input().max_raw());
-    let th = &layer.thresholds;
-    let mut out = Vec::new();
-    for s in 0..=th.len() {
-        let lo = if s == 0 { min } else { th[s - 1].max(min) };
-        let hi = if s == th.len() { max } else { th[s] - 1 };
-        if lo <= hi {
-            let threshold = if lo == min { None } else { Some(s - 1) };
-            out.push(ReachableSegment {
-                seg: s,
-                lo,
-                threshold,
-            });
-        }
-    }
-    out
 }
 
 /// The expression of `(src >>> shift)` wrapped to `dst` bits (bits above the source MSB repeat
@@ -258,8 +232,17 @@ fn select_stage_registers(m: &mut Module, spec: &DatapathSpec) -> Vec<Stmt> {
     ]
 }
 
+/// A case arm loading one table entry, its comment naming it and its constants.
+fn coef_arm(label: u64, what: &str, c: &SegmentCoefs, w: &StageWidths) -> CaseArm {
+    CaseArm {
+        label,
+        comment: format!("{what}: c2={} k1={} k0={}", c.c2, c.k1, c.k0),
+        body: load_coefs(c, w),
+    }
+}
+
 /// The three coefficient register assignments of one table entry.
-fn load_coefs(c: &SegmentCoefs, w: &crate::fixedpoint::StageWidths) -> Vec<Stmt> {
+fn load_coefs(c: &SegmentCoefs, w: &StageWidths) -> Vec<Stmt> {
     vec![
         Stmt::set("c2_reg1", Expr::sint(w.c2, c.c2)),
         Stmt::set("k1_reg1", Expr::sint(w.k1, c.k1)),
@@ -269,64 +252,104 @@ fn load_coefs(c: &SegmentCoefs, w: &crate::fixedpoint::StageWidths) -> Vec<Stmt>
 
 /// Stage 1: which segment `x` is in, and that segment's coefficients for the lane's channel,
 /// registered. Returns the statements of the stage-1 register block besides `x_reg1`.
-fn select_stage(m: &mut Module, spec: &DatapathSpec, source: &CoefSource) -> Vec<Stmt> {
-    let w = spec.widths();
-    let layer = match source {
-        CoefSource::Baked(layer) => layer,
-        CoefSource::Registers => return select_stage_registers(m, spec),
+fn select_stage(
+    m: &mut Module,
+    spec: &DatapathSpec,
+    source: &CoefSource,
+) -> Result<Vec<Stmt>, String> {
+    let layer = match (source, spec.select()) {
+        (CoefSource::Registers, SegmentSelect::Comparators) => {
+            return Ok(select_stage_registers(m, spec))
+        }
+        (CoefSource::Registers, _) => {
+            return Err("run-time coefficients serve comparator datapaths only".into())
+        }
+        (CoefSource::Baked(layer), SegmentSelect::Comparators) => layer,
+        (CoefSource::Baked(layer), SegmentSelect::Table(g)) => {
+            return table_select_stage(m, spec, layer, g)
+        }
+        (CoefSource::Baked(_), SegmentSelect::Rom) => {
+            return Err("a ROM datapath has no coefficient lookup".into())
+        }
     };
-    let segs = reachable_segments(spec, layer);
+    Ok(comparator_select_stage(m, spec, layer))
+}
 
-    // Thresholds at or below the input minimum always hold and thresholds above its maximum
-    // never do: only the ones in between need a comparator, each against a Wi-bit constant.
+/// The comparators of `segs` (reachable, in order; each but the first starts at its `lo`)
+/// and, with more than one, the wire `index` numbering the segment among them. Thresholds at
+/// or below the input minimum always hold and thresholds above its maximum never do: only the
+/// ones in between need a comparator, each against a Wi-bit constant. They are nondecreasing,
+/// so the comparisons form a thermometer code: the highest one that holds names the segment.
+fn thermometer(
+    m: &mut Module,
+    segs: &[&Segment],
+    x_width: u32,
+    note: impl Fn(&Segment) -> String,
+    index: &str,
+    index_note: &str,
+) {
     let mut conds = Vec::new();
     for (j, s) in segs.iter().enumerate().skip(1) {
-        let i = s.threshold.unwrap_or(0);
-        let name = format!("x_ge_threshold{i}");
+        let name = format!("x_ge_threshold{}", s.threshold.unwrap_or(0));
         m.wire_eq(
             &name,
             Size::scalar(),
             false,
-            Expr::name("x").ge(Expr::sint(w.x, s.lo)),
+            Expr::name("x").ge(Expr::sint(x_width, s.lo)),
         );
-        m.note(&format!(
-            "breakpoint {} = raw {} (rounded up to the input grid): segment {} or above",
-            layer.folded.breakpoints[i], s.lo, s.seg
-        ));
+        m.note(&note(s));
         conds.push((j, name));
     }
+    if segs.len() > 1 {
+        let bits = index_bits(segs.len());
+        let mut e = Expr::uint(bits, 0);
+        for (j, name) in &conds {
+            e = Expr::when(Expr::name(name), Expr::uint(bits, *j as u64), e);
+        }
+        m.wire_eq(index, Size::lit(bits), false, e);
+        m.note(index_note);
+    }
+}
+
+/// Stage 1 of a comparator datapath with baked coefficients.
+fn comparator_select_stage(m: &mut Module, spec: &DatapathSpec, layer: &LayerSpec) -> Vec<Stmt> {
+    let w = spec.widths();
+    let segs: Vec<_> = layer.segments.iter().filter(|s| s.reachable).collect();
+
     let seg_bits = index_bits(segs.len());
     let has_seg = segs.len() > 1;
-    if has_seg {
-        // Thresholds are nondecreasing, so the comparisons form a thermometer code: the highest
-        // one that holds names the segment.
-        let mut e = Expr::uint(seg_bits, 0);
-        for (j, name) in &conds {
-            e = Expr::when(Expr::name(name), Expr::uint(seg_bits, *j as u64), e);
-        }
-        m.wire_eq("segment_index", Size::lit(seg_bits), false, e);
-        let map: Vec<String> = segs
-            .iter()
-            .enumerate()
-            .map(|(j, s)| format!("{j}->seg {}", s.seg))
-            .collect();
-        m.note(&format!(
-            "rank among reachable segments: {}",
-            map.join(", ")
-        ));
-    }
-    let channels = source.channels();
+    let map: Vec<String> = segs
+        .iter()
+        .enumerate()
+        .map(|(j, s)| format!("{j}->seg {}", s.index))
+        .collect();
+    thermometer(
+        m,
+        &segs,
+        w.x,
+        |s| {
+            format!(
+                "breakpoint {} = raw {} (rounded up to the input grid): segment {} or above",
+                layer.folded.breakpoints[s.threshold.unwrap_or(0)],
+                s.lo,
+                s.index
+            )
+        },
+        "segment_index",
+        &format!("rank among reachable segments: {}", map.join(", ")),
+    );
+    let channels = layer.channels();
     let chan_bits = if channels > 1 {
         index_bits(channels)
     } else {
         0
     };
     let addr_bits = chan_bits + if has_seg { seg_bits } else { 0 };
-    let entry = |ch: usize, j: usize| &layer.coefs[ch][segs[j].seg];
+    let entry = |ch: usize, j: usize| &layer.coefs[ch][segs[j].index];
     if addr_bits == 0 {
         let mut body = vec![Stmt::Comment(format!(
             "one channel and one reachable segment (segment {}): constant coefficients",
-            segs[0].seg
+            segs[0].index
         ))];
         body.extend(load_coefs(entry(0, 0), w));
         return body;
@@ -351,18 +374,13 @@ fn select_stage(m: &mut Module, spec: &DatapathSpec, source: &CoefSource) -> Vec
                 label,
                 comment: format!(
                     "channel {ch}, segment {}: c2={} k1={} k0={}",
-                    seg.seg, c.c2, c.k1, c.k0
+                    seg.index, c.c2, c.k1, c.k0
                 ),
                 body: load_coefs(c, w),
             });
         }
     }
     let full = arms.len() as u64 == 1u64 << addr_bits;
-    let zero = SegmentCoefs {
-        c2: 0,
-        k1: 0,
-        k0: 0,
-    };
     vec![Stmt::Case {
         sel: Expr::name("coef_addr"),
         label_width: addr_bits,
@@ -371,35 +389,486 @@ fn select_stage(m: &mut Module, spec: &DatapathSpec, source: &CoefSource) -> Vec
             let mut d = vec![Stmt::Comment(
                 "addresses no input selects (channel >= CHANNELS or a skipped segment)".into(),
             )];
-            d.extend(load_coefs(&zero, w));
+            d.extend(load_coefs(&SegmentCoefs::ZERO, w));
             d
         }),
     }]
 }
 
-/// Builds the lane module `name` for `source`.
+/// Stage 1 of a table-indexed datapath: comparators find the region (outer segments or the
+/// core interval); inside the core interval the coefficient ROM is addressed by the input's
+/// index bits directly (the entries are stored rotated by `lo_raw >> offset_bits`, so no
+/// subtractor is needed), outside by `{1, region}`. Declares `in_table` for the offset step.
+fn table_select_stage(
+    m: &mut Module,
+    spec: &DatapathSpec,
+    layer: &LayerSpec,
+    g: &TableGeometry,
+) -> Result<Vec<Stmt>, String> {
+    let w = spec.widths();
+    if layer.channels() != 1 {
+        return Err("a table-indexed layer has one channel".into());
+    }
+    let ranks: Vec<_> =
+        crate::fixedpoint::spec::segments_of_thresholds(&layer.thresholds, spec.input(), |r| r)
+            .into_iter()
+            .filter(|s| s.reachable)
+            .collect();
+    let Some(j_table) = ranks.iter().position(|r| r.index == g.outer_below) else {
+        return Err("the table's core interval is outside the input range".into());
+    };
+    let rank_bits = index_bits(ranks.len());
+    let refs: Vec<&Segment> = ranks.iter().collect();
+    thermometer(
+        m,
+        &refs,
+        w.x,
+        |r| format!("raw {}: region {} or above", r.lo, r.index),
+        "region_index",
+        &format!("region among the reachable ones; {j_table} is the core interval"),
+    );
+    if ranks.len() > 1 {
+        m.wire_eq(
+            "in_table",
+            Size::scalar(),
+            false,
+            Expr::name("region_index").eq(Expr::uint(rank_bits, j_table as u64)),
+        );
+    } else {
+        m.wire_eq("in_table", Size::scalar(), false, Expr::bool(true));
+    }
+    m.note(&format!(
+        "x in [{}, {}): the table's {} segments of {} codes",
+        g.lo_raw,
+        g.lo_raw + g.span(),
+        g.table_segments(),
+        1u64 << g.offset_bits
+    ));
+    let (k, s) = (g.index_bits, g.offset_bits);
+    let outer: Vec<usize> = (0..ranks.len()).filter(|&j| j != j_table).collect();
+    // The coefficient ROM holds the 2^k table segments only, addressed by x's index bits;
+    // the few outer segments are constants selected by the comparators beside it, so the ROM
+    // keeps a k-bit address.
+    let rot = (g.lo_raw >> s).rem_euclid(1i64 << k);
+    let entry = |a: i64| {
+        let seg = g.outer_below + (a - rot).rem_euclid(1i64 << k) as usize;
+        (seg, &layer.coefs[0][seg])
+    };
+    let table = if k == 0 {
+        let (seg, c) = entry(0);
+        let mut b = vec![Stmt::Comment(format!("the one table segment {seg}"))];
+        b.extend(load_coefs(c, w));
+        b
+    } else {
+        m.wire_eq(
+            "coef_addr",
+            Size::lit(k),
+            false,
+            Expr::slice("x", s + k - 1, s),
+        );
+        m.note(&format!(
+            "bits [{}:{}] of x: the coefficient ROM address inside the core interval (entries \
+             rotated by {rot}, so no subtractor)",
+            s + k - 1,
+            s
+        ));
+        let arms = (0..1i64 << k)
+            .map(|a| {
+                let (seg, c) = entry(a);
+                coef_arm(a as u64, &format!("segment {seg}"), c, w)
+            })
+            .collect();
+        vec![Stmt::Case {
+            sel: Expr::name("coef_addr"),
+            label_width: k,
+            arms,
+            default: None,
+        }]
+    };
+    m.discard("x", "only the index bits address the coefficient ROM");
+    if outer.is_empty() {
+        return Ok(table);
+    }
+    let outer_coefs = |j: usize| {
+        let rank = ranks[j].index;
+        let seg = if rank < g.outer_below {
+            rank
+        } else {
+            rank - 1 + g.table_segments()
+        };
+        (seg, &layer.coefs[0][seg])
+    };
+    let outside = if let [j] = outer[..] {
+        let (seg, c) = outer_coefs(j);
+        let mut b = vec![Stmt::Comment(format!("outer segment {seg}"))];
+        b.extend(load_coefs(c, w));
+        b
+    } else {
+        let arms: Vec<CaseArm> = outer
+            .iter()
+            .map(|&j| {
+                let (seg, c) = outer_coefs(j);
+                coef_arm(j as u64, &format!("outer segment {seg}"), c, w)
+            })
+            .collect();
+        let mut d = vec![Stmt::Comment("the core interval (not taken here)".into())];
+        d.extend(load_coefs(&SegmentCoefs::ZERO, w));
+        vec![Stmt::Case {
+            sel: Expr::name("region_index"),
+            label_width: rank_bits,
+            arms,
+            default: Some(d),
+        }]
+    };
+    Ok(vec![Stmt::If(Expr::name("in_table"), table, outside)])
+}
+
+/// The offset step of a table datapath: `v` is the low `offset_bits` of `x` inside the core
+/// interval (its segments start at multiples of `2^offset_bits`), `x` itself outside.
+fn table_offset(
+    m: &mut Module,
+    spec: &DatapathSpec,
+    names: &Names,
+    i: usize,
+) -> Result<Expr, String> {
+    let SegmentSelect::Table(g) = spec.select() else {
+        return Err("the offset step belongs to a table-indexed datapath".into());
+    };
+    let (x, xw, vw) = (
+        names.read(Signal::X, i),
+        names.width(Signal::X),
+        names.width(Signal::V),
+    );
+    let s = g.offset_bits;
+    let _ = m;
+    let low = if s == 0 {
+        Expr::uint(vw, 0)
+    } else if vw > s {
+        Expr::concat(vec![Expr::uint(vw - s, 0), Expr::slice(&x, s - 1, 0)])
+    } else {
+        Expr::slice(&x, vw - 1, 0)
+    };
+    Ok(Expr::when(
+        Expr::name("in_table"),
+        low,
+        shifted(&x, xw, 0, vw),
+    ))
+}
+
+/// The registered ROM read of a ROM datapath: `case (x)` over every input code, which Yosys
+/// maps to LUTs (distributed ROM) for the narrow inputs this datapath serves.
+fn rom_stage(
+    spec: &DatapathSpec,
+    source: &CoefSource,
+    x: &str,
+    dst: &str,
+) -> Result<Vec<Stmt>, String> {
+    let CoefSource::Baked(layer) = source else {
+        return Err("a ROM datapath has no run-time coefficients".into());
+    };
+    let (fin, wo) = (spec.input(), spec.output().width());
+    let wi = fin.width();
+    if layer.rom.len() as u64 != 1u64 << wi {
+        return Err(format!(
+            "the ROM holds {} entries, the input has {} codes",
+            layer.rom.len(),
+            1u64 << wi
+        ));
+    }
+    let arms = layer
+        .rom
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let raw = fin.min_raw() + i as i64;
+            CaseArm {
+                label: (raw as u64) & ((1u64 << wi) - 1),
+                comment: format!("x = {raw}"),
+                body: vec![Stmt::set(dst, Expr::sint(wo, v))],
+            }
+        })
+        .collect();
+    Ok(vec![
+        Stmt::Comment("every input code's correctly rounded, saturated output".into()),
+        Stmt::Case {
+            sel: Expr::name(x),
+            label_width: wi,
+            arms,
+            default: None,
+        },
+    ])
+}
+
+/// What the lowering knows about one signal while building stage `stage`.
+struct Names<'a> {
+    pipeline: &'a [PipelineStage],
+    widths: [Option<u32>; SIGNALS],
+}
+
+/// Signals a stage registers after its own results, in this order: the segment's constants
+/// and intermediate values, then the sample's delay line (`x` or `v`).
+fn carry_order() -> impl Iterator<Item = Signal> {
+    let operand = |s: &Signal| matches!(s, Signal::X | Signal::V);
+    let rest = Signal::ALL
+        .into_iter()
+        .filter(move |s| !operand(s) && *s != Signal::Out);
+    rest.chain(Signal::ALL.into_iter().filter(operand))
+}
+
+impl Names<'_> {
+    fn width(&self, s: Signal) -> u32 {
+        self.widths[s.slot()].unwrap_or(0)
+    }
+    /// Stage (0-based) whose steps write `s`; `None` for the input `x`.
+    fn producer(&self, s: Signal) -> Option<usize> {
+        self.pipeline
+            .iter()
+            .position(|st| st.steps.iter().any(|step| step.writes().contains(&s)))
+    }
+    /// Whether a stage after `stage` (0-based) reads `s`; the output counts as read after
+    /// the last stage.
+    fn live_after(&self, s: Signal, stage: usize) -> bool {
+        s == Signal::Out
+            || self.pipeline[stage + 1..]
+                .iter()
+                .flat_map(|st| &st.steps)
+                .any(|step| step.reads().contains(&s))
+    }
+    /// The name of `s` as a step of stage `stage` (0-based) reads it: its wire when the stage
+    /// computes it, else the register of the stage before, or the port `x` in stage 0.
+    fn read(&self, s: Signal, stage: usize) -> String {
+        match self.producer(s) {
+            Some(p) if p == stage => wire_name(s),
+            None if stage == 0 => s.name().to_string(),
+            _ => reg_name(s, stage - 1),
+        }
+    }
+}
+
+/// `<signal>_reg<stage>` (stages numbered from 1 in the text).
+fn reg_name(s: Signal, stage: usize) -> String {
+    format!("{}_reg{}", s.name(), stage + 1)
+}
+
+/// The wire of a value computed and used in the same stage (`out` is the port, so its wire is
+/// `out_next`).
+fn wire_name(s: Signal) -> String {
+    match s {
+        Signal::Out => "out_next".into(),
+        _ => s.name().to_string(),
+    }
+}
+
+/// The localparam comment of a signal.
+fn width_comment(s: Signal, spec: &DatapathSpec) -> String {
+    let fixed = match s {
+        Signal::X => Some("input sample"),
+        Signal::Out => Some("output sample"),
+        Signal::C2 => Some("quadratic coefficient"),
+        Signal::K1 => Some("linear constant + rounding bias"),
+        Signal::K0 => Some("constant term + rounding bias"),
+        _ => None,
+    };
+    if let Some(f) = fixed {
+        return f.to_string();
+    }
+    let Some(step) = spec.steps().find(|st| st.writes().contains(&s)) else {
+        return String::new();
+    };
+    let saturated = spec
+        .steps()
+        .any(|st| matches!(st, Step::Saturate { src, .. } if *src == s));
+    let mut c = step.formula();
+    if saturated {
+        c.push_str(", before saturation");
+    }
+    c
+}
+
+/// The constant a `+` adds to `src` before it is shifted (it carries the rounding bias).
+fn bias_constant(spec: &DatapathSpec, src: Signal) -> &'static str {
+    spec.steps()
+        .find_map(|st| match st {
+            Step::Add { dst, b, .. } if *dst == src => Some(b.name()),
+            _ => None,
+        })
+        .unwrap_or("the constant")
+}
+
+/// The values a stage registers (by the step that computes them) and their assignments.
+type StageRegs = Vec<(Vec<Signal>, Vec<Stmt>)>;
+
+/// Lowers the steps of stage `i` (0-based). Returns the clocked statements of values the
+/// stage registers (results first; the caller adds the delay-line registers).
+fn lower_stage(
+    m: &mut Module,
+    spec: &DatapathSpec,
+    source: &CoefSource,
+    names: &Names,
+    params: &[Option<Param>; SIGNALS],
+    i: usize,
+) -> Result<StageRegs, String> {
+    let size = |s: Signal| match &params[s.slot()] {
+        Some(p) => Size::param(p),
+        None => Size::lit(names.width(s)),
+    };
+    let last = i + 1 == names.pipeline.len();
+    let shifts: Vec<Signal> = spec
+        .steps()
+        .filter_map(|st| match st {
+            Step::ShiftRound { dst, .. } => Some(*dst),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    for step in &names.pipeline[i].steps {
+        // Where a single-result step's value goes: a register when a later stage reads it.
+        let dst = step.writes()[0];
+        let registered = !last && names.live_after(dst, i);
+        let expr = match *step {
+            Step::Lookup { .. } => {
+                if i != 0 {
+                    return Err("the coefficient lookup must be the first stage".into());
+                }
+                out.push((step.writes().to_vec(), select_stage(m, spec, source)?));
+                continue;
+            }
+            Step::Offset { .. } => table_offset(m, spec, names, i)?,
+            Step::Rom { .. } => {
+                if !registered {
+                    return Err("the ROM read must be registered".into());
+                }
+                let x = names.read(Signal::X, i);
+                out.push((vec![dst], rom_stage(spec, source, &x, &reg_name(dst, i))?));
+                continue;
+            }
+            Step::Mul { dst, a, b, .. } => {
+                let prod = size(dst);
+                let mul_in = |m: &mut Module, src: Signal| {
+                    let (src_name, src_w) = (names.read(src, i), names.width(src));
+                    if src_w > prod.bits() {
+                        let op = format!("{}_{}_operand", dst.name(), src.name());
+                        operand(m, &op, &src_name, src_w, &prod)
+                    } else {
+                        Expr::name(&src_name)
+                    }
+                };
+                let ea = mul_in(m, a);
+                let eb = mul_in(m, b);
+                ea.times(eb)
+            }
+            Step::Add { dst, a, b, .. } => {
+                let sum = size(dst);
+                let add_in = |m: &mut Module, src: Signal| {
+                    let op = format!("{}_{}_operand", dst.name(), src.name());
+                    operand(m, &op, &names.read(src, i), names.width(src), &sum)
+                };
+                let ea = add_in(m, a);
+                let eb = add_in(m, b);
+                ea.plus(eb)
+            }
+            Step::ShiftRound {
+                dst, src, shift, ..
+            } => {
+                let (src_name, src_w, dst_w) =
+                    (names.read(src, i), names.width(src), names.width(dst));
+                let e = shifted(&src_name, src_w, shift, dst_w);
+                if !registered {
+                    m.wire_eq(&wire_name(dst), size(dst), true, e);
+                    m.note(&shift_note(src.name(), shift, bias_constant(spec, src)));
+                    let ordinal = if shifts.last() == Some(&dst) {
+                        "final"
+                    } else {
+                        "first"
+                    };
+                    discard_shifted(m, &src_name, src_w, shift, dst_w, dst.name(), ordinal);
+                    continue;
+                }
+                e
+            }
+            Step::Saturate {
+                dst, src, overflow, ..
+            } => {
+                let (q, qw, ow) = (names.read(src, i), names.width(src), names.width(dst));
+                let e = if qw > ow {
+                    // q fits when its bits from the output's sign bit up are all equal;
+                    // otherwise clamp to the most negative or most positive output value by
+                    // q's sign.
+                    let top = Expr::slice(&q, qw - 1, ow - 1);
+                    let fits = format!("{q}_fits");
+                    m.wire_eq(
+                        &fits,
+                        Size::scalar(),
+                        false,
+                        top.clone()
+                            .reduce_and()
+                            .logic_or(top.reduce_or().logic_not()),
+                    );
+                    m.note(&format!("{q} is inside the output range"));
+                    let sign = Expr::bit(&q, qw - 1);
+                    Expr::when(
+                        Expr::name(&fits),
+                        Expr::slice(&q, ow - 1, 0),
+                        Expr::concat(vec![sign.clone(), sign.bit_not().repeat(ow - 1)]),
+                    )
+                } else {
+                    // The proven range of q is inside the output range: saturation cannot
+                    // trigger.
+                    shifted(&q, qw, 0, ow)
+                };
+                if !registered {
+                    m.wire_eq(&wire_name(dst), size(dst), true, e);
+                    m.note(&if qw > ow {
+                        format!("saturated ({overflow})")
+                    } else {
+                        format!(
+                            "{q}'s proven range is inside the output range: nothing to saturate"
+                        )
+                    });
+                    continue;
+                }
+                e
+            }
+        };
+        if registered {
+            out.push((vec![dst], vec![Stmt::set(&reg_name(dst, i), expr)]));
+        } else {
+            m.wire_eq(&wire_name(dst), size(dst), true, expr);
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the lane module `name` for `source`: the spec's pipeline, stage by stage. Every
+/// stage but the last ends in registers of every value a later stage reads; the last stage is
+/// logic whose result `out` the caller registers.
 pub(crate) fn lane_module(
     spec: &DatapathSpec,
     source: &CoefSource,
     name: &str,
 ) -> Result<Module, String> {
-    let w = *spec.widths();
-    let (shift1, shift2) = (spec.shift1(), spec.shift2());
-    if spec.latency() != 6 || PIPELINE_STAGES.len() != 6 {
+    let pipeline = spec.pipeline();
+    let n = pipeline.len();
+    if n < 2 {
         return Err(format!(
-            "the lane builds 5 pipeline registers and the output logic of stage 6, but the \
-             spec asks for {} stages",
-            spec.latency()
+            "the lane needs at least one register stage before the output register, but the \
+             spec has {n} stage(s)"
         ));
     }
+    let names = Names {
+        pipeline,
+        widths: signal_widths(pipeline, spec.input().width()),
+    };
     let mut doc = vec![format!(
-        "{name}: one sample per clock (II=1), {} register stages, the last outside the lane:",
-        spec.latency()
+        "{name}: one sample per clock (II=1), {n} register stages, the last outside the lane:"
     )];
-    for (i, s) in PIPELINE_STAGES.iter().enumerate() {
-        doc.push(format!("  {}. {s}", i + 1));
+    for (i, s) in pipeline.iter().enumerate() {
+        doc.push(format!("  {}. {}", i + 1, s.what));
     }
-    doc.push("out is combinational from stage 5: the caller registers it (stage 6).".into());
+    doc.push(format!(
+        "out is combinational from stage {}: the caller registers it (stage {n}).",
+        n - 1
+    ));
     doc.push("All registers advance only while ce is high; data registers have no reset.".into());
     let mut m = Module::new(name, doc);
     m.port_group(&["Clock and clock enable (low: the whole pipeline holds)"]);
@@ -412,166 +881,87 @@ pub(crate) fn lane_module(
         _ if source.channels() > 1 => "Sample in (raw input format) and its channel",
         _ => "Sample in (raw input format)",
     }]);
-    m.port(PortDir::In, "x", Size::lit(w.x), true);
+    m.port(PortDir::In, "x", Size::lit(names.width(Signal::X)), true);
     for p in source_ports(spec, source) {
         m.port(p.dir, &p.name, Size::lit(p.bits), p.signed);
     }
     m.port_group(&[
-        "Sample out (raw output format, saturated): combinational from the stage-5 register,",
-        "5 cycles after x; the caller's register is stage 6",
+        &format!(
+            "Sample out (raw output format, saturated): combinational from the stage-{} register,",
+            n - 1
+        ),
+        &format!(
+            "{} cycles after x; the caller's register is stage {n}",
+            n - 1
+        ),
     ]);
-    m.port(PortDir::Out, "out", Size::lit(w.out), true);
-
-    let x_w = m.localparam("X_WIDTH", w.x, "input sample");
-    let c2_w = m.localparam("C2_WIDTH", w.c2, "quadratic coefficient");
-    let k1_w = m.localparam("K1_WIDTH", w.k1, "linear constant + rounding bias");
-    let k0_w = m.localparam("K0_WIDTH", w.k0, "constant term + rounding bias");
-    let p1_w = m.localparam("P1_WIDTH", w.p1, "c2*x");
-    let s1_w = m.localparam("S1_WIDTH", w.s1, "p1 + k1");
-    let t_w = m.localparam("T_WIDTH", w.t, &format!("s1 >>> {shift1}"));
-    let p2_w = m.localparam("P2_WIDTH", w.p2, "t*x");
-    let y_w = m.localparam("Y_WIDTH", w.y, "p2 + k0");
-    let q_w = m.localparam(
-        "Q_WIDTH",
-        w.q,
-        &format!("y >>> {shift2}, before saturation"),
+    m.port(
+        PortDir::Out,
+        "out",
+        Size::lit(names.width(Signal::Out)),
+        true,
     );
-    let out_w = m.localparam("OUT_WIDTH", w.out, "output sample");
 
-    // Stage 1.
-    m.comment(&[&format!("Stage 1: {}", PIPELINE_STAGES[0])]);
-    let mut stage1 = select_stage(&mut m, spec, source);
-    m.reg("x_reg1", Size::param(&x_w), true);
-    m.reg("c2_reg1", Size::param(&c2_w), true);
-    m.reg("k1_reg1", Size::param(&k1_w), true);
-    m.reg("k0_reg1", Size::param(&k0_w), true);
-    stage1.insert(0, Stmt::set("x_reg1", Expr::name("x")));
-
-    // Stage 2: p1 = c2*x, the DSP multiplier register. Operands wider than the product (only
-    // when the product is tiny, e.g. c2 = 0) are cut to its width first.
-    m.comment(&[&format!("Stage 2: {}", PIPELINE_STAGES[1])]);
-    let mul_in = |m: &mut Module, name: &str, src: &str, src_w: u32, prod: &Size| {
-        if src_w > prod.bits() {
-            operand(m, name, src, src_w, prod)
-        } else {
-            Expr::name(src)
+    let mut params: [Option<Param>; SIGNALS] = Default::default();
+    // A width parameter for every signal the lane declares a wire or register of: each one a
+    // step computes, and the input when a later stage reads it.
+    for s in Signal::ALL {
+        let declared = names.producer(s).is_some() || names.live_after(s, 0);
+        if let Some(w) = names.widths[s.slot()].filter(|_| declared) {
+            let pname = format!("{}_WIDTH", s.name().to_uppercase());
+            params[s.slot()] = Some(m.localparam(&pname, w, &width_comment(s, spec)));
         }
-    };
-    let c2_op = mul_in(
-        &mut m,
-        "p1_c2_operand",
-        "c2_reg1",
-        w.c2,
-        &Size::param(&p1_w),
-    );
-    let x1_op = mul_in(&mut m, "p1_x_operand", "x_reg1", w.x, &Size::param(&p1_w));
-    m.reg("p1_reg2", Size::param(&p1_w), true);
-    m.reg("k1_reg2", Size::param(&k1_w), true);
-    m.reg("k0_reg2", Size::param(&k0_w), true);
-    m.reg("x_reg2", Size::param(&x_w), true);
-    let stage2 = vec![
-        Stmt::set("p1_reg2", c2_op.times(x1_op)),
-        Stmt::set("k1_reg2", Expr::name("k1_reg1")),
-        Stmt::set("k0_reg2", Expr::name("k0_reg1")),
-        Stmt::set("x_reg2", Expr::name("x_reg1")),
-    ];
-
-    // Stage 3: s1 = p1 + k1, the DSP post-adder register (k1 on the C port).
-    m.comment(&[&format!("Stage 3: {}", PIPELINE_STAGES[2])]);
-    let s1_size = Size::param(&s1_w);
-    let p1_op = operand(&mut m, "s1_p1_operand", "p1_reg2", w.p1, &s1_size);
-    let k1_op = operand(&mut m, "s1_k1_operand", "k1_reg2", w.k1, &s1_size);
-    m.reg("s1_reg3", s1_size, true);
-    m.reg("k0_reg3", Size::param(&k0_w), true);
-    m.reg("x_reg3", Size::param(&x_w), true);
-    let stage3 = vec![
-        Stmt::set("s1_reg3", p1_op.plus(k1_op)),
-        Stmt::set("k0_reg3", Expr::name("k0_reg2")),
-        Stmt::set("x_reg3", Expr::name("x_reg2")),
-    ];
-
-    // Stage 4: t = s1 >>> SHIFT1 is wiring (a floor; k1 already holds the half-ULP bias that
-    // makes it round half up), then p2 = t*x into the second DSP's multiplier register.
-    m.comment(&[&format!("Stage 4: {}", PIPELINE_STAGES[3])]);
-    m.wire_eq(
-        "t",
-        Size::param(&t_w),
-        true,
-        shifted("s1_reg3", w.s1, shift1, w.t),
-    );
-    m.note(&shift_note("s1", shift1, "k1"));
-    discard_shifted(&mut m, "s1_reg3", w.s1, shift1, w.t, "t", "first");
-    let t_op = mul_in(&mut m, "p2_t_operand", "t", w.t, &Size::param(&p2_w));
-    let x3_op = mul_in(&mut m, "p2_x_operand", "x_reg3", w.x, &Size::param(&p2_w));
-    m.reg("p2_reg4", Size::param(&p2_w), true);
-    m.reg("k0_reg4", Size::param(&k0_w), true);
-    let stage4 = vec![
-        Stmt::set("p2_reg4", t_op.times(x3_op)),
-        Stmt::set("k0_reg4", Expr::name("k0_reg3")),
-    ];
-
-    // Stage 5: y = p2 + k0, the second DSP's post-adder register.
-    m.comment(&[&format!("Stage 5: {}", PIPELINE_STAGES[4])]);
-    let y_size = Size::param(&y_w);
-    let p2_op = operand(&mut m, "y_p2_operand", "p2_reg4", w.p2, &y_size);
-    let k0_op = operand(&mut m, "y_k0_operand", "k0_reg4", w.k0, &y_size);
-    m.reg("y_reg5", y_size, true);
-    let stage5 = vec![Stmt::set("y_reg5", p2_op.plus(k0_op))];
-
-    // Stage 6: q = y >>> SHIFT2 (rounds half up: k0 carries the bias), saturated to OUT_WIDTH,
-    // out of the lane: the register it feeds is the wrapper's output (skid) register.
-    m.comment(&[
-        &format!("Stage 6: {}", PIPELINE_STAGES[5]),
-        "(combinational here: the AXI4-Stream output register is this stage's register)",
-    ]);
-    m.wire_eq(
-        "q",
-        Size::param(&q_w),
-        true,
-        shifted("y_reg5", w.y, shift2, w.q),
-    );
-    m.note(&shift_note("y", shift2, "k0"));
-    discard_shifted(&mut m, "y_reg5", w.y, shift2, w.q, "q", "final");
-    let out_next = if w.q > w.out {
-        // q fits when its bits from the output's sign bit up are all equal; otherwise clamp to
-        // the most negative or most positive output value by q's sign.
-        let top = Expr::slice("q", w.q - 1, w.out - 1);
-        m.wire_eq(
-            "q_fits",
-            Size::scalar(),
-            false,
-            top.clone()
-                .reduce_and()
-                .logic_or(top.reduce_or().logic_not()),
-        );
-        m.note("q is inside the output range");
-        let sign = Expr::bit("q", w.q - 1);
-        Expr::when(
-            Expr::name("q_fits"),
-            Expr::slice("q", w.out - 1, 0),
-            Expr::concat(vec![sign.clone(), sign.bit_not().repeat(w.out - 1)]),
-        )
-    } else {
-        // The proven range of q is inside the output range: saturation cannot trigger.
-        shifted("q", w.q, 0, w.out)
-    };
-    m.wire_eq("out_next", Size::param(&out_w), true, out_next);
-    m.note(if w.q > w.out {
-        "saturated (AP_SAT)"
-    } else {
-        "q's proven range is inside the output range: nothing to saturate"
-    });
+    }
+    let psize = |s: Signal| Size::param(params[s.slot()].as_ref().expect("declared above"));
 
     let mut body = Vec::new();
-    for (i, stmts) in [stage1, stage2, stage3, stage4, stage5]
-        .into_iter()
-        .enumerate()
-    {
-        body.push(Stmt::Comment(format!(
-            "stage {}: {}",
-            i + 1,
-            PIPELINE_STAGES[i]
-        )));
+    for (i, stage) in pipeline.iter().enumerate() {
+        let last = i + 1 == n;
+        let header = format!("Stage {}: {}", i + 1, stage.what);
+        if last {
+            m.comment(&[
+                &header,
+                "(combinational here: the AXI4-Stream output register is this stage's register)",
+            ]);
+        } else {
+            m.comment(&[&header]);
+        }
+        let results = lower_stage(&mut m, spec, source, &names, &params, i)?;
+        if last {
+            break;
+        }
+        // Registers: the input port's delay line first (stage 1), the stage's results, then
+        // the delay lines of values a later stage reads.
+        let produced: Vec<Signal> = stage
+            .steps
+            .iter()
+            .flat_map(|s| s.writes())
+            .copied()
+            .collect();
+        let carried: Vec<Signal> = carry_order()
+            .filter(|&s| names.widths[s.slot()].is_some())
+            .filter(|s| !produced.contains(s) && names.live_after(*s, i))
+            .filter(|&s| names.producer(s).is_none_or(|p| p < i))
+            .collect();
+        let mut regs = Vec::new();
+        let mut stmts = Vec::new();
+        let from_port = |s: &Signal| i == 0 && names.producer(*s).is_none();
+        for &s in carried.iter().filter(|s| from_port(s)) {
+            regs.push(s);
+            stmts.push(Stmt::set(&reg_name(s, i), Expr::name(&names.read(s, i))));
+        }
+        for (sigs, st) in results {
+            regs.extend(sigs);
+            stmts.extend(st);
+        }
+        for &s in carried.iter().filter(|s| !from_port(s)) {
+            regs.push(s);
+            stmts.push(Stmt::set(&reg_name(s, i), Expr::name(&names.read(s, i))));
+        }
+        for s in regs {
+            m.reg(&reg_name(s, i), psize(s), true);
+        }
+        body.push(Stmt::Comment(format!("stage {}: {}", i + 1, stage.what)));
         body.extend(stmts);
     }
     m.always_ff(
@@ -579,7 +969,12 @@ pub(crate) fn lane_module(
         &["The pipeline registers. No reset: the valid bits travel beside the lane."],
         vec![Stmt::when(Expr::name("ce"), body)],
     );
-    m.assign("out", Expr::name("out_next"));
+    let out = if names.producer(Signal::Out) == Some(n - 1) {
+        wire_name(Signal::Out)
+    } else {
+        reg_name(Signal::Out, n - 2)
+    };
+    m.assign("out", Expr::name(&out));
     Ok(m)
 }
 

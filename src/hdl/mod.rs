@@ -2,9 +2,9 @@
 //!
 //! # Why a Verilog builder of our own and not rust-hdl blocks
 //!
-//! rust-hdl 0.46 (a dependency) types every signal width as a compile-time const generic
-//! (`Bits<N>`, `Signed<N>`), but our widths come from the spec at run time: the width of every
-//! stage (`p1`, `s1`, `t`, …) depends on the trained coefficients and the chosen formats. The
+//! rust-hdl 0.46 (the design card's choice; not a dependency) types every signal width as a
+//! compile-time const generic (`Bits<N>`, `Signed<N>`), but our widths come from the spec at
+//! run time: the width of every stage (`p1`, `s1`, `t`, …) depends on the trained coefficients and the chosen formats. The
 //! width-dependent datapath therefore cannot be written as rust-hdl blocks (short of one
 //! monomorphized block per width combination, or `Verilog::Custom` strings, which would be
 //! templates by another name). Instead [`verilog`] is a small typed builder: modules, ports,
@@ -17,7 +17,7 @@
 //!
 //! [`generate_baked`] builds one core for one layer with the coefficients as constants:
 //! * `<top>_lane` — the datapath of one sample, fully pipelined (II = 1) with the registers of
-//!   stages 1-5 of [`crate::fixedpoint::PIPELINE_STAGES`], written so each multiply-add maps to
+//!   stages 1-5 of [`crate::fixedpoint::DatapathSpec::pipeline`], written so each multiply-add maps to
 //!   one DSP48E1 (multiplier register, then post-adder register with the constant on C), and
 //!   stage 6's round shift and saturation as logic on its output;
 //! * `<top>` — AXI4-Stream in and out (verilog-axis style), N lanes per beat, `tkeep`, `tlast`
@@ -43,12 +43,15 @@
 //! `baked_feed.rs` (channel numbers only) or `runtime_feed.rs` (selected-layer registers,
 //! run-time channel counter, table reads), the latter over `axilite_slave.rs` (handshakes) and
 //! `reg_file.rs` (decode, storage, read-back, strobed writes) laid out by `regmap.rs`;
-//! `header.rs` the file header; `names.rs` identifier rules.
+//! `header.rs` the file header; `names.rs` identifier rules; `interface.rs` the
+//! [`CoreInterface`] every generated core comes with — the one description of its ports,
+//! beat layout, coefficient source and latency that the rest of the crate reads.
 
 mod axilite_slave;
 mod axis;
 mod baked_feed;
 mod header;
+pub mod interface;
 mod lane;
 mod names;
 mod reg_file;
@@ -56,12 +59,12 @@ pub mod regmap;
 mod runtime_feed;
 pub mod verilog;
 
+pub use interface::{Coefficients, CoreInterface, Port, PortDir, StreamLayout};
 pub use names::{is_legal_identifier, sanitize_identifier, MAX_IDENTIFIER_LEN};
 pub use regmap::RegisterMap;
 
 use crate::fixedpoint::DatapathSpec;
 use crate::{Error, Result};
-use axis::StreamLayout;
 use lane::CoefSource;
 
 /// Samples per AXI4-Stream beat a core may have.
@@ -95,65 +98,25 @@ impl CoreOptions {
     }
 }
 
-/// Direction of a port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PortDir {
-    /// Input.
-    In,
-    /// Output.
-    Out,
-}
-
-/// A port of the top module, as the co-simulation and the IP packager need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortDecl {
-    /// Name, e.g. `s_axis_tdata`.
-    pub name: String,
-    /// Bits.
-    pub width: u32,
-    /// Direction.
-    pub dir: PortDir,
-}
-
-/// A generated core: the Verilog text and the facts about its interface.
+/// A generated core: the Verilog text and its interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedCore {
-    /// Top module name.
-    pub top: String,
+    /// The interface, as built: what everything outside the generator reads.
+    pub interface: CoreInterface,
     /// All modules of this core in one file (top first, then `<top>_lane`).
     pub verilog: String,
+}
+
+impl GeneratedCore {
+    /// Top module name.
+    pub fn top(&self) -> &str {
+        &self.interface.top
+    }
+
     /// `<top>.v`.
-    pub file_name: String,
-    /// Top ports in declaration order: `aclk`, `aresetn`, `s_axis_tdata`, `s_axis_tkeep`,
-    /// `s_axis_tvalid`, `s_axis_tready`, `s_axis_tlast`, `s_axis_tuser` (if any), `m_axis_tdata`,
-    /// `m_axis_tkeep`, `m_axis_tvalid`, `m_axis_tready`, `m_axis_tlast`, `m_axis_tuser` (if any);
-    /// then, for [`generate_axilite`], the AXI4-Lite slave `s_axi_awaddr`, `s_axi_awprot`,
-    /// `s_axi_awvalid`, `s_axi_awready`, `s_axi_wdata`, `s_axi_wstrb`, `s_axi_wvalid`,
-    /// `s_axi_wready`, `s_axi_bresp`, `s_axi_bvalid`, `s_axi_bready`, `s_axi_araddr`,
-    /// `s_axi_arprot`, `s_axi_arvalid`, `s_axi_arready`, `s_axi_rdata`, `s_axi_rresp`,
-    /// `s_axi_rvalid`, `s_axi_rready`.
-    pub ports: Vec<PortDecl>,
-    /// Clock edges from an accepted input beat to `m_axis_tvalid` of its output beat when
-    /// `m_axis_tready` is high: [`axis_latency`] = [`DatapathSpec::latency`] (6; the skid
-    /// buffer's output register is the spec's last stage). If the input handshake is seen at
-    /// the rising edge ending cycle n, `m_axis_tvalid` for it is high in cycle
-    /// n + `latency_cycles`.
-    pub latency_cycles: usize,
-    /// Samples per beat.
-    pub lanes: usize,
-    /// `s_axis_tdata` width: lanes × input width rounded up to bytes.
-    pub s_tdata_width: u32,
-    /// `m_axis_tdata` width: lanes × output width rounded up to bytes.
-    pub m_tdata_width: u32,
-    /// `tuser` width (0: none).
-    pub tuser_width: u32,
-    /// Index into `spec.layers()` of the layer baked in (0 for a run-time-coefficient core,
-    /// which holds every layer of its spec, layer `l` in slot `l`).
-    pub layer: usize,
-    /// The AXI4-Lite register map of a run-time-coefficient core ([`generate_axilite`]): its
-    /// `s_axi_awaddr`/`s_axi_araddr` are [`RegisterMap::address_bits`] wide. `None` for a
-    /// baked core.
-    pub register_map: Option<RegisterMap>,
+    pub fn file_name(&self) -> String {
+        format!("{}.v", self.interface.top)
+    }
 }
 
 /// Latency of the AXI4-Stream core for `spec`: [`DatapathSpec::latency`], the register stages
@@ -227,41 +190,40 @@ pub fn generate_baked(
     let header = header::file_header(spec, layer, opts, &layout, latency);
     let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
     Ok(core_facts(
-        top_module, verilog, opts, &layout, latency, layer, None,
+        &top_module,
+        verilog,
+        layout,
+        latency,
+        Coefficients::Baked { layer },
     ))
 }
 
-/// The [`GeneratedCore`] of a rendered top module.
+/// The [`GeneratedCore`] of a rendered top module: its interface is read off the module
+/// that was rendered, so it cannot disagree with the Verilog.
 fn core_facts(
-    top_module: verilog::Module,
+    top_module: &verilog::Module,
     verilog: String,
-    opts: &CoreOptions,
-    layout: &StreamLayout,
+    layout: StreamLayout,
     latency: usize,
-    layer: usize,
-    register_map: Option<RegisterMap>,
+    coefficients: Coefficients,
 ) -> GeneratedCore {
-    let top = opts.top_name.clone();
     let ports = top_module
         .ports()
-        .map(|p| PortDecl {
+        .map(|p| Port {
             name: p.name.clone(),
             width: p.size.bits(),
             dir: p.dir,
         })
         .collect();
     GeneratedCore {
-        file_name: format!("{top}.v"),
-        top,
+        interface: CoreInterface {
+            top: top_module.name().to_string(),
+            ports,
+            stream: layout,
+            coefficients,
+            latency_cycles: latency,
+        },
         verilog,
-        ports,
-        latency_cycles: latency,
-        lanes: opts.lanes,
-        s_tdata_width: layout.s_tdata(),
-        m_tdata_width: layout.m_tdata(),
-        tuser_width: opts.tuser_width,
-        layer,
-        register_map,
     }
 }
 
@@ -307,12 +269,10 @@ pub fn generate_axilite(spec: &DatapathSpec, opts: &CoreOptions) -> Result<Gener
     let header = header::axilite_header(spec, opts, &layout, latency, &map, feed.settle_cycles());
     let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
     Ok(core_facts(
-        top_module,
+        &top_module,
         verilog,
-        opts,
-        &layout,
+        layout,
         latency,
-        0,
-        Some(map),
+        Coefficients::Runtime(map),
     ))
 }

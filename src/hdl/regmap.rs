@@ -9,7 +9,7 @@
 //! | `0x0000` | `ID` | RO | `0x52504354`, ASCII "RPCT" (`ID_VALUE`) |
 //! | `0x0004` | `VERSION` | RO | generator version `major << 16 \| minor << 8 \| patch` |
 //! | `0x0008` | `FORMAT` | RO | `[7:0]` input W, `[15:8]` input I (signed), `[23:16]` output W, `[31:24]` output I (signed) |
-//! | `0x000C` | `GEOMETRY` | RO | `[7:0]` lanes, `[15:8]` latency (accepted input beat to valid output beat, cycles: `GeneratedCore::latency_cycles`), `[23:16]` layer slots L, `[31:24]` segments S |
+//! | `0x000C` | `GEOMETRY` | RO | `[7:0]` lanes, `[15:8]` latency (accepted input beat to valid output beat, cycles: `CoreInterface::latency_cycles`), `[23:16]` layer slots L, `[31:24]` segments S |
 //! | `0x0010` | `CHANNELS` | RO | `[15:0]` channel slots C per layer |
 //! | `0x0014` | `WIDTHS` | RO | `[7:0]` c2 bits, `[15:8]` k1 bits, `[23:16]` k0 bits, `[31:24]` threshold bits |
 //! | `0x0018` | `SHIFTS` | RO | `[7:0]` shift1, `[15:8]` shift2 |
@@ -43,7 +43,7 @@
 //!   (a unit test checks it).
 
 use crate::fixedpoint::DatapathSpec;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Value of the `ID` register: ASCII "RPCT".
 pub const ID_VALUE: u32 = 0x5250_4354;
@@ -131,7 +131,7 @@ pub const REGISTERS: [RegisterDoc; 11] = [
         address: "0x000C",
         name: "GEOMETRY",
         access: Access::ReadOnly,
-        contents: "`[7:0]` lanes, `[15:8]` latency (accepted input beat to valid output beat, cycles: `GeneratedCore::latency_cycles`), `[23:16]` layer slots L, `[31:24]` segments S",
+        contents: "`[7:0]` lanes, `[15:8]` latency (accepted input beat to valid output beat, cycles: `CoreInterface::latency_cycles`), `[23:16]` layer slots L, `[31:24]` segments S",
     },
     RegisterDoc {
         address: "0x0010",
@@ -244,7 +244,7 @@ pub enum CoefKind {
 }
 
 /// The geometry of one run-time-coefficient core.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterMap {
     /// Layer slots L.
     pub layers: u32,

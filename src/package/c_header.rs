@@ -11,7 +11,7 @@ use super::axilite::{slot0_writes, CoreRegisters};
 use crate::escape;
 use crate::fixedpoint::{ApFixed, DatapathSpec};
 use crate::hdl::regmap::CoefKind;
-use crate::hdl::GeneratedCore;
+use crate::hdl::CoreInterface;
 use crate::{Error, Result};
 use std::fmt::Write as _;
 
@@ -43,12 +43,12 @@ fn int64(v: i64) -> String {
     format!("INT64_C({v})")
 }
 
-fn format_defines(out: &mut String, prefix: &str, what: &str, f: ApFixed) {
+fn format_defines(out: &mut String, prefix: &str, what: &str, f: ApFixed, slot_bits: u32) {
     let _ = writeln!(out, "/* {what}: {f}, raw = value * 2^{} */", f.frac());
     let _ = writeln!(out, "#define {prefix}_WIDTH {}", f.width());
     let _ = writeln!(out, "#define {prefix}_INT_BITS {}", f.int_bits());
     let _ = writeln!(out, "#define {prefix}_FRAC_BITS {}", f.frac());
-    let _ = writeln!(out, "#define {prefix}_SLOT_BITS {}", f.slot_bits());
+    let _ = writeln!(out, "#define {prefix}_SLOT_BITS {slot_bits}");
     let _ = writeln!(out, "#define {prefix}_RAW_MIN ({}L)", f.min_raw());
     let _ = writeln!(out, "#define {prefix}_RAW_MAX ({}L)", f.max_raw());
 }
@@ -164,26 +164,28 @@ fn conversions(o: &mut String, up: &str, low: &str, inp: ApFixed, outp: ApFixed)
 
 /// How samples sit in the stream and in DMA buffers, for both kinds of core; the caller adds
 /// the line saying how channels are counted, which differs between them.
-fn stream_format(core: &GeneratedCore, spec: &DatapathSpec) -> Vec<String> {
-    let (inp, outp) = (spec.input(), spec.output());
+fn stream_format(core: &CoreInterface, spec: &DatapathSpec) -> Vec<String> {
+    let inp = spec.input();
     vec![
         format!(
             "Stream format: {} sample(s) per beat; s_axis_tdata is {} bits, m_axis_tdata {} bits.",
-            core.lanes, core.s_tdata_width, core.m_tdata_width
+            core.stream.lanes,
+            core.stream.s_tdata(),
+            core.stream.m_tdata()
         ),
         "In memory (what the AXI DMA moves), a buffer is an array of little-endian slots:".into(),
         format!(
             "input slot i holds sample i in {} bits (the hardware reads the low {} bits),",
-            inp.slot_bits(),
+            core.stream.s_slot,
             inp.width()
         ),
         format!(
             "output slot i holds sample i sign-extended to {} bits. Send whole beats: the",
-            outp.slot_bits()
+            core.stream.m_slot
         ),
         format!(
             "sample count should be a multiple of {} (pad the last beat). TLAST ends a packet;",
-            core.lanes
+            core.stream.lanes
         ),
     ]
 }
@@ -197,7 +199,7 @@ fn title(top: &str) -> String {
 }
 
 /// The closing lines of every header's introduction: conversions and timing.
-fn conversion_notes(low: &str, core: &GeneratedCore) -> [String; 5] {
+fn conversion_notes(low: &str, core: &CoreInterface) -> [String; 5] {
     [
         format!("Conversions: {low}_from_double() quantizes exactly as the golden model does"),
         "(round to nearest, ties to even, then saturate to the input format; NaN becomes 0,".into(),
@@ -214,7 +216,7 @@ fn conversion_notes(low: &str, core: &GeneratedCore) -> [String; 5] {
 /// sample formats and the error bound (`bound_comment` says which bound it is).
 fn open_header(
     intro: &[String],
-    core: &GeneratedCore,
+    core: &CoreInterface,
     spec: &DatapathSpec,
     counts: &[(&str, usize)],
     bound_comment: &str,
@@ -224,17 +226,30 @@ fn open_header(
     let mut o = block_comment(intro);
     let _ = writeln!(o, "#ifndef {up}_H\n#define {up}_H\n");
     o.push_str("#include <stddef.h>\n#include <stdint.h>\n\n");
-    let _ = writeln!(o, "#define {up}_LANES {}", core.lanes);
+    let _ = writeln!(o, "#define {up}_LANES {}", core.stream.lanes);
     for (name, v) in counts {
         let _ = writeln!(o, "#define {up}_{name} {v}");
     }
     let _ = writeln!(o, "#define {up}_LATENCY_CYCLES {}", core.latency_cycles);
-    let _ = writeln!(o, "#define {up}_S_TDATA_WIDTH {}", core.s_tdata_width);
-    let _ = writeln!(o, "#define {up}_M_TDATA_WIDTH {}", core.m_tdata_width);
-    let _ = writeln!(o, "#define {up}_TUSER_WIDTH {}\n", core.tuser_width);
-    format_defines(&mut o, &format!("{up}_IN"), "Input sample", spec.input());
+    let _ = writeln!(o, "#define {up}_S_TDATA_WIDTH {}", core.stream.s_tdata());
+    let _ = writeln!(o, "#define {up}_M_TDATA_WIDTH {}", core.stream.m_tdata());
+    let _ = writeln!(o, "#define {up}_TUSER_WIDTH {}\n", core.stream.tuser);
+    let (s_slot, m_slot) = (core.stream.s_slot, core.stream.m_slot);
+    format_defines(
+        &mut o,
+        &format!("{up}_IN"),
+        "Input sample",
+        spec.input(),
+        s_slot,
+    );
     o.push('\n');
-    format_defines(&mut o, &format!("{up}_OUT"), "Output sample", spec.output());
+    format_defines(
+        &mut o,
+        &format!("{up}_OUT"),
+        "Output sample",
+        spec.output(),
+        m_slot,
+    );
     let _ = writeln!(
         o,
         "\n/* {bound_comment} */\n#define {up}_ERROR_BOUND_ULP {}\n",
@@ -245,7 +260,7 @@ fn open_header(
 }
 
 /// The conversions and the end of the include guard.
-fn close_header(o: &mut String, core: &GeneratedCore, spec: &DatapathSpec) {
+fn close_header(o: &mut String, core: &CoreInterface, spec: &DatapathSpec) {
     let up = core.top.to_ascii_uppercase();
     let low = core.top.to_ascii_lowercase();
     conversions(o, &up, &low, spec.input(), spec.output());
@@ -253,12 +268,12 @@ fn close_header(o: &mut String, core: &GeneratedCore, spec: &DatapathSpec) {
 }
 
 /// The header of one core.
-pub fn render(core: &GeneratedCore, spec: &DatapathSpec) -> String {
+pub fn render(core: &CoreInterface, spec: &DatapathSpec) -> String {
     let top = &core.top;
     let up = top.to_ascii_uppercase();
     // Functions in the module's (lower-case) name, macros in upper case, as C code reads.
     let low = top.to_ascii_lowercase();
-    let layer = &spec.layers()[core.layer];
+    let layer = &spec.layers()[core.first_layer()];
     let mut intro = vec![
         title(top),
         String::new(),
@@ -342,11 +357,11 @@ fn c_name(name: &str) -> String {
 /// conversions as for a baked core, the AXI4-Lite register map (every address computed from
 /// [`crate::hdl::regmap::RegisterMap`] through [`CoreRegisters`]), the register writes that load each layer, and
 /// loaders.
-pub fn render_axilite(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
+pub fn render_axilite(core: &CoreInterface, spec: &DatapathSpec) -> Result<String> {
     let map = core
-        .register_map
+        .register_map()
         .ok_or_else(|| Error::Internal("an axilite header for a core without registers".into()))?;
-    let regs = CoreRegisters::new(&map, spec, core.lanes)?;
+    let regs = CoreRegisters::new(map, spec, core.stream.lanes)?;
     let top = &core.top;
     let up = top.to_ascii_uppercase();
     let low = top.to_ascii_lowercase();
@@ -566,7 +581,7 @@ pub fn render_axilite(core: &GeneratedCore, spec: &DatapathSpec) -> Result<Strin
          \x20* to the slot it loads. Sets *count and returns the table, or NULL for no such layer. */\n\
          static inline const {low}_write_t *{low}_layer_writes(unsigned layer, size_t *count)\n{{"
     );
-    for (i, writes) in slot0_writes(&map, spec).iter().enumerate() {
+    for (i, writes) in slot0_writes(map, spec).iter().enumerate() {
         let _ = writeln!(o, "    static const {low}_write_t layer{i}[] = {{");
         for (a, v) in writes {
             let _ = writeln!(o, "        {{ 0x{a:04X}u, 0x{v:08X}u }},");

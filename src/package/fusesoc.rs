@@ -19,7 +19,7 @@
 use super::axilite::slot0_writes;
 use super::PackageOptions;
 use crate::fixedpoint::DatapathSpec;
-use crate::hdl::{GeneratedCore, PortDir};
+use crate::hdl::{CoreInterface, PortDir};
 use crate::{Error, Result};
 use std::fmt::Write as _;
 
@@ -44,11 +44,11 @@ pub const EXHAUSTIVE_BITS: u32 = 12;
 pub const SPREAD_CODES: i64 = 4096;
 
 /// The layer the testbench streams: the core's, or slot 0's of a run-time-coefficient core.
-fn tested_layer(core: &GeneratedCore) -> usize {
-    if core.register_map.is_some() {
+fn tested_layer(core: &CoreInterface) -> usize {
+    if core.register_map().is_some() {
         0
     } else {
-        core.layer
+        core.first_layer()
     }
 }
 
@@ -75,13 +75,13 @@ pub fn test_codes(spec: &DatapathSpec, layer: usize) -> Vec<i64> {
 
 /// `(input code, channel, expected output code)` of every sample of the packet, padded to
 /// whole beats.
-pub fn vectors(core: &GeneratedCore, spec: &DatapathSpec) -> Vec<(i64, usize, i64)> {
+pub fn vectors(core: &CoreInterface, spec: &DatapathSpec) -> Vec<(i64, usize, i64)> {
     let layer = tested_layer(core);
     let channels = spec.layers()[layer].channels();
     let codes = test_codes(spec, layer);
     let mut v: Vec<(i64, usize, i64)> = Vec::new();
     let mut j = 0;
-    while j < codes.len() * channels || j % core.lanes != 0 {
+    while j < codes.len() * channels || j % core.stream.lanes != 0 {
         let x = codes[(j / channels) % codes.len()];
         let c = j % channels;
         v.push((x, c, spec.eval_raw(layer, c, x)));
@@ -96,7 +96,7 @@ fn mask(v: i64, bits: u32) -> u64 {
 
 /// `sim/<top>_vectors.hex`: one line per sample, `{x, y}` as hex of input width + output
 /// width bits, for `$readmemh`.
-pub fn vectors_hex(core: &GeneratedCore, spec: &DatapathSpec) -> String {
+pub fn vectors_hex(core: &CoreInterface, spec: &DatapathSpec) -> String {
     let (wi, wo) = (spec.input().width(), spec.output().width());
     let digits = (wi + wo).div_ceil(4) as usize;
     let mut o = format!(
@@ -120,22 +120,22 @@ fn sign_extend(e: &str, from: u32, to: u32) -> String {
     }
 }
 
-fn port_width(core: &GeneratedCore, name: &str) -> Option<u32> {
+fn port_width(core: &CoreInterface, name: &str) -> Option<u32> {
     core.ports.iter().find(|p| p.name == name).map(|p| p.width)
 }
 
 /// `sim/<top>_tb.v`: the self-checking testbench.
-pub fn testbench(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
+pub fn testbench(core: &CoreInterface, spec: &DatapathSpec) -> Result<String> {
     let top = &core.top;
     let (inp, outp) = (spec.input(), spec.output());
     let (wi, wo) = (inp.width(), outp.width());
-    let (si, so) = (inp.slot_bits(), outp.slot_bits());
-    let lanes = core.lanes;
+    let (si, so) = (core.stream.s_slot, core.stream.m_slot);
+    let lanes = core.stream.lanes;
     let n = vectors(core, spec).len();
     let beats = n / lanes;
-    let tuser = core.tuser_width;
-    let writes = match core.register_map {
-        Some(map) => slot0_writes(&map, spec)
+    let tuser = core.stream.tuser;
+    let writes = match core.register_map() {
+        Some(map) => slot0_writes(map, spec)
             .into_iter()
             .next()
             .ok_or_else(|| Error::Internal(format!("{top}: no layer to load")))?,
@@ -163,8 +163,8 @@ pub fn testbench(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
          always #5 aclk = ~aclk;\n\
          reg aresetn = 1'b0;\n\n",
         env!("CARGO_PKG_VERSION"),
-        layer.name().escape_default(),
-        if core.register_map.is_some() {
+        crate::escape::verilog_comment(layer.name()),
+        if core.register_map().is_some() {
             ", loaded into slot 0 over AXI4-Lite"
         } else {
             ""
@@ -225,7 +225,7 @@ pub fn testbench(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
     if tuser > 0 {
         o.push_str("    s_axis_tuser = 0;\n");
     }
-    if core.register_map.is_some() {
+    if core.register_map().is_some() {
         o.push_str(
             "    s_axi_awvalid = 1'b0;\n    s_axi_awaddr = 0;\n    s_axi_awprot = 3'd0;\n\
              \x20   s_axi_wvalid = 1'b0;\n    s_axi_wdata = 0;\n    s_axi_wstrb = 4'hF;\n\
@@ -244,7 +244,7 @@ pub fn testbench(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
          \x20   end\n\
          end\n\n",
     );
-    if core.register_map.is_some() {
+    if core.register_map().is_some() {
         let aw = port_width(core, "s_axi_awaddr").unwrap_or(32);
         let _ = writeln!(
             o,
@@ -325,10 +325,9 @@ pub fn testbench(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
     for i in 0..lanes {
         let _ = writeln!(
             pack,
-            "            s_axis_tdata[{}:{}] <= {};",
+            "            s_axis_tdata[{}:{}] <= in_slot(vectors[beat * LANES + {i}]);",
             (i as u32 + 1) * si - 1,
             i as u32 * si,
-            format!("in_slot(vectors[beat * LANES + {i}])")
         );
     }
     let _ = writeln!(
@@ -405,7 +404,7 @@ pub fn testbench(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
 }
 
 /// `<top>.core`: the CAPI2 core file.
-pub fn core_file(core: &GeneratedCore, spec: &DatapathSpec, opts: &PackageOptions) -> String {
+pub fn core_file(core: &CoreInterface, spec: &DatapathSpec, opts: &PackageOptions) -> String {
     let top = &core.top;
     let vlnv = opts.vlnv(top).to_colon_string();
     let layer = &spec.layers()[tested_layer(core)];
@@ -413,9 +412,9 @@ pub fn core_file(core: &GeneratedCore, spec: &DatapathSpec, opts: &PackageOption
         "RepAct activation core {top} ({} -> {}, {} lane(s), latency {} cycles; testbench layer {})",
         spec.input(),
         spec.output(),
-        core.lanes,
+        core.stream.lanes,
         core.latency_cycles,
-        layer.name()
+        crate::escape::visible(layer.name())
     ))
     .unwrap_or_else(|_| "\"RepAct activation core\"".into());
     format!(

@@ -15,7 +15,7 @@
 
 use crate::escape;
 use crate::fixedpoint::DatapathSpec;
-use crate::hdl::GeneratedCore;
+use crate::hdl::CoreInterface;
 use crate::{Error, Result};
 use std::fmt::Write as _;
 
@@ -43,7 +43,7 @@ fn index_bits(n: usize) -> u32 {
 
 /// The header of one core: for a baked core its layer, for a run-time-coefficient core every
 /// layer it was generated for (selected by a `layer` argument, as LAYER_SELECT does).
-pub fn render(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
+pub fn render(core: &CoreInterface, spec: &DatapathSpec) -> Result<String> {
     let top = &core.top;
     let low = top.to_ascii_lowercase();
     let up = top.to_ascii_uppercase();
@@ -56,10 +56,10 @@ pub fn render(core: &GeneratedCore, spec: &DatapathSpec) -> Result<String> {
             inp.width()
         )));
     }
-    let layers: Vec<usize> = if core.register_map.is_some() {
+    let layers: Vec<usize> = if core.register_map().is_some() {
         (0..spec.layers().len()).collect()
     } else {
-        vec![core.layer]
+        vec![core.first_layer()]
     };
     let multi_layer = layers.len() > 1;
     let channels = layers

@@ -17,7 +17,7 @@ use super::xml::Element;
 use super::PackageOptions;
 use crate::fixedpoint::DatapathSpec;
 use crate::hdl::regmap::{CoefKind, RegisterMap};
-use crate::hdl::{GeneratedCore, PortDir};
+use crate::hdl::{CoreInterface, Port, PortDir};
 use crate::{Error, Result};
 
 /// Namespace of IEEE 1685-2009 (the `spirit:` prefix Vivado writes).
@@ -181,19 +181,6 @@ pub struct BusInterface {
     pub port_maps: Vec<(String, String)>,
     /// Bus parameters.
     pub parameters: Vec<BusParameter>,
-}
-
-/// A top-level port, as the HDL declares it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Port {
-    /// Name.
-    pub name: String,
-    /// Direction.
-    pub dir: PortDir,
-    /// Bits (1: a scalar, no `spirit:vector`).
-    pub width: u32,
-    /// Value Vivado ties an unconnected input to.
-    pub default_value: Option<u64>,
 }
 
 /// What kind of file an entry of a file set is.
@@ -603,23 +590,11 @@ fn default_value(name: &str, width: u32) -> Option<u64> {
 impl Component {
     /// The component of one generated core.
     pub fn for_core(
-        core: &GeneratedCore,
+        core: &CoreInterface,
         spec: &DatapathSpec,
         opts: &PackageOptions,
     ) -> Result<Self> {
-        let ports: Vec<Port> = core
-            .ports
-            .iter()
-            .map(|p| Port {
-                name: p.name.clone(),
-                dir: p.dir,
-                width: p.width,
-                default_value: match p.dir {
-                    PortDir::In => default_value(&p.name, p.width),
-                    PortDir::Out => None,
-                },
-            })
-            .collect();
+        let ports = core.ports.clone();
         let regs = core_registers(core, spec)?;
         if let Some(r) = &regs {
             for reg in &r.registers {
@@ -628,7 +603,7 @@ impl Component {
         }
         let bus_interfaces = bus_interfaces(&ports, regs.as_ref())?;
         let paths = CorePaths::new(&core.top, &opts.version);
-        let layer = &spec.layers()[core.layer];
+        let layer = &spec.layers()[core.first_layer()];
         let hdl_view = |name: &str, display: &str, env: &str, set: &str| View {
             name: name.into(),
             display_name: display.into(),
@@ -663,7 +638,7 @@ impl Component {
                     layer.channels(),
                     spec.input(),
                     spec.output(),
-                    core.lanes,
+                    core.stream.lanes,
                     core.latency_cycles,
                     layer.bound.total_ulp
                 ),
@@ -676,7 +651,7 @@ impl Component {
                      the layers {}; largest proven error bound {:.4} output ULP.",
                     spec.input(),
                     spec.output(),
-                    core.lanes,
+                    core.stream.lanes,
                     core.latency_cycles,
                     r.map.layers,
                     r.map.channels,
@@ -851,7 +826,11 @@ impl Component {
                     ),
             ),
         );
-        if let Some(v) = p.default_value {
+        let default = match p.dir {
+            PortDir::In => default_value(&p.name, p.width),
+            PortDir::Out => None,
+        };
+        if let Some(v) = default {
             wire.push(
                 Element::new("spirit:driver")
                     .child(Element::leaf("spirit:defaultValue", v).attr("spirit:format", "long")),
@@ -1134,8 +1113,8 @@ fn file_set_xml(s: &FileSet) -> Element {
 }
 
 /// The read-only facts shown on the customization page and in the block design's `CONFIG.*`.
-pub fn info_parameters(core: &GeneratedCore, spec: &DatapathSpec) -> Vec<InfoParameter> {
-    let layer = &spec.layers()[core.layer];
+pub fn info_parameters(core: &CoreInterface, spec: &DatapathSpec) -> Vec<InfoParameter> {
+    let layer = &spec.layers()[core.first_layer()];
     let p = |name: &str, display: &str, description: &str, value: ParamValue| InfoParameter {
         name: name.into(),
         display_name: display.into(),
@@ -1171,25 +1150,25 @@ pub fn info_parameters(core: &GeneratedCore, spec: &DatapathSpec) -> Vec<InfoPar
             "LANES",
             "Samples per beat",
             "Samples carried by one AXI4-Stream beat, each in its own byte-aligned slot",
-            ParamValue::Long(core.lanes as i64),
+            ParamValue::Long(core.stream.lanes as i64),
         ),
         p(
             "S_TDATA_WIDTH",
             "S_AXIS TDATA width",
             "Bits of s_axis_tdata",
-            ParamValue::Long(core.s_tdata_width as i64),
+            ParamValue::Long(core.stream.s_tdata() as i64),
         ),
         p(
             "M_TDATA_WIDTH",
             "M_AXIS TDATA width",
             "Bits of m_axis_tdata",
-            ParamValue::Long(core.m_tdata_width as i64),
+            ParamValue::Long(core.stream.m_tdata() as i64),
         ),
         p(
             "TUSER_WIDTH",
             "TUSER width",
             "Bits of TUSER passed through beside the data (0: none)",
-            ParamValue::Long(core.tuser_width as i64),
+            ParamValue::Long(core.stream.tuser as i64),
         ),
         p(
             "LATENCY",
@@ -1207,10 +1186,9 @@ pub fn info_parameters(core: &GeneratedCore, spec: &DatapathSpec) -> Vec<InfoPar
 }
 
 /// The register map of `core` when it has one (a run-time-coefficient core).
-pub fn core_registers(core: &GeneratedCore, spec: &DatapathSpec) -> Result<Option<CoreRegisters>> {
-    core.register_map
-        .as_ref()
-        .map(|m| CoreRegisters::new(m, spec, core.lanes))
+pub fn core_registers(core: &CoreInterface, spec: &DatapathSpec) -> Result<Option<CoreRegisters>> {
+    core.register_map()
+        .map(|m| CoreRegisters::new(m, spec, core.stream.lanes))
         .transpose()
 }
 
@@ -1233,7 +1211,7 @@ fn max_bound(spec: &DatapathSpec) -> f64 {
 /// The read-only facts of a run-time-coefficient core: its layer slots, its register map, and
 /// the stream facts of a baked core.
 pub fn axilite_info_parameters(
-    core: &GeneratedCore,
+    core: &CoreInterface,
     spec: &DatapathSpec,
     regs: &CoreRegisters,
 ) -> Vec<InfoParameter> {

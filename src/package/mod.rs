@@ -1,4 +1,4 @@
-//! Packaging: turns a generated IP directory ([`IpBundle`]) into what a Vivado and Zynq user
+//! Packaging: turns the cores `gen` built ([`BuiltCore`]) into what a Vivado and Zynq user
 //! needs — one Vivado IP per core (IP-XACT `component.xml`, customization GUI, out-of-context
 //! constraints), block-design and re-packaging scripts, bare-metal C and PYNQ drivers, and a
 //! report with the proven and the exhaustively measured error of every layer.
@@ -40,9 +40,9 @@
 //! exactly what they were before the axilite mode existed.
 //!
 //! Everything is built in memory and is deterministic: the same bundle and options give
-//! byte-identical files, with no time stamps and no paths of the generating machine. Only the
-//! resource estimate ([`estimate_resources`], `PackageOptions::estimate`) runs an external tool
-//! (Yosys); the rest needs none.
+//! byte-identical files, with no time stamps and no paths of the generating machine. Nothing
+//! here runs an external tool: the resource estimate ([`estimate_resources`], Yosys) is a
+//! separate step whose result is passed in.
 
 pub mod axilite;
 mod c_header;
@@ -64,7 +64,7 @@ pub mod xml;
 pub use axilite::{CoreRegisters, AXI4LITE_LOGICAL_PORTS, S_AXI};
 pub use ipxact::{
     core_registers, BusInterface, BusType, Component, CorePaths, InfoParameter, MemoryMap, Mode,
-    ParamValue, Port, Vlnv, ACLK, ARESETN, AXIS_LOGICAL_PORTS, M_AXIS, SUPPORTED_FAMILIES, S_AXIS,
+    ParamValue, Vlnv, ACLK, ARESETN, AXIS_LOGICAL_PORTS, M_AXIS, SUPPORTED_FAMILIES, S_AXIS,
 };
 pub use ps7_clock::Fclk;
 pub use report::{measure_error, MeasuredError};
@@ -73,7 +73,7 @@ pub use resources::{
     ResourceEstimate, LANE_GOAL_DSP, LANE_GOAL_FF, LANE_GOAL_LUT, LANE_GOAL_LUT_VS_HARDSWISH,
 };
 
-use crate::flow::IpBundle;
+use crate::bundle::BuiltCore;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 
@@ -194,49 +194,60 @@ pub fn ip_dir(top: &str) -> String {
     format!("ip/{top}")
 }
 
-/// The files to add to the IP directory of `bundle` (relative path → contents), per core and
-/// shared. Runs Yosys only when `opts.estimate` is set.
-pub fn package_files(
-    bundle: &IpBundle,
-    opts: &PackageOptions,
-) -> Result<BTreeMap<String, Vec<u8>>> {
+/// The copy of a core's Verilog inside its IP folder, `ip/<top>/hdl/<top>.v`: the file
+/// Vivado synthesizes.
+pub fn packaged_verilog(top: &str) -> String {
+    format!("{}/hdl/{top}.v", ip_dir(top))
+}
+
+/// A core's IP-XACT description, `ip/<top>/component.xml`.
+pub fn packaged_component(top: &str) -> String {
+    format!("{}/component.xml", ip_dir(top))
+}
+
+/// Checks `opts` and that the block design can carry `cores` (before anything slow runs).
+pub fn check_request(cores: &[BuiltCore], opts: &PackageOptions) -> Result<()> {
     opts.validate()?;
-    if bundle.cores.len() != bundle.specs.len() {
-        return Err(Error::Usage(
-            "internal error: the bundle has a different number of cores and specs".into(),
-        ));
-    }
-    let axilite = bundle_is_axilite(bundle)?;
-    if let Some(c) = bundle
-        .cores
+    if let Some(c) = cores
         .iter()
-        .find(|c| c.tuser_width > 0 && opts.bitstream)
+        .find(|c| c.interface.stream.tuser > 0 && opts.bitstream)
     {
         return Err(Error::Usage(format!(
             "--bitstream with --tuser-width {}: the block design streams {} through an AXI DMA in \
              simple mode, which has no TUSER; generate with --tuser-width 0 for it, or leave out \
              --bitstream and connect the core to a TUSER stream in your own design",
-            c.tuser_width, c.top
+            c.interface.stream.tuser,
+            c.top()
         )));
     }
-    let estimate = if opts.estimate {
-        Some(estimate_resources(bundle)?)
-    } else {
-        None
-    };
+    Ok(())
+}
+
+/// The files to add to the IP directory of `cores` (relative path → contents), per core and
+/// shared. `generated` are the files the generator itself writes (listed in the README);
+/// `estimate` is the Yosys resource estimate, when one was made.
+pub fn package_files(
+    cores: &[BuiltCore],
+    generated: &BTreeMap<String, Vec<u8>>,
+    estimate: Option<&ResourceEstimate>,
+    opts: &PackageOptions,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    check_request(cores, opts)?;
+    let axilite = cores.iter().any(|c| c.interface.register_map().is_some());
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut components = Vec::new();
-    for (core, spec) in bundle.cores.iter().zip(&bundle.specs) {
+    for built in cores {
+        let (core, spec) = (&built.interface, &built.spec);
         let component = Component::for_core(core, spec, opts)?;
         let paths = CorePaths::new(&core.top, &opts.version);
         let dir = ip_dir(&core.top);
         files.insert(
-            format!("{dir}/component.xml"),
+            packaged_component(&core.top),
             xml::render_document(&component.to_xml()).into_bytes(),
         );
         files.insert(
-            format!("{dir}/{}", paths.verilog),
-            core.verilog.clone().into_bytes(),
+            packaged_verilog(&core.top),
+            built.verilog.clone().into_bytes(),
         );
         files.insert(
             format!("{dir}/{}", paths.xgui),
@@ -253,10 +264,13 @@ pub fn package_files(
         };
         files.insert(format!("sw/{}.h", core.top), header.into_bytes());
         files.insert(hls::path(&core.top), hls::render(core, spec)?.into_bytes());
-        files.insert(veo::veo_path(&core.top), veo::veo(core)?.into_bytes());
+        files.insert(
+            veo::veo_path(&core.top),
+            veo::veo(core, &built.verilog)?.into_bytes(),
+        );
         files.insert(
             veo::example_path(&core.top),
-            veo::example(core)?.into_bytes(),
+            veo::example(core, &built.verilog)?.into_bytes(),
         );
         files.insert(
             fusesoc::core_path(&core.top),
@@ -274,7 +288,7 @@ pub fn package_files(
     }
     files.insert(
         "vivado/config.tcl".into(),
-        tcl::config(bundle, &components, opts).into_bytes(),
+        tcl::config(cores, &components, opts).into_bytes(),
     );
     files.insert(
         "vivado/create_bd.tcl".into(),
@@ -290,40 +304,17 @@ pub fn package_files(
     );
     files.insert(
         "sw/repact_cores.json".into(),
-        pynq::cores_json(bundle)?.into_bytes(),
+        pynq::cores_json(cores)?.into_bytes(),
     );
-    let rep = report::Report::build(bundle, opts, estimate.as_ref())?;
-    for (layer, svg) in report::plots(bundle) {
+    let rep = report::Report::build(cores, opts, estimate)?;
+    for (layer, svg) in report::plots(cores) {
         files.insert(report::plot_path(&layer), svg.into_bytes());
     }
     files.insert("report.md".into(), rep.markdown().into_bytes());
     files.insert("report.json".into(), rep.json()?.into_bytes());
-    files.insert(
-        "README.md".into(),
-        readme::render(bundle, opts, &files, &rep.register_maps).into_bytes(),
-    );
+    let readme = readme::render(cores, opts, generated, &files, &rep.register_maps);
+    files.insert("README.md".into(), readme.into_bytes());
     Ok(files)
-}
-
-/// Whether `bundle` is a run-time-coefficient (`--coeffs axilite`) bundle: every core has a
-/// register map and the manifest says so, or none has and it says baked.
-pub fn bundle_is_axilite(bundle: &IpBundle) -> Result<bool> {
-    let with_map = bundle
-        .cores
-        .iter()
-        .filter(|c| c.register_map.is_some())
-        .count();
-    let axilite = bundle.manifest.coeffs == crate::manifest::CoeffMode::Axilite;
-    let want = if axilite { bundle.cores.len() } else { 0 };
-    if with_map != want {
-        return Err(Error::Usage(format!(
-            "internal error: the manifest says --coeffs {:?} but {with_map} of {} core(s) have \
-             an AXI4-Lite register map",
-            bundle.manifest.coeffs,
-            bundle.cores.len()
-        )));
-    }
-    Ok(axilite)
 }
 
 /// Marker line opening a block only run-time-coefficient bundles get.
@@ -372,6 +363,15 @@ pub fn variant(text: &str, axilite: bool) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_packaged_verilog_is_where_component_xml_points() {
+        let paths = CorePaths::new("core_a", "1.0");
+        assert_eq!(
+            packaged_verilog("core_a"),
+            format!("{}/{}", ip_dir("core_a"), paths.verilog)
+        );
+    }
 
     #[test]
     fn variants_keep_or_drop_the_marked_blocks() {

@@ -4,7 +4,7 @@
 //! core also its register map and the register writes that load each layer.
 
 use super::axilite::{slot0_writes, CoreRegisters, Field, Table};
-use crate::flow::IpBundle;
+use crate::bundle::BuiltCore;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -16,6 +16,8 @@ pub const DRIVER_PY: &str = include_str!("repact_pynq.py");
 struct Format {
     width: u32,
     int_bits: i32,
+    /// Bits of the stream slot a sample occupies ([`crate::hdl::StreamLayout`]).
+    slot_bits: u32,
 }
 
 #[derive(Serialize)]
@@ -75,20 +77,18 @@ struct CoresFile<'a> {
 }
 
 /// `sw/repact_cores.json`.
-pub fn cores_json(bundle: &IpBundle) -> Result<String> {
-    let regs: Vec<Option<CoreRegisters>> = bundle
-        .cores
+pub fn cores_json(cores: &[BuiltCore]) -> Result<String> {
+    let regs: Vec<Option<CoreRegisters>> = cores
         .iter()
-        .zip(&bundle.specs)
+        .map(|b| (&b.interface, &b.spec))
         .map(|(c, s)| super::core_registers(c, s))
         .collect::<Result<_>>()?;
-    let cores = bundle
-        .cores
+    let cores = cores
         .iter()
-        .zip(&bundle.specs)
+        .map(|b| (&b.interface, &b.spec))
         .zip(&regs)
         .map(|((c, s), r)| {
-            let layer = &s.layers()[c.layer];
+            let layer = &s.layers()[c.first_layer()];
             let register_map = r.as_ref().map(|r| RegisterMapEntry {
                 address_bits: r.address_bits,
                 range: r.range,
@@ -126,17 +126,19 @@ pub fn cores_json(bundle: &IpBundle) -> Result<String> {
                 CoreEntry {
                     layer: layer.name(),
                     channels: layer.channels(),
-                    lanes: c.lanes,
+                    lanes: c.stream.lanes,
                     latency_cycles: c.latency_cycles,
-                    s_tdata_width: c.s_tdata_width,
-                    m_tdata_width: c.m_tdata_width,
+                    s_tdata_width: c.stream.s_tdata(),
+                    m_tdata_width: c.stream.m_tdata(),
                     input: Format {
                         width: s.input().width(),
                         int_bits: s.input().int_bits(),
+                        slot_bits: c.stream.s_slot,
                     },
                     output: Format {
                         width: s.output().width(),
                         int_bits: s.output().int_bits(),
+                        slot_bits: c.stream.m_slot,
                     },
                     register_map,
                     layers,

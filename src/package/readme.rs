@@ -1,24 +1,27 @@
 //! `README.md` of a generated IP directory: what is where and how to use it.
 
-use super::report::{core_layers, register_map_md, RegisterMapReport};
+use super::report::{register_map_md, RegisterMapReport};
 use super::PackageOptions;
+use crate::bundle::BuiltCore;
 use crate::escape;
-use crate::flow::IpBundle;
+use crate::manifest::MANIFEST_FILE;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// The README, listing `files` (the package's own) besides the generator's, with the register
-/// maps of the run-time-coefficient cores (none in a baked bundle).
+/// The README, listing `files` (the package's own) besides the generator's (`generated` and
+/// the manifest), with the register maps of the run-time-coefficient cores (none in a baked
+/// bundle).
 pub fn render(
-    bundle: &IpBundle,
+    cores: &[BuiltCore],
     opts: &PackageOptions,
+    generated: &BTreeMap<String, Vec<u8>>,
     files: &BTreeMap<String, Vec<u8>>,
     register_maps: &[RegisterMapReport],
 ) -> String {
     let axilite = !register_maps.is_empty();
     let readme = "README.md".to_string();
     let mut o = String::new();
-    let first = bundle.cores.first().map_or("<top>", |c| c.top.as_str());
+    let first = cores.first().map_or("<top>", |c| c.top());
     let _ = writeln!(
         o,
         "# RepAct activation IP\n\n\
@@ -32,14 +35,13 @@ pub fn render(
         opts.version
     );
     o.push_str("## Cores\n\n| core (top module, IP name) | layer | in → out | lanes | TDATA in/out | latency |\n|---|---|---|---:|---|---:|\n");
-    for (c, s) in bundle.cores.iter().zip(&bundle.specs) {
-        let layers = match c.register_map {
-            None => escape::markdown(s.layers()[c.layer].name()),
+    for (c, s) in cores.iter().map(|b| (&b.interface, &b.spec)) {
+        let layers = match c.register_map() {
+            None => escape::markdown(s.layers()[c.first_layer()].name()),
             Some(_) => format!(
                 "{} (slots 0..{}, loaded over AXI4-Lite)",
-                core_layers(c, s)
-                    .iter()
-                    .map(|&i| escape::markdown(s.layers()[i].name()))
+                c.layers(s)
+                    .map(|i| escape::markdown(s.layers()[i].name()))
                     .collect::<Vec<_>>()
                     .join(", "),
                 s.layers().len() - 1
@@ -52,9 +54,9 @@ pub fn render(
             layers,
             s.input(),
             s.output(),
-            c.lanes,
-            c.s_tdata_width,
-            c.m_tdata_width,
+            c.stream.lanes,
+            c.stream.s_tdata(),
+            c.stream.m_tdata(),
             c.latency_cycles
         );
     }
@@ -137,8 +139,10 @@ pub fn render(
         }
     }
     let _ = writeln!(o, "## Files\n");
-    let mut all: Vec<&String> = files.keys().chain(bundle.files.keys()).collect();
+    let manifest = MANIFEST_FILE.to_string();
+    let mut all: Vec<&String> = files.keys().chain(generated.keys()).collect();
     all.push(&readme);
+    all.push(&manifest);
     all.sort();
     all.dedup();
     for k in all {

@@ -5,10 +5,9 @@
 use super::axilite::{self, CoreRegisters};
 use super::resources::{CoreResources, ResourceCounts, ResourceEstimate};
 use super::{svg, PackageOptions};
+use crate::bundle::BuiltCore;
 use crate::escape;
 use crate::fixedpoint::{DatapathSpec, SegmentCoefs, StageWidths};
-use crate::flow::IpBundle;
-use crate::hdl::GeneratedCore;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -95,22 +94,12 @@ pub fn plot_path(layer: &str) -> String {
     format!("plots/{}.svg", escape::file_stem(layer))
 }
 
-/// The indexes into `spec.layers()` of the layers `core` implements: the one baked in, or
-/// every layer of a run-time-coefficient core (layer i in slot i).
-pub fn core_layers(core: &GeneratedCore, spec: &DatapathSpec) -> Vec<usize> {
-    match core.register_map {
-        None => vec![core.layer],
-        Some(_) => (0..spec.layers().len()).collect(),
-    }
-}
-
 /// `(layer name, SVG)` for every core's layers (channel 0).
-pub fn plots(bundle: &IpBundle) -> Vec<(String, String)> {
-    bundle
-        .cores
+pub fn plots(cores: &[BuiltCore]) -> Vec<(String, String)> {
+    cores
         .iter()
-        .zip(&bundle.specs)
-        .flat_map(|(c, s)| core_layers(c, s).into_iter().map(move |i| (s, i)))
+        .map(|b| (&b.interface, &b.spec))
+        .flat_map(|(c, s)| c.layers(s).map(move |i| (s, i)))
         .map(|(s, i)| {
             let l = &s.layers()[i];
             let title = format!(
@@ -280,15 +269,15 @@ const MD_CHANNELS: usize = 4;
 impl Report {
     /// Measures and collects everything.
     pub fn build(
-        bundle: &IpBundle,
+        cores: &[BuiltCore],
         opts: &PackageOptions,
         resources: Option<&ResourceEstimate>,
     ) -> Result<Self> {
         let mut layers = Vec::new();
         let mut register_maps = Vec::new();
-        for (c, s) in bundle.cores.iter().zip(&bundle.specs) {
+        for (c, s) in cores.iter().map(|b| (&b.interface, &b.spec)) {
             let regs = super::core_registers(c, s)?;
-            for i in core_layers(c, s) {
+            for i in c.layers(s) {
                 let l = &s.layers()[i];
                 layers.push(LayerReport {
                     name: l.name().into(),
@@ -306,7 +295,7 @@ impl Report {
                     proven_total_ulp: l.bound.total_ulp,
                     measured: measure_error(s, i),
                     latency_cycles: c.latency_cycles,
-                    lanes: c.lanes,
+                    lanes: c.stream.lanes,
                     plot: plot_path(l.name()),
                 });
             }

@@ -6,9 +6,9 @@
 //! RepAct layer replaces. Yosys is not Vivado: its LUT counts differ by some percent and it
 //! gives no timing, so the numbers are estimates, labelled as such in the report.
 
-use crate::fixedpoint::DatapathSpec;
-use crate::flow::IpBundle;
-use crate::hdl::{self, CoreOptions, GeneratedCore};
+use crate::bundle::BuiltCore;
+use crate::fixedpoint::{DatapathSpec, SpecOptions};
+use crate::hdl::{self, Coefficients, CoreOptions, GeneratedCore};
 use crate::model::FoldedLayer;
 use crate::{Error, Result};
 use serde::Serialize;
@@ -214,19 +214,21 @@ struct Job {
     top: String,
 }
 
+/// The one-lane version of a core (the core itself when it has one lane).
 fn one_lane(spec: &DatapathSpec, core: &GeneratedCore) -> Result<GeneratedCore> {
-    if core.lanes == 1 {
+    let iface = &core.interface;
+    if iface.stream.lanes == 1 {
         return Ok(core.clone());
     }
     let opts = CoreOptions {
-        top_name: core.top.clone(),
+        top_name: iface.top.clone(),
         lanes: 1,
-        tuser_width: core.tuser_width,
+        tuser_width: iface.stream.tuser,
         command_line: String::new(),
     };
-    match core.register_map {
-        None => hdl::generate_baked(spec, core.layer, &opts),
-        Some(_) => hdl::generate_axilite(spec, &opts),
+    match iface.coefficients {
+        Coefficients::Baked { layer } => hdl::generate_baked(spec, layer, &opts),
+        Coefficients::Runtime(_) => hdl::generate_axilite(spec, &opts),
     }
 }
 
@@ -264,12 +266,15 @@ fn run_all(jobs: &[Job]) -> Result<Vec<ResourceCounts>> {
         .collect()
 }
 
-/// Estimates every core of `bundle` and the HardSwish baseline, and checks the per-lane goals.
-pub fn estimate_resources(bundle: &IpBundle) -> Result<ResourceEstimate> {
+/// Estimates every core of `cores` and the HardSwish baseline built with `spec_opts` (the
+/// options the cores' specs were built with), and checks the per-lane goals.
+pub fn estimate_resources(
+    cores: &[BuiltCore],
+    spec_opts: &SpecOptions,
+) -> Result<ResourceEstimate> {
     let tool = yosys_version()?;
-    let spec_opts = bundle.manifest.spec.to_options()?;
-    let hs_spec = DatapathSpec::build(&[hardswish_layer()], &spec_opts)?;
-    let lanes = bundle.cores.first().map_or(1, |c| c.lanes);
+    let hs_spec = DatapathSpec::build(&[hardswish_layer()], spec_opts)?;
+    let lanes = cores.first().map_or(1, |c| c.interface.stream.lanes);
     let hs_core = hdl::generate_baked(
         &hs_spec,
         0,
@@ -281,13 +286,20 @@ pub fn estimate_resources(bundle: &IpBundle) -> Result<ResourceEstimate> {
         },
     )?;
     let mut units: Vec<(&str, String, GeneratedCore, GeneratedCore)> = Vec::new();
-    for (core, spec) in bundle.cores.iter().zip(&bundle.specs) {
-        let layer = super::report::core_layers(core, spec)
-            .iter()
-            .map(|&i| spec.layers()[i].name())
+    for built in cores {
+        let spec = &built.spec;
+        let layer = built
+            .interface
+            .layers(spec)
+            .map(|i| spec.layers()[i].name())
             .collect::<Vec<_>>()
             .join(", ");
-        units.push((&core.top, layer, core.clone(), one_lane(spec, core)?));
+        let core = GeneratedCore {
+            interface: built.interface.clone(),
+            verilog: built.verilog.clone(),
+        };
+        let one = one_lane(spec, &core)?;
+        units.push((built.top(), layer, core, one));
     }
     units.push((
         "repact_hardswish",
@@ -300,15 +312,15 @@ pub fn estimate_resources(bundle: &IpBundle) -> Result<ResourceEstimate> {
     for (_, _, core, one) in &units {
         jobs.push(Job {
             verilog: core.verilog.clone(),
-            top: core.top.clone(),
+            top: core.top().to_string(),
         });
         jobs.push(Job {
             verilog: one.verilog.clone(),
-            top: one.top.clone(),
+            top: one.top().to_string(),
         });
         jobs.push(Job {
             verilog: one.verilog.clone(),
-            top: format!("{}_lane", one.top),
+            top: format!("{}_lane", one.top()),
         });
     }
     let mut counts = run_all(&jobs)?.into_iter();
@@ -320,8 +332,8 @@ pub fn estimate_resources(bundle: &IpBundle) -> Result<ResourceEstimate> {
         all.push(CoreResources {
             top: top.to_string(),
             layer: layer.to_string(),
-            lanes: core.lanes,
-            run_time_coefficients: core.register_map.is_some(),
+            lanes: core.interface.stream.lanes,
+            run_time_coefficients: core.interface.register_map().is_some(),
             core: c,
             one_lane_core: o,
             lane_only: l,

@@ -10,8 +10,8 @@
 
 use super::ipxact::{Component, Mode};
 use super::{ip_dir, CorePaths, PackageOptions};
+use crate::bundle::BuiltCore;
 use crate::escape;
-use crate::flow::IpBundle;
 use std::fmt::Write as _;
 
 /// `vivado/create_bd.tcl`, verbatim.
@@ -86,7 +86,7 @@ impl Script {
 }
 
 /// `vivado/config.tcl`: every fact the scripts need, in the `::repact` namespace.
-pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions) -> String {
+pub fn config(cores: &[BuiltCore], components: &[Component], opts: &PackageOptions) -> String {
     use Word::{List, Text};
     let mut s = Script::default();
     s.comment(&format!(
@@ -123,16 +123,20 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
     s.cmd(&[
         Text("set"),
         Text("::repact::cores"),
-        List(list(bundle.cores.iter().map(|c| c.top.as_str()))),
+        List(list(cores.iter().map(|c| c.top()))),
     ]);
     s.cmd(&[Text("set"), Text("::repact::core"), List("{}".into())]);
-    for ((core, spec), comp) in bundle.cores.iter().zip(&bundle.specs).zip(components) {
+    for ((core, spec), comp) in cores
+        .iter()
+        .map(|b| (&b.interface, &b.spec))
+        .zip(components)
+    {
         s.comment("");
         if comp.memory_maps.is_empty() {
             s.comment(&format!(
                 "{}: layer `{}`",
                 core.top,
-                spec.layers()[core.layer].name()
+                spec.layers()[core.first_layer()].name()
             ));
         } else {
             s.comment(&format!(
@@ -159,15 +163,15 @@ pub fn config(bundle: &IpBundle, components: &[Component], opts: &PackageOptions
         dset(&mut s, &["description"], Text(&comp.description));
         dset(&mut s, &["hdl"], Text(&hdl));
         dset(&mut s, &["ooc_xdc"], Text(&xdc));
-        let s_w = core.s_tdata_width.to_string();
-        let m_w = core.m_tdata_width.to_string();
-        let lanes = core.lanes.to_string();
+        let s_w = core.stream.s_tdata().to_string();
+        let m_w = core.stream.m_tdata().to_string();
+        let lanes = core.stream.lanes.to_string();
         let lat = core.latency_cycles.to_string();
         dset(&mut s, &["s_tdata_width"], Text(&s_w));
         dset(&mut s, &["m_tdata_width"], Text(&m_w));
         dset(&mut s, &["lanes"], Text(&lanes));
         dset(&mut s, &["latency"], Text(&lat));
-        let tuser = core.tuser_width.to_string();
+        let tuser = core.stream.tuser.to_string();
         dset(&mut s, &["tuser_width"], Text(&tuser));
         for b in &comp.bus_interfaces {
             let mode = match b.mode {

@@ -1,7 +1,7 @@
 //! An AXI4-Lite master for the co-simulation: register writes and reads on a core's
 //! `s_axi_*` slave, one transaction at a time, with the stream held idle.
 
-use super::axis_bench::AxisDut;
+use super::axis_bench::{AfterReset, AxisDut};
 use super::verilator::PortId;
 use crate::{Error, Result};
 
@@ -149,5 +149,22 @@ impl AxiLite {
         Err(Error::Verify(format!(
             "AXI4-Lite read of 0x{addr:04x} got no response in {TIMEOUT} cycles"
         )))
+    }
+}
+
+/// Register writes replayed over the bus after every reset of the stream bench.
+pub struct WritesAfterReset {
+    /// The bus.
+    pub bus: AxiLite,
+    /// `(address, data)` in order.
+    pub writes: Vec<(u32, u32)>,
+}
+
+impl AfterReset for WritesAfterReset {
+    fn after_reset(&self, dut: &mut AxisDut) -> Result<()> {
+        self.bus.idle(dut);
+        self.writes
+            .iter()
+            .try_for_each(|&(a, d)| self.bus.write(dut, a, d))
     }
 }

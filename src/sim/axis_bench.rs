@@ -6,9 +6,10 @@
 //! rising edge. A beat crosses the slave interface at that edge when the `s_axis_tvalid` we set
 //! and the `s_axis_tready` we read before the edge are both high; likewise for the master side.
 
-use super::ports::{sign_extend, Dir, Port};
+use super::ports::{sign_extend, words};
 use super::verilator::{PortId, VerilatedModel};
 use crate::fixedpoint::DatapathSpec;
+use crate::hdl::{Port, PortDir, StreamLayout};
 use crate::{Error, Result};
 
 /// The clock port of every generated core.
@@ -30,25 +31,6 @@ pub struct Beat {
     pub last: bool,
     /// TUSER (0 when the core has none).
     pub user: u64,
-}
-
-/// Where the samples sit in TDATA, and the formats of the layer under test.
-#[derive(Debug, Clone)]
-pub struct StreamLayout {
-    /// Samples per beat.
-    pub lanes: usize,
-    /// Bits per input sample slot (a multiple of 8).
-    pub in_slot: u32,
-    /// Bits per output sample slot (a multiple of 8).
-    pub out_slot: u32,
-    /// TUSER width (0: no port).
-    pub tuser_width: u32,
-}
-
-impl StreamLayout {
-    fn s_bytes(&self) -> u32 {
-        self.lanes as u32 * self.in_slot / 8
-    }
 }
 
 fn mask(width: u32) -> u64 {
@@ -107,21 +89,21 @@ impl<'a> Predictor<'a> {
     /// The raw input sample of lane `i` of a beat (sign-extended from the input width).
     pub fn sample(&self, beat: &Beat, i: usize) -> i64 {
         let w = self.spec.input().width();
-        sign_extend(get_bits(&beat.data, i as u32 * self.layout.in_slot, w), w)
+        sign_extend(get_bits(&beat.data, i as u32 * self.layout.s_slot, w), w)
     }
 
     /// Packs raw input samples into an input beat, each sign-extended to its slot.
     pub fn pack_input(&self, samples: &[i64], keep: u64, last: bool, user: u64) -> Beat {
         let mut data = [0u64; MAX_TDATA_WORDS];
         for (i, &s) in samples.iter().enumerate() {
-            let slot = self.layout.in_slot;
+            let slot = self.layout.s_slot;
             put_bits(&mut data, i as u32 * slot, slot, s as u64);
         }
         Beat {
             data,
             keep: keep & mask(self.layout.s_bytes()),
             last,
-            user: user & mask(self.layout.tuser_width),
+            user: user & mask(self.layout.tuser),
         }
     }
 
@@ -136,13 +118,13 @@ impl<'a> Predictor<'a> {
             n: lay.lanes,
             s: [(0, 0, 0); MAX_LANES],
         };
-        let in_bytes = lay.in_slot / 8;
-        let out_bytes = lay.out_slot / 8;
+        let in_bytes = lay.s_slot / 8;
+        let out_bytes = lay.m_slot / 8;
         for i in 0..lay.lanes {
             let x = self.sample(input, i);
             let ch = ((self.position + i as u64) % channels) as usize;
             let y = self.spec.eval_raw(self.layer, ch, x);
-            put_bits(&mut data, i as u32 * lay.out_slot, lay.out_slot, y as u64);
+            put_bits(&mut data, i as u32 * lay.m_slot, lay.m_slot, y as u64);
             let lane_keep = (input.keep >> (i as u32 * in_bytes)) & mask(in_bytes);
             if lane_keep == mask(in_bytes) {
                 keep |= mask(out_bytes) << (i as u32 * out_bytes);
@@ -212,9 +194,16 @@ pub struct AxisDut {
     record_left: usize,
     cycle: u64,
     trace: Option<(std::path::PathBuf, u64, u64)>,
-    /// Register writes replayed after every reset (a core with run-time coefficients loses
-    /// its layer selection on reset).
-    post_reset: Option<(super::axilite_bench::AxiLite, Vec<(u32, u32)>)>,
+    /// What runs after every reset (a core with run-time coefficients loses its layer
+    /// selection on reset, so the AXI4-Lite bench rewrites it).
+    post_reset: Option<Box<dyn AfterReset>>,
+}
+
+/// Something to do after every [`AxisDut::reset`], with the stream idle: the bench of a side
+/// interface (AXI4-Lite) implements it, so this bench needs to know nothing of that interface.
+pub trait AfterReset {
+    /// Runs once the reset has been released.
+    fn after_reset(&self, dut: &mut AxisDut) -> Result<()>;
 }
 
 impl AxisDut {
@@ -260,22 +249,21 @@ impl AxisDut {
         self.trace = Some((path.to_path_buf(), from, to));
     }
 
-    /// After every [`reset`](Self::reset), write these registers over `bus`.
-    pub fn set_post_reset(&mut self, bus: super::axilite_bench::AxiLite, writes: Vec<(u32, u32)>) {
-        self.post_reset = Some((bus, writes));
+    /// After every [`reset`](Self::reset), run `hook`.
+    pub fn set_post_reset(&mut self, hook: Box<dyn AfterReset>) {
+        self.post_reset = Some(hook);
     }
 
-    /// Holds `aresetn` low for `cycles` clock cycles with the stream idle, then replays the
-    /// post-reset register writes.
+    /// Holds `aresetn` low for `cycles` clock cycles with the stream idle, then runs the
+    /// post-reset hook.
     pub fn reset(&mut self, cycles: u32) -> Result<()> {
         for _ in 0..cycles {
             self.drive(None, false, false);
             self.tick();
         }
-        if let Some((bus, writes)) = self.post_reset.take() {
-            bus.idle(self);
-            let r = writes.iter().try_for_each(|&(a, d)| bus.write(self, a, d));
-            self.post_reset = Some((bus, writes));
+        if let Some(hook) = self.post_reset.take() {
+            let r = hook.after_reset(self);
+            self.post_reset = Some(hook);
             r?;
         }
         Ok(())
@@ -348,7 +336,7 @@ impl AxisDut {
     pub fn tick(&mut self) {
         let recording = self.record_left > 0;
         if recording {
-            let v = self.snapshot(Dir::Input);
+            let v = self.snapshot(PortDir::In);
             self.recorded_inputs.push(v);
         }
         if let Some((path, from, to)) = &self.trace {
@@ -362,13 +350,13 @@ impl AxisDut {
         self.model.tick();
         self.cycle += 1;
         if recording {
-            let v = self.snapshot(Dir::Output);
+            let v = self.snapshot(PortDir::Out);
             self.recorded_outputs.push(v);
             self.record_left -= 1;
         }
     }
 
-    fn snapshot(&mut self, dir: Dir) -> Vec<u64> {
+    fn snapshot(&mut self, dir: PortDir) -> Vec<u64> {
         let mut out = Vec::new();
         for (i, p) in self.ports.iter().enumerate() {
             if p.dir != dir || p.name == CLOCK {
@@ -376,7 +364,7 @@ impl AxisDut {
             }
             if let Some(id) = self.model.port_at(i) {
                 let at = out.len();
-                out.resize(at + p.words(), 0);
+                out.resize(at + words(p), 0);
                 self.model.get_wide(id, &mut out[at..]);
             }
         }

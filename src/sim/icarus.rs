@@ -16,10 +16,9 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use super::ports::{
-    check_port_list, input_words, is_identifier, top_word_mask, words64, Dir, Port,
-};
+use super::ports::{check_port_list, input_words, is_identifier, top_word_mask, words, words64};
 use super::verilator::{run_tool, tail, tool_err, write_file};
+use crate::hdl::{Port, PortDir};
 use crate::{Error, Result};
 
 /// Name of the generated testbench module; must not clash with a module of the design.
@@ -74,8 +73,8 @@ impl IcarusRun {
     }
 
     fn span(&self, output: usize) -> (usize, usize) {
-        let at = self.output_ports[..output].iter().map(Port::words).sum();
-        (at, self.output_ports[output].words())
+        let at = self.output_ports[..output].iter().map(words).sum();
+        (at, words(&self.output_ports[output]))
     }
 }
 
@@ -119,11 +118,11 @@ pub fn replay(
     validate(verilog, top, ports, clock)?;
     let in_ports: Vec<&Port> = ports
         .iter()
-        .filter(|p| p.dir == Dir::Input && p.name != clock)
+        .filter(|p| p.dir == PortDir::In && p.name != clock)
         .collect();
     let output_ports: Vec<Port> = ports
         .iter()
-        .filter(|p| p.dir == Dir::Output)
+        .filter(|p| p.dir == PortDir::Out)
         .cloned()
         .collect();
     let per_cycle = input_words(ports, clock);
@@ -256,7 +255,7 @@ fn stimulus_hex(in_ports: &[&Port], inputs: &[Vec<u64>], total_bits: u32) -> Str
         let mut shift = 0u32;
         let mut at = cycle.len();
         for p in in_ports.iter().rev() {
-            let n = p.words();
+            let n = words(p);
             at -= n;
             for (k, &w) in cycle[at..at + n].iter().enumerate() {
                 let w = if k + 1 == n {
@@ -361,7 +360,7 @@ fn bench(
 
 /// Parses one `%b` line per cycle: each output as `width` characters of 0/1/x/z.
 fn parse_outputs(text: &str, output_ports: Vec<Port>) -> Result<IcarusRun> {
-    let words: usize = output_ports.iter().map(Port::words).sum();
+    let total_words: usize = output_ports.iter().map(words).sum();
     let mut run = IcarusRun {
         output_ports,
         outputs: Vec::new(),
@@ -369,8 +368,8 @@ fn parse_outputs(text: &str, output_ports: Vec<Port>) -> Result<IcarusRun> {
         xz_mask: Vec::new(),
     };
     for (line_no, line) in text.lines().enumerate() {
-        let mut values = vec![0u64; words];
-        let mut mask = vec![0u64; words];
+        let mut values = vec![0u64; total_words];
+        let mut mask = vec![0u64; total_words];
         let mut flags = Vec::with_capacity(run.output_ports.len());
         let mut tokens = line.split_whitespace();
         let mut at = 0;
@@ -405,7 +404,7 @@ fn parse_outputs(text: &str, output_ports: Vec<Port>) -> Result<IcarusRun> {
                 }
             }
             flags.push(any);
-            at += p.words();
+            at += words(p);
         }
         run.outputs.push(values);
         run.xz_mask.push(mask);

@@ -7,6 +7,7 @@ pub mod expected;
 pub mod full_rate;
 pub mod icarus;
 pub mod jobs;
+pub mod integrity;
 pub mod ports;
 pub mod run;
 pub mod verify;

@@ -1,54 +1,14 @@
-//! Port descriptions shared by the simulator bridges.
+//! What the simulator bridges need of a port list ([`Port`], the crate's one port type).
 //!
 //! The bridges know a design only through its top-level ports: name, width and direction, in
 //! one fixed order. That order is the index of a port in [`crate::sim::verilator`] and the
 //! order of values in the flat word layout used by [`crate::sim::icarus`].
 
-use serde::Serialize;
+use crate::hdl::{Port, PortDir};
 
-/// Direction of a top-level port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum Dir {
-    /// Driven by the testbench.
-    Input,
-    /// Driven by the design.
-    Output,
-}
-
-/// One top-level port of a design.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-pub struct Port {
-    /// The Verilog name, a plain identifier.
-    pub name: String,
-    /// Width in bits, at least 1.
-    pub width: u32,
-    /// Direction.
-    pub dir: Dir,
-}
-
-impl Port {
-    /// An input port.
-    pub fn input(name: impl Into<String>, width: u32) -> Self {
-        Port {
-            name: name.into(),
-            width,
-            dir: Dir::Input,
-        }
-    }
-
-    /// An output port.
-    pub fn output(name: impl Into<String>, width: u32) -> Self {
-        Port {
-            name: name.into(),
-            width,
-            dir: Dir::Output,
-        }
-    }
-
-    /// Number of 64-bit words that hold the port's value (`ceil(width / 64)`).
-    pub fn words(&self) -> usize {
-        words64(self.width)
-    }
+/// Number of 64-bit words that hold `port`'s value (`ceil(width / 64)`, at least one).
+pub fn words(port: &Port) -> usize {
+    words64(port.width)
 }
 
 /// Number of 64-bit words needed for `width` bits (at least one).
@@ -78,8 +38,8 @@ pub fn sign_extend(raw: u64, width: u32) -> i64 {
 pub fn input_words(ports: &[Port], clock: &str) -> usize {
     ports
         .iter()
-        .filter(|p| p.dir == Dir::Input && p.name != clock)
-        .map(Port::words)
+        .filter(|p| p.dir == PortDir::In && p.name != clock)
+        .map(words)
         .sum()
 }
 
@@ -88,8 +48,8 @@ pub fn input_words(ports: &[Port], clock: &str) -> usize {
 pub fn output_words(ports: &[Port]) -> usize {
     ports
         .iter()
-        .filter(|p| p.dir == Dir::Output)
-        .map(Port::words)
+        .filter(|p| p.dir == PortDir::Out)
+        .map(words)
         .sum()
 }
 
@@ -120,7 +80,7 @@ pub(crate) fn check_port_list(
         }
     }
     match ports.iter().find(|p| p.name == clock) {
-        Some(p) if p.dir == Dir::Input && p.width == 1 => Ok(()),
+        Some(p) if p.dir == PortDir::In && p.width == 1 => Ok(()),
         Some(_) => Err(format!("clock `{clock}` must be a 1-bit input")),
         None => Err(format!("clock `{clock}` is not in the port list")),
     }

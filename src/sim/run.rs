@@ -1,15 +1,17 @@
 //! `verify`: every core of a generated IP directory through Verilator (exhaustive and stress
 //! phases) and Icarus Verilog (replay of the recorded stress stimulus, 4-state).
 
-use super::axilite_bench::AxiLite;
-use super::axis_bench::{AxisDut, StreamLayout, CLOCK};
+use super::axilite_bench::{AxiLite, WritesAfterReset};
+use super::axis_bench::{AxisDut, CLOCK};
 use super::icarus;
-use super::ports::{Dir, Port};
+use super::ports::words;
 use super::verify::{exhaustive, stress, Failure, PhaseResult, VerifyOptions};
 use super::verilator::{self, BuildOptions};
 use crate::fixedpoint::DatapathSpec;
 use crate::hdl::regmap::{addr, RegisterMap, ID_VALUE};
-use crate::manifest::{CoeffMode, CoreEntry, Manifest};
+use crate::hdl::CoreInterface;
+use crate::hdl::{Port, PortDir};
+use crate::manifest::{CoreEntry, Manifest};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -66,30 +68,6 @@ pub struct RunOptions {
     pub vcd: Option<PathBuf>,
 }
 
-fn sim_ports(core: &CoreEntry) -> Vec<Port> {
-    core.ports
-        .iter()
-        .map(|p| Port {
-            name: p.name.clone(),
-            width: p.width,
-            dir: if p.dir == "out" {
-                Dir::Output
-            } else {
-                Dir::Input
-            },
-        })
-        .collect()
-}
-
-fn layout_of(core: &CoreEntry, spec: &DatapathSpec) -> StreamLayout {
-    StreamLayout {
-        lanes: core.lanes,
-        in_slot: spec.input().slot_bits(),
-        out_slot: spec.output().slot_bits(),
-        tuser_width: core.tuser_width,
-    }
-}
-
 /// Compares Icarus's 4-state replay with Verilator's recorded outputs: ready and valid every
 /// cycle, the rest of the master side whenever `m_axis_tvalid` is high (AXI4-Stream leaves it
 /// undefined otherwise). Returns (mismatching cycles, cycles with X/Z where defined, first).
@@ -98,12 +76,12 @@ fn compare_icarus(
     verilator_out: &[Vec<u64>],
     run: &icarus::IcarusRun,
 ) -> (u64, u64, Option<String>) {
-    let outs: Vec<&Port> = ports.iter().filter(|p| p.dir == Dir::Output).collect();
+    let outs: Vec<&Port> = ports.iter().filter(|p| p.dir == PortDir::Out).collect();
     let offsets: Vec<usize> = outs
         .iter()
         .scan(0, |at, p| {
             let o = *at;
-            *at += p.words();
+            *at += words(p);
             Some(o)
         })
         .collect();
@@ -120,7 +98,7 @@ fn compare_icarus(
             if run.xz[cycle][i] {
                 has_xz = true;
             }
-            let a = &v[offsets[i]..offsets[i] + p.words()];
+            let a = &v[offsets[i]..offsets[i] + words(p)];
             if a != run.output(cycle, i) {
                 bad = true;
                 if first.is_none() {
@@ -151,9 +129,9 @@ fn configure_over_axilite(
     dut: &mut AxisDut,
     bus: &AxiLite,
     spec: &DatapathSpec,
-    core: &CoreEntry,
+    core: &CoreInterface,
+    map: &RegisterMap,
 ) -> Result<(Vec<String>, usize)> {
-    let map = RegisterMap::for_spec(spec);
     let (fi, fo) = (spec.input(), spec.output());
     let w = spec.widths();
     let fmt = |f: crate::fixedpoint::ApFixed| f.width() | ((f.int_bits() as u8 as u32) << 8);
@@ -163,7 +141,7 @@ fn configure_over_axilite(
         (
             "GEOMETRY",
             addr::GEOMETRY,
-            core.lanes as u32
+            core.stream.lanes as u32
                 | (core.latency_cycles as u32) << 8
                 | map.layers << 16
                 | map.segments << 24,
@@ -207,6 +185,33 @@ fn configure_over_axilite(
     Ok((problems, transactions))
 }
 
+/// Checks that a waveform can be written to `vcd` before any simulation runs: its directory
+/// must exist and accept a new file (the trace writer of the simulator fails silently).
+pub fn check_writable(vcd: &Path) -> Result<()> {
+    let dir = match vcd.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let probe = tempfile::Builder::new()
+        .prefix(".repact-hw-vcd-")
+        .tempfile_in(dir)
+        .map_err(|e| {
+            let why = format!("cannot create the waveform file there: {e}");
+            Error::io(vcd, std::io::Error::new(e.kind(), why))
+        })?;
+    drop(probe);
+    if vcd.is_dir() {
+        return Err(Error::io(
+            vcd,
+            std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a directory, not a file",
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Verifies one core of a manifest, every layer it holds; `progress` receives work done.
 pub fn verify_core(
     dir: &Path,
@@ -218,15 +223,16 @@ pub fn verify_core(
     let spec = manifest.spec_for(core)?;
     let path = dir.join(&core.file);
     let verilog = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let ports = sim_ports(core);
-    let layout = layout_of(core, &spec);
-    let axilite = manifest.coeffs == CoeffMode::Axilite;
+    let iface = &core.interface;
+    let ports = &iface.ports;
+    let layout = &iface.stream;
+    let map = iface.register_map();
 
     let run_phases = |trace: Option<(&Path, u64)>| -> Result<(Vec<CoreReport>, AxisDut)> {
         let model = verilator::build(
             &verilog,
-            &core.top,
-            &ports,
+            &iface.top,
+            ports,
             CLOCK,
             &opts.cache_dir,
             &BuildOptions {
@@ -239,11 +245,11 @@ pub fn verify_core(
         }
         let mut config_problems = Vec::new();
         let mut transactions = 0;
-        let bus = if axilite {
+        let bus = if let Some(map) = map {
             // Icarus starts with every table X, so its replay must include the bus writes.
             dut.record(usize::MAX);
             let bus = AxiLite::new(&mut dut)?;
-            let (p, t) = configure_over_axilite(&mut dut, &bus, &spec, core)?;
+            let (p, t) = configure_over_axilite(&mut dut, &bus, &spec, iface, map)?;
             config_problems = p;
             transactions = t;
             dut.record(opts.verify.icarus_cycles);
@@ -252,27 +258,30 @@ pub fn verify_core(
             None
         };
         let mut reports = Vec::new();
-        for layer in 0..spec.layers().len() {
+        for layer in iface.layers(&spec) {
             if let Some(bus) = &bus {
-                let select = vec![(addr::LAYER_SELECT, layer as u32)];
-                dut.set_post_reset(bus.clone(), select);
+                let writes = vec![(addr::LAYER_SELECT, layer as u32)];
+                dut.set_post_reset(Box::new(WritesAfterReset {
+                    bus: bus.clone(),
+                    writes,
+                }));
                 bus.idle(&mut dut);
             }
-            let (ex, latency) = exhaustive(&mut dut, &spec, layer, &layout, &opts.verify, progress);
-            if !axilite {
+            let (ex, latency) = exhaustive(&mut dut, &spec, layer, layout, &opts.verify, progress);
+            if map.is_none() {
                 dut.record(opts.verify.icarus_cycles);
             }
-            let (st, resets) = stress(&mut dut, &spec, layer, &layout, &opts.verify, progress);
+            let (st, resets) = stress(&mut dut, &spec, layer, layout, &opts.verify, progress);
             let l = &spec.layers()[layer];
             let mut first = ex.first_failure.clone().or(st.first_failure.clone());
-            let latency_ok = latency == Some(core.latency_cycles as u64);
+            let latency_ok = latency == Some(iface.latency_cycles as u64);
             if !latency_ok && first.is_none() {
                 first = Some(Failure {
                     cycle: 0,
                     phase: "exhaustive".into(),
                     what: format!(
                         "latency measured {latency:?} cycles, the core states {}",
-                        core.latency_cycles
+                        iface.latency_cycles
                     ),
                 });
             }
@@ -284,9 +293,9 @@ pub fn verify_core(
                 });
             }
             reports.push(CoreReport {
-                core: core.top.clone(),
+                core: iface.top.clone(),
                 layer: l.name().to_string(),
-                lanes: core.lanes,
+                lanes: iface.stream.lanes,
                 channels: l.channels(),
                 max_error_ulp: ex.max_error_ulp.max(st.max_error_ulp),
                 bound_ulp: l.bound.total_ulp,
@@ -300,7 +309,7 @@ pub fn verify_core(
                 icarus_mismatches: 0,
                 icarus_xz: 0,
                 latency_measured: latency,
-                latency_stated: core.latency_cycles,
+                latency_stated: iface.latency_cycles,
                 first_failure: first,
             });
         }
@@ -315,13 +324,13 @@ pub fn verify_core(
             .map_err(|e| Error::io(std::env::temp_dir(), e))?;
         let run = icarus::replay(
             &verilog,
-            &core.top,
-            &ports,
+            &iface.top,
+            ports,
             CLOCK,
             &dut.recorded_inputs,
             work.path(),
         )?;
-        let (mism, xz, first) = compare_icarus(&ports, &dut.recorded_outputs, &run);
+        let (mism, xz, first) = compare_icarus(ports, &dut.recorded_outputs, &run);
         // The replay covers the first layer's traffic (and, for run-time coefficients, the
         // bus writes before it): its verdict belongs to that layer.
         let r = &mut reports[0];
@@ -343,6 +352,16 @@ pub fn verify_core(
         // Same seed, same stimulus: a traced re-run reproduces the failure cycle for cycle.
         let at = failed.first_failure.as_ref().map_or(0, |f| f.cycle);
         run_phases(Some((vcd, at)))?;
+        // The simulator's trace writer fails silently: never claim a waveform not written.
+        if !std::fs::metadata(vcd).is_ok_and(|m| m.is_file() && m.len() > 0) {
+            return Err(Error::Tool {
+                tool: "verilator".into(),
+                reason: format!(
+                    "the traced re-run wrote no waveform to {} (is it a writable file?)",
+                    vcd.display()
+                ),
+            });
+        }
     }
     Ok(reports)
 }

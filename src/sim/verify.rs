@@ -2,11 +2,12 @@
 //! phase with random gaps, backpressure and resets, and a replay of recorded stimulus in
 //! Icarus Verilog. Every output beat is compared bit for bit with the golden model.
 
-use super::axis_bench::{get_bits, AxisDut, Beat, LaneSamples, Predictor, StreamLayout};
+use super::axis_bench::{get_bits, AxisDut, Beat, LaneSamples, Predictor};
 use super::expected::Codes;
 use super::full_rate;
 use super::ports::sign_extend;
 use crate::fixedpoint::DatapathSpec;
+use crate::hdl::StreamLayout;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -148,7 +149,7 @@ impl Checker<'_> {
         phase: &str,
     ) {
         let out = self.spec.output();
-        let slot = self.layout.out_slot;
+        let slot = self.layout.m_slot;
         res.beats += 1;
         for (i, &(x, ch, y)) in lanes.as_slice().iter().enumerate() {
             res.samples += 1;
@@ -266,11 +267,11 @@ pub fn stress(
     progress: &dyn Fn(u64),
 ) -> (PhaseResult, u32) {
     let mut res = PhaseResult::default();
-    let mut pred = Predictor::new(spec, layer, layout.clone());
+    let mut pred = Predictor::new(spec, layer, *layout);
     let checker = Checker {
         spec,
         layer,
-        layout: layout.clone(),
+        layout: *layout,
     };
     let mut st = Stress {
         rng: StdRng::seed_from_u64(opts.seed),

@@ -26,7 +26,8 @@ use std::sync::{Arc, Mutex};
 use libloading::Library;
 use sha2::{Digest, Sha256};
 
-use super::ports::{check_port_list, is_identifier, top_word_mask, words64, Dir, Port};
+use super::ports::{check_port_list, is_identifier, top_word_mask, words64};
+use crate::hdl::{Port, PortDir};
 use crate::{Error, Result};
 
 /// How to install the simulators; part of every "tool missing" message.
@@ -466,7 +467,7 @@ impl VerilatedModel {
         let mut at = 0;
         for i in 0..self.slots.len() {
             let port = &self.lib.ports[i];
-            if port.dir != Dir::Input || i == self.clock {
+            if port.dir != PortDir::In || i == self.clock {
                 continue;
             }
             let n = words64(port.width);
@@ -481,7 +482,7 @@ impl VerilatedModel {
     /// for each output port in port order, `ceil(width / 64)` words, least significant first.
     pub fn get_outputs(&self, out: &mut Vec<u64>) {
         for (i, port) in self.lib.ports.iter().enumerate() {
-            if port.dir != Dir::Output {
+            if port.dir != PortDir::Out {
                 continue;
             }
             let at = out.len();
@@ -711,7 +712,7 @@ fn validate(top: &str, ports: &[Port], clock: &str) -> Result<()> {
 
 /// Checks the caller's port list against the ports Verilator declares in `Vtop.h`.
 fn check_ports_against_header(header: &str, ports: &[Port]) -> Result<()> {
-    let mut declared: Vec<(String, Dir, u32)> = Vec::new();
+    let mut declared: Vec<(String, PortDir, u32)> = Vec::new();
     for line in header.lines() {
         let line = line.trim();
         let Some(rest) = line.strip_prefix("VL_") else {
@@ -724,9 +725,9 @@ fn check_ports_against_header(header: &str, ports: &[Port]) -> Result<()> {
         let dir = if kind.starts_with("INOUT") {
             None
         } else if kind.starts_with("IN") {
-            Some(Dir::Input)
+            Some(PortDir::In)
         } else if kind.starts_with("OUT") {
-            Some(Dir::Output)
+            Some(PortDir::Out)
         } else {
             continue;
         };

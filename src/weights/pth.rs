@@ -26,8 +26,62 @@ pub(crate) const MAX_PICKLE_BYTES: u64 = 64 << 20;
 /// 1000-fold).
 pub(crate) const MAX_STORAGE_BYTES_READ: u64 = 1 << 30;
 
+/// The most zip entries read (a torch.save archive has one per storage, plus four; the zip
+/// reader keeps about 500 bytes per entry in memory).
+pub(crate) const MAX_ZIP_ENTRIES: u64 = 1 << 18;
+
+/// The entry count the zip's end-of-central-directory record declares (zip64 included);
+/// `None` when there is no such record (the zip reader then says what is wrong).
+fn zip_entry_count(file: &mut File) -> std::io::Result<Option<u64>> {
+    use std::io::SeekFrom;
+    let len = file.seek(SeekFrom::End(0))?;
+    let tail_len = len.min(22 + 65_535);
+    file.seek(SeekFrom::Start(len - tail_len))?;
+    let mut tail = vec![0u8; tail_len as usize];
+    file.read_exact(&mut tail)?;
+    let Some(eocd) = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..].starts_with(b"PK\x05\x06"))
+    else {
+        return Ok(None);
+    };
+    let u16_at = |b: &[u8], i: usize| u64::from(u16::from_le_bytes([b[i], b[i + 1]]));
+    let count = u16_at(&tail, eocd + 10);
+    if count != 0xffff {
+        return Ok(Some(count));
+    }
+    // Zip64: a locator just before the record points at the zip64 record.
+    let Some(loc) = eocd
+        .checked_sub(20)
+        .filter(|&l| tail[l..].starts_with(b"PK\x06\x07"))
+    else {
+        return Ok(Some(count));
+    };
+    let at = u64::from_le_bytes(tail[loc + 8..loc + 16].try_into().unwrap_or_default());
+    let mut rec = [0u8; 40];
+    if file.seek(SeekFrom::Start(at)).is_err() || file.read_exact(&mut rec).is_err() {
+        return Ok(None);
+    }
+    if !rec.starts_with(b"PK\x06\x06") {
+        return Ok(None);
+    }
+    Ok(Some(u64::from_le_bytes(
+        rec[32..40].try_into().unwrap_or_default(),
+    )))
+}
+
 pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Vec<Layer>, Problem> {
     let mut file = open_file(path)?;
+    let io = |e: std::io::Error| Problem::new(format!("cannot read the file: {e}"));
+    if let Some(n) = zip_entry_count(&mut file).map_err(io)? {
+        if n > MAX_ZIP_ENTRIES {
+            return Err(Problem::new(format!(
+                "the archive declares {n} entries, more than the {MAX_ZIP_ENTRIES} read (a \
+                 torch.save archive has one per storage)"
+            )));
+        }
+    }
+    file.rewind().map_err(io)?;
     let mut magic = [0u8; 2];
     let n = file
         .read(&mut magic)

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -17,29 +17,79 @@ pub struct Measured {
     pub peak_mb: f64,
 }
 
-/// Runs `repact-hw args…` in `dir` and measures its peak RSS (wait4 on exactly this child,
-/// so tests running in parallel do not mix their figures).
+/// Set in the environment of the test binary when it is re-run as the measuring go-between.
+const MEASURE_ENV: &str = "REPACT_FUZZ_MEASURE";
+
+/// Runs `repact-hw args…` in `dir` and measures its peak RSS.
+///
+/// Linux records the RSS high-water mark of the address space a process had before `exec`,
+/// and a child spawned by this (large, multi-threaded) test process starts out sharing ours:
+/// its `ru_maxrss` would be at least our own peak. So the test binary re-runs itself as a
+/// small go-between ([`measure_entry`]), which spawns repact-hw and reports that child's
+/// figure.
 pub fn run_measured(dir: &Path, args: &[&str]) -> Measured {
-    let out = dir.join(".measured-stdout");
-    let err = dir.join(".measured-stderr");
-    let child = Command::new(env!("CARGO_BIN_EXE_repact-hw"))
-        .args(args)
-        .current_dir(dir)
+    // The captured output goes to a directory of its own, never into `dir`.
+    let capture = tempfile::tempdir().unwrap();
+    let report = capture.path().join("report");
+    let mut spec = vec![
+        dir.to_str().unwrap().to_string(),
+        capture.path().to_str().unwrap().to_string(),
+    ];
+    spec.extend(args.iter().map(|a| a.to_string()));
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "measure_entry",
+            "--test-threads",
+            "1",
+            "--nocapture",
+            "-q",
+        ])
+        .env(MEASURE_ENV, spec.join("\u{1f}"))
         .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
         .unwrap();
-    let (code, peak_mb) = wait_measured(child);
+    assert!(status.success(), "the measuring go-between failed");
+    let text = std::fs::read_to_string(&report).expect("the go-between wrote no report");
+    let (code, kb) = text.trim().split_once(' ').unwrap();
     Measured {
-        code,
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-        peak_mb,
+        code: code.parse().ok(),
+        stdout: std::fs::read_to_string(capture.path().join("stdout")).unwrap_or_default(),
+        stderr: std::fs::read_to_string(capture.path().join("stderr")).unwrap_or_default(),
+        peak_mb: kb.parse::<f64>().unwrap() / 1024.0,
     }
 }
 
-/// Waits for `child` and returns its exit code and peak RSS in MB.
+/// The go-between's body; every test binary using [`run_measured`] has a `#[test] fn
+/// measure_entry()` calling this (it does nothing in a normal test run).
+pub fn measure_entry() {
+    let Ok(spec) = std::env::var(MEASURE_ENV) else {
+        return;
+    };
+    let mut parts = spec.split('\u{1f}');
+    let dir = parts.next().unwrap().to_string();
+    let capture = PathBuf::from(parts.next().unwrap());
+    let child = Command::new(env!("CARGO_BIN_EXE_repact-hw"))
+        .args(parts)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(capture.join("stdout")).unwrap())
+        .stderr(std::fs::File::create(capture.join("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let (code, mb) = wait_measured(child);
+    let code = code.map_or("signal".to_string(), |c| c.to_string());
+    std::fs::write(
+        capture.join("report"),
+        format!("{code} {}", (mb * 1024.0) as u64),
+    )
+    .unwrap();
+}
+
+/// Waits for `child` and returns its exit code and peak RSS in MB (only meaningful for a
+/// child of a small process: see [`run_measured`]).
 pub fn wait_measured(child: std::process::Child) -> (Option<i32>, f64) {
     let pid = child.id();
     let mut status = 0;

