@@ -9,8 +9,9 @@
 //! cycles per timed run (default 20 million).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
+
+mod common;
 
 use repact_hw::hdl::Port;
 use repact_hw::sim::verilator::{self, BuildOptions, VerilatedModel};
@@ -141,84 +142,7 @@ fn rust_loop(m: &mut VerilatedModel, n: u64) -> (f64, u64) {
 
 /// Builds (once, cached by content) and runs the plain C++ harness.
 fn cxx_loop(n: u64, cache: &Path) -> Result<(f64, u64), String> {
-    let root = Command::new("verilator")
-        .args(["--getenv", "VERILATOR_ROOT"])
-        .output()
-        .map_err(|e| format!("verilator: {e}"))?;
-    let inc = Path::new(String::from_utf8_lossy(&root.stdout).trim()).join("include");
-    let dir = cache.join("bench-cxx-mac3");
-    let exe = dir.join("harness");
-    let stamp = format!("{MAC3}{HARNESS}{}", inc.display());
-    let stamp_path = dir.join("stamp.txt");
-    if std::fs::read_to_string(&stamp_path).ok().as_deref() != Some(stamp.as_str()) {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join("mac3.v"), MAC3).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join("main.cpp"), HARNESS).map_err(|e| e.to_string())?;
-        let st = Command::new("verilator")
-            .current_dir(&dir)
-            .args([
-                "--cc",
-                "--Mdir",
-                "obj",
-                "--prefix",
-                "Vtop",
-                "--top-module",
-                "mac3",
-            ])
-            .arg("mac3.v")
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !st.success() {
-            return Err("verilator failed on the benchmark design".into());
-        }
-        let mut srcs: Vec<_> = std::fs::read_dir(dir.join("obj"))
-            .map_err(|e| e.to_string())?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "cpp"))
-            .collect();
-        srcs.sort();
-        eprintln!("building the C++ harness (once, ~10 s)...");
-        let st = Command::new("g++")
-            .args([
-                "-std=gnu++17",
-                "-O2",
-                "-pthread",
-                "-faligned-new",
-                "-DVL_TIME_CONTEXT",
-            ])
-            .arg("-I")
-            .arg(&inc)
-            .arg("-I")
-            .arg(inc.join("vltstd"))
-            .arg("-I")
-            .arg(dir.join("obj"))
-            .arg(dir.join("main.cpp"))
-            .args(&srcs)
-            .arg(inc.join("verilated.cpp"))
-            .arg(inc.join("verilated_threads.cpp"))
-            .arg("-o")
-            .arg(&exe)
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !st.success() {
-            return Err("g++ failed on the C++ harness".into());
-        }
-        std::fs::write(&stamp_path, &stamp).map_err(|e| e.to_string())?;
-    }
-    let out = Command::new(&exe)
-        .arg(n.to_string())
-        .output()
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let f: Vec<&str> = text.split_whitespace().collect();
-    match f.as_slice() {
-        [_, secs, sum, ..] => Ok((
-            secs.parse().map_err(|_| text.to_string())?,
-            sum.parse().map_err(|_| text.to_string())?,
-        )),
-        _ => Err(format!("unexpected harness output: {text}")),
-    }
+    common::run_cxx_harness(&cache.join("bench-cxx-mac3"), MAC3, "mac3", HARNESS, n)
 }
 
 fn main() {

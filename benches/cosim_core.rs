@@ -24,11 +24,12 @@
 //! the interleaved timing (default 5).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use repact_hw::fixedpoint::{ApFixed, SpecOptions};
 use repact_hw::flow::{generate, write_bundle, GenOptions};
+mod common;
+
 use repact_hw::hdl::Port;
 use repact_hw::manifest::{CoeffMode, CoreEntry, Manifest};
 use repact_hw::model::{Layer, LayerKind, Network};
@@ -42,7 +43,7 @@ use repact_hw::weights::{load, LoadOptions};
 
 const LAYER: &str = "block1.act";
 
-/// The plain C++ testbench; `@KEEP@` and `@TDATA_MASK@` are filled in per core.
+/// The plain C++ testbench; `KEEP` and `TDATA_MASK` are macros defined before it per core.
 const HARNESS: &str = r#"
 // Plain C++ Verilator testbench doing what the Rust loop (a) does.
 #include "Vtop.h"
@@ -73,14 +74,14 @@ int main(int argc, char** argv) {
     t->aresetn = 1;
     t->s_axis_tvalid = 1;
     t->m_axis_tready = 1;
-    t->s_axis_tkeep = @KEEP@;
+    t->s_axis_tkeep = KEEP;
     t->s_axis_tlast = 0;
     uint64_t s = 0x9e3779b97f4a7c15ull, sum = 0;
     auto t0 = std::chrono::steady_clock::now();
     for (uint64_t i = 0; i < n; ++i) {
         s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
         uint64_t r = s * 0x2545f4914f6cdd1dull;
-        t->s_axis_tdata = r & @TDATA_MASK@;
+        t->s_axis_tdata = r & TDATA_MASK;
         tick(t);
         sum = (sum * 31 + (uint64_t)t->m_axis_tdata) * 3 + (uint64_t)t->m_axis_tvalid;
     }
@@ -236,86 +237,14 @@ fn checked_loop(s: &Subject, reps: u64, golden_thread: bool) -> (f64, u64) {
 /// Builds (once, cached by content) and runs the plain C++ harness for a core: loop (c).
 fn cxx_loop(s: &Subject, n: u64, cache: &Path) -> Result<(f64, u64), String> {
     let core = s.core();
-    let root = Command::new("verilator")
-        .args(["--getenv", "VERILATOR_ROOT"])
-        .output()
-        .map_err(|e| format!("verilator: {e}"))?;
-    let inc = Path::new(String::from_utf8_lossy(&root.stdout).trim()).join("include");
-    let harness = HARNESS
-        .replace(
-            "@KEEP@",
-            &format!("{:#x}", mask(port_width(core, "s_axis_tkeep"))),
-        )
-        .replace(
-            "@TDATA_MASK@",
-            &format!("{:#x}ull", mask(port_width(core, "s_axis_tdata"))),
-        );
+    // The core's facts as macros before the harness (no text splicing into it).
+    let harness = format!(
+        "#define KEEP {:#x}\n#define TDATA_MASK {:#x}ull\n{HARNESS}",
+        mask(port_width(core, "s_axis_tkeep")),
+        mask(port_width(core, "s_axis_tdata"))
+    );
     let dir = cache.join(format!("bench-cxx-core-x{}", s.lanes));
-    let exe = dir.join("harness");
-    let stamp = format!("{}{harness}{}", s.verilog, inc.display());
-    let stamp_path = dir.join("stamp.txt");
-    if std::fs::read_to_string(&stamp_path).ok().as_deref() != Some(stamp.as_str()) {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join("core.v"), &s.verilog).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join("main.cpp"), &harness).map_err(|e| e.to_string())?;
-        let st = Command::new("verilator")
-            .current_dir(&dir)
-            .args(["--cc", "--Mdir", "obj", "--prefix", "Vtop", "--top-module"])
-            .arg(&core.interface.top)
-            .arg("core.v")
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !st.success() {
-            return Err("verilator failed on the generated core".into());
-        }
-        let mut srcs: Vec<_> = std::fs::read_dir(dir.join("obj"))
-            .map_err(|e| e.to_string())?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "cpp"))
-            .collect();
-        srcs.sort();
-        eprintln!("building the C++ harness for {} lane(s) (once)...", s.lanes);
-        let st = Command::new("g++")
-            .args([
-                "-std=gnu++17",
-                "-O2",
-                "-pthread",
-                "-faligned-new",
-                "-DVL_TIME_CONTEXT",
-            ])
-            .arg("-I")
-            .arg(&inc)
-            .arg("-I")
-            .arg(inc.join("vltstd"))
-            .arg("-I")
-            .arg(dir.join("obj"))
-            .arg(dir.join("main.cpp"))
-            .args(&srcs)
-            .arg(inc.join("verilated.cpp"))
-            .arg(inc.join("verilated_threads.cpp"))
-            .arg("-o")
-            .arg(&exe)
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !st.success() {
-            return Err("g++ failed on the C++ harness".into());
-        }
-        std::fs::write(&stamp_path, &stamp).map_err(|e| e.to_string())?;
-    }
-    let out = Command::new(&exe)
-        .arg(n.to_string())
-        .output()
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let f: Vec<&str> = text.split_whitespace().collect();
-    match f.as_slice() {
-        [_, secs, sum, ..] => Ok((
-            secs.parse().map_err(|_| text.to_string())?,
-            sum.parse().map_err(|_| text.to_string())?,
-        )),
-        _ => Err(format!("unexpected harness output: {text}")),
-    }
+    common::run_cxx_harness(&dir, &s.verilog, &core.interface.top, &harness, n)
 }
 
 /// Best times of one core's three loops.

@@ -8,7 +8,9 @@ use std::process::{Command, Output};
 
 mod common;
 
-use common::{example, gen_one_layer, repact_hw as run, rewrite_as_generated, stderr, stdout};
+use common::{
+    example, gen_bn, gen_one_layer, repact_hw as run, rewrite_as_generated, stderr, stdout,
+};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_repact-hw"))
@@ -604,5 +606,76 @@ fn readme_exit_code_table_matches_the_code() {
             .find(|l| l.starts_with(&format!("| {code} |")))
             .unwrap_or_else(|| panic!("README has no exit-code row for {code}"));
         assert!(row.to_lowercase().contains(word), "{row}");
+    }
+}
+
+#[test]
+fn no_template_placeholder_or_marker_survives_in_any_generated_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dirs = Vec::new();
+    for coeffs in ["baked", "axilite"] {
+        let dir = tmp.path().join(coeffs);
+        gen_bn(&dir, &["--coeffs", coeffs, "--lanes", "2"]);
+        dirs.push(dir);
+    }
+    let mut checked = 0;
+    let mut stack = dirs;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            for marker in [">>> axilite", "<<< axilite"] {
+                assert!(!text.contains(marker), "{}: `{marker}`", p.display());
+            }
+            // `@NAME@`, the placeholder style of the templates this crate once spliced.
+            let placeholder =
+                text.split('@').skip(1).step_by(2).any(|w| {
+                    !w.is_empty() && w.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                });
+            assert!(!placeholder, "{}: a @PLACEHOLDER@", p.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked} files");
+}
+
+#[test]
+fn readme_layout_names_every_module_of_src_and_only_paths_that_exist() {
+    let root = common::repo();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let layout = readme
+        .split("## Layout\n")
+        .nth(1)
+        .and_then(|s| s.split("```").nth(1))
+        .expect("README has a Layout block");
+    let listed: Vec<&str> = layout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.contains('/') || w.ends_with(".rs"))
+        .collect();
+    for p in &listed {
+        assert!(
+            root.join(p).exists(),
+            "README's layout lists `{p}`, which does not exist"
+        );
+    }
+    for e in std::fs::read_dir(root.join("src")).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        if name == "lib.rs" || name == "main.rs" {
+            continue;
+        }
+        let entry = if name.ends_with(".rs") {
+            format!("src/{name}")
+        } else {
+            format!("src/{name}/")
+        };
+        assert!(
+            listed.contains(&entry.as_str()),
+            "README's layout omits `{entry}`"
+        );
     }
 }

@@ -38,7 +38,7 @@
 //!
 //! # Files
 //!
-//! `verilog.rs` the builder; `lane.rs` the lane (its stage 1 per coefficient source);
+//! `verilog/` the builder (syntax tree and builder, `check.rs`, `render.rs`); `lane.rs` the lane (its stage 1 per coefficient source);
 //! `axis.rs` the AXI4-Stream wrapper around the lanes, which a `LaneFeed` completes:
 //! `baked_feed.rs` (channel numbers only) or `runtime_feed.rs` (selected-layer registers,
 //! run-time channel counter, table reads), the latter over `axilite_slave.rs` (handshakes) and

@@ -229,6 +229,121 @@ pub struct ReadOnlyValue {
     pub value: u32,
 }
 
+/// A bit field of a register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Field {
+    /// Name, unique in its register.
+    pub name: &'static str,
+    /// Lowest bit.
+    pub lsb: u32,
+    /// Bits.
+    pub width: u32,
+    /// Two's complement (sign-extend when decoding).
+    pub signed: bool,
+}
+
+impl Field {
+    /// `value` placed in the field (its low `width` bits; a signed value as two's complement).
+    pub fn pack(&self, value: i64) -> u32 {
+        let mask = if self.width >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << self.width) - 1
+        };
+        ((value as u32) & mask) << self.lsb
+    }
+
+    /// The field's value in `word`, sign-extended when the field is signed.
+    pub fn decode(&self, word: u32) -> i64 {
+        let v = (u64::from(word) >> self.lsb) & ((1u64 << self.width) - 1);
+        if self.signed && v >> (self.width - 1) & 1 == 1 {
+            v as i64 - (1i64 << self.width)
+        } else {
+            v as i64
+        }
+    }
+}
+
+const fn f(name: &'static str, lsb: u32, width: u32) -> Field {
+    Field {
+        name,
+        lsb,
+        width,
+        signed: false,
+    }
+}
+
+const fn signed(name: &'static str, lsb: u32, width: u32) -> Field {
+    Field {
+        name,
+        lsb,
+        width,
+        signed: true,
+    }
+}
+
+/// The fields of each register of [`REGISTERS`] (by its name up to `[`), least significant
+/// first: the one layout the register file, the sim bench, the C header and the PYNQ driver
+/// pack and decode with. A register without `[hi:lo]` spans in its text is one 32-bit field,
+/// except `VERSION`, whose three bytes are the version's parts.
+pub const FIELDS: [(&str, &[Field]); 11] = [
+    ("ID", &[f("ID", 0, 32)]),
+    (
+        "VERSION",
+        &[f("PATCH", 0, 8), f("MINOR", 8, 8), f("MAJOR", 16, 8)],
+    ),
+    (
+        "FORMAT",
+        &[
+            f("IN_WIDTH", 0, 8),
+            signed("IN_INT_BITS", 8, 8),
+            f("OUT_WIDTH", 16, 8),
+            signed("OUT_INT_BITS", 24, 8),
+        ],
+    ),
+    (
+        "GEOMETRY",
+        &[
+            f("LANES", 0, 8),
+            f("LATENCY", 8, 8),
+            f("LAYER_SLOTS", 16, 8),
+            f("SEGMENTS", 24, 8),
+        ],
+    ),
+    ("CHANNELS", &[f("CHANNEL_SLOTS", 0, 16)]),
+    (
+        "WIDTHS",
+        &[
+            f("C2_BITS", 0, 8),
+            f("K1_BITS", 8, 8),
+            f("K0_BITS", 16, 8),
+            f("THRESHOLD_BITS", 24, 8),
+        ],
+    ),
+    ("SHIFTS", &[f("SHIFT1", 0, 8), f("SHIFT2", 8, 8)]),
+    ("LAYER_SELECT", &[f("LAYER", 0, 32)]),
+    ("LAYER_CHANNELS", &[f("COUNT", 0, 32)]),
+    ("THRESHOLD", &[signed("VALUE", 0, 32)]),
+    ("COEF", &[f("WORD", 0, 32)]),
+];
+
+/// The fields of register `name` (its name up to `[`).
+pub fn fields_of(name: &str) -> Option<&'static [Field]> {
+    FIELDS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
+
+/// The word holding `values` in the fields of register `name`, in field order. Panics if the
+/// register or the count is wrong: both are fixed in this file, so that is a bug here.
+pub fn pack(name: &str, values: &[i64]) -> u32 {
+    let fields = fields_of(name).unwrap_or_else(|| panic!("register `{name}` has no fields"));
+    assert_eq!(fields.len(), values.len(), "register `{name}`");
+    fields
+        .iter()
+        .zip(values)
+        .map(|(f, &v)| f.pack(v))
+        .fold(0, |w, b| w | b)
+}
+
 /// Bytes per (layer, channel, segment) coefficient entry: three 64-bit constants, padded.
 pub const COEF_ENTRY_BYTES: u32 = 32;
 
@@ -294,31 +409,52 @@ impl RegisterMap {
     /// The read-only registers and their values for a core of `spec` with `lanes` lanes.
     pub fn read_only_values(&self, spec: &DatapathSpec, lanes: usize) -> [ReadOnlyValue; 7] {
         let w = spec.widths();
-        let format = |f: crate::fixedpoint::ApFixed| f.width() | (f.int_bits() as u8 as u32) << 8;
-        let v = |name, addr, value| ReadOnlyValue { name, addr, value };
+        let (fi, fo) = (spec.input(), spec.output());
+        let v = |name, addr, fields: &[i64]| ReadOnlyValue {
+            name,
+            addr,
+            value: pack(name, fields),
+        };
+        let version = version_word() as i64;
+        let int = |x: u32| i64::from(x);
         [
-            v("ID", addr::ID, ID_VALUE),
-            v("VERSION", addr::VERSION, version_word()),
+            v("ID", addr::ID, &[int(ID_VALUE)]),
+            v(
+                "VERSION",
+                addr::VERSION,
+                &[version & 0xff, version >> 8 & 0xff, version >> 16 & 0xff],
+            ),
             v(
                 "FORMAT",
                 addr::FORMAT,
-                format(spec.input()) | format(spec.output()) << 16,
+                &[
+                    int(fi.width()),
+                    i64::from(fi.int_bits()),
+                    int(fo.width()),
+                    i64::from(fo.int_bits()),
+                ],
             ),
             v(
                 "GEOMETRY",
                 addr::GEOMETRY,
-                lanes as u32 & 0xff
-                    | (super::axis_latency(spec) as u32 & 0xff) << 8
-                    | (self.layers & 0xff) << 16
-                    | (self.segments & 0xff) << 24,
+                &[
+                    lanes as i64,
+                    super::axis_latency(spec) as i64,
+                    int(self.layers),
+                    int(self.segments),
+                ],
             ),
-            v("CHANNELS", addr::CHANNELS, self.channels & 0xffff),
+            v("CHANNELS", addr::CHANNELS, &[int(self.channels)]),
             v(
                 "WIDTHS",
                 addr::WIDTHS,
-                w.c2 | w.k1 << 8 | w.k0 << 16 | w.threshold << 24,
+                &[int(w.c2), int(w.k1), int(w.k0), int(w.threshold)],
             ),
-            v("SHIFTS", addr::SHIFTS, spec.shift1() | spec.shift2() << 8),
+            v(
+                "SHIFTS",
+                addr::SHIFTS,
+                &[int(spec.shift1()), int(spec.shift2())],
+            ),
         ]
     }
 

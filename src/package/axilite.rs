@@ -9,7 +9,8 @@
 //! ranges (and signedness) against the `[hi:lo]` spans of the register map's own text.
 
 use crate::fixedpoint::DatapathSpec;
-use crate::hdl::regmap::{self, Access, CoefKind, RegisterMap, REGISTERS};
+pub use crate::hdl::regmap::Field;
+use crate::hdl::regmap::{self, fields_of, Access, CoefKind, RegisterMap, REGISTERS};
 use crate::{Error, Result};
 use serde::Serialize;
 
@@ -44,93 +45,6 @@ pub const AXI4LITE_LOGICAL_PORTS: [(&str, bool); 19] = [
     ("RRESP", false),
     ("RVALID", false),
     ("RREADY", true),
-];
-
-/// A bit field of a register.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Field {
-    /// Name, unique in its register.
-    pub name: &'static str,
-    /// Lowest bit.
-    pub lsb: u32,
-    /// Bits.
-    pub width: u32,
-    /// Two's complement (sign-extend when decoding).
-    pub signed: bool,
-}
-
-impl Field {
-    /// The field's value in `word`, sign-extended when the field is signed.
-    pub fn decode(&self, word: u32) -> i64 {
-        let v = (u64::from(word) >> self.lsb) & ((1u64 << self.width) - 1);
-        if self.signed && v >> (self.width - 1) & 1 == 1 {
-            v as i64 - (1i64 << self.width)
-        } else {
-            v as i64
-        }
-    }
-}
-
-const fn f(name: &'static str, lsb: u32, width: u32) -> Field {
-    Field {
-        name,
-        lsb,
-        width,
-        signed: false,
-    }
-}
-
-const fn signed(name: &'static str, lsb: u32, width: u32) -> Field {
-    Field {
-        name,
-        lsb,
-        width,
-        signed: true,
-    }
-}
-
-/// The field names of each register of [`REGISTERS`] (by its name up to `[`), least
-/// significant first. A register without `[hi:lo]` spans in its text is one 32-bit field,
-/// except `VERSION`, whose three bytes are the version's parts.
-const FIELDS: [(&str, &[Field]); 11] = [
-    ("ID", &[f("ID", 0, 32)]),
-    (
-        "VERSION",
-        &[f("PATCH", 0, 8), f("MINOR", 8, 8), f("MAJOR", 16, 8)],
-    ),
-    (
-        "FORMAT",
-        &[
-            f("IN_WIDTH", 0, 8),
-            signed("IN_INT_BITS", 8, 8),
-            f("OUT_WIDTH", 16, 8),
-            signed("OUT_INT_BITS", 24, 8),
-        ],
-    ),
-    (
-        "GEOMETRY",
-        &[
-            f("LANES", 0, 8),
-            f("LATENCY", 8, 8),
-            f("LAYER_SLOTS", 16, 8),
-            f("SEGMENTS", 24, 8),
-        ],
-    ),
-    ("CHANNELS", &[f("CHANNEL_SLOTS", 0, 16)]),
-    (
-        "WIDTHS",
-        &[
-            f("C2_BITS", 0, 8),
-            f("K1_BITS", 8, 8),
-            f("K0_BITS", 16, 8),
-            f("THRESHOLD_BITS", 24, 8),
-        ],
-    ),
-    ("SHIFTS", &[f("SHIFT1", 0, 8), f("SHIFT2", 8, 8)]),
-    ("LAYER_SELECT", &[f("LAYER", 0, 32)]),
-    ("LAYER_CHANNELS", &[f("COUNT", 0, 32)]),
-    ("THRESHOLD", &[signed("VALUE", 0, 32)]),
-    ("COEF", &[f("WORD", 0, 32)]),
 ];
 
 /// A table of registers: `count` entries from the register's offset, `stride` bytes apart,
@@ -320,10 +234,8 @@ impl CoreRegisters {
         let mut registers = Vec::new();
         for doc in &REGISTERS {
             let name = doc.name.split('[').next().unwrap_or(doc.name);
-            let fields = FIELDS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, f)| f.to_vec())
+            let fields = fields_of(name)
+                .map(<[Field]>::to_vec)
                 .ok_or_else(|| internal(format!("register `{name}` has no field names")))?;
             let table = |offset: u32, count: u32, stride: u32, layer_stride: u32, words: u32| {
                 (
@@ -449,6 +361,7 @@ pub fn slot0_writes(map: &RegisterMap, spec: &DatapathSpec) -> Vec<Vec<(u32, u32
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hdl::regmap::FIELDS;
 
     #[test]
     fn field_names_cover_every_documented_register_and_span() {
@@ -518,10 +431,26 @@ mod tests {
     }
 
     #[test]
-    fn signed_fields_sign_extend() {
-        let f = signed("X", 8, 8);
+    fn signed_fields_sign_extend_and_pack_back() {
+        let f = Field {
+            name: "X",
+            lsb: 8,
+            width: 8,
+            signed: true,
+        };
         assert_eq!(f.decode(0x0000_FA00), -6);
         assert_eq!(f.decode(0x0000_0600), 6);
-        assert_eq!(super::f("Y", 0, 32).decode(u32::MAX), u32::MAX as i64);
+        for v in -128..128 {
+            assert_eq!(f.decode(f.pack(v)), v);
+        }
+        assert_eq!(f.pack(-6), 0x0000_FA00);
+        let word = Field {
+            name: "Y",
+            lsb: 0,
+            width: 32,
+            signed: false,
+        };
+        assert_eq!(word.decode(u32::MAX), u32::MAX as i64);
+        assert_eq!(word.pack(u32::MAX as i64), u32::MAX);
     }
 }

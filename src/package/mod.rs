@@ -49,6 +49,7 @@ mod c_header;
 pub mod fusesoc;
 pub mod hls;
 mod ipxact;
+mod measure;
 mod ps7_clock;
 mod pynq;
 mod readme;
@@ -66,8 +67,8 @@ pub use ipxact::{
     core_registers, BusInterface, BusType, Component, CorePaths, InfoParameter, MemoryMap, Mode,
     ParamValue, Vlnv, ACLK, ARESETN, AXIS_LOGICAL_PORTS, M_AXIS, SUPPORTED_FAMILIES, S_AXIS,
 };
+pub use measure::{measure_error, MeasuredError, MAX_EXHAUSTIVE_BITS};
 pub use ps7_clock::Fclk;
-pub use report::{measure_error, MeasuredError};
 pub use resources::{
     estimate_resources, hardswish_layer, synthesize, CoreResources, GoalCheck, ResourceCounts,
     ResourceEstimate, LANE_GOAL_DSP, LANE_GOAL_FF, LANE_GOAL_LUT, LANE_GOAL_LUT_VS_HARDSWISH,

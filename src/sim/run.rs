@@ -8,7 +8,7 @@ use super::ports::words;
 use super::verify::{exhaustive, stress, Failure, PhaseResult, VerifyOptions};
 use super::verilator::{self, BuildOptions};
 use crate::fixedpoint::DatapathSpec;
-use crate::hdl::regmap::{addr, RegisterMap, ID_VALUE};
+use crate::hdl::regmap::{addr, RegisterMap};
 use crate::hdl::CoreInterface;
 use crate::hdl::{Port, PortDir};
 use crate::manifest::{CoreEntry, Manifest};
@@ -132,33 +132,15 @@ fn configure_over_axilite(
     core: &CoreInterface,
     map: &RegisterMap,
 ) -> Result<(Vec<String>, usize)> {
-    let (fi, fo) = (spec.input(), spec.output());
-    let w = spec.widths();
-    let fmt = |f: crate::fixedpoint::ApFixed| f.width() | ((f.int_bits() as u8 as u32) << 8);
-    let expected = [
-        ("ID", addr::ID, ID_VALUE),
-        ("FORMAT", addr::FORMAT, fmt(fi) | (fmt(fo) << 16)),
-        (
-            "GEOMETRY",
-            addr::GEOMETRY,
-            core.stream.lanes as u32
-                | (core.latency_cycles as u32) << 8
-                | map.layers << 16
-                | map.segments << 24,
-        ),
-        ("CHANNELS", addr::CHANNELS, map.channels),
-        (
-            "WIDTHS",
-            addr::WIDTHS,
-            w.c2 | w.k1 << 8 | w.k0 << 16 | w.threshold << 24,
-        ),
-        ("SHIFTS", addr::SHIFTS, spec.shift1() | spec.shift2() << 8),
-    ];
+    // Every read-only register, packed from the spec's facts with the register map's field
+    // layout (the same fields the C header and the PYNQ driver decode).
+    let expected = map.read_only_values(spec, core.stream.lanes);
     let mut problems = Vec::new();
     let mut transactions = 0;
     bus.idle(dut);
     dut.reset(2)?;
-    for (name, a, want) in expected {
+    for ro in expected {
+        let (name, a, want) = (ro.name, ro.addr, ro.value);
         let got = bus.read(dut, a)?;
         transactions += 1;
         if got != want {

@@ -40,20 +40,24 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// `gen` of one layer of the bundled `bn` network into `dir`, top module `name`.
-pub fn gen_one_layer(dir: &Path, layer: &str, name: &str) {
-    let o = repact_hw(&[
+/// `gen` of the bundled `bn` network into `dir` with the options `extra`; must succeed.
+pub fn gen_bn(dir: &Path, extra: &[&str]) {
+    let weights = example("bn/model.safetensors");
+    let mut args = vec![
         "gen",
         "--weights",
-        example("bn/model.safetensors").to_str().unwrap(),
+        weights.to_str().unwrap(),
         "--out",
         dir.to_str().unwrap(),
-        "--layer",
-        layer,
-        "--name",
-        name,
-    ]);
+    ];
+    args.extend(extra);
+    let o = repact_hw(&args);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// `gen` of one layer of the bundled `bn` network into `dir`, top module `name`.
+pub fn gen_one_layer(dir: &Path, layer: &str, name: &str) {
+    gen_bn(dir, &["--layer", layer, "--name", name]);
 }
 
 /// Rewrites the files `rels` of the IP directory `dir` with `bytes` and records their new
