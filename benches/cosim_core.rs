@@ -24,6 +24,7 @@
 //! the interleaved timing (default 5).
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use repact_hw::fixedpoint::{ApFixed, SpecOptions};
