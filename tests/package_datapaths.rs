@@ -241,17 +241,7 @@ fn table_and_rom_cores_package_and_their_hls_headers_equal_the_golden_model() {
         .unwrap();
         for (compiler, lang, std) in [("cc", "c", "c99"), ("g++", "c++", "c++98")] {
             ok(
-                &Command::new(compiler)
-                    .args(["-x", lang, &format!("-std={std}")])
-                    .args([
-                        "-pedantic",
-                        "-Wall",
-                        "-Wextra",
-                        "-Werror",
-                        "-fsyntax-only",
-                        "-I",
-                    ])
-                    .arg(d.join("sw"))
+                &ip_support::pedantic_syntax_check(compiler, lang, std, &d.join("sw"))
                     .arg(&src)
                     .output()
                     .unwrap(),
@@ -291,17 +281,7 @@ fn table_and_rom_cores_package_and_their_hls_headers_equal_the_golden_model() {
     );
     std::fs::write(dir.path().join("check.cpp"), &cpp).unwrap();
     ok(
-        &Command::new("g++")
-            .args([
-                "-std=c++14",
-                "-O1",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-Wno-unknown-pragmas",
-            ])
-            .args(["-Wno-uninitialized", "-Wno-maybe-uninitialized", "-isystem"])
-            .arg(ip_support::ap_types())
+        &ip_support::gxx_with_ap_types()
             .arg("-I")
             .arg(dir.path().join("sw"))
             .arg(dir.path().join("check.cpp"))

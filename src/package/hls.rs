@@ -192,19 +192,15 @@ fn render_step(
                 init(&origins, &[nl, segments])
             );
         }
-        Step::Mul { dst, a, b, width } => {
+        Step::Mul { dst, a, b, width } | Step::Add { dst, a, b, width } => {
+            let op = if matches!(step, Step::Mul { .. }) {
+                '*'
+            } else {
+                '+'
+            };
             let _ = writeln!(
                 o,
-                "    const ap_int<{width}> {} = {} * {};",
-                dst.name(),
-                a.name(),
-                b.name()
-            );
-        }
-        Step::Add { dst, a, b, width } => {
-            let _ = writeln!(
-                o,
-                "    const ap_int<{width}> {} = {} + {};",
+                "    const ap_int<{width}> {} = {} {op} {};",
                 dst.name(),
                 a.name(),
                 b.name()

@@ -69,3 +69,44 @@ pub fn ap_types() -> PathBuf {
     need(d.join("ap_fixed.h"));
     d
 }
+
+/// `g++` compiling against Xilinx's ap_types with warnings as errors for our code: ap_types is a
+/// system include (its own code trips -Wextra), and the middle-end's uninitialized-use
+/// warnings fire inside ap_private.h; g++ ignores the HLS pragmas.
+pub fn gxx_with_ap_types() -> std::process::Command {
+    let mut c = std::process::Command::new("g++");
+    c.args([
+        "-std=c++14",
+        "-O1",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-Wno-unknown-pragmas",
+    ])
+    .args(["-Wno-uninitialized", "-Wno-maybe-uninitialized", "-isystem"])
+    .arg(ap_types());
+    c
+}
+
+/// `compiler -x lang -std=std -pedantic -Wall -Wextra -Werror -fsyntax-only -I include`: the
+/// command checking that a generated C header compiles as that language standard (add the
+/// source file).
+pub fn pedantic_syntax_check(
+    compiler: &str,
+    lang: &str,
+    std: &str,
+    include: &Path,
+) -> std::process::Command {
+    let mut c = std::process::Command::new(compiler);
+    c.args(["-x", lang, &format!("-std={std}")])
+        .args([
+            "-pedantic",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+            "-I",
+        ])
+        .arg(include);
+    c
+}
