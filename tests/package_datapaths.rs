@@ -255,22 +255,7 @@ fn table_and_rom_cores_package_and_their_hls_headers_equal_the_golden_model() {
         let _ = writeln!(cpp, "#include \"{top}_hls.h\"");
         let (inp, outp) = (spec.input(), spec.output());
         let low = top.to_ascii_lowercase();
-        let _ = writeln!(
-            body,
-            "    for (long v = {lo}; v <= {hi}; v++) {{\n\
-             \x20       {low}_in_t x;\n\
-             \x20       x.range({im}, 0) = ap_int<{iw}>(v).range({im}, 0);\n\
-             \x20       ap_int<{ow}> r;\n\
-             \x20       r.range({om}, 0) = {low}_hls(x).range({om}, 0);\n\
-             \x20       act.push_back((int32_t)r.to_int());\n\
-             \x20   }}",
-            lo = inp.min_raw(),
-            hi = inp.max_raw(),
-            iw = inp.width(),
-            im = inp.width() - 1,
-            ow = outp.width(),
-            om = outp.width() - 1,
-        );
+        body.push_str(&ip_support::hls_sweep(&low, "x", inp, outp));
         expected.extend((inp.min_raw()..=inp.max_raw()).map(|v| spec.eval_raw(0, 0, v) as i32));
     }
     let _ = write!(
@@ -334,5 +319,39 @@ fn hls_headers_follow_the_table_and_rom_stage_lists() {
     assert!(!r.contains(" p1 = "), "a ROM core multiplies nothing");
     for v in &rom.core.spec.layers()[0].rom[..8] {
         assert!(r.contains(&format!("{v}LL")));
+    }
+}
+
+/// The FuseSoC core of each (its vectors from the golden model) lints and passes its
+/// self-checking simulation in Icarus.
+#[test]
+fn fusesoc_sim_of_table_and_rom_cores_passes_in_icarus() {
+    for p in both() {
+        let top = &p.core.interface.top;
+        let guard = tempfile::tempdir().unwrap();
+        let d = guard.path();
+        write_all(d, &p);
+        std::fs::write(d.join("fusesoc.conf"), "").unwrap();
+        let vlnv = PackageOptions::default().vlnv(top).to_colon_string();
+        for target in ["lint", "sim"] {
+            let o = Command::new(ip_support::fusesoc())
+                .current_dir(d)
+                .arg("--config")
+                .arg(d.join("fusesoc.conf"))
+                .args(["--cores-root", ".", "run", "--target", target])
+                .arg(&vlnv)
+                .output()
+                .unwrap();
+            let t = format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert!(o.status.success(), "fusesoc {target} on {top}:\n{t}");
+            if target == "sim" {
+                assert!(t.contains(&format!("PASS: {top}:")), "{t}");
+                assert!(!t.contains("FAIL"), "{t}");
+            }
+        }
     }
 }

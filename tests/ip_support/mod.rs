@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test crate uses some of these
 
 use repact_hw::bundle::IpBundle;
+use repact_hw::fixedpoint::ApFixed;
 use repact_hw::model::Network;
 use repact_hw::package::{package_files, PackageOptions};
 use std::path::{Path, PathBuf};
@@ -109,4 +110,24 @@ pub fn pedantic_syntax_check(
         ])
         .arg(include);
     c
+}
+
+/// A C++ loop calling `<low>_hls(args)` (the argument `x` is the input) on every input code of
+/// `inp` and pushing each raw output code onto `std::vector<int32_t> act`.
+pub fn hls_sweep(low: &str, args: &str, inp: ApFixed, outp: ApFixed) -> String {
+    format!(
+        "    for (long v = {lo}; v <= {hi}; v++) {{\n\
+         \x20       {low}_in_t x;\n\
+         \x20       x.range({im}, 0) = ap_int<{iw}>(v).range({im}, 0);\n\
+         \x20       ap_int<{ow}> r;\n\
+         \x20       r.range({om}, 0) = {low}_hls({args}).range({om}, 0);\n\
+         \x20       act.push_back((int32_t)r.to_int());\n\
+         \x20   }}\n",
+        lo = inp.min_raw(),
+        hi = inp.max_raw(),
+        iw = inp.width(),
+        im = inp.width() - 1,
+        ow = outp.width(),
+        om = outp.width() - 1,
+    )
 }
