@@ -1,13 +1,15 @@
 //! `sw/<top>_hls.h`: the core's activation as a Vitis HLS / hls4ml C++ function that computes
 //! exactly the golden model, for accelerators built in C++ rather than around the RTL core.
 //!
-//! The function is printed from the same [`DatapathSpec`] the golden model executes and the
-//! HDL is built from: the thresholds, the `(c2, k1, k0)` table, every stage width and both
-//! shifts are read from it, never recomputed. Each stage is an `ap_int` of the stage's width,
+//! The function is printed step by step from the same [`DatapathSpec`] stage list the golden
+//! model executes and the HDL lowers (comparator, table-indexed and ROM datapaths alike): the
+//! segment select, thresholds, origins, `(c2, k1, k0)` table or ROM, every width and shift are
+//! read from it, never recomputed. Each signal is an `ap_int` of its width,
 //! so an assignment wraps exactly where the golden model's `wrap` does (`ap_int` arithmetic is
 //! full precision, assignment keeps the low bits); the shifts are arithmetic (`>>` of a signed
 //! `ap_int`), the output saturates. `tests/hls.rs` compiles it with g++ against Xilinx's own
-//! `ap_types` headers and compares every input code with the golden model.
+//! `ap_types` headers and compares every input code with the golden model (comparator cores;
+//! `tests/package_datapaths.rs` does the same for table and ROM cores).
 //!
 //! Input type `ap_fixed<W,I,AP_RND_CONV,AP_SAT>`: assigning a float to it rounds to nearest
 //! with ties to even and saturates, which is the golden model's input quantization. Output type
