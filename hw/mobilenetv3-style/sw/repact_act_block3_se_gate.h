@@ -47,7 +47,7 @@
 #define REPACT_ACT_BLOCK3_SE_GATE_OUT_RAW_MAX (32767L)
 
 /* Proven worst-case error against the f64 function, in output ULP. */
-#define REPACT_ACT_BLOCK3_SE_GATE_ERROR_BOUND_ULP 5.312500000312216e-1
+#define REPACT_ACT_BLOCK3_SE_GATE_ERROR_BOUND_ULP 5e-1
 
 /*
  * Datapath (per sample x, raw input units; all two's complement):
@@ -56,14 +56,14 @@
  *   t   = (c2*x + k1) >> REPACT_ACT_BLOCK3_SE_GATE_SHIFT1   (floor; k1 holds the rounding bias)
  *   q   = (t*x + k0) >> REPACT_ACT_BLOCK3_SE_GATE_SHIFT2    (floor; k0 holds the rounding bias)
  *   out = saturate(q) to the output format
- * Widths: c2 1 bits, k1 14, k0 27, t 14, t*x 25.
+ * Widths: c2 1 bits, k1 13, k0 26, t 13, t*x 25.
  */
 #define REPACT_ACT_BLOCK3_SE_GATE_SEGMENTS 3
-#define REPACT_ACT_BLOCK3_SE_GATE_C2_FRAC_BITS 5
-#define REPACT_ACT_BLOCK3_SE_GATE_K1_FRAC_BITS 15
-#define REPACT_ACT_BLOCK3_SE_GATE_K0_FRAC_BITS 25
+#define REPACT_ACT_BLOCK3_SE_GATE_C2_FRAC_BITS 4
+#define REPACT_ACT_BLOCK3_SE_GATE_K1_FRAC_BITS 14
+#define REPACT_ACT_BLOCK3_SE_GATE_K0_FRAC_BITS 24
 #define REPACT_ACT_BLOCK3_SE_GATE_SHIFT1 0
-#define REPACT_ACT_BLOCK3_SE_GATE_SHIFT2 15
+#define REPACT_ACT_BLOCK3_SE_GATE_SHIFT2 14
 
 /* Segment thresholds in raw input units (breakpoints [-3.0, 3.0]), 2 of them:
  * static const int64_t th[REPACT_ACT_BLOCK3_SE_GATE_SEGMENTS - 1] = REPACT_ACT_BLOCK3_SE_GATE_THRESHOLDS_INIT; */
@@ -72,7 +72,7 @@
 /* Integer coefficients { c2, k1, k0 } per [channel][segment]:
  * static const int64_t coefs[REPACT_ACT_BLOCK3_SE_GATE_CHANNELS][REPACT_ACT_BLOCK3_SE_GATE_SEGMENTS][3] = REPACT_ACT_BLOCK3_SE_GATE_COEFS_INIT; */
 #define REPACT_ACT_BLOCK3_SE_GATE_COEFS_INIT { \
-    /* channel 0 */ { { INT64_C(0), INT64_C(0), INT64_C(16384) }, { INT64_C(0), INT64_C(5461), INT64_C(16793600) }, { INT64_C(0), INT64_C(0), INT64_C(33570816) } }, \
+    /* channel 0 */ { { INT64_C(0), INT64_C(0), INT64_C(8192) }, { INT64_C(0), INT64_C(2731), INT64_C(8397823) }, { INT64_C(0), INT64_C(0), INT64_C(16785408) } }, \
 }
 
 /* Real value -> raw input sample: round to nearest, ties to even, then saturate. */

@@ -47,7 +47,7 @@
 #define REPACT_ACT_STEM_HARDSWISH_OUT_RAW_MAX (32767L)
 
 /* Proven worst-case error against the f64 function, in output ULP. */
-#define REPACT_ACT_STEM_HARDSWISH_ERROR_BOUND_ULP 5.585937500586791e-1
+#define REPACT_ACT_STEM_HARDSWISH_ERROR_BOUND_ULP 5e-1
 
 /*
  * Datapath (per sample x, raw input units; all two's complement):
@@ -56,14 +56,14 @@
  *   t   = (c2*x + k1) >> REPACT_ACT_STEM_HARDSWISH_SHIFT1   (floor; k1 holds the rounding bias)
  *   q   = (t*x + k0) >> REPACT_ACT_STEM_HARDSWISH_SHIFT2    (floor; k0 holds the rounding bias)
  *   out = saturate(q) to the output format
- * Widths: c2 17 bits, k1 30, k0 16, t 17, t*x 31.
+ * Widths: c2 19 bits, k1 32, k0 20, t 21, t*x 35.
  */
 #define REPACT_ACT_STEM_HARDSWISH_SEGMENTS 3
-#define REPACT_ACT_STEM_HARDSWISH_C2_FRAC_BITS 18
-#define REPACT_ACT_STEM_HARDSWISH_K1_FRAC_BITS 28
-#define REPACT_ACT_STEM_HARDSWISH_K0_FRAC_BITS 25
-#define REPACT_ACT_STEM_HARDSWISH_SHIFT1 13
-#define REPACT_ACT_STEM_HARDSWISH_SHIFT2 15
+#define REPACT_ACT_STEM_HARDSWISH_C2_FRAC_BITS 20
+#define REPACT_ACT_STEM_HARDSWISH_K1_FRAC_BITS 30
+#define REPACT_ACT_STEM_HARDSWISH_K0_FRAC_BITS 29
+#define REPACT_ACT_STEM_HARDSWISH_SHIFT1 11
+#define REPACT_ACT_STEM_HARDSWISH_SHIFT2 19
 
 /* Segment thresholds in raw input units (breakpoints [-3.0, 3.0]), 2 of them:
  * static const int64_t th[REPACT_ACT_STEM_HARDSWISH_SEGMENTS - 1] = REPACT_ACT_STEM_HARDSWISH_THRESHOLDS_INIT; */
@@ -72,7 +72,7 @@
 /* Integer coefficients { c2, k1, k0 } per [channel][segment]:
  * static const int64_t coefs[REPACT_ACT_STEM_HARDSWISH_CHANNELS][REPACT_ACT_STEM_HARDSWISH_SEGMENTS][3] = REPACT_ACT_STEM_HARDSWISH_COEFS_INIT; */
 #define REPACT_ACT_STEM_HARDSWISH_COEFS_INIT { \
-    /* channel 0 */ { { INT64_C(0), INT64_C(4096), INT64_C(16384) }, { INT64_C(43691), INT64_C(134221824), INT64_C(16384) }, { INT64_C(0), INT64_C(268439552), INT64_C(16384) } }, \
+    /* channel 0 */ { { INT64_C(0), INT64_C(1024), INT64_C(262144) }, { INT64_C(174763), INT64_C(536871936), INT64_C(262144) }, { INT64_C(0), INT64_C(1073742848), INT64_C(262144) } }, \
 }
 
 /* Real value -> raw input sample: round to nearest, ties to even, then saturate. */

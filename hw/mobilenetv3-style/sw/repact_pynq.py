@@ -34,18 +34,21 @@ _CORES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "repact_c
 
 
 class FixedFormat:
-    """A signed fixed-point format ap_fixed<W,I>: W bits, I integer bits (sign included)."""
+    """A signed fixed-point format ap_fixed<W,I>: W bits, I integer bits (sign included), as
+    carried in stream slots of slot_bits bits (repact_cores.json states them)."""
 
-    def __init__(self, width, int_bits):
+    def __init__(self, width, int_bits, slot_bits):
         if not 2 <= width <= 24:
             raise ValueError("width must be 2..24, got %d" % width)
+        if slot_bits % 8 != 0 or slot_bits < width:
+            raise ValueError("a %d-bit sample needs a whole-byte slot, got %d bits" % (width, slot_bits))
         self.width = int(width)
         self.int_bits = int(int_bits)
         self.frac = self.width - self.int_bits
         self.min_raw = -(1 << (self.width - 1))
         self.max_raw = (1 << (self.width - 1)) - 1
         # One sample per byte-aligned slot of the stream.
-        self.slot_bits = (self.width + 7) // 8 * 8
+        self.slot_bits = int(slot_bits)
 
     def __repr__(self):
         return "ap_fixed<%d,%d>" % (self.width, self.int_bits)
@@ -67,8 +70,8 @@ class CoreInfo:
         self.latency_cycles = entry["latency_cycles"]
         self.s_tdata_width = entry["s_tdata_width"]
         self.m_tdata_width = entry["m_tdata_width"]
-        self.input = FixedFormat(entry["input"]["width"], entry["input"]["int_bits"])
-        self.output = FixedFormat(entry["output"]["width"], entry["output"]["int_bits"])
+        self.input = FixedFormat(**entry["input"])
+        self.output = FixedFormat(**entry["output"])
 
     def __repr__(self):
         return "CoreInfo(%s: %s -> %s, %d lane(s))" % (self.name, self.input, self.output, self.lanes)
