@@ -145,6 +145,10 @@ pub(crate) fn bound_words(layer: &LayerSpec, input: ApFixed) -> String {
     match layer.bound_kind {
         BoundKind::Proven => "proven".into(),
         BoundKind::MeasuredOnAllInputs => format!("measured on all 2^{} inputs", input.width()),
+        BoundKind::CorrectlyRounded => format!(
+            "correctly rounded, checked on all 2^{} inputs in exact arithmetic",
+            input.width()
+        ),
     }
 }
 

@@ -4,7 +4,7 @@
 // the RTL core and the golden model for every input (tested exhaustively with g++ against
 // Xilinx's ap_types headers). Include it after <ap_fixed.h> is on the include path.
 //
-//   layer `block3.se.gate` (hardsigmoid, 1 channel(s)), proven bound 0.5313 output ULP
+//   layer `block3.se.gate` (hardsigmoid, 1 channel(s)), proven bound 0.5000 output ULP
 //
 // repact_act_block3_se_gate_hls(repact_act_block3_se_gate_in_t x) takes and returns fixed-point values; repact_act_block3_se_gate_hls_raw() the same on raw
 // two's-complement codes (value * 2^10 in, value * 2^10 out).
@@ -36,22 +36,22 @@ static inline ap_int<16> repact_act_block3_se_gate_hls_raw(ap_int<16> x)
     const unsigned seg = rank;
     static const ap_int<1> c2_table[1][1][3] = { { { 0LL, 0LL, 0LL } } };
                          const ap_int<1> c2 = c2_table[0][0][seg];
-    static const ap_int<14> k1_table[1][1][3] = { { { 0LL, 5461LL, 0LL } } };
-                         const ap_int<14> k1 = k1_table[0][0][seg];
-    static const ap_int<27> k0_table[1][1][3] = { { { 16384LL, 16793600LL, 33570816LL } } };
-                         const ap_int<27> k0 = k0_table[0][0][seg];
+    static const ap_int<13> k1_table[1][1][3] = { { { 0LL, 2731LL, 0LL } } };
+                         const ap_int<13> k1 = k1_table[0][0][seg];
+    static const ap_int<26> k0_table[1][1][3] = { { { 8192LL, 8397823LL, 16785408LL } } };
+                         const ap_int<26> k0 = k0_table[0][0][seg];
     // c2*x
     const ap_int<1> p1 = c2 * x;
     // p1 + k1
-    const ap_int<14> s1 = p1 + k1;
+    const ap_int<13> s1 = p1 + k1;
     // s1 >>> 0
-    const ap_int<14> t = s1 >> 0; // floor: exact (no bits discarded)
+    const ap_int<13> t = s1 >> 0; // floor: exact (no bits discarded)
     // t*x
     const ap_int<25> p2 = t * x;
     // p2 + k0
-    const ap_int<27> y = p2 + k0;
-    // y >>> 15
-    const ap_int<12> q = y >> 15; // floor: AP_RND: round to nearest, ties toward +inf (round half up) (the constant added before carries the bias)
+    const ap_int<26> y = p2 + k0;
+    // y >>> 14
+    const ap_int<12> q = y >> 14; // floor: AP_RND: round to nearest, ties toward +inf (round half up) (the constant added before carries the bias)
     // saturate(q)
     // AP_SAT, compared as integers: q may be narrower or wider than out.
                      ap_int<16> out = ap_int<16>(q);
