@@ -168,10 +168,8 @@ pub fn generate_baked(
 ) -> Result<GeneratedCore> {
     check_options(spec, layer, opts)?;
     let layer_spec = &spec.layers()[layer];
-    let internal = |e: String| Error::Spec {
-        layer: layer_spec.name().to_string(),
-        reason: format!("internal error in the HDL generator (please report it): {e}"),
-    };
+    let internal =
+        |e: String| Error::Internal(format!("HDL generator, layer `{}`: {e}", layer_spec.name()));
     let top = &opts.top_name;
     let lane_name = format!("{top}_lane");
     let mut lane =
@@ -251,10 +249,7 @@ pub fn generate_axilite(spec: &DatapathSpec, opts: &CoreOptions) -> Result<Gener
             ),
         });
     }
-    let internal = |e: String| Error::Spec {
-        layer: names(),
-        reason: format!("internal error in the HDL generator (please report it): {e}"),
-    };
+    let internal = |e: String| Error::Internal(format!("HDL generator, layers {}: {e}", names()));
     let top = opts.top_name.clone();
     let mut lane = lane::lane_module(spec, &CoefSource::Registers, &format!("{top}_lane"))
         .map_err(internal)?;

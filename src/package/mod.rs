@@ -332,8 +332,8 @@ pub fn variant(text: &str, axilite: bool) -> Result<String> {
     for (n, line) in text.split_inclusive('\n').enumerate() {
         let marker = line.trim();
         let bad = |what: &str| {
-            Err(Error::Usage(format!(
-                "internal error: line {}: {what} axilite marker",
+            Err(Error::Internal(format!(
+                "line {}: {what} axilite marker",
                 n + 1
             )))
         };
@@ -354,8 +354,8 @@ pub fn variant(text: &str, axilite: bool) -> Result<String> {
         }
     }
     if inside {
-        return Err(Error::Usage(
-            "internal error: an axilite marker block is not closed".into(),
+        return Err(Error::Internal(
+            "an axilite marker block is not closed".into(),
         ));
     }
     Ok(out)
