@@ -183,10 +183,12 @@ pub fn generate_baked(
         channels: layer_spec.channels(),
         lanes: opts.lanes,
     };
-    let top_module = axis::top_module(spec, &lane, top, &layout, &feed).map_err(internal)?;
+    let top_module =
+        axis::top_module(spec, &lane, top, &layout, &feed).map_err(|e| internal(e.into()))?;
     let latency = axis_latency(spec);
     let header = header::file_header(spec, layer, opts, &layout, latency);
-    let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
+    let verilog =
+        verilog::render_file(&header, &[&top_module, &lane]).map_err(|e| internal(e.into()))?;
     Ok(core_facts(
         &top_module,
         verilog,
@@ -259,10 +261,12 @@ pub fn generate_axilite(spec: &DatapathSpec, opts: &CoreOptions) -> Result<Gener
     );
     let layout = StreamLayout::new(spec, opts.lanes, opts.tuser_width);
     let feed = runtime_feed::RuntimeFeed::new(spec, opts.lanes);
-    let top_module = axis::top_module(spec, &lane, &top, &layout, &feed).map_err(internal)?;
+    let top_module =
+        axis::top_module(spec, &lane, &top, &layout, &feed).map_err(|e| internal(e.into()))?;
     let latency = axis_latency(spec);
     let header = header::axilite_header(spec, opts, &layout, latency, &map, feed.settle_cycles());
-    let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
+    let verilog =
+        verilog::render_file(&header, &[&top_module, &lane]).map_err(|e| internal(e.into()))?;
     Ok(core_facts(
         &top_module,
         verilog,
