@@ -24,6 +24,7 @@
 //! the interleaved timing (default 5).
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use repact_hw::fixedpoint::{ApFixed, SpecOptions};
@@ -34,7 +35,9 @@ use repact_hw::hdl::Port;
 use repact_hw::manifest::{CoeffMode, CoreEntry, Manifest};
 use repact_hw::model::{Layer, LayerKind, Network};
 use repact_hw::sim::axis_bench::{AxisDut, CLOCK};
-use repact_hw::sim::run::{verify_core, CoreReport, RunOptions};
+use repact_hw::sim::expected::{compute_block, Codes};
+use repact_hw::sim::jobs::{default_jobs, verify_all};
+use repact_hw::sim::run::RunOptions;
 use repact_hw::sim::verify::{exhaustive, VerifyOptions};
 use repact_hw::sim::verilator::{self, BuildOptions, VerilatedModel};
 use repact_hw::weights::{load, LoadOptions};
@@ -212,11 +215,14 @@ fn rust_loop(m: &mut VerilatedModel, keep: u64, n: u64) -> (f64, u64) {
 
 /// Loop (b): `reps` passes of the checking testbench's exhaustive phase on a fresh instance.
 /// Returns (seconds, samples compared).
-fn checked_loop(s: &Subject, reps: u64) -> (f64, u64) {
+fn checked_loop(s: &Subject, reps: u64, golden_thread: bool) -> (f64, u64) {
     let core = s.core();
     let spec = s.manifest.spec_for(core).expect("spec");
     let layout = core.interface.stream;
-    let opts = VerifyOptions::default();
+    let opts = VerifyOptions {
+        golden_thread,
+        ..VerifyOptions::default()
+    };
     let mut dut = AxisDut::new(s.model.new_instance().expect("instance")).expect("AXI ports");
     let mut samples = 0;
     let t0 = Instant::now();
@@ -248,6 +254,8 @@ struct Best {
     rust_sum: u64,
     checked: f64,
     checked_samples: u64,
+    /// The checking bench with the golden model on its own thread.
+    threaded: f64,
     cxx: Option<(f64, u64)>,
     cxx_error: Option<String>,
 }
@@ -268,6 +276,7 @@ fn part1(net: &Network, work: &Path, n: u64, rounds: u64) {
             rust_sum: 0,
             checked: f64::MAX,
             checked_samples: 0,
+            threaded: f64::MAX,
             cxx: None,
             cxx_error: None,
         })
@@ -276,7 +285,7 @@ fn part1(net: &Network, work: &Path, n: u64, rounds: u64) {
     for s in &subjects {
         let keep = mask(port_width(s.core(), "s_axis_tkeep"));
         rust_loop(&mut s.model.new_instance().expect("instance"), keep, n / 10);
-        checked_loop(s, 1);
+        checked_loop(s, 1, false);
         if let Err(e) = cxx_loop(s, n / 10, &cache) {
             eprintln!("C++ harness unavailable: {e}");
         }
@@ -299,9 +308,11 @@ fn part1(net: &Network, work: &Path, n: u64, rounds: u64) {
                     Err(e) => b.cxx_error = Some(e),
                 }
             }
-            let (secs, samples) = checked_loop(s, reps);
+            let (secs, samples) = checked_loop(s, reps, false);
             b.checked = b.checked.min(secs);
             b.checked_samples = samples;
+            let (secs, _) = checked_loop(s, reps, true);
+            b.threaded = b.threaded.min(secs);
         }
     }
 
@@ -331,11 +342,20 @@ fn part1(net: &Network, work: &Path, n: u64, rounds: u64) {
         );
         println!(
             "{:<44} {:>5} {:>12.1} {:>14.1} {:>10}",
-            "(b) checking testbench (exhaustive, golden)",
+            "(b) checking bench, golden on the same thread",
             s.lanes,
             checked_samples / lanes / 1e6,
             checked_samples / 1e6,
             ratio(checked_samples / lanes)
+        );
+        let threaded_samples = b.checked_samples as f64 / b.threaded;
+        println!(
+            "{:<44} {:>5} {:>12.1} {:>14.1} {:>10}",
+            "(b') checking bench, golden on a 2nd thread",
+            s.lanes,
+            threaded_samples / lanes / 1e6,
+            threaded_samples / 1e6,
+            ratio(threaded_samples / lanes)
         );
         match (b.cxx, &b.cxx_error) {
             (Some((secs, sum)), None) => {
@@ -349,10 +369,9 @@ fn part1(net: &Network, work: &Path, n: u64, rounds: u64) {
                     "100%"
                 );
                 println!(
-                    "    checksums (a) {:#018x} (c) {sum:#018x}: {}; (b)/(a) {:.0}%",
+                    "    checksums (a) {:#018x} (c) {sum:#018x}: {}",
                     b.rust_sum,
                     if sum == b.rust_sum { "equal" } else { "DIFFER" },
-                    100.0 * checked_samples / (rust_beats * lanes)
                 );
                 assert_eq!(sum, b.rust_sum, "the bridge and C++ disagree");
             }
@@ -362,9 +381,55 @@ fn part1(net: &Network, work: &Path, n: u64, rounds: u64) {
             ),
         }
     }
+    // What the checking bench spends on the golden model: expected outputs and their f64
+    // error, block by block, outside the simulation loop.
+    let spec = subjects[0]
+        .manifest
+        .spec_for(subjects[0].core())
+        .expect("spec");
+    let codes = Codes::Range {
+        min: spec.input().min_raw(),
+        count: 1 << 16,
+    };
+    let mut golden = f64::MAX;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for _ in 0..16 {
+            std::hint::black_box(compute_block::<i16>(&spec, 0, &codes, 0, 1 << 16));
+        }
+        golden = golden.min(t.elapsed().as_secs_f64());
+    }
+    let mut raw_only = f64::MAX;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let mut sum = 0i64;
+        for _ in 0..16 {
+            for x in spec.input().min_raw()..=spec.input().max_raw() {
+                sum = sum.wrapping_add(spec.eval_raw(0, 0, x));
+            }
+        }
+        std::hint::black_box(sum);
+        raw_only = raw_only.min(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "    golden model, expected-output blocks with their f64 error: {:.1} M samples/s \
+         (eval_raw alone: {:.1} M samples/s)",
+        16.0 * 65536.0 / golden / 1e6,
+        16.0 * 65536.0 / raw_only / 1e6
+    );
+    for (s, b) in subjects.iter().zip(&best) {
+        let raw = n as f64 * s.lanes as f64 / b.rust;
+        println!(
+            "    RATIO checking/raw bridge, {} lane(s): {:.2} (golden on the same thread), {:.2} \
+             (golden on a 2nd thread)   [target >= 0.80]",
+            s.lanes,
+            b.checked_samples as f64 / b.checked / raw,
+            b.checked_samples as f64 / b.threaded / raw
+        );
+    }
     println!(
         "    ((a), (c): {n} cycles per run; (b): {reps} exhaustive passes of 65536 samples \
-         per run)"
+         per run, expected outputs computed in every pass)"
     );
 }
 
@@ -394,176 +459,407 @@ fn network50(net: &Network) -> Network {
     }
 }
 
-fn model_entries(cache: &Path) -> usize {
-    std::fs::read_dir(cache).map_or(0, |d| {
-        d.flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with("model-"))
-            .count()
-    })
-}
-
-fn check(reports: &[CoreReport], stress: bool) {
-    for r in reports {
-        assert!(r.passed, "{}: {:?}", r.layer, r.first_failure);
-        assert_eq!(r.exhaustive.samples, (1u64 << 16) * r.channels as u64);
-        assert_eq!(r.stress.beats > 0, stress, "{}", r.layer);
-    }
-}
-
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
-}
-
-fn part2(net: &Network, work: &Path) {
+/// A fresh build cache with the Verilator runtime already in it (the one-time cost every
+/// machine pays once is reported apart): built there, or copied from `like`'s runtime.
+/// Returns the cache and the runtime build time.
+fn fresh_cache(prefix: &str, like: Option<&Path>) -> (tempfile::TempDir, Duration) {
     let fresh = tempfile::Builder::new()
-        .prefix("cosim-core-cache-")
+        .prefix(prefix)
         .tempdir()
         .expect("temp dir");
-    let cache = fresh.path().to_path_buf();
-    let tiny_ports = [
+    let t = Instant::now();
+    if let Some(like) = like {
+        for e in std::fs::read_dir(like).expect("cache").flatten() {
+            if e.file_name().to_string_lossy().starts_with("runtime-") {
+                let st = Command::new("cp")
+                    .arg("-r")
+                    .arg(e.path())
+                    .arg(fresh.path())
+                    .status()
+                    .expect("cp");
+                assert!(st.success(), "copying the runtime failed");
+            }
+        }
+        return (fresh, t.elapsed());
+    }
+    let ports = [
         Port::input("clk", 1),
         Port::input("a", 8),
         Port::output("y", 8),
     ];
-    let opts = BuildOptions::default();
+    drop(
+        verilator::build(
+            TINY,
+            "tiny",
+            &ports,
+            "clk",
+            fresh.path(),
+            &BuildOptions::default(),
+        )
+        .expect("tiny"),
+    );
+    (fresh, t.elapsed())
+}
 
-    // The runtime is built once per cache directory, with the first model. A second trivial
-    // model alone tells how much of that first build was the model.
-    let t = Instant::now();
-    drop(verilator::build(TINY, "tiny", &tiny_ports, "clk", &cache, &opts).expect("tiny"));
-    let first = t.elapsed();
-    let t = Instant::now();
-    let tiny2 = format!("// second\n{TINY}");
-    drop(verilator::build(&tiny2, "tiny", &tiny_ports, "clk", &cache, &opts).expect("tiny"));
-    let tiny = t.elapsed();
+fn run_options(cache: &Path, default_phases: bool) -> RunOptions {
+    let verify = if default_phases {
+        VerifyOptions::default()
+    } else {
+        VerifyOptions {
+            stress_beats: 0,
+            icarus_cycles: 0,
+            ..VerifyOptions::default()
+        }
+    };
+    RunOptions {
+        verify,
+        cache_dir: cache.to_path_buf(),
+        vcd: None,
+    }
+}
 
+/// `verify_all` of a generated directory; (seconds, samples compared).
+fn timed_verify(dir: &Path, opts: &RunOptions, jobs: usize, stress: bool) -> (f64, u64) {
+    let manifest = Manifest::read(dir).expect("manifest");
+    let t = Instant::now();
+    let reports = verify_all(dir, &manifest, opts, jobs, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
+    let secs = t.elapsed().as_secs_f64();
+    for r in &reports {
+        assert!(r.passed, "{}: {:?}", r.layer, r.first_failure);
+        assert_eq!(r.stress.beats > 0, stress, "{}", r.layer);
+    }
+    (secs, reports.iter().map(|r| r.exhaustive.samples).sum())
+}
+
+fn part2(net: &Network, work: &Path) {
+    let jobs = default_jobs();
     let big = network50(net);
     let t = Instant::now();
     let bundle = generate(&big, &gen_options(1, None)).expect("generate 50 layers");
     let dir = work.join("net50");
     write_bundle(&bundle, &dir).expect("write_bundle");
+    let gen_time = t.elapsed().as_secs_f64();
     let manifest = Manifest::read(&dir).expect("manifest");
-    let gen_time = t.elapsed();
-    let cores = manifest.cores.len();
-    assert_eq!(cores, 50);
+    assert_eq!(manifest.cores.len(), 50);
     let distinct: std::collections::BTreeSet<&Vec<u8>> = bundle
         .files
         .iter()
-        .filter(|(k, _)| k.ends_with(".v"))
+        .filter(|(k, _)| k.starts_with("hdl/") && k.ends_with(".v"))
         .map(|(_, v)| v)
         .collect();
     assert_eq!(distinct.len(), 50, "every core's Verilog must differ");
 
-    let run = RunOptions {
-        verify: VerifyOptions {
-            stress_beats: 0,
-            icarus_cycles: 0,
-            ..VerifyOptions::default()
-        },
-        cache_dir: cache.clone(),
-        vcd: None,
+    println!(
+        "\n== 2. verify of a 50-layer network (ap_fixed<16,6>, 1 lane, 65536 codes each), {jobs} \
+         job(s) =="
+    );
+    println!("generate + write_bundle, all 50: {gen_time:.2} s");
+    let (cold_ex, rt) = fresh_cache("cosim-core-cold-ex-", None);
+    println!(
+        "one-time Verilator runtime build in a fresh cache: {:.2} s (not counted below)",
+        rt.as_secs_f64()
+    );
+    println!(
+        "{:<58} {:>9} {:>11}",
+        "run (cache: no model built yet = cold)", "total s", "s / layer"
+    );
+    let row = |name: &str, secs: f64, target: &str| {
+        println!("{name:<58} {secs:>9.2} {:>11.3}   {target}", secs / 50.0)
     };
-    let (mut build_time, mut verify_time) = (Duration::ZERO, Duration::ZERO);
-    let (mut slowest_build, mut samples) = (Duration::ZERO, 0u64);
-    for core in &manifest.cores {
-        let verilog = std::fs::read_to_string(dir.join(&core.file)).expect("verilog");
-        let t = Instant::now();
-        let m = verilator::build(
-            &verilog,
-            &core.interface.top,
-            &core.interface.ports,
-            CLOCK,
-            &cache,
-            &opts,
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", core.interface.top));
-        let b = t.elapsed();
-        assert!(
-            !m.from_cache(),
-            "{}: unexpected cache hit",
-            core.interface.top
-        );
-        drop(m);
-        build_time += b;
-        slowest_build = slowest_build.max(b);
-        let entries = model_entries(&cache);
-        let t = Instant::now();
-        let reports = verify_core(&dir, &manifest, core, &run, &|_| {})
-            .unwrap_or_else(|e| panic!("{}: {e}", core.interface.top));
-        verify_time += t.elapsed();
-        assert_eq!(
-            model_entries(&cache),
-            entries,
-            "verify_core rebuilt a model"
-        );
-        check(&reports, false);
-        samples += reports.iter().map(|r| r.exhaustive.samples).sum::<u64>();
+    let ex = run_options(cold_ex.path(), false);
+    let (t, samples) = timed_verify(&dir, &ex, jobs, false);
+    row(
+        "cold, exhaustive only (builds included)",
+        t,
+        "[target <= 8 s]",
+    );
+    let (t_warm, _) = timed_verify(&dir, &ex, jobs, false);
+    row("warm, exhaustive only", t_warm, "[target <= 0.1 s / layer]");
+    let (cold_def, _) = fresh_cache("cosim-core-cold-def-", Some(cold_ex.path()));
+    let def = run_options(cold_def.path(), true);
+    let (t, _) = timed_verify(&dir, &def, jobs, true);
+    row(
+        "cold, default verify (1e6 stress beats, 20000 Icarus cycles)",
+        t,
+        "[target <= 15 s]",
+    );
+    let (t, _) = timed_verify(&dir, &def, jobs, true);
+    row("warm, default verify", t, "");
+    if jobs > 1 {
+        let (cold_one, _) = fresh_cache("cosim-core-cold-one-", Some(cold_ex.path()));
+        let (t, _) = timed_verify(&dir, &run_options(cold_one.path(), false), 1, false);
+        row("cold, exhaustive only, 1 job (for comparison)", t, "");
     }
-    let total = gen_time + build_time + verify_time;
+    println!("    {samples} samples compared per exhaustive run; all 50 PASS");
+}
 
-    // One layer with the default settings (its model is already in the cache): with and
-    // without the Icarus replay, to split stress from Icarus.
-    let core = &manifest.cores[0];
-    let mut default_run = run.clone();
-    default_run.verify = VerifyOptions::default();
-    let t = Instant::now();
-    let reports = verify_core(&dir, &manifest, core, &default_run, &|_| {}).expect("verify");
-    let full = t.elapsed();
-    check(&reports, true);
-    assert!(reports[0].icarus_cycles > 0);
-    let stress_beats = reports[0].stress.beats;
-    default_run.verify.icarus_cycles = 0;
-    let t = Instant::now();
-    let reports = verify_core(&dir, &manifest, core, &default_run, &|_| {}).expect("verify");
-    let no_icarus = t.elapsed();
-    check(&reports, true);
+/// Input formats of the width sweep: ap_fixed<W,6> (ap_fixed<W,W-2> below 8 bits).
+fn sweep_format(w: u32) -> ApFixed {
+    ApFixed::new(w, 6.min(w as i32 - 2)).expect("format")
+}
 
-    let n = cores as f64;
-    println!("\n== 2. exhaustive verification of a 50-layer network, builds included ==");
-    println!(
-        "one-time Verilator runtime build (fresh cache): {:.2} s  (first trivial model {:.2} s \
-         minus a second one {:.2} s)",
-        secs(first.saturating_sub(tiny)),
-        secs(first),
-        secs(tiny)
-    );
-    println!(
-        "{:<46} {:>9} {:>11} {:>8}",
-        "step (50 cores, 1 lane, 65536 inputs each)", "total s", "s / layer", "share"
-    );
-    let row = |name: &str, d: Duration| {
-        println!(
-            "{:<46} {:>9.2} {:>11.3} {:>7.0}%",
-            name,
-            secs(d),
-            secs(d) / n,
-            100.0 * secs(d) / secs(total)
-        )
+/// One layer with `channels` per-channel PReLU slopes.
+fn channel_layer(net: &Network, channels: usize) -> Network {
+    let mut l = net.layers[0].clone();
+    let LayerKind::RepAct(p) = &mut l.kind else {
+        panic!("the bundled example holds RepAct layers");
     };
-    row("generate + write_bundle (all 50 at once)", gen_time);
-    row("verilator::build (verilator + g++)", build_time);
-    row("verify_core (cache hit + exhaustive)", verify_time);
-    row("total", total);
-    println!(
-        "    slowest build {:.2} s; {samples} samples compared, {:.1} M samples/s in \
-         verify_core; all 50 PASS, 0 stress beats, no Icarus",
-        secs(slowest_build),
-        samples as f64 / secs(verify_time) / 1e6
+    let slope = p.prelu_weight.first().copied().unwrap_or(0.1);
+    p.prelu_weight = (0..channels)
+        .map(|c| slope * (1.0 + c as f64 / channels as f64))
+        .collect();
+    l.name = format!("c{channels}");
+    Network {
+        source: net.source.clone(),
+        layers: vec![l],
+    }
+}
+
+/// gen + verify (exhaustive only, model build included) of one network: (gen s, verify s,
+/// samples).
+fn scale_point(
+    net: &Network,
+    input: ApFixed,
+    output: ApFixed,
+    coeffs: CoeffMode,
+    work: &Path,
+    cache: &Path,
+    name: &str,
+) -> (f64, f64, u64) {
+    let mut g = gen_options(1, None);
+    g.spec = SpecOptions::with_formats(input, output);
+    g.coeffs = coeffs;
+    let t = Instant::now();
+    let bundle = generate(net, &g).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let dir = work.join(name);
+    write_bundle(&bundle, &dir).expect("write_bundle");
+    let gen = t.elapsed().as_secs_f64();
+    let (v, samples) = timed_verify(&dir, &run_options(cache, false), default_jobs(), false);
+    (gen, v, samples)
+}
+
+fn part3(net: &Network, work: &Path) {
+    let (cache, _) = fresh_cache("cosim-core-scale-", Some(&verilator::default_cache_dir()));
+    let out16 = ApFixed::new(16, 6).expect("format");
+    println!("\n== 3. how verify grows: exhaustive only, model build included (cold) ==");
+    let (g, v, n) = scale_point(
+        &channel_layer(net, 1),
+        ApFixed::new(24, 8).expect("format"),
+        out16,
+        CoeffMode::Baked,
+        work,
+        cache.path(),
+        "w24",
     );
     println!(
-        "one layer with default verify settings ({stress_beats} stress beats, 20000 Icarus \
-         cycles), model cached: {:.2} s  (of which Icarus replay ~{:.2} s, Verilator phases \
-         {:.2} s)",
-        secs(full),
-        secs(full.saturating_sub(no_icarus)),
-        secs(no_icarus)
+        "one 24-bit layer (ap_fixed<24,8> -> ap_fixed<16,6>), 1 channel: verify {v:.2} s for \
+         {n} samples (gen {g:.2} s)   [target <= 3 s]"
     );
+    let mut by_width = Vec::new();
     println!(
-        "    extrapolated 50 layers with default settings, builds included: ~{:.0} s \
-         ({:.2} s / layer)",
-        secs(gen_time) + secs(build_time) + n * secs(full),
-        (secs(gen_time) + secs(build_time)) / n + secs(full)
+        "{:<36} {:>8} {:>10} {:>14}",
+        "input width W (1 channel)", "gen s", "verify s", "samples"
     );
+    for w in [8u32, 10, 12, 14, 16, 18, 20, 22, 24] {
+        let (g, v, n) = scale_point(
+            &channel_layer(net, 1),
+            sweep_format(w),
+            out16,
+            CoeffMode::Baked,
+            work,
+            cache.path(),
+            &format!("w{w}-sweep"),
+        );
+        println!("{:<36} {g:>8.2} {v:>10.2} {n:>14}", format!("W = {w}"));
+        by_width.push((w as f64, v));
+    }
+    let mut by_channels = Vec::new();
+    println!(
+        "{:<36} {:>8} {:>10} {:>14}",
+        "channels C (ap_fixed<16,6>)", "gen s", "verify s", "samples"
+    );
+    for c in [1usize, 4, 16, 64, 256, 1024] {
+        let mut v_pair = Vec::new();
+        for coeffs in [CoeffMode::Baked, CoeffMode::Axilite] {
+            let tag = if coeffs == CoeffMode::Baked {
+                "baked"
+            } else {
+                "axilite"
+            };
+            let (g, v, n) = scale_point(
+                &channel_layer(net, c),
+                out16,
+                out16,
+                coeffs,
+                work,
+                cache.path(),
+                &format!("c{c}-{tag}"),
+            );
+            println!(
+                "{:<36} {g:>8.2} {v:>10.2} {n:>14}",
+                format!("C = {c}, {tag}")
+            );
+            v_pair.push(v);
+        }
+        by_channels.push((c as f64, v_pair[0], v_pair[1]));
+    }
+    let svg = scaling_svg(&by_width, &by_channels);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/verify-scaling.svg");
+    match std::fs::create_dir_all(path.parent().expect("docs dir"))
+        .and_then(|()| std::fs::write(&path, svg))
+    {
+        Ok(()) => println!("plot written to {}", path.display()),
+        Err(e) => println!("could not write the plot {}: {e}", path.display()),
+    }
+}
+
+/// Two log-scale panels: verify time against W, and against C (baked and run-time cores).
+fn scaling_svg(by_width: &[(f64, f64)], by_channels: &[(f64, f64, f64)]) -> String {
+    let (pw, ph, m) = (360.0, 240.0, 50.0);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" \
+         font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" \
+         fill=\"white\"/>\n",
+        2.0 * (pw + 2.0 * m),
+        ph + 2.0 * m
+    );
+    let all: Vec<f64> = by_width
+        .iter()
+        .map(|p| p.1)
+        .chain(by_channels.iter().flat_map(|p| [p.1, p.2]))
+        .collect();
+    let lo = all
+        .iter()
+        .cloned()
+        .fold(f64::MAX, f64::min)
+        .max(1e-3)
+        .log10()
+        .floor();
+    let hi = all
+        .iter()
+        .cloned()
+        .fold(0.0, f64::max)
+        .max(1e-3)
+        .log10()
+        .ceil()
+        .max(lo + 1.0);
+    let y = |v: f64| m + ph - (v.max(1e-3).log10() - lo) / (hi - lo) * ph;
+    let mut panel = |x0: f64,
+                     title: &str,
+                     xlabel: &str,
+                     xs: &[f64],
+                     series: &[(&str, &str, Vec<f64>)],
+                     xpos: &dyn Fn(f64) -> f64| {
+        s += &format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"13\">{title}</text>\n",
+            x0 + m + pw / 2.0,
+            m - 20.0
+        );
+        s += &format!(
+            "<rect x=\"{}\" y=\"{m}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" \
+             stroke=\"#888\"/>\n",
+            x0 + m
+        );
+        let mut d = lo;
+        while d <= hi {
+            let yy = y(10f64.powf(d));
+            s += &format!(
+                "<line x1=\"{}\" x2=\"{}\" y1=\"{yy}\" y2=\"{yy}\" stroke=\"#ddd\"/><text x=\"{}\" \
+                 y=\"{}\" text-anchor=\"end\">{}</text>\n",
+                x0 + m,
+                x0 + m + pw,
+                x0 + m - 4.0,
+                yy + 4.0,
+                10f64.powf(d)
+            );
+            d += 1.0;
+        }
+        for &x in xs {
+            s += &format!(
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{x}</text>\n",
+                x0 + m + xpos(x) * pw,
+                m + ph + 14.0
+            );
+        }
+        s += &format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{xlabel}</text>\n",
+            x0 + m + pw / 2.0,
+            m + ph + 30.0
+        );
+        s += &format!(
+            "<text x=\"{}\" y=\"{}\" transform=\"rotate(-90 {} {})\" \
+             text-anchor=\"middle\">verify time, s (log)</text>\n",
+            x0 + 14.0,
+            m + ph / 2.0,
+            x0 + 14.0,
+            m + ph / 2.0
+        );
+        for (k, (name, color, vs)) in series.iter().enumerate() {
+            let pts: Vec<String> = xs
+                .iter()
+                .zip(vs)
+                .map(|(&x, &v)| format!("{:.1},{:.1}", x0 + m + xpos(x) * pw, y(v)))
+                .collect();
+            s += &format!(
+                "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>\n",
+                pts.join(" ")
+            );
+            s += &format!(
+                "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{name}</text>\n",
+                x0 + m + 8.0,
+                m + 14.0 + 14.0 * k as f64
+            );
+        }
+    };
+    let wx: Vec<f64> = by_width.iter().map(|p| p.0).collect();
+    let (w0, w1) = (wx[0], wx[wx.len() - 1]);
+    panel(
+        0.0,
+        "verify time vs input width (1 channel)",
+        "input width W, bits",
+        &wx,
+        &[(
+            "exhaustive, 2^W codes",
+            "#1f77b4",
+            by_width.iter().map(|p| p.1).collect(),
+        )],
+        &|x| (x - w0) / (w1 - w0),
+    );
+    let cx: Vec<f64> = by_channels.iter().map(|p| p.0).collect();
+    let (c0, c1) = (cx[0].log2(), cx[cx.len() - 1].log2());
+    panel(
+        pw + 2.0 * m,
+        "verify time vs channels (ap_fixed&lt;16,6&gt;)",
+        "channels C (log)",
+        &cx,
+        &[
+            (
+                "baked",
+                "#1f77b4",
+                by_channels.iter().map(|p| p.1).collect(),
+            ),
+            (
+                "--coeffs axilite",
+                "#d62728",
+                by_channels.iter().map(|p| p.2).collect(),
+            ),
+        ],
+        &|x| (x.log2() - c0) / (c1 - c0),
+    );
+    s + "</svg>\n"
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn main() {
@@ -576,6 +872,20 @@ fn main() {
         .prefix("cosim-core-")
         .tempdir()
         .expect("temp dir");
-    part1(&net, work.path(), n, rounds);
-    part2(&net, work.path());
+    // PARTS=13 (say) runs parts 1 and 3 only.
+    let parts = std::env::var("PARTS").unwrap_or_else(|_| "123".into());
+    if parts.contains('1') {
+        part1(&net, work.path(), n, rounds);
+    }
+    if parts.contains('2') {
+        part2(&net, work.path());
+    }
+    if parts.contains('3') {
+        part3(&net, work.path());
+    }
+    println!(
+        "\npeak RSS of this benchmark process (VmHWM, all parts incl. 1024 channels): {:.0} MiB   \
+         [target <= 500 MB]",
+        peak_rss_mib()
+    );
 }

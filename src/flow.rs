@@ -3,12 +3,14 @@
 
 use crate::bundle::{BuiltCore, IpBundle};
 use crate::escape;
+use crate::fit::build::{build_fitted, fitted_folded, smooth_activation, FittedLayer};
+use crate::fit::DatapathChoice;
 use crate::fixedpoint::{DatapathSpec, SpecOptions};
 use crate::hdl::{self, CoreOptions};
 use crate::manifest::{
     sha256_hex, CoeffMode, CoreEntry, Manifest, SpecSettings, MANIFEST_FILE, MANIFEST_VERSION,
 };
-use crate::model::{fold, FoldedLayer, Network};
+use crate::model::{fold, Activation, FoldedLayer, Network};
 use crate::package::{self, PackageOptions};
 use crate::{staging, Error, Result};
 use std::collections::BTreeMap;
@@ -35,9 +37,24 @@ pub struct GenOptions {
     pub package: PackageOptions,
 }
 
+/// One layer to build: its folded form (for a smooth activation only its name and
+/// activation) and, for a smooth activation, the activation to fit.
+struct LayerToBuild<'a> {
+    folded: FoldedLayer,
+    smooth: Option<&'a Activation>,
+}
+
+/// A built core and, for a fitted layer, how the manifest records it.
+type Built = (BuiltCore, Option<FittedLayer>);
+
 /// Builds the cores of `layers`: one per layer with baked coefficients, or one for all with
-/// run-time coefficients.
-fn build_cores(layers: &[FoldedLayer], name: &str, opts: &GenOptions) -> Result<Vec<BuiltCore>> {
+/// run-time coefficients. Smooth activations are fitted with `datapath`.
+fn build_cores(
+    layers: &[LayerToBuild],
+    name: &str,
+    opts: &GenOptions,
+    datapath: DatapathChoice,
+) -> Result<Vec<Built>> {
     let core_options = |top_name: String| CoreOptions {
         top_name,
         lanes: opts.lanes,
@@ -48,8 +65,22 @@ fn build_cores(layers: &[FoldedLayer], name: &str, opts: &GenOptions) -> Result<
         CoeffMode::Baked => {
             let mut tops = BTreeMap::new();
             let mut cores = Vec::new();
-            for (i, l) in layers.iter().enumerate() {
-                let spec = DatapathSpec::build(std::slice::from_ref(l), &opts.spec)?;
+            for (i, to_build) in layers.iter().enumerate() {
+                let l = &to_build.folded;
+                let (spec, fitted) = match to_build.smooth {
+                    Some(a) => {
+                        let b = build_fitted(&l.name, a, &opts.spec, datapath)?;
+                        let rec = FittedLayer {
+                            activation: crate::fit::build::activation_text(a),
+                            datapath: b.datapath,
+                        };
+                        (b.spec, Some(rec))
+                    }
+                    None => (
+                        DatapathSpec::build(std::slice::from_ref(l), &opts.spec)?,
+                        None,
+                    ),
+                };
                 let top = if layers.len() == 1 {
                     name.to_string()
                 } else {
@@ -63,26 +94,38 @@ fn build_cores(layers: &[FoldedLayer], name: &str, opts: &GenOptions) -> Result<
                     )));
                 }
                 let core = hdl::generate_baked(&spec, 0, &core_options(top))?;
-                cores.push(BuiltCore::new(core, spec, vec![i]));
+                cores.push((BuiltCore::new(core, spec, vec![i]), fitted));
             }
             Ok(cores)
         }
         CoeffMode::Axilite => {
+            if let Some(l) = layers.iter().find(|l| l.smooth.is_some()) {
+                // A fitted layer's coefficients are a ROM of up to 2^10 entries, not a few
+                // registers: they are baked.
+                return Err(Error::Spec {
+                    layer: l.folded.name.clone(),
+                    reason: "a smooth (fitted) activation has a coefficient table, which \
+                             --coeffs axilite does not put in registers; use --coeffs baked \
+                             (with --layer to build it alone)"
+                        .into(),
+                });
+            }
             // One core for every layer: shared formats and widths, coefficients in registers.
-            let spec = DatapathSpec::build(layers, &opts.spec)?;
+            let folded: Vec<FoldedLayer> = layers.iter().map(|l| l.folded.clone()).collect();
+            let spec = DatapathSpec::build(&folded, &opts.spec)?;
             let core = hdl::generate_axilite(&spec, &core_options(name.to_string()))?;
-            Ok(vec![BuiltCore::new(
-                core,
-                spec,
-                (0..layers.len()).collect(),
+            Ok(vec![(
+                BuiltCore::new(core, spec, (0..layers.len()).collect()),
+                None,
             )])
         }
     }
 }
 
 /// The manifest entry of a built core.
-fn core_entry(core: &BuiltCore) -> Result<CoreEntry> {
+fn core_entry((core, fitted): &Built) -> Result<CoreEntry> {
     Ok(CoreEntry {
+        fitted: fitted.clone(),
         file: core.verilog_path(),
         layers: core.layers.clone(),
         interface: core.interface.clone(),
@@ -120,12 +163,37 @@ fn check_layer_names(layers: &[FoldedLayer]) -> Result<()> {
 }
 
 /// Folds, quantizes and generates every core for `net`, then packages them: every file of
-/// the IP directory, in memory.
+/// the IP directory, in memory. Smooth activations get the fitter's choice of datapath.
 pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
-    let layers: Vec<FoldedLayer> = match &opts.layer {
-        Some(name) => vec![fold(net.layer(name)?)?],
-        None => net.layers.iter().map(fold).collect::<Result<_>>()?,
+    generate_with_datapath(net, opts, DatapathChoice::Auto)
+}
+
+/// [`generate`], with smooth activations fitted to `datapath` (`gen --datapath`).
+pub fn generate_with_datapath(
+    net: &Network,
+    opts: &GenOptions,
+    datapath: DatapathChoice,
+) -> Result<IpBundle> {
+    let chosen: Vec<&crate::model::Layer> = match &opts.layer {
+        Some(name) => vec![net.layer(name)?],
+        None => net.layers.iter().collect(),
     };
+    let to_build: Vec<LayerToBuild> = chosen
+        .into_iter()
+        .map(|l| {
+            Ok(match smooth_activation(l) {
+                Some(a) => LayerToBuild {
+                    folded: fitted_folded(&l.name, a),
+                    smooth: Some(a),
+                },
+                None => LayerToBuild {
+                    folded: fold(l)?,
+                    smooth: None,
+                },
+            })
+        })
+        .collect::<Result<_>>()?;
+    let layers: Vec<FoldedLayer> = to_build.iter().map(|l| l.folded.clone()).collect();
     let name = hdl::sanitize_identifier(&opts.name);
     if name != opts.name {
         return Err(Error::Usage(format!(
@@ -134,7 +202,9 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
         )));
     }
     check_layer_names(&layers)?;
-    let cores = build_cores(&layers, &name, opts)?;
+    let built = build_cores(&to_build, &name, opts, datapath)?;
+    let entries = built.iter().map(core_entry).collect::<Result<Vec<_>>>()?;
+    let cores: Vec<BuiltCore> = built.into_iter().map(|(c, _)| c).collect();
     package::check_request(&cores, &opts.package)?;
     // The one step that runs an external tool (Yosys), before any file is made.
     let estimate = if opts.package.estimate {
@@ -154,7 +224,7 @@ pub fn generate(net: &Network, opts: &GenOptions) -> Result<IpBundle> {
         command_line: opts.command_line.clone(),
         spec: SpecSettings::from_options(&opts.spec),
         layers,
-        cores: cores.iter().map(core_entry).collect::<Result<_>>()?,
+        cores: entries,
         // Every file with its hash: `verify` checks them, and a later `gen` into the same
         // directory can tell its own untouched output from anything a user put there.
         files: files

@@ -2,6 +2,7 @@
 //! options the specs were built with, each core's interface (as the HDL generator produced it)
 //! and built spec, and a SHA-256 of every other file written.
 
+use crate::fit::build::{self as fitted_build, FittedLayer};
 use crate::fixedpoint::{ApFixed, DatapathSpec, SpecOptions};
 use crate::hdl::{Coefficients, CoreInterface};
 use crate::model::FoldedLayer;
@@ -93,6 +94,10 @@ pub struct CoreEntry {
     /// The spec `gen` built, serialized: `verify` re-solves the spec from `layers` and checks
     /// it equals this before trusting the golden model.
     pub spec: serde_json::Value,
+    /// For a fitted (smooth) activation: the activation and the datapath built, from which
+    /// `verify` rebuilds the spec (absent for comparator cores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted: Option<FittedLayer>,
 }
 
 impl CoreEntry {
@@ -204,7 +209,24 @@ impl Manifest {
     /// Rebuilds the spec of `core` exactly as `gen` built it, and checks it serializes to the
     /// spec `gen` recorded: the error names the first layer (and field) that differs.
     pub fn spec_for(&self, core: &CoreEntry) -> Result<DatapathSpec> {
-        let spec = DatapathSpec::build(&self.core_layers(core), &self.spec.to_options())?;
+        let opts = self.spec.to_options();
+        let spec = match &core.fitted {
+            Some(rec) => {
+                let layers = self.core_layers(core);
+                let [layer] = layers.as_slice() else {
+                    return Err(Error::manifest(
+                        &self.source,
+                        format!(
+                            "core `{}` is a fitted activation but lists {} layers (one expected)",
+                            core.top(),
+                            layers.len()
+                        ),
+                    ));
+                };
+                fitted_build::rebuild(&layer.name, rec, &opts)?
+            }
+            None => DatapathSpec::build(&self.core_layers(core), &opts)?,
+        };
         let rebuilt = serde_json::to_value(&spec)
             .map_err(|e| Error::Internal(format!("cannot serialize the spec: {e}")))?;
         if let Some(at) = first_difference(&core.spec, &rebuilt, String::new()) {

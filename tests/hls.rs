@@ -77,7 +77,7 @@ fn layers_of(core: &CoreInterface, spec: &DatapathSpec) -> Vec<usize> {
 
 #[test]
 fn hls_functions_equal_the_golden_model_and_ap_fixed_rounds_as_we_do() {
-    let ap_types = ip_support::ap_types();
+    ip_support::ap_types(); // missing headers fail here, before anything is generated
     let bundles = [
         generate(&bundled(), "hls_bn", "16,6", CoeffMode::Baked),
         generate(&per_channel(), "hls_pc", "12,5", CoeffMode::Baked),
@@ -119,23 +119,7 @@ fn hls_functions_equal_the_golden_model_and_ap_fixed_rounds_as_we_do() {
                     if channels > 1 {
                         args.push(c.to_string());
                     }
-                    let _ = writeln!(
-                        body,
-                        "    for (long v = {lo}; v <= {hi}; v++) {{\n\
-                         \x20       {low}_in_t x;\n\
-                         \x20       x.range({im}, 0) = ap_int<{iw}>(v).range({im}, 0);\n\
-                         \x20       ap_int<{ow}> r;\n\
-                         \x20       r.range({om}, 0) = {low}_hls({args}).range({om}, 0);\n\
-                         \x20       act.push_back((int32_t)r.to_int());\n\
-                         \x20   }}",
-                        lo = inp.min_raw(),
-                        hi = inp.max_raw(),
-                        iw = inp.width(),
-                        im = inp.width() - 1,
-                        ow = outp.width(),
-                        om = outp.width() - 1,
-                        args = args.join(", ")
-                    );
+                    body.push_str(&ip_support::hls_sweep(&low, &args.join(", "), inp, outp));
                     for v in inp.min_raw()..=inp.max_raw() {
                         expected.push(spec.eval_raw(l, c, v) as i32);
                     }
@@ -272,19 +256,7 @@ fn hls_functions_equal_the_golden_model_and_ap_fixed_rounds_as_we_do() {
     let src = dir.path().join("check.cpp");
     std::fs::write(&src, &cpp).unwrap();
     let exe = dir.path().join("check");
-    // Warnings as errors for our code; ap_types is a system include (its own code trips
-    // -Wextra), and the middle-end's uninitialized-use warnings fire inside ap_private.h.
-    let out = Command::new("g++")
-        .args([
-            "-std=c++14",
-            "-O1",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-Wno-unknown-pragmas",
-        ])
-        .args(["-Wno-uninitialized", "-Wno-maybe-uninitialized", "-isystem"])
-        .arg(&ap_types)
+    let out = ip_support::gxx_with_ap_types()
         .arg("-I")
         .arg(&sw)
         .arg(&src)

@@ -2396,17 +2396,7 @@ fn c_header_compiles_as_c99_and_cpp98_11_14_pedantic() {
                 ("g++", "c++", "c++14"),
             ] {
                 let out = run(
-                    Command::new(compiler)
-                        .args(["-x", lang, &format!("-std={std}")])
-                        .args([
-                            "-pedantic",
-                            "-Wall",
-                            "-Wextra",
-                            "-Werror",
-                            "-fsyntax-only",
-                            "-I",
-                        ])
-                        .arg(pkg.dir.join("sw"))
+                    ip_support::pedantic_syntax_check(compiler, lang, std, &pkg.dir.join("sw"))
                         .arg(&src),
                     "install gcc and g++ (apt-get install -y gcc g++)",
                 );

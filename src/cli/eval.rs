@@ -2,6 +2,7 @@
 
 use super::{FormatArgs, WeightsArgs};
 use clap::Args;
+use repact_hw::fit::build::{build_fitted, smooth_activation};
 use repact_hw::fixedpoint::DatapathSpec;
 use repact_hw::model::fold;
 use repact_hw::{tensor, Error, Result};
@@ -165,7 +166,11 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             )))
         }
     };
-    let spec = DatapathSpec::build(&[fold(layer)?], &args.formats.spec_options())?;
+    let opts = args.formats.spec_options();
+    let spec = match smooth_activation(layer) {
+        Some(a) => build_fitted(&layer.name, a, &opts, args.formats.datapath)?.spec,
+        None => DatapathSpec::build(&[fold(layer)?], &opts)?,
+    };
     let mut input = tensor::NpyReader::open(&args.input)?;
     let header = input.header().clone();
     let mut reference = match &args.reference {

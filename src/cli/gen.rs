@@ -79,7 +79,7 @@ fn quoted_command_line() -> String {
 
 pub fn run(args: &GenArgs) -> Result<ExitCode> {
     let net = args.weights.network()?;
-    let bundle = flow::generate(
+    let bundle = flow::generate_with_datapath(
         &net,
         &GenOptions {
             spec: args.formats.spec_options(),
@@ -99,6 +99,7 @@ pub fn run(args: &GenArgs) -> Result<ExitCode> {
                 estimate: args.estimate,
             },
         },
+        args.formats.datapath,
     )?;
     flow::write_bundle(&bundle, &args.out)?;
     outln!(

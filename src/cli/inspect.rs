@@ -2,10 +2,11 @@
 
 use super::{FormatArgs, WeightsArgs};
 use clap::Args;
-use repact_hw::fit::{self, DatapathChoice, FitOptions, Plan};
+use repact_hw::fit::build::{build_fitted, plan_of, smooth_activation, BuiltDatapath};
+use repact_hw::fit::{DatapathChoice, Plan};
 use repact_hw::fixedpoint::{DatapathSpec, LayerSpec, SpecOptions};
-use repact_hw::model::{fold, Activation, Layer, LayerKind};
-use repact_hw::{Error, Result};
+use repact_hw::model::{fold, Activation, Layer};
+use repact_hw::Result;
 use serde_json::json;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -23,33 +24,28 @@ pub struct InspectArgs {
 }
 
 /// What inspect shows for one layer: its quantized comparator datapath, or, for a smooth
-/// activation, the fitter's plan (the table-indexed and ROM datapaths that build it are not
-/// in this build yet, so there is no quantized spec to show).
+/// activation, the fitter's plan and the quantized table/ROM spec built from it.
 enum Entry {
     Spec(DatapathSpec),
     Fitted {
         name: String,
         activation: Activation,
         plan: Plan,
+        datapath: BuiltDatapath,
+        spec: Box<DatapathSpec>,
     },
 }
 
-fn entry(layer: &Layer, opts: &SpecOptions) -> Result<Entry> {
-    if let LayerKind::Activation(a) = &layer.kind {
-        if !a.is_exact() {
-            let fit = FitOptions::new(opts.input, opts.output, opts.max_error_ulp);
-            let plan = fit::plan(&|x| a.eval(0, x), &fit, DatapathChoice::Auto).map_err(|r| {
-                Error::Spec {
-                    layer: layer.name.clone(),
-                    reason: r.reason,
-                }
-            })?;
-            return Ok(Entry::Fitted {
-                name: layer.name.clone(),
-                activation: a.clone(),
-                plan,
-            });
-        }
+fn entry(layer: &Layer, opts: &SpecOptions, choice: DatapathChoice) -> Result<Entry> {
+    if let Some(a) = smooth_activation(layer) {
+        let built = build_fitted(&layer.name, a, opts, choice)?;
+        return Ok(Entry::Fitted {
+            name: layer.name.clone(),
+            activation: a.clone(),
+            plan: plan_of(&built, opts),
+            datapath: built.datapath,
+            spec: Box::new(built.spec),
+        });
     }
     Ok(Entry::Spec(DatapathSpec::build(&[fold(layer)?], opts)?))
 }
@@ -60,7 +56,7 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
     let entries = net
         .layers
         .iter()
-        .map(|l| entry(l, &opts))
+        .map(|l| entry(l, &opts, args.formats.datapath))
         .collect::<Result<Vec<_>>>()?;
     if args.json {
         let layers: Vec<_> = entries
@@ -71,11 +67,17 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
                     name,
                     activation,
                     plan,
+                    datapath,
+                    spec,
                 } => json!({
                     "name": name,
                     "variant": activation.to_string(),
                     "channels": 1,
+                    "datapath": datapath.name(),
                     "fit_plan": plan,
+                    "latency_cycles": spec.latency(),
+                    "max_error_ulp": spec.max_error_ulp(),
+                    "error_bound": spec.layers()[0].bound,
                 }),
             })
             .collect();
@@ -94,17 +96,29 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
                     name,
                     activation,
                     plan,
-                } => out!("{}", fitted_report(name, activation, plan, &opts))?,
+                    datapath,
+                    spec,
+                } => out!(
+                    "{}",
+                    fitted_report(name, activation, plan, *datapath, spec, &opts)
+                )?,
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn fitted_report(name: &str, a: &Activation, plan: &Plan, opts: &SpecOptions) -> String {
+fn fitted_report(
+    name: &str,
+    a: &Activation,
+    plan: &Plan,
+    datapath: BuiltDatapath,
+    spec: &DatapathSpec,
+    opts: &SpecOptions,
+) -> String {
     let mut out = format!(
-        "layer {name}  (activation {a}, smooth: fitted)\n  formats: in {} -> out {}, budget {} ULP\n",
-        opts.input, opts.output, opts.max_error_ulp
+        "layer {name}  (activation {a}, smooth: fitted, {} datapath)\n  formats: in {} -> out {}, budget {} ULP\n",
+        datapath.name(), opts.input, opts.output, opts.max_error_ulp
     );
     match plan {
         Plan::Rom { estimate } => {
@@ -145,7 +159,15 @@ fn fitted_report(name: &str, a: &Activation, plan: &Plan, opts: &SpecOptions) ->
             );
         }
     }
-    out += "  (gen needs the table-indexed/ROM datapath, which is not in this build yet)\n\n";
+    let _ = writeln!(
+        out,
+        "  quantized: max error {:.6} ULP measured on all {} inputs, budget {} ULP; latency {} \
+         cycles\n",
+        spec.layers()[0].bound.total_ulp,
+        1u64 << opts.input.width(),
+        spec.max_error_ulp(),
+        spec.latency()
+    );
     out
 }
 

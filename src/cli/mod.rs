@@ -20,6 +20,7 @@ mod inspect;
 mod verify;
 
 use clap::{Args, Parser, Subcommand};
+use repact_hw::fit::DatapathChoice;
 use repact_hw::fixedpoint::{ApFixed, SpecOptions, DEFAULT_MAX_COEF_WIDTH, DEFAULT_MAX_ERROR_ULP};
 use repact_hw::model::activation;
 use repact_hw::model::{Activation, BranchOrder, Network, Variant};
@@ -194,6 +195,11 @@ pub struct FormatArgs {
     /// Largest width of a multiplier operand (c2 and t); 25 is the DSP48E1 A port.
     #[arg(long, value_name = "BITS", default_value_t = DEFAULT_MAX_COEF_WIDTH)]
     pub max_coef_width: u32,
+    /// Datapath of smooth (fitted) activations: auto = the cheaper by estimated cost, poly =
+    /// table-indexed polynomial segments, rom = a table of every correctly rounded output
+    /// (inputs of at most 16 bits). Exact activations and RepAct always use comparators.
+    #[arg(long, value_enum, default_value_t = DatapathChoice::Auto)]
+    pub datapath: DatapathChoice,
 }
 
 impl FormatArgs {

@@ -4,7 +4,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use repact_hw::manifest::Manifest;
 use repact_hw::sim::integrity::check_directory;
-use repact_hw::sim::run::{check_writable, verify_core, CoreReport, RunOptions};
+use repact_hw::sim::jobs::{default_jobs, verify_all};
+use repact_hw::sim::run::{check_writable, CoreReport, RunOptions};
 use repact_hw::sim::verify::VerifyOptions;
 use repact_hw::sim::verilator::default_cache_dir;
 use repact_hw::Result;
@@ -27,9 +28,14 @@ pub struct VerifyArgs {
     /// Beats of the AXI4-Stream stress phase per layer.
     #[arg(long, default_value_t = 1_000_000)]
     stress_beats: u64,
-    /// Random samples per channel for inputs wider than 16 bits.
-    #[arg(long, default_value_t = 10_000_000)]
-    random_samples: u64,
+    /// Test N random input codes (plus corners) per channel instead of every code. By default
+    /// every input code is tested on every channel (all formats up to 24 bits).
+    #[arg(long, value_name = "N")]
+    random_samples: Option<u64>,
+    /// Cores verified in parallel, each with its own Verilator model (default: the cores
+    /// available). The report's order does not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    jobs: Option<u64>,
     /// Cycles of stimulus replayed in Icarus Verilog per layer (0: skip it).
     #[arg(long, default_value_t = 20_000)]
     icarus_cycles: usize,
@@ -44,7 +50,7 @@ fn table(reports: &[CoreReport]) -> String {
         "core",
         "layer",
         "lanes",
-        "inputs",
+        "samples",
         "mismatch",
         "err ULP",
         "bound",
@@ -83,13 +89,19 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     if let Some(vcd) = &args.vcd {
         check_writable(vcd)?;
     }
+    let defaults = VerifyOptions::default();
     let opts = RunOptions {
         verify: VerifyOptions {
             stress_beats: args.stress_beats,
-            random_samples: args.random_samples,
+            random_samples: args.random_samples.unwrap_or(defaults.random_samples),
+            // An explicit sample count asks for random sampling at every width.
+            exhaustive_max_width: match args.random_samples {
+                Some(_) => 0,
+                None => defaults.exhaustive_max_width,
+            },
             icarus_cycles: args.icarus_cycles,
             seed: args.seed,
-            ..VerifyOptions::default()
+            golden_thread: defaults.golden_thread,
         },
         cache_dir: default_cache_dir(),
         vcd: args.vcd.clone(),
@@ -101,10 +113,10 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
         for core in &manifest.cores {
             for &l in &core.layers {
                 let layer = &manifest.layers[l];
-                let inputs = if w <= 16 {
+                let inputs = if w <= opts.verify.exhaustive_max_width {
                     1u64 << w
                 } else {
-                    args.random_samples
+                    opts.verify.random_samples
                 };
                 total += inputs * layer.channels() as u64 + args.stress_beats;
             }
@@ -118,13 +130,9 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
-    let mut reports = Vec::new();
-    for core in &manifest.cores {
-        bar.set_message(core.top().to_string());
-        reports.extend(verify_core(&args.dir, &manifest, core, &opts, &|n| {
-            bar.inc(n)
-        })?);
-    }
+    let jobs = args.jobs.map_or_else(default_jobs, |j| j as usize);
+    bar.set_message(format!("{} core(s), {jobs} job(s)", manifest.cores.len()));
+    let reports = verify_all(&args.dir, &manifest, &opts, jobs, &|n| bar.inc(n))?;
     bar.finish_and_clear();
     let passed = reports.iter().all(|r| r.passed);
     if args.json {

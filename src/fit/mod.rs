@@ -15,6 +15,7 @@
 //! coefficient ROM fits in [`FitOptions::max_rom_luts`] LUTs of distributed ROM (LUT6 =
 //! 64×1 bits). The search is deterministic: same function and options, same plan.
 
+pub mod build;
 pub mod minimax;
 pub mod outer;
 
@@ -117,10 +118,11 @@ pub struct TablePlan {
     pub degree: usize,
     /// Per segment `[a0, a1, a2]` of `a0 + a1·u + a2·u²`, `u` the offset in codes.
     pub polys: Vec<[f64; 3]>,
-    /// Comparator segment for the lowest codes (up to its `hi_raw`); it takes precedence
-    /// over the table, which may extend into it.
+    /// Comparator segment for the lowest codes: it serves the codes below the table
+    /// (`< lo_raw`); its span may reach into the table, which takes precedence there, as in
+    /// the datapath spec.
     pub below: Option<OuterSpan>,
-    /// Comparator segment for the highest codes (from its `lo_raw`), likewise.
+    /// Comparator segment for the highest codes (from the table's end), likewise.
     pub above: Option<OuterSpan>,
     /// Largest fit error over all codes, in output ULPs (before quantization).
     pub fit_error_ulp: f64,
@@ -142,14 +144,14 @@ pub struct OuterSpan {
 }
 
 impl TablePlan {
-    /// The plan's f64 function at input code `raw` (before any quantization): the outer
-    /// polynomial below and above the table, the segment polynomial inside.
+    /// The plan's f64 function at input code `raw` (before any quantization): the segment
+    /// polynomial inside the table, the outer polynomial below and above it.
     pub fn eval(&self, input: ApFixed, raw: i64) -> f64 {
         let span = 1i64 << (self.index_bits + self.offset_bits);
         let line = |o: &OuterSpan| o.poly[0] + o.poly[1] * input.to_f64(raw);
         match (&self.below, &self.above) {
-            (Some(b), _) if raw <= b.hi_raw => line(b),
-            (_, Some(a)) if raw >= a.lo_raw => line(a),
+            (Some(b), _) if raw < self.lo_raw && raw <= b.hi_raw => line(b),
+            (_, Some(a)) if raw >= self.lo_raw + span && raw >= a.lo_raw => line(a),
             _ if raw < self.lo_raw || raw >= self.lo_raw + span => f64::NAN,
             _ => {
                 let seg = ((raw - self.lo_raw) >> self.offset_bits) as usize;
@@ -183,7 +185,7 @@ pub enum Plan {
 }
 
 /// Which datapath to build (`--datapath`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DatapathChoice {
     /// The cheaper by estimate.
     #[default]
@@ -309,12 +311,19 @@ fn try_table(
     budget: f64,
 ) -> Option<(i64, u32, Vec<[f64; 3]>, f64)> {
     let (lo, hi) = core;
-    // The narrowest segments whose 2^k cover [lo, hi] from an aligned start.
+    let (min, max) = (s.input.min_raw(), s.input.max_raw());
+    // The narrowest segments whose 2^k cover [lo, hi] from an aligned start, inside the
+    // input range (the spec's table may not leave it).
     let mut offset_bits = 0;
     let lo_raw = loop {
+        let span = 1i64 << (index_bits + offset_bits);
         let start = lo.div_euclid(1 << offset_bits) * (1 << offset_bits);
-        if start + (1i64 << (index_bits + offset_bits)) > hi {
-            break start;
+        if start + span > hi {
+            if index_bits + offset_bits > s.input.width() {
+                return None;
+            }
+            // max + 1 is a power of two, so this start stays aligned.
+            break start.min(max + 1 - span);
         }
         offset_bits += 1;
         if offset_bits > 30 {
@@ -326,9 +335,9 @@ fn try_table(
     for seg in 0..(1i64 << index_bits) {
         let first = lo_raw + (seg << offset_bits);
         let last = first + (1 << offset_bits) - 1;
-        // Only the core's codes reach the table (the outer segments take the others); fit
-        // those, in offset units from the segment's first code.
-        let (a, b) = (first.max(lo), last.min(hi));
+        // Every code of the segment reaches the table (it takes precedence over the outer
+        // segments); fit them all, in offset units from the segment's first code.
+        let (a, b) = (first.max(min), last.min(max));
         if a > b {
             polys.push([0.0; 3]);
             continue;
@@ -423,7 +432,8 @@ pub fn plan_table(s: &Samples, opts: &FitOptions) -> Result<TablePlan, Refusal> 
     })
 }
 
-fn plan_table_at(s: &Samples, opts: &FitOptions) -> Result<TablePlan, Refusal> {
+/// The cheapest table plan at exactly `opts.fit_share`.
+pub fn plan_table_at(s: &Samples, opts: &FitOptions) -> Result<TablePlan, Refusal> {
     let budget = opts.fit_budget();
     let ulp = opts.output.ulp();
     let (lo, hi, below, above) = core_interval(s, budget);

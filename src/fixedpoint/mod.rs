@@ -1,6 +1,7 @@
 //! Fixed point: `ap_fixed` formats, the datapath spec (the single source of truth for the
 //! integer computation: a typed list of pipeline stages), and the golden model that executes it.
 
+mod exact;
 pub mod format;
 pub mod golden;
 pub mod reference;

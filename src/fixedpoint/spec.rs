@@ -117,6 +117,10 @@ pub enum BoundKind {
     /// Measured on every one of the 2^W input codes against the f64 reference function
     /// (table and ROM datapaths: the reference is transcendental).
     MeasuredOnAllInputs,
+    /// Every output equals the exact function's value at its input code, rounded `AP_RND`
+    /// and saturated: checked on every input code in exact rational arithmetic (the exact
+    /// activations; see `super::exact`).
+    CorrectlyRounded,
 }
 
 /// How a sample finds its segment.
@@ -633,7 +637,11 @@ pub(crate) fn regions_of(segs: &[Segment]) -> Vec<Region> {
 }
 
 /// The compatibility view of the pipeline's widths.
-fn stage_widths(pipeline: &[PipelineStage], input: ApFixed, output: ApFixed) -> StageWidths {
+pub(crate) fn stage_widths(
+    pipeline: &[PipelineStage],
+    input: ApFixed,
+    output: ApFixed,
+) -> StageWidths {
     let w = signal_widths(pipeline, input.width());
     let g = |s: Signal| w[s.slot()].unwrap_or(0);
     StageWidths {
@@ -853,6 +861,16 @@ impl DatapathSpec {
             .iter()
             .map(|l| comparator_segments(l, input, segments))
             .unzip();
+        // Exact activations: correctly rounded where a format within the limits allows it.
+        if input.width() <= super::exact::MAX_CORRECTLY_ROUNDED_INPUT_WIDTH
+            && layers.iter().all(super::exact::is_exact_activation)
+        {
+            if let Some(spec) =
+                super::exact::build_correctly_rounded(layers, &thresholds, &segs, segments, opts)
+            {
+                return Ok(spec);
+            }
+        }
         let regions: Vec<Vec<Region>> = segs.iter().map(|s| regions_of(s)).collect();
         let polys: Vec<&[Vec<[f64; 3]>]> = layers.iter().map(|l| l.segments.as_slice()).collect();
         let approx = vec![0.0; layers.len()];

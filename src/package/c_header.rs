@@ -9,7 +9,9 @@
 
 use super::axilite::{slot0_writes, CoreRegisters};
 use crate::escape;
-use crate::fixedpoint::{ApFixed, DatapathSpec};
+use crate::fixedpoint::{
+    output_quantization, ApFixed, BoundKind, DatapathSpec, LayerSpec, SegmentSelect, Step,
+};
 use crate::hdl::regmap::CoefKind;
 use crate::hdl::CoreInterface;
 use crate::{Error, Result};
@@ -67,27 +69,87 @@ fn block_comment(lines: &[String]) -> String {
     o
 }
 
-/// The datapath as a comment, and its shifts and fractional bits as macros.
+/// The datapath as a comment, one line per step of the spec's stage list, and (for a
+/// polynomial datapath) its shifts and fractional bits as macros.
 fn datapath_defines(o: &mut String, up: &str, spec: &DatapathSpec) {
-    let w = spec.widths();
-    o.push_str(&block_comment(&[
-        "Datapath (per sample x, raw input units; all two's complement):".into(),
-        "  seg = number of thresholds th[i] with x >= th[i]".into(),
-        "  (c2, k1, k0) = coefficients of the sample's channel and segment".into(),
-        format!("  t   = (c2*x + k1) >> {up}_SHIFT1   (floor; k1 holds the rounding bias)"),
-        format!("  q   = (t*x + k0) >> {up}_SHIFT2    (floor; k0 holds the rounding bias)"),
-        "  out = saturate(q) to the output format".into(),
-        format!(
-            "Widths: c2 {} bits, k1 {}, k0 {}, t {}, t*x {}.",
-            w.c2, w.k1, w.k0, w.t, w.p2
-        ),
-    ]));
+    let mut lines =
+        vec!["Datapath (per sample x, raw input units; all two's complement):".to_string()];
+    lines.push(format!("  segment select: {}", select_words(spec.select())));
+    for step in spec.steps() {
+        let dst: Vec<&str> = step.writes().iter().map(|s| s.name()).collect();
+        let widths: Vec<String> = step.widths().iter().map(|w| w.to_string()).collect();
+        let how = match *step {
+            Step::ShiftRound { rounding, .. } => format!("; {}", rounding.describe()),
+            Step::Saturate { overflow, .. } => format!("; {}", overflow.describe()),
+            _ => String::new(),
+        };
+        lines.push(format!(
+            "  {} = {}   ({} bits{how})",
+            dst.join(", "),
+            step.formula(),
+            widths.join(", ")
+        ));
+    }
+    o.push_str(&block_comment(&lines));
     let _ = writeln!(o, "#define {up}_SEGMENTS {}", spec.segments());
-    let _ = writeln!(o, "#define {up}_C2_FRAC_BITS {}", spec.c2_frac());
-    let _ = writeln!(o, "#define {up}_K1_FRAC_BITS {}", spec.k1_frac());
-    let _ = writeln!(o, "#define {up}_K0_FRAC_BITS {}", spec.k0_frac());
-    let _ = writeln!(o, "#define {up}_SHIFT1 {}", spec.shift1());
-    let _ = writeln!(o, "#define {up}_SHIFT2 {}\n", spec.shift2());
+    if spec.coef_fracs().is_some() {
+        let _ = writeln!(o, "#define {up}_C2_FRAC_BITS {}", spec.c2_frac());
+        let _ = writeln!(o, "#define {up}_K1_FRAC_BITS {}", spec.k1_frac());
+        let _ = writeln!(o, "#define {up}_K0_FRAC_BITS {}", spec.k0_frac());
+        let _ = writeln!(o, "#define {up}_SHIFT1 {}", spec.shift1());
+        let _ = writeln!(o, "#define {up}_SHIFT2 {}", spec.shift2());
+    }
+    o.push('\n');
+}
+
+/// How a sample finds its segment, in words.
+fn select_words(select: &SegmentSelect) -> String {
+    match select {
+        SegmentSelect::Comparators => "seg = number of thresholds th[i] with x >= th[i]".into(),
+        SegmentSelect::Table(g) => format!(
+            "comparator segments outside [{lo}, {lo} + 2^{n}); inside, segment {b} + bits \
+             [{hi}:{s}] of x - {lo}, v = its low {s} bits",
+            lo = g.lo_raw,
+            n = g.index_bits + g.offset_bits,
+            b = g.outer_below,
+            hi = g.index_bits + g.offset_bits - 1,
+            s = g.offset_bits
+        ),
+        SegmentSelect::Rom => "none: out = rom[x - IN_RAW_MIN]".into(),
+    }
+}
+
+/// The datapath in words, for descriptions (IP-XACT, report).
+pub(crate) fn datapath_words(spec: &DatapathSpec) -> String {
+    match spec.select() {
+        SegmentSelect::Comparators => format!(
+            "a piecewise quadratic of {} comparator-selected segment(s)",
+            spec.segments()
+        ),
+        SegmentSelect::Table(g) => format!(
+            "a table-indexed piecewise polynomial ({} uniform segments of {} codes, {} segments \
+             in all)",
+            g.table_segments(),
+            1u64 << g.offset_bits,
+            spec.segments()
+        ),
+        SegmentSelect::Rom => format!(
+            "a ROM of all {} correctly rounded outputs",
+            1u64 << spec.input().width()
+        ),
+    }
+}
+
+/// What a layer's error bound is: proven, or measured on every input code.
+pub(crate) fn bound_words(layer: &LayerSpec, input: ApFixed) -> String {
+    match layer.bound_kind {
+        BoundKind::Proven => "proven".into(),
+        BoundKind::MeasuredOnAllInputs => format!("measured on all 2^{} inputs", input.width()),
+        BoundKind::CorrectlyRounded => format!(
+            "correctly rounded, checked on all 2^{} inputs in exact arithmetic",
+            input.width()
+        ),
+    }
 }
 
 /// Float <-> fixed conversions and stream slot accessors.
@@ -204,7 +266,10 @@ fn conversion_notes(low: &str, core: &CoreInterface) -> [String; 5] {
         format!("Conversions: {low}_from_double() quantizes exactly as the golden model does"),
         "(round to nearest, ties to even, then saturate to the input format; NaN becomes 0,".into(),
         "where the golden model rejects it). The hardware rounds its output to nearest with".into(),
-        format!("ties toward +inf (AP_RND) and saturates (AP_SAT); {low}_to_double() is exact."),
+        format!(
+            "ties toward +inf ({}); {low}_to_double() is exact.",
+            output_quantization()
+        ),
         format!(
             "Latency: {} clock cycles; throughput one beat per clock.",
             core.latency_cycles
@@ -300,7 +365,10 @@ pub fn render(core: &CoreInterface, spec: &DatapathSpec) -> String {
         core,
         spec,
         &[("CHANNELS", layer.channels())],
-        "Proven worst-case error against the f64 function, in output ULP.",
+        &format!(
+            "Worst-case error against the f64 function ({}), in output ULP.",
+            bound_words(layer, spec.input())
+        ),
         layer.bound.total_ulp,
     );
 
@@ -308,29 +376,46 @@ pub fn render(core: &CoreInterface, spec: &DatapathSpec) -> String {
     // Tables as initializer macros, not arrays: a `static const` array unused by a file that
     // includes the header would trip -Wunused-const-variable (part of -Wall for C).
     let th: Vec<String> = layer.thresholds.iter().map(|&t| int64(t)).collect();
-    let _ = writeln!(
-        o,
-        "/* Segment thresholds in raw input units (breakpoints {:?}), {} of them:\n\
-         \x20* static const int64_t th[{up}_SEGMENTS - 1] = {up}_THRESHOLDS_INIT; */\n\
-         #define {up}_THRESHOLDS_INIT {{ {} }}\n",
-        layer.folded.breakpoints,
-        th.len(),
-        th.join(", ")
-    );
-    let _ = writeln!(
-        o,
-        "/* Integer coefficients {{ c2, k1, k0 }} per [channel][segment]:\n\
-         \x20* static const int64_t coefs[{up}_CHANNELS][{up}_SEGMENTS][3] = {up}_COEFS_INIT; */\n\
-         #define {up}_COEFS_INIT {{ \\"
-    );
-    for (ch, segs) in layer.coefs.iter().enumerate() {
-        let rows: Vec<String> = segs
-            .iter()
-            .map(|c| format!("{{ {}, {}, {} }}", int64(c.c2), int64(c.k1), int64(c.k0)))
-            .collect();
-        let _ = writeln!(o, "    /* channel {ch} */ {{ {} }}, \\", rows.join(", "));
+    let _ = writeln!(o, "#define {up}_THRESHOLDS {}", th.len());
+    if !th.is_empty() {
+        let _ = writeln!(
+            o,
+            "/* Segment thresholds in raw input units (breakpoints {:?}), {} of them:\n\
+             \x20* static const int64_t th[{up}_THRESHOLDS] = {up}_THRESHOLDS_INIT; */\n\
+             #define {up}_THRESHOLDS_INIT {{ {} }}\n",
+            layer.folded.breakpoints,
+            th.len(),
+            th.join(", ")
+        );
     }
-    o.push_str("}\n\n");
+    if spec.steps().any(|s| matches!(s, Step::Lookup { .. })) {
+        let _ = writeln!(
+            o,
+            "/* Integer coefficients {{ c2, k1, k0 }} per [channel][segment]:\n\
+             \x20* static const int64_t coefs[{up}_CHANNELS][{up}_SEGMENTS][3] = {up}_COEFS_INIT; */\n\
+             #define {up}_COEFS_INIT {{ \\"
+        );
+        for (ch, segs) in layer.coefs.iter().enumerate() {
+            let rows: Vec<String> = segs
+                .iter()
+                .map(|c| format!("{{ {}, {}, {} }}", int64(c.c2), int64(c.k1), int64(c.k0)))
+                .collect();
+            let _ = writeln!(o, "    /* channel {ch} */ {{ {} }}, \\", rows.join(", "));
+        }
+        o.push_str("}\n\n");
+    }
+    if !layer.rom.is_empty() {
+        let rows: Vec<String> = layer.rom.iter().map(|&v| int64(v)).collect();
+        let _ = writeln!(
+            o,
+            "/* The output of every input code, raw, from {up}_IN_RAW_MIN up ({} entries):\n\
+             \x20* static const int64_t rom[{}] = {up}_ROM_INIT; */\n\
+             #define {up}_ROM_INIT {{ {} }}\n",
+            rows.len(),
+            rows.len(),
+            rows.join(", ")
+        );
+    }
     close_header(&mut o, core, spec);
     o
 }

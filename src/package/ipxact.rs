@@ -15,7 +15,7 @@
 use super::axilite::{self, CoreRegisters, AXI4LITE_LOGICAL_PORTS, S_AXI, S_AXI_PREFIX};
 use super::xml::Element;
 use super::PackageOptions;
-use crate::fixedpoint::DatapathSpec;
+use crate::fixedpoint::{output_quantization, DatapathSpec};
 use crate::hdl::regmap::{CoefKind, RegisterMap};
 use crate::hdl::{CoreInterface, Port, PortDir};
 use crate::{Error, Result};
@@ -629,17 +629,18 @@ impl Component {
             },
             description: match &regs {
                 None => format!(
-                    "RepAct activation layer `{}` (variant {}, {} channel(s)) as a piecewise \
-                     quadratic in fixed point: {} in, {} out, {} sample(s) per AXI4-Stream beat, \
-                     latency {} cycles, one beat per clock. Coefficients are constants; proven \
-                     error bound {:.4} output ULP.",
+                    "Activation layer `{}` (variant {}, {} channel(s)) as {} in fixed point: {} \
+                     in, {} out, {} sample(s) per AXI4-Stream beat, latency {} cycles, one beat \
+                     per clock. Coefficients are constants; error bound ({}) {:.4} output ULP.",
                     layer.name(),
                     layer.folded.variant,
                     layer.channels(),
+                    super::c_header::datapath_words(spec),
                     spec.input(),
                     spec.output(),
                     core.stream.lanes,
                     core.latency_cycles,
+                    super::c_header::bound_words(layer, spec.input()),
                     layer.bound.total_ulp
                 ),
                 Some(r) => format!(
@@ -1143,7 +1144,10 @@ pub fn info_parameters(core: &CoreInterface, spec: &DatapathSpec) -> Vec<InfoPar
         p(
             "OUTPUT_FORMAT",
             "Output format",
-            "Output sample format ap_fixed<W,I>; rounded to nearest (AP_RND) and saturated (AP_SAT)",
+            &format!(
+                "Output sample format ap_fixed<W,I>; rounded to nearest and saturated ({})",
+                output_quantization()
+            ),
             ParamValue::Text(spec.output().to_string()),
         ),
         p(
@@ -1179,7 +1183,10 @@ pub fn info_parameters(core: &CoreInterface, spec: &DatapathSpec) -> Vec<InfoPar
         p(
             "ERROR_BOUND_ULP",
             "Proven error bound (output ULP)",
-            "Worst-case error against the saturated f64 function, proven at generation",
+            &format!(
+                "Worst-case error against the saturated f64 function, {} at generation",
+                super::c_header::bound_words(layer, spec.input())
+            ),
             ParamValue::Text(format!("{:.4}", layer.bound.total_ulp)),
         ),
     ]

@@ -97,6 +97,8 @@ pub struct LayerReport {
     pub proven_pre_round_ulp: f64,
     /// Proven bound, output ULP.
     pub proven_total_ulp: f64,
+    /// How the bound was established (`proven`, or `measured on all 2^W inputs`).
+    pub bound_kind: String,
     /// Measured error per channel.
     pub measured: Vec<MeasuredError>,
     /// Latency of the core in clock cycles.
@@ -217,6 +219,7 @@ impl Report {
                     budget_ulp: s.max_error_ulp(),
                     proven_pre_round_ulp: l.bound.pre_round_ulp,
                     proven_total_ulp: l.bound.total_ulp,
+                    bound_kind: super::c_header::bound_words(l, s.input()),
                     measured: measure_error(s, i),
                     latency_cycles: c.latency_cycles,
                     lanes: c.stream.lanes,
@@ -277,7 +280,7 @@ impl Report {
         );
         o.push_str("## Summary\n\n");
         o.push_str(
-            "| layer | core | channels | proven bound (ULP) | measured max (ULP) | measured mean (ULP) | correctly rounded | latency (cycles) |\n\
+            "| layer | core | channels | bound (ULP) | measured max (ULP) | measured mean (ULP) | correctly rounded | latency (cycles) |\n\
              |---|---|---:|---:|---:|---:|---:|---:|\n",
         );
         for l in &self.layers {
@@ -289,11 +292,12 @@ impl Report {
             });
             let _ = writeln!(
                 o,
-                "| {} | `{}` | {} | {} | {} | {} | {:.2}% | {} |",
+                "| {} | `{}` | {} | {} ({}) | {} | {} | {:.2}% | {} |",
                 escape::markdown(&l.name),
                 l.core,
                 l.channels,
                 f(l.proven_total_ulp),
+                l.bound_kind,
                 f(max),
                 f(mean),
                 100.0 * half as f64 / n.max(1) as f64,
@@ -475,11 +479,12 @@ fn layer_md(o: &mut String, l: &LayerReport) {
     let _ = writeln!(
         o,
         "### Error\n\n\
-         Budget {} ULP; proven bound {} ULP ({} ULP before the output rounding).\n\n\
+         Budget {} ULP; bound {} ULP, {} ({} ULP before the output rounding).\n\n\
          | channel | inputs | exhaustive | max (ULP) | mean (ULP) | worst input | correctly rounded |\n\
          |---:|---:|---|---:|---:|---:|---:|",
         f(l.budget_ulp),
         f(l.proven_total_ulp),
+        l.bound_kind,
         f(l.proven_pre_round_ulp)
     );
     for m in l.measured.iter().take(MD_CHANNELS) {

@@ -3,8 +3,11 @@
 
 pub mod axilite_bench;
 pub mod axis_bench;
+pub mod expected;
+pub mod full_rate;
 pub mod icarus;
 pub mod integrity;
+pub mod jobs;
 pub mod ports;
 pub mod run;
 pub mod verify;

@@ -3,6 +3,8 @@
 //! Icarus Verilog. Every output beat is compared bit for bit with the golden model.
 
 use super::axis_bench::{get_bits, AxisDut, Beat, LaneSamples, Predictor};
+use super::expected::Codes;
+use super::full_rate;
 use super::ports::sign_extend;
 use crate::fixedpoint::DatapathSpec;
 use crate::hdl::StreamLayout;
@@ -17,7 +19,8 @@ type Expected = VecDeque<(Beat, LaneSamples)>;
 /// How hard to test.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
-    /// Inputs are tested exhaustively up to this width; wider ones get random samples.
+    /// Inputs are tested exhaustively up to this width (every supported format by default);
+    /// wider ones get random samples.
     pub exhaustive_max_width: u32,
     /// Random samples per channel for inputs wider than `exhaustive_max_width`.
     pub random_samples: u64,
@@ -27,16 +30,20 @@ pub struct VerifyOptions {
     pub icarus_cycles: usize,
     /// Seed of all random stimulus (reported, so a failure can be reproduced).
     pub seed: u64,
+    /// Compute the golden model's expected outputs on a thread of their own, beside the
+    /// simulation (worth it only when a core is free; [`super::jobs::verify_all`] decides).
+    pub golden_thread: bool,
 }
 
 impl Default for VerifyOptions {
     fn default() -> Self {
         VerifyOptions {
-            exhaustive_max_width: 16,
+            exhaustive_max_width: crate::fixedpoint::format::MAX_WIDTH,
             random_samples: 10_000_000,
             stress_beats: 1_000_000,
             icarus_cycles: 20_000,
             seed: 0x5eed_2407_0013_1000,
+            golden_thread: true,
         }
     }
 }
@@ -78,7 +85,7 @@ impl PhaseResult {
         self.mismatches == 0 && self.protocol_errors == 0
     }
 
-    fn fail(&mut self, cycle: u64, phase: &str, what: String) {
+    pub(super) fn fail(&mut self, cycle: u64, phase: &str, what: String) {
         if self.first_failure.is_none() {
             self.first_failure = Some(Failure {
                 cycle,
@@ -87,6 +94,23 @@ impl PhaseResult {
             });
         }
     }
+}
+
+/// What a failing output sample looks like in a report.
+pub(super) fn lane_mismatch(lane: usize, ch: usize, x: i64, got: u64, y: i64, want: u64) -> String {
+    format!(
+        "lane {lane}, channel {ch}: input raw {x} -> hardware slot 0x{got:x}, golden raw {y} \
+         (slot 0x{want:x})"
+    )
+}
+
+/// What a failing (tkeep, tlast, tuser) looks like in a report.
+pub(super) fn sideband_mismatch(got: (u64, bool, u64), want: (u64, bool, u64)) -> String {
+    format!(
+        "sideband: got tkeep 0x{:x} tlast {} tuser 0x{:x}, want tkeep 0x{:x} tlast {} tuser \
+         0x{:x}",
+        got.0, got.1, got.2, want.0, want.1, want.2
+    )
 }
 
 /// Checks one received beat against the predicted one, lane by lane.
@@ -138,14 +162,7 @@ impl Checker<'_> {
             res.max_error_ulp = res.max_error_ulp.max(err);
             if g != w {
                 res.mismatches += 1;
-                res.fail(
-                    cycle,
-                    phase,
-                    format!(
-                        "lane {i}, channel {ch}: input raw {x} -> hardware slot 0x{g:x}, golden \
-                         raw {y} (slot 0x{w:x})"
-                    ),
-                );
+                res.fail(cycle, phase, lane_mismatch(i, ch, x, g, y, w));
             }
         }
         if (got.keep, got.last, got.user) != (want.keep, want.last, want.user) {
@@ -153,10 +170,9 @@ impl Checker<'_> {
             res.fail(
                 cycle,
                 phase,
-                format!(
-                    "sideband: got tkeep 0x{:x} tlast {} tuser 0x{:x}, want tkeep 0x{:x} tlast \
-                     {} tuser 0x{:x}",
-                    got.keep, got.last, got.user, want.keep, want.last, want.user
+                sideband_mismatch(
+                    (got.keep, got.last, got.user),
+                    (want.keep, want.last, want.user),
                 ),
             );
         }
@@ -173,37 +189,36 @@ fn reset(dut: &mut AxisDut, cycles: u32, res: &mut PhaseResult, phase: &str) {
     }
 }
 
-/// The samples of the exhaustive phase: every input for every channel (pairs x-major), or
-/// random samples plus corners for wide inputs.
-fn exhaustive_samples(spec: &DatapathSpec, layer: usize, opts: &VerifyOptions) -> Vec<i64> {
+/// The input codes of the exhaustive phase: every code (W <= `exhaustive_max_width`), or
+/// random samples plus corners; each is sent once per channel.
+pub fn exhaustive_codes(spec: &DatapathSpec, layer: usize, opts: &VerifyOptions) -> Codes {
     let f = spec.input();
-    let channels = spec.layers()[layer].channels();
-    let xs: Vec<i64> = if f.width() <= opts.exhaustive_max_width {
-        (f.min_raw()..=f.max_raw()).collect()
-    } else {
-        let mut rng = StdRng::seed_from_u64(opts.seed ^ 0xe8);
-        let mut v = vec![
-            f.min_raw(),
-            f.min_raw() + 1,
-            -1,
-            0,
-            1,
-            f.max_raw() - 1,
-            f.max_raw(),
-        ];
-        for &t in &spec.layers()[layer].thresholds {
-            v.extend((t - 2..=t + 2).filter(|x| (f.min_raw()..=f.max_raw()).contains(x)));
-        }
-        v.extend((0..opts.random_samples).map(|_| rng.random_range(f.min_raw()..=f.max_raw())));
-        v
-    };
-    xs.iter()
-        .flat_map(|&x| std::iter::repeat_n(x, channels))
-        .collect()
+    if f.width() <= opts.exhaustive_max_width {
+        return Codes::Range {
+            min: f.min_raw(),
+            count: (f.max_raw() - f.min_raw() + 1) as u64,
+        };
+    }
+    let mut rng = StdRng::seed_from_u64(opts.seed ^ 0xe8);
+    let mut v = vec![
+        f.min_raw(),
+        f.min_raw() + 1,
+        -1,
+        0,
+        1,
+        f.max_raw() - 1,
+        f.max_raw(),
+    ];
+    for &t in &spec.layers()[layer].thresholds {
+        v.extend((t - 2..=t + 2).filter(|x| (f.min_raw()..=f.max_raw()).contains(x)));
+    }
+    v.extend((0..opts.random_samples).map(|_| rng.random_range(f.min_raw()..=f.max_raw())));
+    Codes::List(v)
 }
 
-/// Runs every input through the core at full rate (tvalid and tready always high) and
-/// measures the latency and the absence of bubbles.
+/// Runs every input code on every channel through the core at full rate (tvalid and tready
+/// always high), compares every sample with the golden model, and measures the latency and
+/// the absence of bubbles (see [`super::full_rate`]).
 pub fn exhaustive(
     dut: &mut AxisDut,
     spec: &DatapathSpec,
@@ -212,94 +227,16 @@ pub fn exhaustive(
     opts: &VerifyOptions,
     progress: &dyn Fn(u64),
 ) -> (PhaseResult, Option<u64>) {
-    let mut res = PhaseResult::default();
-    let mut pred = Predictor::new(spec, layer, *layout);
-    let checker = Checker {
+    let codes = exhaustive_codes(spec, layer, opts);
+    full_rate::run(
+        dut,
         spec,
         layer,
-        layout: *layout,
-    };
-    let samples = exhaustive_samples(spec, layer, opts);
-    let lanes = layout.lanes;
-    let channels = spec.layers()[layer].channels();
-    // A packet of C·16 beats keeps the channel of every sample equal to its index mod C.
-    let packet_beats = channels * 16;
-    let beats: Vec<Beat> = samples
-        .chunks(lanes)
-        .enumerate()
-        .map(|(i, chunk)| {
-            let mut s = chunk.to_vec();
-            s.resize(lanes, chunk[0]);
-            let last = (i + 1) % packet_beats == 0 || (i + 1) * lanes >= samples.len();
-            pred.pack_input(&s, u64::MAX, last, i as u64)
-        })
-        .collect();
-    let start = dut.cycle();
-    reset(dut, 2, &mut res, "exhaustive");
-    let stream_start = dut.cycle();
-    let mut expected: Expected = VecDeque::new();
-    let (mut next, mut first_in, mut first_out) = (0usize, None, None);
-    let mut idle = 0u64;
-    while (next < beats.len() || !expected.is_empty()) && idle < STALL_LIMIT {
-        let s_ready = dut.s_ready();
-        let m_beat = dut.m_beat();
-        let offer = beats.get(next);
-        dut.drive(offer, true, true);
-        let cycle = dut.cycle();
-        dut.tick();
-        idle += 1;
-        if offer.is_some() && s_ready {
-            expected.push_back(pred.predict(&beats[next]));
-            first_in.get_or_insert(cycle);
-            next += 1;
-            idle = 0;
-        }
-        if let Some(got) = m_beat {
-            idle = 0;
-            first_out.get_or_insert(cycle);
-            checker.receive(&got, &mut expected, &mut res, cycle, "exhaustive");
-            if res.beats % 4096 == 0 {
-                progress(4096 * lanes as u64);
-            }
-        }
-    }
-    if !expected.is_empty() || next < beats.len() {
-        res.protocol_errors += 1;
-        res.fail(
-            dut.cycle(),
-            "exhaustive",
-            format!(
-                "the core stalled: {} beats sent of {}, {} outputs missing",
-                next,
-                beats.len(),
-                expected.len()
-            ),
-        );
-    }
-    res.cycles = dut.cycle() - start;
-    // Accepting edge to the edge that makes the output valid, inclusive.
-    let latency = match (first_in, first_out) {
-        (Some(a), Some(b)) if b >= a => Some(b - a),
-        _ => None,
-    };
-    // At full rate the core must take one beat per cycle: no bubbles.
-    if let Some(l) = latency {
-        let ideal = beats.len() as u64 + l + 4;
-        let streamed = dut.cycle() - stream_start;
-        if streamed > ideal {
-            res.protocol_errors += 1;
-            res.fail(
-                dut.cycle(),
-                "exhaustive",
-                format!(
-                    "{} cycles for {} beats at full rate: bubbles",
-                    res.cycles,
-                    beats.len()
-                ),
-            );
-        }
-    }
-    (res, latency)
+        layout.lanes,
+        &codes,
+        opts.golden_thread,
+        progress,
+    )
 }
 
 /// Stimulus for the stress phase, drawn from a seeded generator.

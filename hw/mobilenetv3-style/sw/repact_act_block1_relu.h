@@ -14,7 +14,7 @@
  * Conversions: repact_act_block1_relu_from_double() quantizes exactly as the golden model does
  * (round to nearest, ties to even, then saturate to the input format; NaN becomes 0,
  * where the golden model rejects it). The hardware rounds its output to nearest with
- * ties toward +inf (AP_RND) and saturates (AP_SAT); repact_act_block1_relu_to_double() is exact.
+ * ties toward +inf (AP_RND / AP_SAT); repact_act_block1_relu_to_double() is exact.
  * Latency: 6 clock cycles; throughput one beat per clock.
  */
 #ifndef REPACT_ACT_BLOCK1_RELU_H
@@ -46,17 +46,20 @@
 #define REPACT_ACT_BLOCK1_RELU_OUT_RAW_MIN (-32768L)
 #define REPACT_ACT_BLOCK1_RELU_OUT_RAW_MAX (32767L)
 
-/* Proven worst-case error against the f64 function, in output ULP. */
+/* Worst-case error against the f64 function (correctly rounded, checked on all 2^16 inputs in exact arithmetic), in output ULP. */
 #define REPACT_ACT_BLOCK1_RELU_ERROR_BOUND_ULP 0e0
 
 /*
  * Datapath (per sample x, raw input units; all two's complement):
- *   seg = number of thresholds th[i] with x >= th[i]
- *   (c2, k1, k0) = coefficients of the sample's channel and segment
- *   t   = (c2*x + k1) >> REPACT_ACT_BLOCK1_RELU_SHIFT1   (floor; k1 holds the rounding bias)
- *   q   = (t*x + k0) >> REPACT_ACT_BLOCK1_RELU_SHIFT2    (floor; k0 holds the rounding bias)
- *   out = saturate(q) to the output format
- * Widths: c2 1 bits, k1 12, k0 1, t 2, t*x 16.
+ *   segment select: seg = number of thresholds th[i] with x >= th[i]
+ *   c2, k1, k0 = coef[channel][segment]   (1, 12, 1 bits)
+ *   p1 = c2*x   (1 bits)
+ *   s1 = p1 + k1   (12 bits)
+ *   t = s1 >>> 10   (2 bits; AP_RND: round to nearest, ties toward +inf (round half up))
+ *   p2 = t*x   (16 bits)
+ *   y = p2 + k0   (16 bits)
+ *   q = y >>> 0   (16 bits; exact (no bits discarded))
+ *   out = saturate(q)   (16 bits; saturate)
  */
 #define REPACT_ACT_BLOCK1_RELU_SEGMENTS 2
 #define REPACT_ACT_BLOCK1_RELU_C2_FRAC_BITS 0
@@ -65,8 +68,9 @@
 #define REPACT_ACT_BLOCK1_RELU_SHIFT1 10
 #define REPACT_ACT_BLOCK1_RELU_SHIFT2 0
 
+#define REPACT_ACT_BLOCK1_RELU_THRESHOLDS 1
 /* Segment thresholds in raw input units (breakpoints [0.0]), 1 of them:
- * static const int64_t th[REPACT_ACT_BLOCK1_RELU_SEGMENTS - 1] = REPACT_ACT_BLOCK1_RELU_THRESHOLDS_INIT; */
+ * static const int64_t th[REPACT_ACT_BLOCK1_RELU_THRESHOLDS] = REPACT_ACT_BLOCK1_RELU_THRESHOLDS_INIT; */
 #define REPACT_ACT_BLOCK1_RELU_THRESHOLDS_INIT { INT64_C(0) }
 
 /* Integer coefficients { c2, k1, k0 } per [channel][segment]:

@@ -19,41 +19,49 @@
 #include <ap_int.h>
 
 typedef ap_fixed<16, 6, AP_RND_CONV, AP_SAT> repact_act_block1_relu_in_t;
-typedef ap_fixed<16, 6, AP_RND, AP_SAT> repact_act_block1_relu_out_t;
+typedef ap_fixed<16, 6, exact, AP_SAT> repact_act_block1_relu_out_t;
 
 // Raw 16-bit input code -> raw 16-bit output code.
 static inline ap_int<16> repact_act_block1_relu_hls_raw(ap_int<16> x)
 {
 #pragma HLS INLINE
+    // coef[channel][segment]
     static const ap_int<17> th[1][1] = { { 0LL } };
-#pragma HLS ARRAY_PARTITION variable=th complete dim=2
-    ap_uint<2> seg = 0;
-    for (int i = 0; i < 1; i++) {
-#pragma HLS UNROLL
-        seg += (x >= th[0][i]) ? 1 : 0;
-    }
+             #pragma HLS ARRAY_PARTITION variable=th complete dim=2
+                 ap_uint<2> rank = 0;
+                 for (int i = 0; i < 1; i++) {
+             #pragma HLS UNROLL
+                     rank += (x >= th[0][i]) ? 1 : 0;
+                 }
+    const unsigned seg = rank;
     static const ap_int<1> c2_table[1][1][2] = { { { 0LL, 0LL } } };
+                         const ap_int<1> c2 = c2_table[0][0][seg];
     static const ap_int<12> k1_table[1][1][2] = { { { 512LL, 1536LL } } };
+                         const ap_int<12> k1 = k1_table[0][0][seg];
     static const ap_int<1> k0_table[1][1][2] = { { { 0LL, 0LL } } };
-    const ap_int<1> c2 = c2_table[0][0][seg];
-    const ap_int<12> k1 = k1_table[0][0][seg];
-    const ap_int<1> k0 = k0_table[0][0][seg];
-    // Every stage as wide as the spec says; assignment keeps the low bits (wraps), as
-    // the RTL wires and the golden model do (the widths are exact, so nothing wraps).
+                         const ap_int<1> k0 = k0_table[0][0][seg];
+    // c2*x
     const ap_int<1> p1 = c2 * x;
+    // p1 + k1
     const ap_int<12> s1 = p1 + k1;
-    const ap_int<2> t = s1 >> 10; // floor; k1 carries the rounding bias
+    // s1 >>> 10
+    const ap_int<2> t = s1 >> 10; // floor: AP_RND: round to nearest, ties toward +inf (round half up) (the constant added before carries the bias)
+    // t*x
     const ap_int<16> p2 = t * x;
+    // p2 + k0
     const ap_int<16> y = p2 + k0;
-    const ap_int<16> q = y >> 0; // floor; k0 carries the rounding bias (AP_RND)
-    // AP_SAT, compared as integers: q may be narrower or wider than the output.
-    if (q > 32767LL) {
-        return ap_int<16>(32767LL);
-    }
-    if (q < -32768LL) {
-        return ap_int<16>(-32768LL);
-    }
-    return ap_int<16>(q);
+    // y >>> 0
+    const ap_int<16> q = y >> 0; // floor: exact (no bits discarded)
+    // saturate(q)
+    // AP_SAT, compared as integers: q may be narrower or wider than out.
+                     ap_int<16> out = ap_int<16>(q);
+                     if (q > 32767LL) {
+                         out = ap_int<16>(32767LL);
+                     }
+                     if (q < -32768LL) {
+                         out = ap_int<16>(-32768LL);
+                     }
+    return out;
 }
 
 // Fixed point in, fixed point out: the bits of repact_act_block1_relu_hls_raw().

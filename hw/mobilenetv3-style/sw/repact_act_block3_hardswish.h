@@ -14,7 +14,7 @@
  * Conversions: repact_act_block3_hardswish_from_double() quantizes exactly as the golden model does
  * (round to nearest, ties to even, then saturate to the input format; NaN becomes 0,
  * where the golden model rejects it). The hardware rounds its output to nearest with
- * ties toward +inf (AP_RND) and saturates (AP_SAT); repact_act_block3_hardswish_to_double() is exact.
+ * ties toward +inf (AP_RND / AP_SAT); repact_act_block3_hardswish_to_double() is exact.
  * Latency: 6 clock cycles; throughput one beat per clock.
  */
 #ifndef REPACT_ACT_BLOCK3_HARDSWISH_H
@@ -46,33 +46,37 @@
 #define REPACT_ACT_BLOCK3_HARDSWISH_OUT_RAW_MIN (-32768L)
 #define REPACT_ACT_BLOCK3_HARDSWISH_OUT_RAW_MAX (32767L)
 
-/* Proven worst-case error against the f64 function, in output ULP. */
-#define REPACT_ACT_BLOCK3_HARDSWISH_ERROR_BOUND_ULP 5.585937500586791e-1
+/* Worst-case error against the f64 function (correctly rounded, checked on all 2^16 inputs in exact arithmetic), in output ULP. */
+#define REPACT_ACT_BLOCK3_HARDSWISH_ERROR_BOUND_ULP 5e-1
 
 /*
  * Datapath (per sample x, raw input units; all two's complement):
- *   seg = number of thresholds th[i] with x >= th[i]
- *   (c2, k1, k0) = coefficients of the sample's channel and segment
- *   t   = (c2*x + k1) >> REPACT_ACT_BLOCK3_HARDSWISH_SHIFT1   (floor; k1 holds the rounding bias)
- *   q   = (t*x + k0) >> REPACT_ACT_BLOCK3_HARDSWISH_SHIFT2    (floor; k0 holds the rounding bias)
- *   out = saturate(q) to the output format
- * Widths: c2 17 bits, k1 30, k0 16, t 17, t*x 31.
+ *   segment select: seg = number of thresholds th[i] with x >= th[i]
+ *   c2, k1, k0 = coef[channel][segment]   (19, 32, 20 bits)
+ *   p1 = c2*x   (31 bits)
+ *   s1 = p1 + k1   (32 bits)
+ *   t = s1 >>> 11   (21 bits; AP_RND: round to nearest, ties toward +inf (round half up))
+ *   p2 = t*x   (35 bits)
+ *   y = p2 + k0   (35 bits)
+ *   q = y >>> 19   (16 bits; AP_RND: round to nearest, ties toward +inf (round half up))
+ *   out = saturate(q)   (16 bits; saturate)
  */
 #define REPACT_ACT_BLOCK3_HARDSWISH_SEGMENTS 3
-#define REPACT_ACT_BLOCK3_HARDSWISH_C2_FRAC_BITS 18
-#define REPACT_ACT_BLOCK3_HARDSWISH_K1_FRAC_BITS 28
-#define REPACT_ACT_BLOCK3_HARDSWISH_K0_FRAC_BITS 25
-#define REPACT_ACT_BLOCK3_HARDSWISH_SHIFT1 13
-#define REPACT_ACT_BLOCK3_HARDSWISH_SHIFT2 15
+#define REPACT_ACT_BLOCK3_HARDSWISH_C2_FRAC_BITS 20
+#define REPACT_ACT_BLOCK3_HARDSWISH_K1_FRAC_BITS 30
+#define REPACT_ACT_BLOCK3_HARDSWISH_K0_FRAC_BITS 29
+#define REPACT_ACT_BLOCK3_HARDSWISH_SHIFT1 11
+#define REPACT_ACT_BLOCK3_HARDSWISH_SHIFT2 19
 
+#define REPACT_ACT_BLOCK3_HARDSWISH_THRESHOLDS 2
 /* Segment thresholds in raw input units (breakpoints [-3.0, 3.0]), 2 of them:
- * static const int64_t th[REPACT_ACT_BLOCK3_HARDSWISH_SEGMENTS - 1] = REPACT_ACT_BLOCK3_HARDSWISH_THRESHOLDS_INIT; */
+ * static const int64_t th[REPACT_ACT_BLOCK3_HARDSWISH_THRESHOLDS] = REPACT_ACT_BLOCK3_HARDSWISH_THRESHOLDS_INIT; */
 #define REPACT_ACT_BLOCK3_HARDSWISH_THRESHOLDS_INIT { INT64_C(-3072), INT64_C(3072) }
 
 /* Integer coefficients { c2, k1, k0 } per [channel][segment]:
  * static const int64_t coefs[REPACT_ACT_BLOCK3_HARDSWISH_CHANNELS][REPACT_ACT_BLOCK3_HARDSWISH_SEGMENTS][3] = REPACT_ACT_BLOCK3_HARDSWISH_COEFS_INIT; */
 #define REPACT_ACT_BLOCK3_HARDSWISH_COEFS_INIT { \
-    /* channel 0 */ { { INT64_C(0), INT64_C(4096), INT64_C(16384) }, { INT64_C(43691), INT64_C(134221824), INT64_C(16384) }, { INT64_C(0), INT64_C(268439552), INT64_C(16384) } }, \
+    /* channel 0 */ { { INT64_C(0), INT64_C(1024), INT64_C(262144) }, { INT64_C(174763), INT64_C(536871936), INT64_C(262144) }, { INT64_C(0), INT64_C(1073742848), INT64_C(262144) } }, \
 }
 
 /* Real value -> raw input sample: round to nearest, ties to even, then saturate. */

@@ -4,7 +4,7 @@
 // the RTL core and the golden model for every input (tested exhaustively with g++ against
 // Xilinx's ap_types headers). Include it after <ap_fixed.h> is on the include path.
 //
-//   layer `block3.hardswish` (hardswish, 1 channel(s)), proven bound 0.5586 output ULP
+//   layer `block3.hardswish` (hardswish, 1 channel(s)), proven bound 0.5000 output ULP
 //
 // repact_act_block3_hardswish_hls(repact_act_block3_hardswish_in_t x) takes and returns fixed-point values; repact_act_block3_hardswish_hls_raw() the same on raw
 // two's-complement codes (value * 2^10 in, value * 2^10 out).
@@ -25,35 +25,43 @@ typedef ap_fixed<16, 6, AP_RND, AP_SAT> repact_act_block3_hardswish_out_t;
 static inline ap_int<16> repact_act_block3_hardswish_hls_raw(ap_int<16> x)
 {
 #pragma HLS INLINE
+    // coef[channel][segment]
     static const ap_int<17> th[1][2] = { { -3072LL, 3072LL } };
-#pragma HLS ARRAY_PARTITION variable=th complete dim=2
-    ap_uint<2> seg = 0;
-    for (int i = 0; i < 2; i++) {
-#pragma HLS UNROLL
-        seg += (x >= th[0][i]) ? 1 : 0;
-    }
-    static const ap_int<17> c2_table[1][1][3] = { { { 0LL, 43691LL, 0LL } } };
-    static const ap_int<30> k1_table[1][1][3] = { { { 4096LL, 134221824LL, 268439552LL } } };
-    static const ap_int<16> k0_table[1][1][3] = { { { 16384LL, 16384LL, 16384LL } } };
-    const ap_int<17> c2 = c2_table[0][0][seg];
-    const ap_int<30> k1 = k1_table[0][0][seg];
-    const ap_int<16> k0 = k0_table[0][0][seg];
-    // Every stage as wide as the spec says; assignment keeps the low bits (wraps), as
-    // the RTL wires and the golden model do (the widths are exact, so nothing wraps).
-    const ap_int<29> p1 = c2 * x;
-    const ap_int<30> s1 = p1 + k1;
-    const ap_int<17> t = s1 >> 13; // floor; k1 carries the rounding bias
-    const ap_int<31> p2 = t * x;
-    const ap_int<31> y = p2 + k0;
-    const ap_int<16> q = y >> 15; // floor; k0 carries the rounding bias (AP_RND)
-    // AP_SAT, compared as integers: q may be narrower or wider than the output.
-    if (q > 32767LL) {
-        return ap_int<16>(32767LL);
-    }
-    if (q < -32768LL) {
-        return ap_int<16>(-32768LL);
-    }
-    return ap_int<16>(q);
+             #pragma HLS ARRAY_PARTITION variable=th complete dim=2
+                 ap_uint<2> rank = 0;
+                 for (int i = 0; i < 2; i++) {
+             #pragma HLS UNROLL
+                     rank += (x >= th[0][i]) ? 1 : 0;
+                 }
+    const unsigned seg = rank;
+    static const ap_int<19> c2_table[1][1][3] = { { { 0LL, 174763LL, 0LL } } };
+                         const ap_int<19> c2 = c2_table[0][0][seg];
+    static const ap_int<32> k1_table[1][1][3] = { { { 1024LL, 536871936LL, 1073742848LL } } };
+                         const ap_int<32> k1 = k1_table[0][0][seg];
+    static const ap_int<20> k0_table[1][1][3] = { { { 262144LL, 262144LL, 262144LL } } };
+                         const ap_int<20> k0 = k0_table[0][0][seg];
+    // c2*x
+    const ap_int<31> p1 = c2 * x;
+    // p1 + k1
+    const ap_int<32> s1 = p1 + k1;
+    // s1 >>> 11
+    const ap_int<21> t = s1 >> 11; // floor: AP_RND: round to nearest, ties toward +inf (round half up) (the constant added before carries the bias)
+    // t*x
+    const ap_int<35> p2 = t * x;
+    // p2 + k0
+    const ap_int<35> y = p2 + k0;
+    // y >>> 19
+    const ap_int<16> q = y >> 19; // floor: AP_RND: round to nearest, ties toward +inf (round half up) (the constant added before carries the bias)
+    // saturate(q)
+    // AP_SAT, compared as integers: q may be narrower or wider than out.
+                     ap_int<16> out = ap_int<16>(q);
+                     if (q > 32767LL) {
+                         out = ap_int<16>(32767LL);
+                     }
+                     if (q < -32768LL) {
+                         out = ap_int<16>(-32768LL);
+                     }
+    return out;
 }
 
 // Fixed point in, fixed point out: the bits of repact_act_block3_hardswish_hls_raw().

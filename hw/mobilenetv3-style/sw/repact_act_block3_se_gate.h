@@ -14,7 +14,7 @@
  * Conversions: repact_act_block3_se_gate_from_double() quantizes exactly as the golden model does
  * (round to nearest, ties to even, then saturate to the input format; NaN becomes 0,
  * where the golden model rejects it). The hardware rounds its output to nearest with
- * ties toward +inf (AP_RND) and saturates (AP_SAT); repact_act_block3_se_gate_to_double() is exact.
+ * ties toward +inf (AP_RND / AP_SAT); repact_act_block3_se_gate_to_double() is exact.
  * Latency: 6 clock cycles; throughput one beat per clock.
  */
 #ifndef REPACT_ACT_BLOCK3_SE_GATE_H
@@ -46,33 +46,37 @@
 #define REPACT_ACT_BLOCK3_SE_GATE_OUT_RAW_MIN (-32768L)
 #define REPACT_ACT_BLOCK3_SE_GATE_OUT_RAW_MAX (32767L)
 
-/* Proven worst-case error against the f64 function, in output ULP. */
-#define REPACT_ACT_BLOCK3_SE_GATE_ERROR_BOUND_ULP 5.312500000312216e-1
+/* Worst-case error against the f64 function (correctly rounded, checked on all 2^16 inputs in exact arithmetic), in output ULP. */
+#define REPACT_ACT_BLOCK3_SE_GATE_ERROR_BOUND_ULP 5e-1
 
 /*
  * Datapath (per sample x, raw input units; all two's complement):
- *   seg = number of thresholds th[i] with x >= th[i]
- *   (c2, k1, k0) = coefficients of the sample's channel and segment
- *   t   = (c2*x + k1) >> REPACT_ACT_BLOCK3_SE_GATE_SHIFT1   (floor; k1 holds the rounding bias)
- *   q   = (t*x + k0) >> REPACT_ACT_BLOCK3_SE_GATE_SHIFT2    (floor; k0 holds the rounding bias)
- *   out = saturate(q) to the output format
- * Widths: c2 1 bits, k1 14, k0 27, t 14, t*x 25.
+ *   segment select: seg = number of thresholds th[i] with x >= th[i]
+ *   c2, k1, k0 = coef[channel][segment]   (1, 13, 26 bits)
+ *   p1 = c2*x   (1 bits)
+ *   s1 = p1 + k1   (13 bits)
+ *   t = s1 >>> 0   (13 bits; exact (no bits discarded))
+ *   p2 = t*x   (25 bits)
+ *   y = p2 + k0   (26 bits)
+ *   q = y >>> 14   (12 bits; AP_RND: round to nearest, ties toward +inf (round half up))
+ *   out = saturate(q)   (16 bits; saturate)
  */
 #define REPACT_ACT_BLOCK3_SE_GATE_SEGMENTS 3
-#define REPACT_ACT_BLOCK3_SE_GATE_C2_FRAC_BITS 5
-#define REPACT_ACT_BLOCK3_SE_GATE_K1_FRAC_BITS 15
-#define REPACT_ACT_BLOCK3_SE_GATE_K0_FRAC_BITS 25
+#define REPACT_ACT_BLOCK3_SE_GATE_C2_FRAC_BITS 4
+#define REPACT_ACT_BLOCK3_SE_GATE_K1_FRAC_BITS 14
+#define REPACT_ACT_BLOCK3_SE_GATE_K0_FRAC_BITS 24
 #define REPACT_ACT_BLOCK3_SE_GATE_SHIFT1 0
-#define REPACT_ACT_BLOCK3_SE_GATE_SHIFT2 15
+#define REPACT_ACT_BLOCK3_SE_GATE_SHIFT2 14
 
+#define REPACT_ACT_BLOCK3_SE_GATE_THRESHOLDS 2
 /* Segment thresholds in raw input units (breakpoints [-3.0, 3.0]), 2 of them:
- * static const int64_t th[REPACT_ACT_BLOCK3_SE_GATE_SEGMENTS - 1] = REPACT_ACT_BLOCK3_SE_GATE_THRESHOLDS_INIT; */
+ * static const int64_t th[REPACT_ACT_BLOCK3_SE_GATE_THRESHOLDS] = REPACT_ACT_BLOCK3_SE_GATE_THRESHOLDS_INIT; */
 #define REPACT_ACT_BLOCK3_SE_GATE_THRESHOLDS_INIT { INT64_C(-3072), INT64_C(3072) }
 
 /* Integer coefficients { c2, k1, k0 } per [channel][segment]:
  * static const int64_t coefs[REPACT_ACT_BLOCK3_SE_GATE_CHANNELS][REPACT_ACT_BLOCK3_SE_GATE_SEGMENTS][3] = REPACT_ACT_BLOCK3_SE_GATE_COEFS_INIT; */
 #define REPACT_ACT_BLOCK3_SE_GATE_COEFS_INIT { \
-    /* channel 0 */ { { INT64_C(0), INT64_C(0), INT64_C(16384) }, { INT64_C(0), INT64_C(5461), INT64_C(16793600) }, { INT64_C(0), INT64_C(0), INT64_C(33570816) } }, \
+    /* channel 0 */ { { INT64_C(0), INT64_C(0), INT64_C(8192) }, { INT64_C(0), INT64_C(2731), INT64_C(8397823) }, { INT64_C(0), INT64_C(0), INT64_C(16785408) } }, \
 }
 
 /* Real value -> raw input sample: round to nearest, ties to even, then saturate. */

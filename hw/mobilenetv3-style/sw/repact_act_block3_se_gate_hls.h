@@ -4,7 +4,7 @@
 // the RTL core and the golden model for every input (tested exhaustively with g++ against
 // Xilinx's ap_types headers). Include it after <ap_fixed.h> is on the include path.
 //
-//   layer `block3.se.gate` (hardsigmoid, 1 channel(s)), proven bound 0.5313 output ULP
+//   layer `block3.se.gate` (hardsigmoid, 1 channel(s)), proven bound 0.5000 output ULP
 //
 // repact_act_block3_se_gate_hls(repact_act_block3_se_gate_in_t x) takes and returns fixed-point values; repact_act_block3_se_gate_hls_raw() the same on raw
 // two's-complement codes (value * 2^10 in, value * 2^10 out).
@@ -25,35 +25,43 @@ typedef ap_fixed<16, 6, AP_RND, AP_SAT> repact_act_block3_se_gate_out_t;
 static inline ap_int<16> repact_act_block3_se_gate_hls_raw(ap_int<16> x)
 {
 #pragma HLS INLINE
+    // coef[channel][segment]
     static const ap_int<17> th[1][2] = { { -3072LL, 3072LL } };
-#pragma HLS ARRAY_PARTITION variable=th complete dim=2
-    ap_uint<2> seg = 0;
-    for (int i = 0; i < 2; i++) {
-#pragma HLS UNROLL
-        seg += (x >= th[0][i]) ? 1 : 0;
-    }
+             #pragma HLS ARRAY_PARTITION variable=th complete dim=2
+                 ap_uint<2> rank = 0;
+                 for (int i = 0; i < 2; i++) {
+             #pragma HLS UNROLL
+                     rank += (x >= th[0][i]) ? 1 : 0;
+                 }
+    const unsigned seg = rank;
     static const ap_int<1> c2_table[1][1][3] = { { { 0LL, 0LL, 0LL } } };
-    static const ap_int<14> k1_table[1][1][3] = { { { 0LL, 5461LL, 0LL } } };
-    static const ap_int<27> k0_table[1][1][3] = { { { 16384LL, 16793600LL, 33570816LL } } };
-    const ap_int<1> c2 = c2_table[0][0][seg];
-    const ap_int<14> k1 = k1_table[0][0][seg];
-    const ap_int<27> k0 = k0_table[0][0][seg];
-    // Every stage as wide as the spec says; assignment keeps the low bits (wraps), as
-    // the RTL wires and the golden model do (the widths are exact, so nothing wraps).
+                         const ap_int<1> c2 = c2_table[0][0][seg];
+    static const ap_int<13> k1_table[1][1][3] = { { { 0LL, 2731LL, 0LL } } };
+                         const ap_int<13> k1 = k1_table[0][0][seg];
+    static const ap_int<26> k0_table[1][1][3] = { { { 8192LL, 8397823LL, 16785408LL } } };
+                         const ap_int<26> k0 = k0_table[0][0][seg];
+    // c2*x
     const ap_int<1> p1 = c2 * x;
-    const ap_int<14> s1 = p1 + k1;
-    const ap_int<14> t = s1 >> 0; // floor; k1 carries the rounding bias
+    // p1 + k1
+    const ap_int<13> s1 = p1 + k1;
+    // s1 >>> 0
+    const ap_int<13> t = s1 >> 0; // floor: exact (no bits discarded)
+    // t*x
     const ap_int<25> p2 = t * x;
-    const ap_int<27> y = p2 + k0;
-    const ap_int<12> q = y >> 15; // floor; k0 carries the rounding bias (AP_RND)
-    // AP_SAT, compared as integers: q may be narrower or wider than the output.
-    if (q > 32767LL) {
-        return ap_int<16>(32767LL);
-    }
-    if (q < -32768LL) {
-        return ap_int<16>(-32768LL);
-    }
-    return ap_int<16>(q);
+    // p2 + k0
+    const ap_int<26> y = p2 + k0;
+    // y >>> 14
+    const ap_int<12> q = y >> 14; // floor: AP_RND: round to nearest, ties toward +inf (round half up) (the constant added before carries the bias)
+    // saturate(q)
+    // AP_SAT, compared as integers: q may be narrower or wider than out.
+                     ap_int<16> out = ap_int<16>(q);
+                     if (q > 32767LL) {
+                         out = ap_int<16>(32767LL);
+                     }
+                     if (q < -32768LL) {
+                         out = ap_int<16>(-32768LL);
+                     }
+    return out;
 }
 
 // Fixed point in, fixed point out: the bits of repact_act_block3_se_gate_hls_raw().

@@ -19,7 +19,7 @@ set ::repact::core {}
 # repact_act_stem_hardswish: layer `stem.hardswish`
 dict set ::repact::core repact_act_stem_hardswish vlnv repact-hw.org:user:repact_act_stem_hardswish:1.0
 dict set ::repact::core repact_act_stem_hardswish display_name {RepAct activation stem.hardswish (repact_act_stem_hardswish)}
-dict set ::repact::core repact_act_stem_hardswish description {RepAct activation layer `stem.hardswish` (variant hardswish, 1 channel(s)) as a piecewise quadratic in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; proven error bound 0.5586 output ULP.}
+dict set ::repact::core repact_act_stem_hardswish description {Activation layer `stem.hardswish` (variant hardswish, 1 channel(s)) as a piecewise quadratic of 3 comparator-selected segment(s) in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; error bound (correctly rounded, checked on all 2^16 inputs in exact arithmetic) 0.5000 output ULP.}
 dict set ::repact::core repact_act_stem_hardswish hdl ../ip/repact_act_stem_hardswish/hdl/repact_act_stem_hardswish.v
 dict set ::repact::core repact_act_stem_hardswish ooc_xdc ../ip/repact_act_stem_hardswish/constraints/repact_act_stem_hardswish_ooc.xdc
 dict set ::repact::core repact_act_stem_hardswish s_tdata_width 16
@@ -51,7 +51,7 @@ dict set ::repact::core repact_act_stem_hardswish interfaces aclk parameters {AS
 # repact_act_block1_relu: layer `block1.relu`
 dict set ::repact::core repact_act_block1_relu vlnv repact-hw.org:user:repact_act_block1_relu:1.0
 dict set ::repact::core repact_act_block1_relu display_name {RepAct activation block1.relu (repact_act_block1_relu)}
-dict set ::repact::core repact_act_block1_relu description {RepAct activation layer `block1.relu` (variant relu, 1 channel(s)) as a piecewise quadratic in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; proven error bound 0.0000 output ULP.}
+dict set ::repact::core repact_act_block1_relu description {Activation layer `block1.relu` (variant relu, 1 channel(s)) as a piecewise quadratic of 2 comparator-selected segment(s) in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; error bound (correctly rounded, checked on all 2^16 inputs in exact arithmetic) 0.0000 output ULP.}
 dict set ::repact::core repact_act_block1_relu hdl ../ip/repact_act_block1_relu/hdl/repact_act_block1_relu.v
 dict set ::repact::core repact_act_block1_relu ooc_xdc ../ip/repact_act_block1_relu/constraints/repact_act_block1_relu_ooc.xdc
 dict set ::repact::core repact_act_block1_relu s_tdata_width 16
@@ -83,7 +83,7 @@ dict set ::repact::core repact_act_block1_relu interfaces aclk parameters {ASSOC
 # repact_act_block2_repact: layer `block2.repact`
 dict set ::repact::core repact_act_block2_repact vlnv repact-hw.org:user:repact_act_block2_repact:1.0
 dict set ::repact::core repact_act_block2_repact display_name {RepAct activation block2.repact (repact_act_block2_repact)}
-dict set ::repact::core repact_act_block2_repact description {RepAct activation layer `block2.repact` (variant bn, 1 channel(s)) as a piecewise quadratic in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; proven error bound 0.5373 output ULP.}
+dict set ::repact::core repact_act_block2_repact description {Activation layer `block2.repact` (variant bn, 1 channel(s)) as a piecewise quadratic of 4 comparator-selected segment(s) in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; error bound (proven) 0.5373 output ULP.}
 dict set ::repact::core repact_act_block2_repact hdl ../ip/repact_act_block2_repact/hdl/repact_act_block2_repact.v
 dict set ::repact::core repact_act_block2_repact ooc_xdc ../ip/repact_act_block2_repact/constraints/repact_act_block2_repact_ooc.xdc
 dict set ::repact::core repact_act_block2_repact s_tdata_width 16
@@ -115,7 +115,7 @@ dict set ::repact::core repact_act_block2_repact interfaces aclk parameters {ASS
 # repact_act_block3_se_gate: layer `block3.se.gate`
 dict set ::repact::core repact_act_block3_se_gate vlnv repact-hw.org:user:repact_act_block3_se_gate:1.0
 dict set ::repact::core repact_act_block3_se_gate display_name {RepAct activation block3.se.gate (repact_act_block3_se_gate)}
-dict set ::repact::core repact_act_block3_se_gate description {RepAct activation layer `block3.se.gate` (variant hardsigmoid, 1 channel(s)) as a piecewise quadratic in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; proven error bound 0.5313 output ULP.}
+dict set ::repact::core repact_act_block3_se_gate description {Activation layer `block3.se.gate` (variant hardsigmoid, 1 channel(s)) as a piecewise quadratic of 3 comparator-selected segment(s) in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; error bound (correctly rounded, checked on all 2^16 inputs in exact arithmetic) 0.5000 output ULP.}
 dict set ::repact::core repact_act_block3_se_gate hdl ../ip/repact_act_block3_se_gate/hdl/repact_act_block3_se_gate.v
 dict set ::repact::core repact_act_block3_se_gate ooc_xdc ../ip/repact_act_block3_se_gate/constraints/repact_act_block3_se_gate_ooc.xdc
 dict set ::repact::core repact_act_block3_se_gate s_tdata_width 16
@@ -147,7 +147,7 @@ dict set ::repact::core repact_act_block3_se_gate interfaces aclk parameters {AS
 # repact_act_block3_hardswish: layer `block3.hardswish`
 dict set ::repact::core repact_act_block3_hardswish vlnv repact-hw.org:user:repact_act_block3_hardswish:1.0
 dict set ::repact::core repact_act_block3_hardswish display_name {RepAct activation block3.hardswish (repact_act_block3_hardswish)}
-dict set ::repact::core repact_act_block3_hardswish description {RepAct activation layer `block3.hardswish` (variant hardswish, 1 channel(s)) as a piecewise quadratic in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; proven error bound 0.5586 output ULP.}
+dict set ::repact::core repact_act_block3_hardswish description {Activation layer `block3.hardswish` (variant hardswish, 1 channel(s)) as a piecewise quadratic of 3 comparator-selected segment(s) in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; error bound (correctly rounded, checked on all 2^16 inputs in exact arithmetic) 0.5000 output ULP.}
 dict set ::repact::core repact_act_block3_hardswish hdl ../ip/repact_act_block3_hardswish/hdl/repact_act_block3_hardswish.v
 dict set ::repact::core repact_act_block3_hardswish ooc_xdc ../ip/repact_act_block3_hardswish/constraints/repact_act_block3_hardswish_ooc.xdc
 dict set ::repact::core repact_act_block3_hardswish s_tdata_width 16

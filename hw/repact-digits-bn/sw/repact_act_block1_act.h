@@ -14,7 +14,7 @@
  * Conversions: repact_act_block1_act_from_double() quantizes exactly as the golden model does
  * (round to nearest, ties to even, then saturate to the input format; NaN becomes 0,
  * where the golden model rejects it). The hardware rounds its output to nearest with
- * ties toward +inf (AP_RND) and saturates (AP_SAT); repact_act_block1_act_to_double() is exact.
+ * ties toward +inf (AP_RND / AP_SAT); repact_act_block1_act_to_double() is exact.
  * Latency: 6 clock cycles; throughput one beat per clock.
  */
 #ifndef REPACT_ACT_BLOCK1_ACT_H
@@ -46,17 +46,20 @@
 #define REPACT_ACT_BLOCK1_ACT_OUT_RAW_MIN (-32768L)
 #define REPACT_ACT_BLOCK1_ACT_OUT_RAW_MAX (32767L)
 
-/* Proven worst-case error against the f64 function, in output ULP. */
+/* Worst-case error against the f64 function (proven), in output ULP. */
 #define REPACT_ACT_BLOCK1_ACT_ERROR_BOUND_ULP 5.489371310007505e-1
 
 /*
  * Datapath (per sample x, raw input units; all two's complement):
- *   seg = number of thresholds th[i] with x >= th[i]
- *   (c2, k1, k0) = coefficients of the sample's channel and segment
- *   t   = (c2*x + k1) >> REPACT_ACT_BLOCK1_ACT_SHIFT1   (floor; k1 holds the rounding bias)
- *   q   = (t*x + k0) >> REPACT_ACT_BLOCK1_ACT_SHIFT2    (floor; k0 holds the rounding bias)
- *   out = saturate(q) to the output format
- * Widths: c2 11 bits, k1 26, k0 30, t 21, t*x 36.
+ *   segment select: seg = number of thresholds th[i] with x >= th[i]
+ *   c2, k1, k0 = coef[channel][segment]   (11, 26, 30 bits)
+ *   p1 = c2*x   (22 bits)
+ *   s1 = p1 + k1   (26 bits)
+ *   t = s1 >>> 5   (21 bits; AP_RND: round to nearest, ties toward +inf (round half up))
+ *   p2 = t*x   (36 bits)
+ *   y = p2 + k0   (36 bits)
+ *   q = y >>> 18   (18 bits; AP_RND: round to nearest, ties toward +inf (round half up))
+ *   out = saturate(q)   (16 bits; saturate)
  */
 #define REPACT_ACT_BLOCK1_ACT_SEGMENTS 4
 #define REPACT_ACT_BLOCK1_ACT_C2_FRAC_BITS 13
@@ -65,8 +68,9 @@
 #define REPACT_ACT_BLOCK1_ACT_SHIFT1 5
 #define REPACT_ACT_BLOCK1_ACT_SHIFT2 18
 
+#define REPACT_ACT_BLOCK1_ACT_THRESHOLDS 3
 /* Segment thresholds in raw input units (breakpoints [-3.0, 0.0, 3.0]), 3 of them:
- * static const int64_t th[REPACT_ACT_BLOCK1_ACT_SEGMENTS - 1] = REPACT_ACT_BLOCK1_ACT_THRESHOLDS_INIT; */
+ * static const int64_t th[REPACT_ACT_BLOCK1_ACT_THRESHOLDS] = REPACT_ACT_BLOCK1_ACT_THRESHOLDS_INIT; */
 #define REPACT_ACT_BLOCK1_ACT_THRESHOLDS_INIT { INT64_C(-3072), INT64_C(0), INT64_C(3072) }
 
 /* Integer coefficients { c2, k1, k0 } per [channel][segment]:

@@ -25,35 +25,43 @@ typedef ap_fixed<16, 6, AP_RND, AP_SAT> repact_act_block3_act_out_t;
 static inline ap_int<16> repact_act_block3_act_hls_raw(ap_int<16> x)
 {
 #pragma HLS INLINE
+    // coef[channel][segment]
     static const ap_int<17> th[1][3] = { { -3072LL, 0LL, 3072LL } };
-#pragma HLS ARRAY_PARTITION variable=th complete dim=2
-    ap_uint<3> seg = 0;
-    for (int i = 0; i < 3; i++) {
-#pragma HLS UNROLL
-        seg += (x >= th[0][i]) ? 1 : 0;
-    }
+             #pragma HLS ARRAY_PARTITION variable=th complete dim=2
+                 ap_uint<3> rank = 0;
+                 for (int i = 0; i < 3; i++) {
+             #pragma HLS UNROLL
+                     rank += (x >= th[0][i]) ? 1 : 0;
+                 }
+    const unsigned seg = rank;
     static const ap_int<15> c2_table[1][1][4] = { { { 0LL, 15179LL, 15179LL, 0LL } } };
+                         const ap_int<15> c2 = c2_table[0][0][seg];
     static const ap_int<28> k1_table[1][1][4] = { { { -61794388LL, -15164178LL, 82237826LL, 128868036LL } } };
+                         const ap_int<28> k1 = k1_table[0][0][seg];
     static const ap_int<29> k0_table[1][1][4] = { { { -190554918LL, -190554918LL, -190554918LL, -190554918LL } } };
-    const ap_int<15> c2 = c2_table[0][0][seg];
-    const ap_int<28> k1 = k1_table[0][0][seg];
-    const ap_int<29> k0 = k0_table[0][0][seg];
-    // Every stage as wide as the spec says; assignment keeps the low bits (wraps), as
-    // the RTL wires and the golden model do (the widths are exact, so nothing wraps).
+                         const ap_int<29> k0 = k0_table[0][0][seg];
+    // c2*x
     const ap_int<27> p1 = c2 * x;
+    // p1 + k1
     const ap_int<28> s1 = p1 + k1;
-    const ap_int<20> t = s1 >> 8; // floor; k1 carries the rounding bias
+    // s1 >>> 8
+    const ap_int<20> t = s1 >> 8; // floor: AP_RND: round to nearest, ties toward +inf (round half up) (the constant added before carries the bias)
+    // t*x
     const ap_int<35> p2 = t * x;
+    // p2 + k0
     const ap_int<35> y = p2 + k0;
-    const ap_int<17> q = y >> 18; // floor; k0 carries the rounding bias (AP_RND)
-    // AP_SAT, compared as integers: q may be narrower or wider than the output.
-    if (q > 32767LL) {
-        return ap_int<16>(32767LL);
-    }
-    if (q < -32768LL) {
-        return ap_int<16>(-32768LL);
-    }
-    return ap_int<16>(q);
+    // y >>> 18
+    const ap_int<17> q = y >> 18; // floor: AP_RND: round to nearest, ties toward +inf (round half up) (the constant added before carries the bias)
+    // saturate(q)
+    // AP_SAT, compared as integers: q may be narrower or wider than out.
+                     ap_int<16> out = ap_int<16>(q);
+                     if (q > 32767LL) {
+                         out = ap_int<16>(32767LL);
+                     }
+                     if (q < -32768LL) {
+                         out = ap_int<16>(-32768LL);
+                     }
+    return out;
 }
 
 // Fixed point in, fixed point out: the bits of repact_act_block3_act_hls_raw().

@@ -19,7 +19,7 @@ set ::repact::core {}
 # repact_act_block1_act: layer `block1.act`
 dict set ::repact::core repact_act_block1_act vlnv repact-hw.org:user:repact_act_block1_act:1.0
 dict set ::repact::core repact_act_block1_act display_name {RepAct activation block1.act (repact_act_block1_act)}
-dict set ::repact::core repact_act_block1_act description {RepAct activation layer `block1.act` (variant bn, 1 channel(s)) as a piecewise quadratic in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; proven error bound 0.5489 output ULP.}
+dict set ::repact::core repact_act_block1_act description {Activation layer `block1.act` (variant bn, 1 channel(s)) as a piecewise quadratic of 4 comparator-selected segment(s) in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; error bound (proven) 0.5489 output ULP.}
 dict set ::repact::core repact_act_block1_act hdl ../ip/repact_act_block1_act/hdl/repact_act_block1_act.v
 dict set ::repact::core repact_act_block1_act ooc_xdc ../ip/repact_act_block1_act/constraints/repact_act_block1_act_ooc.xdc
 dict set ::repact::core repact_act_block1_act s_tdata_width 16
@@ -51,7 +51,7 @@ dict set ::repact::core repact_act_block1_act interfaces aclk parameters {ASSOCI
 # repact_act_block2_act: layer `block2.act`
 dict set ::repact::core repact_act_block2_act vlnv repact-hw.org:user:repact_act_block2_act:1.0
 dict set ::repact::core repact_act_block2_act display_name {RepAct activation block2.act (repact_act_block2_act)}
-dict set ::repact::core repact_act_block2_act description {RepAct activation layer `block2.act` (variant bn, 1 channel(s)) as a piecewise quadratic in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; proven error bound 0.5373 output ULP.}
+dict set ::repact::core repact_act_block2_act description {Activation layer `block2.act` (variant bn, 1 channel(s)) as a piecewise quadratic of 4 comparator-selected segment(s) in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; error bound (proven) 0.5373 output ULP.}
 dict set ::repact::core repact_act_block2_act hdl ../ip/repact_act_block2_act/hdl/repact_act_block2_act.v
 dict set ::repact::core repact_act_block2_act ooc_xdc ../ip/repact_act_block2_act/constraints/repact_act_block2_act_ooc.xdc
 dict set ::repact::core repact_act_block2_act s_tdata_width 16
@@ -83,7 +83,7 @@ dict set ::repact::core repact_act_block2_act interfaces aclk parameters {ASSOCI
 # repact_act_block3_act: layer `block3.act`
 dict set ::repact::core repact_act_block3_act vlnv repact-hw.org:user:repact_act_block3_act:1.0
 dict set ::repact::core repact_act_block3_act display_name {RepAct activation block3.act (repact_act_block3_act)}
-dict set ::repact::core repact_act_block3_act description {RepAct activation layer `block3.act` (variant bn, 1 channel(s)) as a piecewise quadratic in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; proven error bound 0.5331 output ULP.}
+dict set ::repact::core repact_act_block3_act description {Activation layer `block3.act` (variant bn, 1 channel(s)) as a piecewise quadratic of 4 comparator-selected segment(s) in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; error bound (proven) 0.5331 output ULP.}
 dict set ::repact::core repact_act_block3_act hdl ../ip/repact_act_block3_act/hdl/repact_act_block3_act.v
 dict set ::repact::core repact_act_block3_act ooc_xdc ../ip/repact_act_block3_act/constraints/repact_act_block3_act_ooc.xdc
 dict set ::repact::core repact_act_block3_act s_tdata_width 16
@@ -115,7 +115,7 @@ dict set ::repact::core repact_act_block3_act interfaces aclk parameters {ASSOCI
 # repact_act_block4_act: layer `block4.act`
 dict set ::repact::core repact_act_block4_act vlnv repact-hw.org:user:repact_act_block4_act:1.0
 dict set ::repact::core repact_act_block4_act display_name {RepAct activation block4.act (repact_act_block4_act)}
-dict set ::repact::core repact_act_block4_act description {RepAct activation layer `block4.act` (variant bn, 1 channel(s)) as a piecewise quadratic in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; proven error bound 0.5256 output ULP.}
+dict set ::repact::core repact_act_block4_act description {Activation layer `block4.act` (variant bn, 1 channel(s)) as a piecewise quadratic of 4 comparator-selected segment(s) in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; error bound (proven) 0.5256 output ULP.}
 dict set ::repact::core repact_act_block4_act hdl ../ip/repact_act_block4_act/hdl/repact_act_block4_act.v
 dict set ::repact::core repact_act_block4_act ooc_xdc ../ip/repact_act_block4_act/constraints/repact_act_block4_act_ooc.xdc
 dict set ::repact::core repact_act_block4_act s_tdata_width 16
@@ -147,7 +147,7 @@ dict set ::repact::core repact_act_block4_act interfaces aclk parameters {ASSOCI
 # repact_act_block5_act: layer `block5.act`
 dict set ::repact::core repact_act_block5_act vlnv repact-hw.org:user:repact_act_block5_act:1.0
 dict set ::repact::core repact_act_block5_act display_name {RepAct activation block5.act (repact_act_block5_act)}
-dict set ::repact::core repact_act_block5_act description {RepAct activation layer `block5.act` (variant bn, 1 channel(s)) as a piecewise quadratic in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; proven error bound 0.5488 output ULP.}
+dict set ::repact::core repact_act_block5_act description {Activation layer `block5.act` (variant bn, 1 channel(s)) as a piecewise quadratic of 4 comparator-selected segment(s) in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; error bound (proven) 0.5488 output ULP.}
 dict set ::repact::core repact_act_block5_act hdl ../ip/repact_act_block5_act/hdl/repact_act_block5_act.v
 dict set ::repact::core repact_act_block5_act ooc_xdc ../ip/repact_act_block5_act/constraints/repact_act_block5_act_ooc.xdc
 dict set ::repact::core repact_act_block5_act s_tdata_width 16

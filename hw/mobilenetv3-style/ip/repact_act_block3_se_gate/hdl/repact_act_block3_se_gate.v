@@ -9,21 +9,21 @@
 // Integer datapath (two's complement; every stage width proven to hold its range):
 //   seg = number of thresholds th[i] with x >= th[i]
 //   p1  = c2*x            1 bits
-//   s1  = p1 + k1        14 bits
-//   t   = s1 >>> 0       14 bits (floor)
+//   s1  = p1 + k1        13 bits
+//   t   = s1 >>> 0       13 bits (floor)
 //   p2  = t*x            25 bits
-//   y   = p2 + k0        27 bits
-//   q   = y >>> 15       12 bits (floor)
+//   y   = p2 + k0        26 bits
+//   q   = y >>> 14       12 bits (floor)
 //   out = saturate(q)    16 bits
 // Input x:    ap_fixed<16,6>: 16 bits, 10 fractional; raw = x * 2^10
 // Output out: ap_fixed<16,6>: 16 bits, 10 fractional
 // Rounding, first step (>>> 0): exact (no bits discarded).
-// Rounding, final step (>>> 15): AP_RND: round to nearest, ties toward +inf (round half up).
+// Rounding, final step (>>> 14): AP_RND: round to nearest, ties toward +inf (round half up).
 //   Each shift is a floor of a sum whose constant holds half an LSB of the result:
-//   k1 = round(c1*2^15) + 2^(0-1), k0 = round(c0*2^25) + 2^(15-1) (no bias when the shift is 0).
+//   k1 = round(c1*2^14) + 2^(0-1), k0 = round(c0*2^24) + 2^(14-1) (no bias when the shift is 0).
 //   Coefficients were rounded to nearest, ties to even.
 // Overflow: saturate at the output (AP_SAT); no earlier stage can overflow.
-// Error bound (proven): 0.5313 output ULP against the f64 function (budget 0.5625).
+// Error bound (proven): 0.5000 output ULP against the f64 function (budget 0.5625).
 //
 // Latency: 6 clock cycles from an accepted input beat (s_axis_tvalid && s_axis_tready
 // at a rising edge) to m_axis_tvalid of its output beat with m_axis_tready high: 6 pipeline
@@ -36,18 +36,18 @@
 // Backpressure: s_axis_tready is a register, with no combinational path from m_axis_tready.
 // Reset: aresetn, synchronous, active low; clears every valid bit and the channel count.
 //
-// Fractional bits: c2 5, t 15, k1 15, k0 and y 25.
+// Fractional bits: c2 4, t 14, k1 14, k0 and y 24.
 // Thresholds th[i] = ceil(b[i] * 2^10), clamped to [-32768, 32768] (raw input units):
 //   th[0] =        -3072  (breakpoint -3)
 //   th[1] =         3072  (breakpoint 3)
 // Coefficients: reals (c0, c1, c2) of the folded layer; integers c2, k1, k0 in hardware:
 //   channel 0:
 //     segment 0 [-inf, -3): c0=0 c1=0 c2=0
-//       c2=0 k1=0 k0=16384
+//       c2=0 k1=0 k0=8192
 //     segment 1 [-3, 3): c0=0.5 c1=0.16666666666666666 c2=0
-//       c2=0 k1=5461 k0=16793600
+//       c2=0 k1=2731 k0=8397823
 //     segment 2 [3, +inf): c0=1 c1=0 c2=0
-//       c2=0 k1=0 k0=33570816
+//       c2=0 k1=0 k0=16785408
 
 // Language: Verilog 2001
 
@@ -233,14 +233,14 @@ module repact_act_block3_se_gate_lane
 
 localparam X_WIDTH   = 16; // input sample
 localparam C2_WIDTH  = 1; // quadratic coefficient
-localparam K1_WIDTH  = 14; // linear constant + rounding bias
-localparam K0_WIDTH  = 27; // constant term + rounding bias
+localparam K1_WIDTH  = 13; // linear constant + rounding bias
+localparam K0_WIDTH  = 26; // constant term + rounding bias
 localparam P1_WIDTH  = 1; // c2*x
-localparam S1_WIDTH  = 14; // p1 + k1
-localparam T_WIDTH   = 14; // s1 >>> 0
+localparam S1_WIDTH  = 13; // p1 + k1
+localparam T_WIDTH   = 13; // s1 >>> 0
 localparam P2_WIDTH  = 25; // t*x
-localparam Y_WIDTH   = 27; // p2 + k0
-localparam Q_WIDTH   = 12; // y >>> 15, before saturation
+localparam Y_WIDTH   = 26; // p2 + k0
+localparam Q_WIDTH   = 12; // y >>> 14, before saturation
 localparam OUT_WIDTH = 16; // output sample
 
 // Stage 1: segment select, coefficient registers, x
@@ -261,7 +261,7 @@ reg signed [K0_WIDTH-1:0] k0_reg2;
 reg signed [X_WIDTH-1:0] x_reg2;
 
 // Stage 3: s1 = p1 + k1 (DSP PREG)
-wire signed [S1_WIDTH-1:0] s1_p1_operand = {{13{p1_reg2[0]}}, p1_reg2}; // sign-extended to the stage width
+wire signed [S1_WIDTH-1:0] s1_p1_operand = {{12{p1_reg2[0]}}, p1_reg2}; // sign-extended to the stage width
 reg signed [S1_WIDTH-1:0] s1_reg3;
 reg signed [K0_WIDTH-1:0] k0_reg3;
 reg signed [X_WIDTH-1:0] x_reg3;
@@ -272,12 +272,12 @@ reg signed [P2_WIDTH-1:0] p2_reg4;
 reg signed [K0_WIDTH-1:0] k0_reg4;
 
 // Stage 5: y = p2 + k0 (DSP PREG)
-wire signed [Y_WIDTH-1:0] y_p2_operand = {{2{p2_reg4[24]}}, p2_reg4}; // sign-extended to the stage width
+wire signed [Y_WIDTH-1:0] y_p2_operand = {p2_reg4[24], p2_reg4}; // sign-extended to the stage width
 reg signed [Y_WIDTH-1:0] y_reg5;
 
 // Stage 6: round shift and saturate into the output (skid) register
 // (combinational here: the AXI4-Stream output register is this stage's register)
-wire signed [Q_WIDTH-1:0] q = y_reg5[26:15]; // y >>> 15: a floor, which rounds half up because k0 carries the bias
+wire signed [Q_WIDTH-1:0] q = y_reg5[25:14]; // y >>> 14: a floor, which rounds half up because k0 carries the bias
 wire signed [OUT_WIDTH-1:0] out_next = {{4{q[11]}}, q}; // q's proven range is inside the output range: nothing to saturate
 
 // The pipeline registers. No reset: the valid bits travel beside the lane.
@@ -286,26 +286,26 @@ always @(posedge clk) begin
         // stage 1: segment select, coefficient registers, x
         x_reg1 <= x;
         case (coef_addr)
-            2'd0: begin // channel 0, segment 0: c2=0 k1=0 k0=16384
+            2'd0: begin // channel 0, segment 0: c2=0 k1=0 k0=8192
                 c2_reg1 <= 1'sh0;
-                k1_reg1 <= 14'sh0000;
-                k0_reg1 <= 27'sh0004000;
+                k1_reg1 <= 13'sh0000;
+                k0_reg1 <= 26'sh0002000;
             end
-            2'd1: begin // channel 0, segment 1: c2=0 k1=5461 k0=16793600
+            2'd1: begin // channel 0, segment 1: c2=0 k1=2731 k0=8397823
                 c2_reg1 <= 1'sh0;
-                k1_reg1 <= 14'sh1555;
-                k0_reg1 <= 27'sh1004000;
+                k1_reg1 <= 13'sh0AAB;
+                k0_reg1 <= 26'sh08023FF;
             end
-            2'd2: begin // channel 0, segment 2: c2=0 k1=0 k0=33570816
+            2'd2: begin // channel 0, segment 2: c2=0 k1=0 k0=16785408
                 c2_reg1 <= 1'sh0;
-                k1_reg1 <= 14'sh0000;
-                k0_reg1 <= 27'sh2004000;
+                k1_reg1 <= 13'sh0000;
+                k0_reg1 <= 26'sh1002000;
             end
             default: begin
                 // addresses no input selects (channel >= CHANNELS or a skipped segment)
                 c2_reg1 <= 1'sh0;
-                k1_reg1 <= 14'sh0000;
-                k0_reg1 <= 27'sh0000000;
+                k1_reg1 <= 13'sh0000;
+                k0_reg1 <= 26'sh0000000;
             end
         endcase
         // stage 2: p1 = c2*x (DSP MREG)
@@ -330,7 +330,7 @@ assign out = out_next;
 // *_unused wires documents that and keeps Verilator -Wall quiet about them only.
 // verilator lint_off UNUSED
 // bits below the LSB of q: the final rounding drops them
-wire [14:0] y_reg5_unused = y_reg5[14:0];
+wire [13:0] y_reg5_unused = y_reg5[13:0];
 // verilator lint_on UNUSED
 
 endmodule

@@ -8,22 +8,22 @@
 // of c's segment containing x (segment i covers [b[i-1], b[i]) of the breakpoints b).
 // Integer datapath (two's complement; every stage width proven to hold its range):
 //   seg = number of thresholds th[i] with x >= th[i]
-//   p1  = c2*x           29 bits
-//   s1  = p1 + k1        30 bits
-//   t   = s1 >>> 13      17 bits (floor)
-//   p2  = t*x            31 bits
-//   y   = p2 + k0        31 bits
-//   q   = y >>> 15       16 bits (floor)
+//   p1  = c2*x           31 bits
+//   s1  = p1 + k1        32 bits
+//   t   = s1 >>> 11      21 bits (floor)
+//   p2  = t*x            35 bits
+//   y   = p2 + k0        35 bits
+//   q   = y >>> 19       16 bits (floor)
 //   out = saturate(q)    16 bits
 // Input x:    ap_fixed<16,6>: 16 bits, 10 fractional; raw = x * 2^10
 // Output out: ap_fixed<16,6>: 16 bits, 10 fractional
-// Rounding, first step (>>> 13): AP_RND: round to nearest, ties toward +inf (round half up).
-// Rounding, final step (>>> 15): AP_RND: round to nearest, ties toward +inf (round half up).
+// Rounding, first step (>>> 11): AP_RND: round to nearest, ties toward +inf (round half up).
+// Rounding, final step (>>> 19): AP_RND: round to nearest, ties toward +inf (round half up).
 //   Each shift is a floor of a sum whose constant holds half an LSB of the result:
-//   k1 = round(c1*2^28) + 2^(13-1), k0 = round(c0*2^25) + 2^(15-1) (no bias when the shift is 0).
+//   k1 = round(c1*2^30) + 2^(11-1), k0 = round(c0*2^29) + 2^(19-1) (no bias when the shift is 0).
 //   Coefficients were rounded to nearest, ties to even.
 // Overflow: saturate at the output (AP_SAT); no earlier stage can overflow.
-// Error bound (proven): 0.5586 output ULP against the f64 function (budget 0.5625).
+// Error bound (proven): 0.5000 output ULP against the f64 function (budget 0.5625).
 //
 // Latency: 6 clock cycles from an accepted input beat (s_axis_tvalid && s_axis_tready
 // at a rising edge) to m_axis_tvalid of its output beat with m_axis_tready high: 6 pipeline
@@ -36,18 +36,18 @@
 // Backpressure: s_axis_tready is a register, with no combinational path from m_axis_tready.
 // Reset: aresetn, synchronous, active low; clears every valid bit and the channel count.
 //
-// Fractional bits: c2 18, t 15, k1 28, k0 and y 25.
+// Fractional bits: c2 20, t 19, k1 30, k0 and y 29.
 // Thresholds th[i] = ceil(b[i] * 2^10), clamped to [-32768, 32768] (raw input units):
 //   th[0] =        -3072  (breakpoint -3)
 //   th[1] =         3072  (breakpoint 3)
 // Coefficients: reals (c0, c1, c2) of the folded layer; integers c2, k1, k0 in hardware:
 //   channel 0:
 //     segment 0 [-inf, -3): c0=0 c1=0 c2=0
-//       c2=0 k1=4096 k0=16384
+//       c2=0 k1=1024 k0=262144
 //     segment 1 [-3, 3): c0=0 c1=0.5 c2=0.16666666666666666
-//       c2=43691 k1=134221824 k0=16384
+//       c2=174763 k1=536871936 k0=262144
 //     segment 2 [3, +inf): c0=0 c1=1 c2=0
-//       c2=0 k1=268439552 k0=16384
+//       c2=0 k1=1073742848 k0=262144
 
 // Language: Verilog 2001
 
@@ -232,15 +232,15 @@ module repact_act_stem_hardswish_lane
 );
 
 localparam X_WIDTH   = 16; // input sample
-localparam C2_WIDTH  = 17; // quadratic coefficient
-localparam K1_WIDTH  = 30; // linear constant + rounding bias
-localparam K0_WIDTH  = 16; // constant term + rounding bias
-localparam P1_WIDTH  = 29; // c2*x
-localparam S1_WIDTH  = 30; // p1 + k1
-localparam T_WIDTH   = 17; // s1 >>> 13
-localparam P2_WIDTH  = 31; // t*x
-localparam Y_WIDTH   = 31; // p2 + k0
-localparam Q_WIDTH   = 16; // y >>> 15, before saturation
+localparam C2_WIDTH  = 19; // quadratic coefficient
+localparam K1_WIDTH  = 32; // linear constant + rounding bias
+localparam K0_WIDTH  = 20; // constant term + rounding bias
+localparam P1_WIDTH  = 31; // c2*x
+localparam S1_WIDTH  = 32; // p1 + k1
+localparam T_WIDTH   = 21; // s1 >>> 11
+localparam P2_WIDTH  = 35; // t*x
+localparam Y_WIDTH   = 35; // p2 + k0
+localparam Q_WIDTH   = 16; // y >>> 19, before saturation
 localparam OUT_WIDTH = 16; // output sample
 
 // Stage 1: segment select, coefficient registers, x
@@ -260,23 +260,23 @@ reg signed [K0_WIDTH-1:0] k0_reg2;
 reg signed [X_WIDTH-1:0] x_reg2;
 
 // Stage 3: s1 = p1 + k1 (DSP PREG)
-wire signed [S1_WIDTH-1:0] s1_p1_operand = {p1_reg2[28], p1_reg2}; // sign-extended to the stage width
+wire signed [S1_WIDTH-1:0] s1_p1_operand = {p1_reg2[30], p1_reg2}; // sign-extended to the stage width
 reg signed [S1_WIDTH-1:0] s1_reg3;
 reg signed [K0_WIDTH-1:0] k0_reg3;
 reg signed [X_WIDTH-1:0] x_reg3;
 
 // Stage 4: p2 = t*x (DSP MREG)
-wire signed [T_WIDTH-1:0] t = s1_reg3[29:13]; // s1 >>> 13: a floor, which rounds half up because k1 carries the bias
+wire signed [T_WIDTH-1:0] t = s1_reg3[31:11]; // s1 >>> 11: a floor, which rounds half up because k1 carries the bias
 reg signed [P2_WIDTH-1:0] p2_reg4;
 reg signed [K0_WIDTH-1:0] k0_reg4;
 
 // Stage 5: y = p2 + k0 (DSP PREG)
-wire signed [Y_WIDTH-1:0] y_k0_operand = {{15{k0_reg4[15]}}, k0_reg4}; // sign-extended to the stage width
+wire signed [Y_WIDTH-1:0] y_k0_operand = {{15{k0_reg4[19]}}, k0_reg4}; // sign-extended to the stage width
 reg signed [Y_WIDTH-1:0] y_reg5;
 
 // Stage 6: round shift and saturate into the output (skid) register
 // (combinational here: the AXI4-Stream output register is this stage's register)
-wire signed [Q_WIDTH-1:0] q = y_reg5[30:15]; // y >>> 15: a floor, which rounds half up because k0 carries the bias
+wire signed [Q_WIDTH-1:0] q = y_reg5[34:19]; // y >>> 19: a floor, which rounds half up because k0 carries the bias
 wire signed [OUT_WIDTH-1:0] out_next = q; // q's proven range is inside the output range: nothing to saturate
 
 // The pipeline registers. No reset: the valid bits travel beside the lane.
@@ -285,26 +285,26 @@ always @(posedge clk) begin
         // stage 1: segment select, coefficient registers, x
         x_reg1 <= x;
         case (coef_addr)
-            2'd0: begin // channel 0, segment 0: c2=0 k1=4096 k0=16384
-                c2_reg1 <= 17'sh00000;
-                k1_reg1 <= 30'sh00001000;
-                k0_reg1 <= 16'sh4000;
+            2'd0: begin // channel 0, segment 0: c2=0 k1=1024 k0=262144
+                c2_reg1 <= 19'sh00000;
+                k1_reg1 <= 32'sh00000400;
+                k0_reg1 <= 20'sh40000;
             end
-            2'd1: begin // channel 0, segment 1: c2=43691 k1=134221824 k0=16384
-                c2_reg1 <= 17'sh0AAAB;
-                k1_reg1 <= 30'sh08001000;
-                k0_reg1 <= 16'sh4000;
+            2'd1: begin // channel 0, segment 1: c2=174763 k1=536871936 k0=262144
+                c2_reg1 <= 19'sh2AAAB;
+                k1_reg1 <= 32'sh20000400;
+                k0_reg1 <= 20'sh40000;
             end
-            2'd2: begin // channel 0, segment 2: c2=0 k1=268439552 k0=16384
-                c2_reg1 <= 17'sh00000;
-                k1_reg1 <= 30'sh10001000;
-                k0_reg1 <= 16'sh4000;
+            2'd2: begin // channel 0, segment 2: c2=0 k1=1073742848 k0=262144
+                c2_reg1 <= 19'sh00000;
+                k1_reg1 <= 32'sh40000400;
+                k0_reg1 <= 20'sh40000;
             end
             default: begin
                 // addresses no input selects (channel >= CHANNELS or a skipped segment)
-                c2_reg1 <= 17'sh00000;
-                k1_reg1 <= 30'sh00000000;
-                k0_reg1 <= 16'sh0000;
+                c2_reg1 <= 19'sh00000;
+                k1_reg1 <= 32'sh00000000;
+                k0_reg1 <= 20'sh00000;
             end
         endcase
         // stage 2: p1 = c2*x (DSP MREG)
@@ -329,9 +329,9 @@ assign out = out_next;
 // *_unused wires documents that and keeps Verilator -Wall quiet about them only.
 // verilator lint_off UNUSED
 // bits below the LSB of t: the first rounding drops them
-wire [12:0] s1_reg3_unused = s1_reg3[12:0];
+wire [10:0] s1_reg3_unused = s1_reg3[10:0];
 // bits below the LSB of q: the final rounding drops them
-wire [14:0] y_reg5_unused = y_reg5[14:0];
+wire [18:0] y_reg5_unused = y_reg5[18:0];
 // verilator lint_on UNUSED
 
 endmodule

@@ -5,7 +5,7 @@
 proc init_gui { IPINST } {
   ipgui::add_param $IPINST -name "Component_Name"
   set Datapath [ipgui::add_page $IPINST -name Datapath]
-  ipgui::add_static_text $IPINST -name "About" -parent ${Datapath} -text {RepAct activation layer `block1.act` (variant bn, 1 channel(s)) as a piecewise quadratic in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; proven error bound 0.5489 output ULP.}
+  ipgui::add_static_text $IPINST -name "About" -parent ${Datapath} -text {Activation layer `block1.act` (variant bn, 1 channel(s)) as a piecewise quadratic of 4 comparator-selected segment(s) in fixed point: ap_fixed<16,6> in, ap_fixed<16,6> out, 1 sample(s) per AXI4-Stream beat, latency 6 cycles, one beat per clock. Coefficients are constants; error bound (proven) 0.5489 output ULP.}
   ipgui::add_param $IPINST -name "LAYER" -parent ${Datapath}
   ipgui::add_param $IPINST -name "CHANNELS" -parent ${Datapath}
   ipgui::add_param $IPINST -name "INPUT_FORMAT" -parent ${Datapath}
