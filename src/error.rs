@@ -141,3 +141,25 @@ impl Error {
 
 /// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_error_exits_70_and_asks_for_a_report() {
+        let e = Error::Internal("packager: a register field is missing".into());
+        assert_eq!(e.exit_code(), 70);
+        assert_eq!(
+            e.to_string(),
+            "internal error (a bug in repact-hw, please report it): \
+             packager: a register field is missing"
+        );
+    }
+
+    #[test]
+    fn usage_and_bad_input_keep_their_own_exit_codes() {
+        assert_eq!(Error::Usage("x".into()).exit_code(), 64);
+        assert_eq!(Error::manifest("m.json", "x").exit_code(), 1);
+    }
+}

@@ -26,7 +26,7 @@
 //!
 //! [`PIPELINE_STAGES`]: crate::fixedpoint::DatapathSpec::pipeline
 
-use super::verilog::{Expr, Module, Size, Stmt};
+use super::verilog::{Expr, HdlError, Module, Size, Stmt};
 use super::PortDir;
 use crate::fixedpoint::DatapathSpec;
 
@@ -57,7 +57,7 @@ pub(crate) fn top_module(
     name: &str,
     layout: &StreamLayout,
     feed: &dyn LaneFeed,
-) -> Result<Module, String> {
+) -> Result<Module, HdlError> {
     let w = spec.widths();
     let n = layout.lanes;
     let n32 = n as u32;
@@ -199,12 +199,16 @@ pub(crate) fn top_module(
     m.note("bit i: every byte of input sample i is kept");
 
     // What each lane needs besides its sample.
-    let lane_conns = feed.feed(&mut m)?;
+    let lowering = |reason: String| HdlError::Lowering {
+        module: name.to_string(),
+        reason,
+    };
+    let lane_conns = feed.feed(&mut m).map_err(lowering)?;
     if lane_conns.len() != n {
-        return Err(format!(
+        return Err(lowering(format!(
             "the lane feed wired {} of {n} lanes",
             lane_conns.len()
-        ));
+        )));
     }
 
     // Side-band delay lines, aligned with the lanes' register stages 1-5.

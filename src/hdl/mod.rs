@@ -168,10 +168,8 @@ pub fn generate_baked(
 ) -> Result<GeneratedCore> {
     check_options(spec, layer, opts)?;
     let layer_spec = &spec.layers()[layer];
-    let internal = |e: String| Error::Spec {
-        layer: layer_spec.name().to_string(),
-        reason: format!("internal error in the HDL generator (please report it): {e}"),
-    };
+    let internal =
+        |e: String| Error::Internal(format!("HDL generator, layer `{}`: {e}", layer_spec.name()));
     let top = &opts.top_name;
     let lane_name = format!("{top}_lane");
     let mut lane =
@@ -185,10 +183,12 @@ pub fn generate_baked(
         channels: layer_spec.channels(),
         lanes: opts.lanes,
     };
-    let top_module = axis::top_module(spec, &lane, top, &layout, &feed).map_err(internal)?;
+    let top_module =
+        axis::top_module(spec, &lane, top, &layout, &feed).map_err(|e| internal(e.into()))?;
     let latency = axis_latency(spec);
     let header = header::file_header(spec, layer, opts, &layout, latency);
-    let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
+    let verilog =
+        verilog::render_file(&header, &[&top_module, &lane]).map_err(|e| internal(e.into()))?;
     Ok(core_facts(
         &top_module,
         verilog,
@@ -251,10 +251,7 @@ pub fn generate_axilite(spec: &DatapathSpec, opts: &CoreOptions) -> Result<Gener
             ),
         });
     }
-    let internal = |e: String| Error::Spec {
-        layer: names(),
-        reason: format!("internal error in the HDL generator (please report it): {e}"),
-    };
+    let internal = |e: String| Error::Internal(format!("HDL generator, layers {}: {e}", names()));
     let top = opts.top_name.clone();
     let mut lane = lane::lane_module(spec, &CoefSource::Registers, &format!("{top}_lane"))
         .map_err(internal)?;
@@ -264,10 +261,12 @@ pub fn generate_axilite(spec: &DatapathSpec, opts: &CoreOptions) -> Result<Gener
     );
     let layout = StreamLayout::new(spec, opts.lanes, opts.tuser_width);
     let feed = runtime_feed::RuntimeFeed::new(spec, opts.lanes);
-    let top_module = axis::top_module(spec, &lane, &top, &layout, &feed).map_err(internal)?;
+    let top_module =
+        axis::top_module(spec, &lane, &top, &layout, &feed).map_err(|e| internal(e.into()))?;
     let latency = axis_latency(spec);
     let header = header::axilite_header(spec, opts, &layout, latency, &map, feed.settle_cycles());
-    let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
+    let verilog =
+        verilog::render_file(&header, &[&top_module, &lane]).map_err(|e| internal(e.into()))?;
     Ok(core_facts(
         &top_module,
         verilog,

@@ -213,10 +213,7 @@ impl ParamValue {
 }
 
 fn field_error(field: &str, reason: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.to_string(),
-        reason: reason.into(),
-    }
+    FieldError::new(field, reason)
 }
 
 /// Every activation name, comma-separated (for messages and `--help`).
@@ -420,9 +417,9 @@ impl Activation {
             }
             "softsign" => Activation::Softsign,
             other => {
-                return Err(field_error(
+                return Err(FieldError::internal(
                     "activation",
-                    format!("internal error: `{other}` is listed but not built"),
+                    format!("`{other}` is listed but not built"),
                 ))
             }
         };

@@ -8,6 +8,9 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong.
     pub reason: String,
+    /// The problem is a bug of repact-hw (an invariant of its own code failed), not of the
+    /// input; the weights reader reports it as an internal error.
+    pub internal: bool,
 }
 
 impl FieldError {
@@ -16,6 +19,15 @@ impl FieldError {
         FieldError {
             field: field.into(),
             reason: reason.into(),
+            internal: false,
+        }
+    }
+
+    /// A failed invariant of repact-hw found while building `field`.
+    pub fn internal(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        FieldError {
+            internal: true,
+            ..FieldError::new(field, reason)
         }
     }
 }

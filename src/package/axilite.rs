@@ -215,9 +215,7 @@ pub fn documented_spans(contents: &str) -> Vec<(u32, u32, bool)> {
 }
 
 fn internal(what: String) -> Error {
-    Error::Usage(format!(
-        "internal error in the packager (please report it): {what}"
-    ))
+    Error::Internal(format!("packager: {what}"))
 }
 
 impl CoreRegisters {

@@ -454,8 +454,8 @@ fn bus_interfaces(ports: &[Port], regs: Option<&CoreRegisters>) -> Result<Vec<Bu
             };
             let dir_ok = (p.dir == PortDir::In) == input;
             if !dir_ok || want_width.is_some_and(|w| w != p.width) {
-                return Err(Error::Usage(format!(
-                    "internal error: port `{}` ({:?}, {} bits) does not fit the AXI4-Lite \
+                return Err(Error::Internal(format!(
+                    "port `{}` ({:?}, {} bits) does not fit the AXI4-Lite \
                      slave of the register map ({} address bits)",
                     p.name, p.dir, p.width, regs.address_bits
                 )));
@@ -471,8 +471,8 @@ fn bus_interfaces(ports: &[Port], regs: Option<&CoreRegisters>) -> Result<Vec<Bu
         )));
     }
     if regs.is_some() && s_axi.len() != AXI4LITE_LOGICAL_PORTS.len() {
-        return Err(Error::Usage(format!(
-            "internal error: the core has a register map but {} of the {} AXI4-Lite ports",
+        return Err(Error::Internal(format!(
+            "the core has a register map but {} of the {} AXI4-Lite ports",
             s_axi.len(),
             AXI4LITE_LOGICAL_PORTS.len()
         )));

@@ -332,8 +332,8 @@ pub fn variant(text: &str, axilite: bool) -> Result<String> {
     for (n, line) in text.split_inclusive('\n').enumerate() {
         let marker = line.trim();
         let bad = |what: &str| {
-            Err(Error::Usage(format!(
-                "internal error: line {}: {what} axilite marker",
+            Err(Error::Internal(format!(
+                "line {}: {what} axilite marker",
                 n + 1
             )))
         };
@@ -347,15 +347,18 @@ pub fn variant(text: &str, axilite: bool) -> Result<String> {
                 return bad("unopened");
             }
             inside = false;
-        } else if marker.contains(">>> axilite") || marker.contains("<<< axilite") {
-            return bad("misplaced");
+        } else if marker.contains(">>>") || marker.contains("<<<") {
+            // Any other line with a marker arrow is a misspelled or unknown section (there is
+            // only `axilite`), or a marker not on a line of its own: refuse it rather than
+            // copy it into every bundle.
+            return bad("misspelled, unknown or misplaced");
         } else if axilite || !inside {
             out.push_str(line);
         }
     }
     if inside {
-        return Err(Error::Usage(
-            "internal error: an axilite marker block is not closed".into(),
+        return Err(Error::Internal(
+            "an axilite marker block is not closed".into(),
         ));
     }
     Ok(out)
@@ -384,6 +387,9 @@ mod tests {
             "# <<< axilite\n",
             "# >>> axilite\n# >>> axilite\n# <<< axilite\n",
             "x # >>> axilite\n",
+            "# >>> axilte\nb\n# <<< axilite\n",
+            "# >>> axilite\nb\n# <<< axlite\n# <<< axilite\n",
+            "# >>>axilite\n",
         ] {
             assert!(variant(bad, true).is_err(), "{bad:?}");
         }
@@ -395,7 +401,10 @@ mod tests {
             let baked = variant(text, false).unwrap();
             let axilite = variant(text, true).unwrap();
             assert!(axilite.len() > baked.len());
-            assert!(!baked.contains("axilite") && !axilite.contains(">>> axilite"));
+            assert!(!baked.contains("axilite"));
+            for out in [&baked, &axilite] {
+                assert!(!out.contains(">>>") && !out.contains("<<<"));
+            }
         }
     }
 }

@@ -54,8 +54,8 @@ pub(crate) fn parse(text: &str, opts: &LoadOptions) -> Result<Vec<Layer>, Proble
     let mut tokens = number_tokens(text);
     exact_numbers(&mut root, &mut tokens)?;
     if tokens.next().is_some() {
-        return Err(Problem::new(
-            "internal error: JSON numbers could not be matched to their text",
+        return Err(Problem::internal(
+            "JSON numbers could not be matched to their text",
         ));
     }
 
@@ -298,7 +298,12 @@ fn parse_activation(act: &Json, obj: &[(String, Json)]) -> Result<Activation, Pr
         } else {
             e.reason
         };
-        Problem::new(reason).field(e.field)
+        let problem = if e.internal {
+            Problem::internal(reason)
+        } else {
+            Problem::new(reason)
+        };
+        problem.field(e.field)
     })
 }
 
@@ -659,13 +664,11 @@ fn exact_numbers<'a>(
     match v {
         Json::Num(x) => {
             let tok = tokens.next().ok_or_else(|| {
-                Problem::new("internal error: JSON numbers could not be matched to their text")
+                Problem::internal("JSON numbers could not be matched to their text")
             })?;
-            *x = tok.parse::<f64>().map_err(|e| {
-                Problem::new(format!(
-                    "internal error: cannot re-read number `{tok}`: {e}"
-                ))
-            })?;
+            *x = tok
+                .parse::<f64>()
+                .map_err(|e| Problem::internal(format!("cannot re-read number `{tok}`: {e}")))?;
             Ok(())
         }
         Json::Arr(items) => items.iter_mut().try_for_each(|x| exact_numbers(x, tokens)),

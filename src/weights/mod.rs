@@ -155,6 +155,9 @@ pub(crate) struct Problem {
     pub(crate) layer: Option<String>,
     pub(crate) field: Option<String>,
     pub(crate) reason: String,
+    /// The problem is a failed invariant of repact-hw itself, not of the file: it becomes
+    /// [`Error::Internal`].
+    pub(crate) internal: bool,
 }
 
 impl Problem {
@@ -163,6 +166,15 @@ impl Problem {
             layer: None,
             field: None,
             reason: reason.into(),
+            internal: false,
+        }
+    }
+
+    /// A bug of the reader found while reading (an invariant of our own code failed).
+    pub(crate) fn internal(reason: impl Into<String>) -> Self {
+        Problem {
+            internal: true,
+            ..Problem::new(reason)
         }
     }
 
@@ -177,6 +189,14 @@ impl Problem {
     }
 
     pub(crate) fn into_error(self, file: &Path) -> Error {
+        if self.internal {
+            let at = [self.layer.as_deref(), self.field.as_deref()]
+                .into_iter()
+                .flatten()
+                .map(|s| format!(", {s}"))
+                .collect::<String>();
+            return Error::Internal(format!("{}{at}: {}", file.display(), self.reason));
+        }
         Error::Weights {
             file: file.to_path_buf(),
             layer: self.layer,

@@ -6,17 +6,27 @@ use super::*;
 
 impl Module {
     /// Width, shape and memory depth of every declared signal (ports and nets).
-    fn signals(&self) -> Result<BTreeMap<String, Shape>, String> {
+    fn signals(&self) -> Result<BTreeMap<String, Shape>, HdlError> {
+        let module = || self.name.clone();
         let mut map = BTreeMap::new();
         let mut add = |name: &str, shape: Shape| {
             if !is_legal_identifier(name) {
-                return Err(format!("`{name}` is not a legal identifier"));
+                return Err(HdlError::BadIdentifier {
+                    module: module(),
+                    name: name.into(),
+                });
             }
             if shape.bits == 0 || shape.depth == Some(0) {
-                return Err(format!("`{name}` has zero width or depth"));
+                return Err(HdlError::ZeroWidth {
+                    module: module(),
+                    signal: name.into(),
+                });
             }
             if map.insert(name.to_string(), shape).is_some() {
-                return Err(format!("`{name}` is declared twice"));
+                return Err(HdlError::DuplicateName {
+                    module: module(),
+                    name: name.into(),
+                });
             }
             Ok(())
         };
@@ -53,7 +63,7 @@ impl Module {
     }
 
     /// Verilog wants a name declared before it is used (Icarus enforces it): checks the order.
-    fn check_declaration_order(&self) -> Result<(), String> {
+    fn check_declaration_order(&self) -> Result<(), HdlError> {
         let mut declared: BTreeSet<String> = self.ports().map(|p| p.name.clone()).collect();
         for item in &self.items {
             if let Item::Net(n) = item {
@@ -67,7 +77,10 @@ impl Module {
                 t.visit_reads(&mut |n, _| names.push(n.to_string()));
             }
             if let Some(n) = names.iter().find(|n| !declared.contains(*n)) {
-                return Err(format!("`{n}` is used before its declaration"));
+                return Err(HdlError::DeclarationOrder {
+                    module: self.name.clone(),
+                    signal: n.clone(),
+                });
             }
         }
         Ok(())
@@ -75,28 +88,26 @@ impl Module {
 
     /// Checks names, references, bit ranges, literals and parameter use; returns, per
     /// discarded signal, the bit ranges (msb, lsb) nobody reads.
-    pub(super) fn check(&self) -> Result<Vec<UnusedBits>, String> {
+    pub(super) fn check(&self) -> Result<Vec<UnusedBits>, HdlError> {
         let m = &self.name;
+        let module = || m.clone();
         if !is_legal_identifier(m) {
-            return Err(format!("module name `{m}` is not a legal identifier"));
+            return Err(HdlError::BadIdentifier {
+                module: module(),
+                name: m.clone(),
+            });
         }
         let signals = self.signals()?;
         let mut names: BTreeSet<String> = signals.keys().cloned().collect();
         for p in &self.params {
             if !is_legal_identifier(&p.name) || !names.insert(p.name.clone()) {
-                return Err(format!(
-                    "localparam `{}` is illegal or declared twice",
-                    p.name
-                ));
+                return Err(duplicate_or_illegal(m, &p.name));
             }
         }
         for item in &self.items {
             if let Item::Instance(i) = item {
                 if !is_legal_identifier(&i.name) || !names.insert(i.name.clone()) {
-                    return Err(format!(
-                        "instance `{}` is illegal or declared twice",
-                        i.name
-                    ));
+                    return Err(duplicate_or_illegal(m, &i.name));
                 }
             }
         }
@@ -106,7 +117,7 @@ impl Module {
             .iter()
             .map(|(n, s)| (n.clone(), vec![false; s.bits as usize]))
             .collect();
-        let mut error: Option<String> = None;
+        let mut error: Option<HdlError> = None;
         let mut check_ref = |name: &str, access: Access, mark: bool| {
             let Some(&Shape {
                 bits: w,
@@ -114,32 +125,38 @@ impl Module {
                 depth,
             }) = signals.get(name)
             else {
-                error.get_or_insert(format!("`{name}` is used but not declared"));
+                error.get_or_insert(HdlError::Undeclared {
+                    module: module(),
+                    signal: name.into(),
+                });
                 return;
             };
             let bits = match (access, depth) {
                 (Access::Word, Some(_)) => None,
                 (Access::Word, None) => {
-                    error.get_or_insert(format!("`{name}` is indexed but is not a memory"));
+                    error.get_or_insert(wrong_shape(m, name, "is indexed but is not a memory"));
                     return;
                 }
                 (_, Some(_)) => {
-                    error.get_or_insert(format!("memory `{name}` is used without an index"));
+                    error.get_or_insert(wrong_shape(m, name, "is a memory used without an index"));
                     return;
                 }
                 (Access::Whole, None) => None,
                 (Access::Bits(b), None) => Some(b),
             };
             if scalar && bits.is_some() {
-                error.get_or_insert(format!("scalar `{name}` is bit-selected"));
+                error.get_or_insert(wrong_shape(m, name, "is a scalar but bit-selected"));
                 return;
             }
             let (msb, lsb) = bits.unwrap_or((w - 1, 0));
             if msb < lsb || msb >= w {
-                error.get_or_insert(format!(
-                    "`{name}[{msb}:{lsb}]` is out of range [{}:0]",
-                    w - 1
-                ));
+                error.get_or_insert(HdlError::OutOfRange {
+                    module: module(),
+                    signal: name.into(),
+                    msb,
+                    lsb,
+                    top: w - 1,
+                });
                 return;
             }
             if mark {
@@ -173,7 +190,7 @@ impl Module {
         }
         self.check_declaration_order()?;
         if !lits_ok {
-            return Err("a literal does not fit its width".into());
+            return Err(HdlError::BadLiteral { module: module() });
         }
 
         // Every localparam must size something.
@@ -193,14 +210,20 @@ impl Module {
         }
         for p in &self.params {
             if !sized.contains(&p.name) {
-                return Err(format!("localparam `{}` is never used", p.name));
+                return Err(HdlError::UnusedParam {
+                    module: module(),
+                    name: p.name.clone(),
+                });
             }
         }
 
         let mut out = Vec::new();
         for d in &self.discards {
             let Some(bits) = used.get(&d.signal) else {
-                return Err(format!("discarded signal `{}` is not declared", d.signal));
+                return Err(HdlError::Undeclared {
+                    module: module(),
+                    signal: d.signal.clone(),
+                });
             };
             // Unused runs, most significant first.
             let mut runs = Vec::new();
@@ -217,7 +240,10 @@ impl Module {
             }
             let sink = format!("{}_unused", d.signal);
             if !runs.is_empty() && names.contains(&sink) {
-                return Err(format!("`{sink}` is already declared"));
+                return Err(HdlError::DuplicateName {
+                    module: module(),
+                    name: sink,
+                });
             }
             if !runs.is_empty() {
                 out.push(UnusedBits {
@@ -255,5 +281,23 @@ fn visit_item(item: &Item, reads: &mut dyn FnMut(&Expr), writes: &mut dyn FnMut(
                 }
             }
         }
+    }
+}
+
+/// A localparam or instance whose name is not an identifier or is already taken.
+fn duplicate_or_illegal(module: &str, name: &str) -> HdlError {
+    let (module, name) = (module.to_string(), name.to_string());
+    if is_legal_identifier(&name) {
+        HdlError::DuplicateName { module, name }
+    } else {
+        HdlError::BadIdentifier { module, name }
+    }
+}
+
+fn wrong_shape(module: &str, signal: &str, problem: &'static str) -> HdlError {
+    HdlError::WrongShape {
+        module: module.to_string(),
+        signal: signal.to_string(),
+        problem,
     }
 }

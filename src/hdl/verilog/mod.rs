@@ -17,8 +17,10 @@
 //! Width agreement of expressions is left to Verilator's lint, which the tests run with `-Wall`.
 
 mod check;
+mod error;
 mod render;
 
+pub use error::HdlError;
 pub use render::render_file;
 
 use super::names::is_legal_identifier;
@@ -802,25 +804,37 @@ impl Module {
         module: &Module,
         name: &str,
         conns: Vec<(&str, Expr)>,
-    ) -> Result<(), String> {
+    ) -> Result<(), HdlError> {
+        let connection = |problem, port: &str| HdlError::Connection {
+            module: self.name.clone(),
+            instance: name.to_string(),
+            problem,
+            port: port.to_string(),
+        };
         let mut out = Vec::new();
         let given: BTreeSet<&str> = conns.iter().map(|(p, _)| *p).collect();
         if given.len() != conns.len() {
-            return Err(format!("instance `{name}` connects a port twice"));
+            let twice = conns
+                .iter()
+                .find(|(p, _)| conns.iter().filter(|(q, _)| q == p).count() > 1);
+            return Err(connection(
+                "connects twice port",
+                twice.map_or("", |(p, _)| p),
+            ));
         }
         for port in module.ports() {
             let Some((_, e)) = conns.iter().find(|(p, _)| *p == port.name) else {
-                return Err(format!(
-                    "instance `{name}` leaves port `{}` open",
-                    port.name
-                ));
+                return Err(connection("leaves open port", &port.name));
             };
             out.push((port.name.clone(), e.clone(), port.dir));
         }
         if out.len() != conns.len() {
-            return Err(format!(
-                "instance `{name}` connects a port `{}` lacks",
-                module.name
+            let extra = conns
+                .iter()
+                .find(|(p, _)| module.ports().all(|q| q.name != *p));
+            return Err(connection(
+                "connects a port its module lacks:",
+                extra.map_or("", |(p, _)| p),
             ));
         }
         self.items.push(Item::Instance(Instance {
@@ -945,25 +959,46 @@ mod tests {
         let mut m = tiny();
         m.memory("table_mem", Size::lit(4), false, 5);
         m.wire_eq("all", Size::lit(4), false, Expr::name("table_mem"));
-        assert!(m.render().unwrap_err().contains("without an index"));
+        assert!(matches!(
+            m.render().unwrap_err(),
+            HdlError::WrongShape { signal, .. } if signal == "table_mem"
+        ));
         let mut m = tiny();
         m.wire_eq("w", Size::lit(1), false, Expr::index("d", Expr::uint(3, 0)));
-        assert!(m.render().unwrap_err().contains("not a memory"));
+        assert!(matches!(
+            m.render().unwrap_err(),
+            HdlError::WrongShape { signal, .. } if signal == "d"
+        ));
     }
 
     #[test]
     fn undeclared_and_out_of_range_are_errors() {
         let mut m = tiny();
         m.assign("q", Expr::name("nope"));
-        assert!(m.render().unwrap_err().contains("`nope`"));
+        assert!(matches!(
+            m.render().unwrap_err(),
+            HdlError::Undeclared { signal, .. } if signal == "nope"
+        ));
         let mut m = tiny();
         m.always_ff("clk", &[], vec![Stmt::set("q_reg", Expr::slice("d", 9, 6))]);
-        assert!(m.render().unwrap_err().contains("out of range"));
+        assert!(matches!(
+            m.render().unwrap_err(),
+            HdlError::OutOfRange { signal, msb: 9, lsb: 6, .. } if signal == "d"
+        ));
         let mut m = tiny();
         m.reg("reg", Size::scalar(), false);
-        assert!(m.render().unwrap_err().contains("legal"));
+        assert!(matches!(
+            m.render().unwrap_err(),
+            HdlError::BadIdentifier { name, .. } if name == "reg"
+        ));
         let mut m = tiny();
         m.localparam("UNUSED_WIDTH", 3, "");
-        assert!(m.render().unwrap_err().contains("never used"));
+        assert_eq!(
+            m.render().unwrap_err().to_string(),
+            format!(
+                "module `{}`: localparam `UNUSED_WIDTH` is never used",
+                m.name()
+            )
+        );
     }
 }

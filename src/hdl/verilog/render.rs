@@ -5,10 +5,8 @@ use super::*;
 
 impl Module {
     /// Checks the module and renders it as Verilog text (without file-level directives).
-    pub fn render(&self) -> Result<String, String> {
-        let unused = self
-            .check()
-            .map_err(|e| format!("module `{}`: {e}", self.name))?;
+    pub fn render(&self) -> Result<String, HdlError> {
+        let unused = self.check()?;
         let mut out = String::new();
         for (rule, why) in &self.lint_off {
             let _ = writeln!(out, "// {why}");
@@ -197,7 +195,7 @@ fn render_item(out: &mut String, item: &Item) {
 
 /// Renders a file: `lines` of header comment, the directives verilog-axis starts with, the
 /// modules in order, and the closing `` `resetall ``.
-pub fn render_file(header: &[String], modules: &[&Module]) -> Result<String, String> {
+pub fn render_file(header: &[String], modules: &[&Module]) -> Result<String, HdlError> {
     let mut out = String::new();
     for l in header {
         push_comment_line(&mut out, "", l);
