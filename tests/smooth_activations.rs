@@ -158,7 +158,10 @@ fn every_smooth_activation_at_16_6_meets_the_budget_and_cosimulates() {
     // of CI time; `gen` + `verify` of any other one is a command away.)
     gen_and_verify(
         "smooth16",
-        ["silu", "sigmoid", "gelu"].iter().map(|t| layer(t)).collect(),
+        ["silu", "sigmoid", "gelu"]
+            .iter()
+            .map(|t| layer(t))
+            .collect(),
         f,
         f,
         DatapathChoice::Auto,
@@ -179,7 +182,10 @@ fn rom_at_8_3_is_correctly_rounded_and_cosimulates() {
     }
     gen_and_verify(
         "smooth8",
-        ["sigmoid", "tanh", "mish"].iter().map(|t| layer(t)).collect(),
+        ["sigmoid", "tanh", "mish"]
+            .iter()
+            .map(|t| layer(t))
+            .collect(),
         f,
         f,
         DatapathChoice::Auto,
@@ -190,11 +196,7 @@ fn rom_at_8_3_is_correctly_rounded_and_cosimulates() {
 fn other_formats_meet_the_budget() {
     for (fin, fout, names) in [
         (fmt(12, 4), fmt(12, 4), &SMOOTH[..]),
-        (
-            fmt(18, 6),
-            fmt(18, 6),
-            &["silu", "tanh"][..],
-        ),
+        (fmt(18, 6), fmt(18, 6), &["silu", "tanh"][..]),
         (fmt(24, 8), fmt(16, 6), &["silu"][..]),
     ] {
         for text in names {

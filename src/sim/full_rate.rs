@@ -10,8 +10,8 @@
 
 use super::axis_bench::{get_bits, put_bits, AxisDut, MAX_TDATA_WORDS};
 use super::expected::{compute_block, with_blocks, Block, Codes, Entry, BLOCK_SAMPLES};
-use super::ports::sign_extend;
 use super::phase::{lane_mismatch, sideband_mismatch, PhaseResult};
+use super::ports::sign_extend;
 use super::verilator::PortId;
 use crate::fixedpoint::DatapathSpec;
 use std::sync::mpsc::Receiver;

@@ -67,4 +67,3 @@ pub(super) fn sideband_mismatch(got: (u64, bool, u64), want: (u64, bool, u64)) -
         got.0, got.1, got.2, want.0, want.1, want.2
     )
 }
-

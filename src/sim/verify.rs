@@ -47,8 +47,8 @@ impl Default for VerifyOptions {
     }
 }
 
-pub use super::phase::{Failure, PhaseResult};
 use super::phase::{lane_mismatch, sideband_mismatch};
+pub use super::phase::{Failure, PhaseResult};
 
 /// Checks one received beat against the predicted one, lane by lane.
 struct Checker<'a> {
