@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
+bin="${CARGO_TARGET_DIR:-target}/release/repact-hw"
 # Each line below is also in tests/hw_fresh.rs (HW_EXAMPLES): keep them equal.
-./target/release/repact-hw gen --weights examples/repact-digits/bn/model.safetensors --out hw/repact-digits-bn
-./target/release/repact-hw gen --weights examples/mobilenetv3-style/weights.json --out hw/mobilenetv3-style
+"$bin" gen --weights examples/repact-digits/bn/model.safetensors --out hw/repact-digits-bn
+"$bin" gen --weights examples/mobilenetv3-style/weights.json --out hw/mobilenetv3-style
