@@ -115,11 +115,6 @@ pub fn tcl_word(s: &str) -> String {
     out
 }
 
-/// Text for a Python `#` comment or an XDC (Tcl) comment.
-pub fn hash_comment(s: &str) -> String {
-    tcl_comment(s)
-}
-
 /// Whether `s` is made of ASCII letters, digits, `.`, `-` and `_` only (and is not empty):
 /// safe as it is in every target, and readable in a Markdown code span.
 fn is_plain(s: &str) -> bool {
@@ -154,13 +149,6 @@ pub fn markdown_code(s: &str) -> String {
     } else {
         markdown(s)
     }
-}
-
-/// Text for XML character data or an attribute value before XML escaping: printable ASCII,
-/// because most control characters are not allowed in XML 1.0 even as character references.
-/// (The XML writer escapes `&`, `<`, `>`, `"` itself.)
-pub fn xml_text(s: &str) -> String {
-    visible(s)
 }
 
 /// A file-name stem for `name`: ASCII letters, digits, `.`, `-`, `_` kept, everything else
