@@ -4,11 +4,9 @@
 
 pub mod common;
 
-use common::cosim::gen_and_verify;
+use common::cosim::Cosim;
 use common::fmt;
-use repact_hw::fit::DatapathChoice;
 use repact_hw::model::{Activation, Layer, LayerKind, ACTIVATIONS};
-use repact_hw::sim::verify::VerifyOptions;
 
 fn exact_layers() -> Vec<Layer> {
     let mut acts: Vec<Activation> = ACTIVATIONS
@@ -29,33 +27,20 @@ fn exact_layers() -> Vec<Layer> {
         .collect()
 }
 
-/// The phases `verify` runs: exhaustive up to 18 bits, shorter stress and Icarus runs.
-fn phases() -> VerifyOptions {
-    VerifyOptions {
-        exhaustive_max_width: 18,
-        stress_beats: 5_000,
-        icarus_cycles: 1_000,
-        ..VerifyOptions::default()
-    }
-}
-
 #[test]
 fn exact_activations_16_bit_cosim() {
     let f = fmt(16, 6);
-    gen_and_verify(
-        "exact16",
-        exact_layers(),
-        f,
-        f,
-        DatapathChoice::Auto,
-        phases(),
-    );
+    Cosim::new(exact_layers(), f, f)
+        .phases(5_000, 1_000)
+        .run("exact16");
 }
 
 #[test]
 fn exact_activations_8_12_18_bit_cosim() {
     for (w, i) in [(8, 3), (12, 4), (18, 6)] {
         let (name, f) = (format!("exact{w}"), fmt(w, i));
-        gen_and_verify(&name, exact_layers(), f, f, DatapathChoice::Auto, phases());
+        Cosim::new(exact_layers(), f, f)
+            .phases(5_000, 1_000)
+            .run(&name);
     }
 }

@@ -614,13 +614,9 @@ fn readme_exit_code_table_matches_the_code() {
 /// `{{name}}`.
 fn template_leftovers(text: &str) -> Vec<String> {
     let is_name = |w: &str| {
-        w.trim()
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && w.trim()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        let w = w.trim();
+        w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
     let mut found = Vec::new();
     for (n, line) in text.lines().enumerate() {

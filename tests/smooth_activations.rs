@@ -11,7 +11,6 @@ use repact_hw::fit::DatapathChoice;
 use repact_hw::fixedpoint::{ApFixed, DatapathSpec, SpecOptions};
 use repact_hw::manifest::Manifest;
 use repact_hw::model::{Activation, Layer, LayerKind};
-use repact_hw::sim::verify::VerifyOptions;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -77,20 +76,19 @@ fn built(
 /// the spec rebuilt from the manifest first): each must be recorded as fitted and within the
 /// fit budget.
 fn gen_and_verify(name: &str, layers: Vec<Layer>, fin: ApFixed, fout: ApFixed, dp: DatapathChoice) {
-    let phases = VerifyOptions {
-        stress_beats: 2_000,
-        icarus_cycles: 300,
-        ..VerifyOptions::default()
-    };
-    for (core, reports) in common::cosim::gen_and_verify(name, layers, fin, fout, dp, phases) {
+    let (manifest, reports) = common::cosim::Cosim::new(layers, fin, fout)
+        .datapath(dp)
+        .phases(2_000, 300)
+        .run(name);
+    for core in &manifest.cores {
         assert!(
             core.fitted.is_some(),
             "{name}: {} not recorded as fitted",
             core.top()
         );
-        for r in reports {
-            assert!(r.max_error_ulp <= 0.5625 + 1e-12, "{name}: {}", r.layer);
-        }
+    }
+    for r in reports {
+        assert!(r.max_error_ulp <= 0.5625 + 1e-12, "{name}: {}", r.layer);
     }
 }
 
