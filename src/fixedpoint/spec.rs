@@ -28,6 +28,10 @@
 //! width, the HDL lowers and the header prints. Segments are computed once per layer
 //! ([`LayerSpec::segments`]); the table-indexed and ROM variants ([`SegmentSelect`]) are
 //! built by `super::table` from the same pieces.
+//!
+//! This module holds the types and the format search only; the builders sit above it (the
+//! comparator dispatch in `super::build`, the correctly rounded search in `super::exact`,
+//! the table and ROM datapaths in `super::table`), so nothing here imports a builder.
 
 use super::format::{signed_width, ApFixed};
 use super::stage::{
@@ -578,26 +582,6 @@ pub(crate) fn interval_walk(
     Some(())
 }
 
-/// The thresholds of a comparator layer and its segments.
-fn comparator_segments(
-    l: &FoldedLayer,
-    input: ApFixed,
-    segments: usize,
-) -> (Vec<i64>, Vec<Segment>) {
-    let (min_raw, max_raw) = (input.min_raw(), input.max_raw());
-    let mut th: Vec<i64> = l
-        .breakpoints
-        .iter()
-        .map(|&b| {
-            let scaled = (b * exp2i(input.frac() as i64)).ceil();
-            scaled.clamp(min_raw as f64, (max_raw + 1) as f64) as i64
-        })
-        .collect();
-    th.resize(segments - 1, max_raw + 1);
-    let segs = segments_of_thresholds(&th, input, |s| s);
-    (th, segs)
-}
-
 /// The segments of nondecreasing thresholds `th` by the golden model's rule
 /// `rank = #{i : x >= th[i]}`: rank `r` covers `th[r-1] <= x < th[r]`, coefficient index
 /// `index(r)`.
@@ -834,99 +818,6 @@ pub(crate) fn quantize_all(
 }
 
 impl DatapathSpec {
-    /// Builds the spec for `layers` sharing one core (one layer for a baked core, several for a
-    /// core whose coefficients are loaded at run time). Picks the narrowest coefficient formats
-    /// that meet the error budget for every layer, or says which limit prevents it.
-    pub fn build(layers: &[FoldedLayer], opts: &SpecOptions) -> Result<Self> {
-        let input = opts.input;
-        let all_names = || {
-            layers
-                .iter()
-                .map(|l| l.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if layers.is_empty() {
-            return Err(Error::Usage("no layers to build a datapath for".into()));
-        }
-        check_budget(opts, &all_names())?;
-        let segments = layers
-            .iter()
-            .map(|l| l.breakpoints.len() + 1)
-            .max()
-            .unwrap_or(1);
-
-        // Thresholds and segments, once per layer.
-        let (thresholds, segs): (Vec<_>, Vec<_>) = layers
-            .iter()
-            .map(|l| comparator_segments(l, input, segments))
-            .unzip();
-        // Exact activations: correctly rounded where a format within the limits allows it.
-        if input.width() <= super::exact::MAX_CORRECTLY_ROUNDED_INPUT_WIDTH
-            && layers.iter().all(super::exact::is_exact_activation)
-        {
-            if let Some(spec) =
-                super::exact::build_correctly_rounded(layers, &thresholds, &segs, segments, opts)
-            {
-                return Ok(spec);
-            }
-        }
-        let regions: Vec<Vec<Region>> = segs.iter().map(|s| regions_of(s)).collect();
-        let polys: Vec<&[Vec<[f64; 3]>]> = layers.iter().map(|l| l.segments.as_slice()).collect();
-        let approx = vec![0.0; layers.len()];
-
-        // The output rounding may cost half an ULP; the rest of the budget is for the rest.
-        let problem = Problem {
-            polys: &polys,
-            regions: &regions,
-            segments,
-            input,
-            output: opts.output,
-            pre_budget: (opts.max_error_ulp - 0.5) * opts.output.ulp(),
-            approx: &approx,
-        };
-        let select = SegmentSelect::Comparators;
-        let best = search_formats(&problem, &select, opts).map_err(|reason| Error::Spec {
-            layer: all_names(),
-            reason,
-        })?;
-        let layer_specs = layers
-            .iter()
-            .zip(thresholds)
-            .zip(segs)
-            .zip(best.layers)
-            .map(|(((l, th), segs), (coefs, bound))| LayerSpec {
-                folded: l.clone(),
-                thresholds: th,
-                coefs,
-                reachable: segs.iter().map(|s| s.reachable).collect(),
-                segments: segs,
-                rom: Vec::new(),
-                bound,
-                bound_kind: BoundKind::Proven,
-                reference: None,
-            })
-            .collect();
-        Ok(DatapathSpec {
-            input,
-            output: opts.output,
-            select,
-            coef_fracs: Some(CoefFracs {
-                c2_frac: best.c2_frac,
-                t_frac: best.t_frac,
-            }),
-            segments,
-            widths: best.widths,
-            exec: compile(
-                &best.pipeline,
-                (opts.output.min_raw(), opts.output.max_raw()),
-            ),
-            pipeline: best.pipeline,
-            max_error_ulp: opts.max_error_ulp,
-            layers: layer_specs,
-        })
-    }
-
     /// Assembles a spec from parts the table and ROM builders computed.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts(
