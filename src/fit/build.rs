@@ -10,6 +10,7 @@
 
 use super::{plan_table, plan_table_at, rom_estimate, DatapathChoice, FitOptions, Plan};
 use super::{Samples, TablePlan};
+use crate::fixedpoint::table::CodeValues;
 use crate::fixedpoint::{
     ApFixed, DatapathSpec, OuterSegments, RealFn, SpecOptions, TableRequest, MAX_ROM_INPUT_WIDTH,
 };
@@ -174,7 +175,7 @@ pub fn build_fitted(
         }
     }
     let mut last_reason = match first {
-        Ok(plan) => match build_plan(layer, &name, &f, plan, opts) {
+        Ok(plan) => match build_plan(layer, &name, &f, plan, opts, s.values()) {
             Ok(b) => return Ok(b),
             Err(e) => e.to_string(),
         },
@@ -186,7 +187,7 @@ pub fn build_fitted(
             ..fit
         };
         match plan_table_at(&s, &stepped) {
-            Ok(plan) => match build_plan(layer, &name, &f, plan, opts) {
+            Ok(plan) => match build_plan(layer, &name, &f, plan, opts, s.values()) {
                 Ok(b) => return Ok(b),
                 Err(e) => last_reason = e.to_string(),
             },
@@ -216,10 +217,11 @@ fn build_plan(
     f: &RealFn,
     plan: TablePlan,
     opts: &SpecOptions,
+    values: &CodeValues,
 ) -> Result<FittedBuild> {
     let req = table_request(&plan, opts.input);
     Ok(FittedBuild {
-        spec: DatapathSpec::build_table(layer, name, f.clone(), &req, opts)?,
+        spec: DatapathSpec::build_table_sampled(layer, name, f.clone(), &req, opts, values)?,
         datapath: BuiltDatapath::Table,
         plan: Some(plan),
     })

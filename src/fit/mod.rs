@@ -19,24 +19,53 @@ pub mod build;
 pub mod minimax;
 pub mod outer;
 
+use crate::fixedpoint::table::{across_cores, CodeValues};
 use crate::fixedpoint::ApFixed;
 use outer::{End, OuterRegion};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+/// Inputs with at least this many codes are fitted on every core.
+const PARALLEL_CODES: usize = 1 << 16;
+
+/// A table's fitted polynomials and their largest error, or `None` where the fit missed the
+/// budget it was tried with.
+type TableFit = Option<(Vec<[f64; 3]>, f64)>;
 
 /// The f64 function at every input code, and how errors are measured against it.
 pub struct Samples {
     input: ApFixed,
-    output: ApFixed,
     /// `f(x)` at code `min_raw + i`.
-    ys: Vec<f64>,
+    values: CodeValues,
+    in_ulp: f64,
+    out_lo: f64,
+    out_hi: f64,
+    /// Tables already fitted, by (degree, index bits, first code, offset bits), with the
+    /// budget each was tried with: the fit shares the fitter tries often lead to the same
+    /// geometry, and fitting one is a pass over the core interval.
+    fits: Mutex<HashMap<(usize, u32, i64, u32), (f64, TableFit)>>,
 }
 
 impl Samples {
-    /// Evaluates `f` at every code of `input`.
-    pub fn new(f: &dyn Fn(f64) -> f64, input: ApFixed, output: ApFixed) -> Self {
-        let ys = (input.min_raw()..=input.max_raw())
-            .map(|r| f(input.to_f64(r)))
-            .collect();
-        Samples { input, output, ys }
+    /// Evaluates `f` at every code of `input` (on every core).
+    pub fn new(f: &(dyn Fn(f64) -> f64 + Sync), input: ApFixed, output: ApFixed) -> Self {
+        let (out_lo, out_hi) = output.range();
+        Samples {
+            input,
+            values: CodeValues::new(f, input),
+            in_ulp: input.ulp(),
+            out_lo,
+            out_hi,
+            fits: Mutex::new(HashMap::new()),
+        }
+    }
+    /// The function's values at every code (what the table builder measures against).
+    pub fn values(&self) -> &CodeValues {
+        &self.values
+    }
+    fn ys(&self) -> &[f64] {
+        self.values.values()
     }
     fn raw(&self, i: usize) -> i64 {
         self.input.min_raw() + i as i64
@@ -45,12 +74,13 @@ impl Samples {
         (raw - self.input.min_raw()) as usize
     }
     fn x(&self, i: usize) -> f64 {
-        self.input.to_f64(self.raw(i))
+        self.raw(i) as f64 * self.in_ulp
     }
     /// `|sat(approx) − sat(f)|` at code index `i`: the output saturates, so an approximation
     /// beyond the output range is only wrong by what survives saturation.
     fn error(&self, i: usize, approx: f64) -> f64 {
-        (self.output.saturate_f64(approx) - self.output.saturate_f64(self.ys[i])).abs()
+        let sat = |v: f64| v.clamp(self.out_lo, self.out_hi);
+        (sat(approx) - sat(self.ys()[i])).abs()
     }
 }
 
@@ -311,7 +341,7 @@ fn try_table(
     budget: f64,
 ) -> Option<(i64, u32, Vec<[f64; 3]>, f64)> {
     let (lo, hi) = core;
-    let (min, max) = (s.input.min_raw(), s.input.max_raw());
+    let max = s.input.max_raw();
     // The narrowest segments whose 2^k cover [lo, hi] from an aligned start, inside the
     // input range (the spec's table may not leave it).
     let mut offset_bits = 0;
@@ -330,44 +360,102 @@ fn try_table(
             return None;
         }
     };
+    let key = (degree, index_bits, lo_raw, offset_bits);
+    let cached = s.fits.lock().expect("fit cache").get(&key).cloned();
+    let fit = match cached {
+        // A fit is exact whatever budget it was tried with; a miss holds for smaller budgets.
+        Some((_, Some(fit))) => Some(fit),
+        Some((tried, None)) if budget <= tried => None,
+        _ => {
+            let fit = fit_segments(s, lo_raw, index_bits, offset_bits, degree, budget);
+            s.fits
+                .lock()
+                .expect("fit cache")
+                .insert(key, (budget, fit.clone()));
+            fit
+        }
+    };
+    let (polys, worst) = fit?;
+    (worst <= budget).then_some((lo_raw, offset_bits, polys, worst))
+}
+
+/// The minimax polynomial of every segment of the table from `lo_raw` and its largest error
+/// (after output saturation) over every code of its span, or `None` as soon as one segment
+/// is over `budget`. Segments are independent, so they are fitted on every core.
+fn fit_segments(
+    s: &Samples,
+    lo_raw: i64,
+    index_bits: u32,
+    offset_bits: u32,
+    degree: usize,
+    budget: f64,
+) -> TableFit {
+    let (min, max) = (s.input.min_raw(), s.input.max_raw());
+    let missed = AtomicBool::new(false);
+    let chunk = |seg_lo: usize, seg_hi: usize| -> TableFit {
+        let mut polys = Vec::with_capacity(seg_hi - seg_lo);
+        let mut worst = 0.0f64;
+        for seg in seg_lo as i64..seg_hi as i64 {
+            if missed.load(Ordering::Relaxed) {
+                return None;
+            }
+            let first = lo_raw + (seg << offset_bits);
+            let last = first + (1 << offset_bits) - 1;
+            // Every code of the segment reaches the table (it takes precedence over the outer
+            // segments); fit them all, in offset units from the segment's first code.
+            let (a, b) = (first.max(min), last.min(max));
+            if a > b {
+                polys.push([0.0; 3]);
+                continue;
+            }
+            let ys = &s.ys()[s.index(a)..=s.index(b)];
+            let fit = minimax::minimax(ys, degree);
+            // Re-express in offsets from `first` (a > first only in the lowest segment).
+            let shift = (a - first) as f64;
+            let [c0, c1, c2] = fit.coefs;
+            let poly = [
+                c0 - c1 * shift + c2 * shift * shift,
+                c1 - 2.0 * c2 * shift,
+                c2,
+            ];
+            for (i, raw) in (a..=b).enumerate() {
+                let u = (raw - first) as f64;
+                let e = s.error(s.index(a) + i, minimax::eval(poly, u));
+                worst = worst.max(e);
+            }
+            if worst > budget {
+                missed.store(true, Ordering::Relaxed);
+                return None;
+            }
+            polys.push(poly);
+        }
+        Some((polys, worst))
+    };
+    let parts = across_cores(1usize << index_bits, s.ys().len() >= PARALLEL_CODES, chunk);
     let mut polys = Vec::with_capacity(1 << index_bits);
     let mut worst = 0.0f64;
-    for seg in 0..(1i64 << index_bits) {
-        let first = lo_raw + (seg << offset_bits);
-        let last = first + (1 << offset_bits) - 1;
-        // Every code of the segment reaches the table (it takes precedence over the outer
-        // segments); fit them all, in offset units from the segment's first code.
-        let (a, b) = (first.max(min), last.min(max));
-        if a > b {
-            polys.push([0.0; 3]);
-            continue;
-        }
-        let ys = &s.ys[s.index(a)..=s.index(b)];
-        let fit = minimax::minimax(ys, degree);
-        // Re-express in offsets from `first` (a > first only in the lowest segment).
-        let shift = (a - first) as f64;
-        let [c0, c1, c2] = fit.coefs;
-        let poly = [
-            c0 - c1 * shift + c2 * shift * shift,
-            c1 - 2.0 * c2 * shift,
-            c2,
-        ];
-        for (i, raw) in (a..=b).enumerate() {
-            let u = (raw - first) as f64;
-            let e = s.error(s.index(a) + i, minimax::eval(poly, u));
-            worst = worst.max(e);
-        }
-        if worst > budget {
-            return None;
-        }
-        polys.push(poly);
+    for part in parts {
+        let (p, w) = part?;
+        polys.extend(p);
+        worst = worst.max(w);
     }
-    Some((lo_raw, offset_bits, polys, worst))
+    Some((polys, worst))
+}
+
+/// The largest error of `plan` (after output saturation) on the codes outside its table —
+/// the outer comparator segments' — where it is defined: inside the table the fit measured it.
+fn outer_fit_error(s: &Samples, plan: &TablePlan) -> f64 {
+    let span = 1i64 << (plan.index_bits + plan.offset_bits);
+    let (lo, end) = (s.index(plan.lo_raw), s.index(plan.lo_raw + span));
+    (0..lo)
+        .chain(end..s.ys().len())
+        .map(|i| s.error(i, plan.eval(s.input, s.raw(i))))
+        .fold(0.0, f64::max)
 }
 
 /// Plans the cheapest datapath for `f` that meets the fit budget.
 pub fn plan(
-    f: &dyn Fn(f64) -> f64,
+    f: &(dyn Fn(f64) -> f64 + Sync),
     opts: &FitOptions,
     choice: DatapathChoice,
 ) -> Result<Plan, Refusal> {
@@ -478,11 +566,8 @@ pub fn plan_table_at(s: &Samples, opts: &FitOptions) -> Result<TablePlan, Refusa
                 coef_widths,
                 estimate,
             };
-            // Measured over every code, outer regions included.
-            plan.fit_error_ulp = (0..s.ys.len())
-                .map(|i| s.error(i, plan.eval(opts.input, s.raw(i))))
-                .fold(0.0, f64::max)
-                / ulp;
+            // Measured over every code: the table's by the fit, the outer regions' here.
+            plan.fit_error_ulp = err.max(outer_fit_error(s, &plan)) / ulp;
             if best.as_ref().is_none_or(|b| plan.estimate < b.estimate) {
                 best = Some(plan);
             }
