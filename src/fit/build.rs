@@ -101,6 +101,22 @@ pub fn table_request(plan: &TablePlan, input: ApFixed) -> TableRequest {
         },
         _ => OuterSegments::default(),
     };
+    // A bridge is a comparator piece of its region: after the below region's segment, before
+    // the above region's.
+    let mut below = outer(plan.below.as_ref(), plan.lo_raw <= input.min_raw());
+    if let Some(b) = plan.bridge_below {
+        if b.lo_raw > input.min_raw() {
+            below.thresholds.push(b.lo_raw);
+        }
+        below.polys.push(b.poly);
+    }
+    let mut above = outer(plan.above.as_ref(), end > input.max_raw());
+    if let Some(b) = plan.bridge_above {
+        if !above.polys.is_empty() {
+            above.thresholds.push(b.hi_raw + 1);
+        }
+        above.polys.insert(0, b.poly);
+    }
     TableRequest {
         lo_raw: plan.lo_raw,
         index_bits: plan.index_bits,
@@ -111,8 +127,8 @@ pub fn table_request(plan: &TablePlan, input: ApFixed) -> TableRequest {
             .iter()
             .map(|&p| TableRequest::poly_from_code_units(p, input))
             .collect(),
-        below: outer(plan.below.as_ref(), plan.lo_raw <= input.min_raw()),
-        above: outer(plan.above.as_ref(), end > input.max_raw()),
+        below,
+        above,
     }
 }
 
