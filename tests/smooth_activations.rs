@@ -157,6 +157,42 @@ fn other_formats_meet_the_budget() {
     // serves every code of its span; the refusal is tested in rom_is_refused_… style below.)
 }
 
+/// Softplus(beta=2, threshold=5) jumps by about 3.4 ULP of `ap_fixed<16,6>` between
+/// x = 2.5 (log form) and the next code (x itself). The table used to straddle the jump and
+/// was refused at 16 and 18 bits; the jump is now a comparator boundary (the table ends before
+/// it, a bridge segment covers the codes up to it), checked on every input and co-simulated.
+#[test]
+fn softplus_jump_is_a_comparator_boundary_not_inside_a_table_segment() {
+    let text = "softplus:beta=2,threshold=5";
+    let a = Activation::parse_cli(text).unwrap();
+    for f in [fmt(12, 4), fmt(16, 6), fmt(18, 6)] {
+        let opts = SpecOptions::with_formats(f, f);
+        let b = build_fitted(text, &a, &opts, DatapathChoice::Poly)
+            .unwrap_or_else(|e| panic!("{text} at {f}: {e}"));
+        assert_eq!(b.datapath, BuiltDatapath::Table, "{text} at {f}");
+        let e = golden_error_ulp(&b.spec, &a);
+        assert!(e <= 0.5625, "{text} at {f}: {e} ULP");
+        // The first code where beta·x > threshold: x = 2.5 + one input ULP.
+        let jump = (2.5 / f.ulp()) as i64 + 1;
+        let l = &b.spec.layers()[0];
+        assert!(
+            l.thresholds.contains(&jump),
+            "{text} at {f}: no comparator at raw {jump}: {:?}",
+            l.thresholds
+        );
+        let seg = |x: i64| l.segments[b.spec.segment(0, x)];
+        assert_ne!(seg(jump - 1).index, seg(jump).index, "{text} at {f}");
+        assert_eq!(seg(jump).lo, jump, "{text} at {f}");
+    }
+    gen_and_verify(
+        "softplus_jump16",
+        vec![layer(text)],
+        fmt(16, 6),
+        fmt(16, 6),
+        DatapathChoice::Poly,
+    );
+}
+
 #[test]
 fn rom_is_refused_for_wide_inputs_with_the_reason() {
     let a = Activation::parse_cli("tanh").unwrap();
