@@ -2,6 +2,7 @@
 //! integer computation: a typed list of pipeline stages), and the golden model that executes it.
 
 mod build;
+pub mod dsp;
 mod exact;
 pub mod format;
 pub mod golden;
