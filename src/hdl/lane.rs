@@ -583,6 +583,14 @@ struct CoefRom {
 struct ReadBlock {
     /// The set/reset condition (name, expression), when there are outer segments.
     force: Option<(String, Expr)>,
+    /// The stage (0-based) whose registers it writes.
+    stage: usize,
+    /// One-bit registers of that stage (name, value): which other outer segment the sample
+    /// is in, where its constants differ from the set/reset ones.
+    flags: Vec<(String, Expr)>,
+    /// Coefficients the next stage reads through a corrected wire ([`fix_name`]) instead of
+    /// the register: the flagged outer segments' bits put in.
+    fixes: Vec<(Signal, Expr)>,
     /// Its comment.
     comment: Vec<String>,
     /// The block's statements.
@@ -666,6 +674,9 @@ impl CoefRom {
         let Some((_, first_seg, first)) = self.outer.first() else {
             return ReadBlock {
                 force: None,
+                stage: r,
+                flags: Vec::new(),
+                fixes: Vec::new(),
                 comment,
                 body: vec![Stmt::when(Expr::name("ce"), table)],
             };
@@ -684,6 +695,8 @@ impl CoefRom {
             .collect();
         let bit_of = |v: i64, b: u32| ((v >> b) & 1) as u64;
         let rank = |j: usize| Expr::name(&region).eq(Expr::uint(self.rank_bits, j as u64));
+        let mut flags: Vec<(String, Expr)> = Vec::new();
+        let mut fixes: Vec<(Signal, Expr)> = Vec::new();
         for &s in sigs {
             let base = coef(first, s);
             let others = &self.outer[1..];
@@ -694,6 +707,45 @@ impl CoefRom {
             };
             if !(0..width(s)).any(differs) {
                 force.push(Stmt::set(&dst(s), Expr::sint(width(s), base)));
+                continue;
+            }
+            if r > 0 {
+                // A register read from a registered address: its set/reset value must be a
+                // constant, or Yosys folds the address register into the ROM and multiplexes
+                // the address. The other outer segments' bits are corrected after it, by a
+                // flag each registered beside it.
+                force.push(Stmt::set(&dst(s), Expr::sint(width(s), base)));
+                let reg = dst(s);
+                let mut parts: Vec<Expr> = Vec::new();
+                let mut run: Option<(u32, u32)> = None;
+                for b in (0..width(s)).rev() {
+                    if !differs(b) {
+                        run = Some(run.map_or((b, b), |(hi, _)| (hi, b)));
+                        continue;
+                    }
+                    if let Some((hi, lo)) = run.take() {
+                        parts.push(Expr::slice(&reg, hi, lo));
+                    }
+                    let mut e = Expr::bit(&reg, b);
+                    for (j, _, c) in others {
+                        if bit_of(coef(c, s), b) != bit_of(base, b) {
+                            let flag = format!("outer{j}_reg{}", r + 1);
+                            if !flags.iter().any(|(f, _)| *f == flag) {
+                                flags.push((flag.clone(), rank(*j)));
+                            }
+                            e = Expr::when(
+                                Expr::name(&flag),
+                                Expr::uint(1, bit_of(coef(c, s), b)),
+                                e,
+                            );
+                        }
+                    }
+                    parts.push(e);
+                }
+                if let Some((hi, lo)) = run {
+                    parts.push(Expr::slice(&reg, hi, lo));
+                }
+                fixes.push((s, Expr::concat(parts)));
                 continue;
             }
             // Most significant first: runs of bits every outer segment shares stay one literal.
@@ -732,6 +784,9 @@ impl CoefRom {
         };
         ReadBlock {
             force: Some((force_name(r), Expr::name("ce").logic_and(outside))),
+            stage: r,
+            flags,
+            fixes,
             comment,
             body: vec![Stmt::If(
                 Expr::name(&force_name(r)),
@@ -740,6 +795,11 @@ impl CoefRom {
             )],
         }
     }
+}
+
+/// The wire the stage after its read reads for a coefficient with [`ReadBlock::fixes`].
+fn fix_name(s: Signal, r: usize) -> String {
+    format!("{}_outer", reg_name(s, r))
 }
 
 /// The set/reset condition of the coefficient registers read in stage `r` (0-based).
@@ -845,6 +905,8 @@ struct Names<'a> {
     /// The stage (0-based) whose registers read a coefficient from the ROM, when that is not
     /// the stage of its lookup step (a table's `k1` and `k0`).
     late: [Option<usize>; SIGNALS],
+    /// Late coefficients the stage after their read reads through [`fix_name`].
+    fixed: Vec<Signal>,
 }
 
 /// Signals a stage registers after its own results, in this order: the segment's constants
@@ -882,6 +944,9 @@ impl Names<'_> {
         match self.producer(s) {
             Some(p) if p == stage => wire_name(s),
             None if stage == 0 => s.name().to_string(),
+            _ if self.fixed.contains(&s) && self.late[s.slot()] == Some(stage - 1) => {
+                fix_name(s, stage - 1)
+            }
             _ => reg_name(s, stage - 1),
         }
     }
@@ -997,6 +1062,9 @@ fn lower_stage(
                             "offset_force".into(),
                             Expr::name("ce").logic_and(Expr::name("in_table")),
                         )),
+                        stage: i,
+                        flags: Vec::new(),
+                        fixes: Vec::new(),
                         comment: vec![format!(
                             "Stage {}: v, the offset in the segment inside the core interval (its \
                              high bits cleared by the synchronous reset), x outside it.",
@@ -1146,6 +1214,7 @@ pub(crate) fn lane_module(
         pipeline,
         widths: signal_widths(pipeline, spec.input().width()),
         late: [None; SIGNALS],
+        fixed: Vec::new(),
     };
     let mut extras = TableExtras::default();
     if let (CoefSource::Baked(_), SegmentSelect::Table(_)) = (source, spec.select()) {
@@ -1165,7 +1234,7 @@ pub(crate) fn lane_module(
             }
         }
     }
-    let names = names;
+
     let mut doc = vec![format!(
         "{name}: one sample per clock (II=1), {n} register stages, the last outside the lane:"
     )];
@@ -1268,6 +1337,12 @@ pub(crate) fn lane_module(
             stmts.extend(st);
         }
         regs.extend(late_here);
+        for b in extras.blocks.iter().filter(|b| b.stage == i) {
+            for (flag, e) in &b.flags {
+                m.reg(flag, Size::scalar(), false);
+                stmts.push(Stmt::set(flag, e.clone()));
+            }
+        }
         if (1..extras.carry_until).contains(&i) {
             for (base, bits) in &extras.carry {
                 let dst = format!("{base}_reg{}", i + 1);
@@ -1281,6 +1356,16 @@ pub(crate) fn lane_module(
         }
         for s in regs {
             m.reg(&reg_name(s, i), psize(s), true);
+        }
+        for b in extras.blocks.iter().filter(|b| b.stage == i) {
+            for (s, e) in &b.fixes {
+                m.wire_eq(&fix_name(*s, i), psize(*s), true, e.clone());
+                m.note(&format!(
+                    "{} with the flagged outer segments' bits",
+                    reg_name(*s, i)
+                ));
+                names.fixed.push(*s);
+            }
         }
         body.push(Stmt::Comment(format!("stage {}: {}", i + 1, stage.what)));
         body.extend(stmts);
