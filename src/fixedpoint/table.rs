@@ -25,6 +25,7 @@ use super::spec::{
     DatapathSpec, ErrorBound, LayerSpec, Problem, Segment, SegmentCoefs, SegmentSelect,
     SpecOptions, TableGeometry,
 };
+use super::table_trim::trim_constants;
 use crate::model::FoldedLayer;
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -666,6 +667,15 @@ impl DatapathSpec {
                 pre_round_ulp: analytic.pre_round_ulp,
                 total_ulp: measured,
             };
+            // The constants' bits the budget does not need, dropped (fewer ROM columns).
+            let (mut spec, measured) = trim_constants(spec, measured, |s| {
+                if measure(s, &refs, 61).0 > opts.max_error_ulp {
+                    f64::INFINITY
+                } else {
+                    measure(s, &refs, 1).0
+                }
+            });
+            spec.layers_mut()[0].bound.total_ulp = measured;
             return Ok(spec);
         }
         let w = input.width();
