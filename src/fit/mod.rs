@@ -433,6 +433,14 @@ fn table_geometry(s: &Samples, core: Core, index_bits: u32) -> Option<(i64, u32)
         let (seg, span) = (1i64 << offset_bits, 1i64 << (index_bits + offset_bits));
         let down = |v: i64| v.div_euclid(seg) * seg;
         let up = |v: i64| down(v + seg - 1);
+        // A jump on a segment boundary (a multiple of the segment width) is harmless: no
+        // segment straddles it, so the table may cover it (one-code segments always do).
+        let on_boundary = |j: Option<i64>| j.is_none_or(|j| j.rem_euclid(seg) == 0);
+        let (floor, ceiling) = if on_boundary(floor) && on_boundary(ceiling) {
+            (None, None)
+        } else {
+            (floor, ceiling)
+        };
         // Wider segments only move the table further out, so leaving the range ends the search.
         match (floor, ceiling) {
             (None, None) => {
@@ -700,21 +708,24 @@ pub fn plan_table_at(s: &Samples, opts: &FitOptions) -> Result<TablePlan, Refusa
     let budget = opts.fit_budget();
     let ulp = opts.output.ulp();
     let (core, below, above) = core_interval(s, budget);
+    // More index bits than input bits would make segments of less than one code (8-bit
+    // inputs: at most 2^8 one-code segments, a ROM in all but name).
+    let max_k = opts.max_index_bits.min(s.input.width());
     let mut best: Option<TablePlan> = None;
     let mut closest: Option<(f64, usize, u32)> = None;
     for degree in [1usize, 2] {
         // The fit error falls as k grows: bisect for the smallest k that fits.
         let fits = |k: u32| try_table(s, core, degree, k, budget);
-        let Some(mut found) = fits(opts.max_index_bits).map(|t| (opts.max_index_bits, t)) else {
+        let Some(mut found) = fits(max_k).map(|t| (max_k, t)) else {
             if best.is_none() {
-                let err = closest_error(s, core, degree, opts.max_index_bits);
+                let err = closest_error(s, core, degree, max_k);
                 if closest.is_none_or(|(e, _, _)| err < e) {
-                    closest = Some((err, degree, opts.max_index_bits));
+                    closest = Some((err, degree, max_k));
                 }
             }
             continue;
         };
-        let (mut lo_k, mut hi_k) = (0u32, opts.max_index_bits);
+        let (mut lo_k, mut hi_k) = (0u32, max_k);
         while lo_k < hi_k {
             let mid = (lo_k + hi_k) / 2;
             match fits(mid) {
@@ -761,7 +772,7 @@ pub fn plan_table_at(s: &Samples, opts: &FitOptions) -> Result<TablePlan, Refusa
         }
     }
     best.ok_or_else(|| {
-        let (err, degree, k) = closest.unwrap_or((f64::INFINITY, 2, opts.max_index_bits));
+        let (err, degree, k) = closest.unwrap_or((f64::INFINITY, 2, max_k));
         Refusal {
             reason: format!(
                 "no table of at most 2^{k} segments and {} LUTs of ROM fits the function within \
