@@ -104,18 +104,19 @@ pub fn table_request(plan: &TablePlan, input: ApFixed) -> TableRequest {
     // A bridge is a comparator piece of its region: after the below region's segment, before
     // the above region's.
     let mut below = outer(plan.below.as_ref(), plan.lo_raw <= input.min_raw());
-    if let Some(b) = plan.bridge_below {
-        if b.lo_raw > input.min_raw() {
-            below.thresholds.push(b.lo_raw);
-        }
-        below.polys.push(b.poly);
-    }
     let mut above = outer(plan.above.as_ref(), end > input.max_raw());
-    if let Some(b) = plan.bridge_above {
-        if !above.polys.is_empty() {
-            above.thresholds.push(b.hi_raw + 1);
+    for b in &plan.bridges {
+        if b.hi_raw < plan.lo_raw {
+            if b.lo_raw > input.min_raw() {
+                below.thresholds.push(b.lo_raw);
+            }
+            below.polys.push(b.poly);
+        } else {
+            if !above.polys.is_empty() {
+                above.thresholds.push(b.hi_raw + 1);
+            }
+            above.polys.insert(0, b.poly);
         }
-        above.polys.insert(0, b.poly);
     }
     TableRequest {
         lo_raw: plan.lo_raw,

@@ -33,6 +33,10 @@ const PARALLEL_CODES: usize = 1 << 16;
 /// budget it was tried with.
 type TableFit = Option<(Vec<[f64; 3]>, f64)>;
 
+/// Fitted tables by (degree, index bits, first code, offset bits), with the budget each was
+/// tried with.
+type FitCache = HashMap<(usize, u32, i64, u32), (f64, TableFit)>;
+
 /// The f64 function at every input code, and how errors are measured against it.
 pub struct Samples {
     input: ApFixed,
@@ -44,7 +48,7 @@ pub struct Samples {
     /// Tables already fitted, by (degree, index bits, first code, offset bits), with the
     /// budget each was tried with: the fit shares the fitter tries often lead to the same
     /// geometry, and fitting one is a pass over the core interval.
-    fits: Mutex<HashMap<(usize, u32, i64, u32), (f64, TableFit)>>,
+    fits: Mutex<FitCache>,
 }
 
 impl Samples {
@@ -154,11 +158,10 @@ pub struct TablePlan {
     pub below: Option<OuterSpan>,
     /// Comparator segment for the highest codes (from the table's end), likewise.
     pub above: Option<OuterSpan>,
-    /// Where the function jumps at the below region's end: the comparator segment between
-    /// the jump and the table's start (the table stays on its side of the jump).
-    pub bridge_below: Option<Bridge>,
-    /// Likewise between the table's end and a jump at the above region's start.
-    pub bridge_above: Option<Bridge>,
+    /// Where the function jumps at an outer region's edge, the comparator segments between
+    /// the table and the jump (the table stays on its side of it): at most one below the
+    /// table and one above, in order.
+    pub bridges: Vec<Bridge>,
     /// Largest fit error over all codes, in output ULPs (before quantization).
     pub fit_error_ulp: f64,
     /// Estimated coefficient widths `[a0, a1, a2]` (0 for unused).
@@ -203,9 +206,9 @@ impl TablePlan {
     pub fn eval(&self, input: ApFixed, raw: i64) -> f64 {
         let span = 1i64 << (self.index_bits + self.offset_bits);
         let line = |o: &OuterSpan| o.poly[0] + o.poly[1] * input.to_f64(raw);
-        let bridge = [self.bridge_below, self.bridge_above]
-            .into_iter()
-            .flatten()
+        let bridge = self
+            .bridges
+            .iter()
             .find(|b| (b.lo_raw..=b.hi_raw).contains(&raw));
         if let Some(b) = bridge {
             return b.eval(input.to_f64(raw));
@@ -747,9 +750,9 @@ pub fn plan_table_at(s: &Samples, opts: &FitOptions) -> Result<TablePlan, Refusa
                 opts.quant_budget(err),
                 opts,
             );
-            let [bridge_below, bridge_above] = t.bridges;
+            let bridges: Vec<Bridge> = t.bridges.into_iter().flatten().collect();
             // A bridge is one more comparator on the input.
-            estimate.luts += t.bridges.iter().flatten().count() as u32 * opts.input.width();
+            estimate.luts += bridges.len() as u32 * opts.input.width();
             let mut plan = TablePlan {
                 lo_raw: t.lo_raw,
                 index_bits: k,
@@ -758,8 +761,7 @@ pub fn plan_table_at(s: &Samples, opts: &FitOptions) -> Result<TablePlan, Refusa
                 polys: t.polys,
                 below: below.map(OuterSpan::from),
                 above: above.map(OuterSpan::from),
-                bridge_below,
-                bridge_above,
+                bridges,
                 fit_error_ulp: 0.0,
                 coef_widths,
                 estimate,
@@ -885,7 +887,8 @@ mod tests {
         assert!(end <= jump, "the table reaches past the jump: {p:?}");
         assert_eq!(p.above.unwrap().lo_raw, jump);
         if end < jump {
-            let b = p.bridge_above.expect("a bridge to the jump");
+            let b = p.bridges[0];
+            assert_eq!(p.bridges.len(), 1, "{p:?}");
             assert_eq!((b.lo_raw, b.hi_raw), (end, jump - 1));
         }
         assert!(plan_error(&p, &f, fin, fout) <= opts.fit_budget() / fout.ulp() * 1.5);
@@ -893,7 +896,7 @@ mod tests {
         let silu = |x: f64| Activation::Silu.eval(0, x);
         let s = Samples::new(&silu, fin, fout);
         let p = plan_table(&s, &opts).unwrap();
-        assert_eq!((p.bridge_below, p.bridge_above), (None, None));
+        assert_eq!(p.bridges, []);
     }
 
     #[test]

@@ -199,7 +199,7 @@ impl<'a> Meter<'a> {
         let mut worst = (0.0f64, self.min_raw + lo as i64);
         for i in lo..hi {
             let e = self.error(spec, i);
-            if !(e <= stop) {
+            if e > stop || e.is_nan() {
                 stopped.store(true, Ordering::Relaxed);
                 return Err(Some(i));
             }
@@ -278,7 +278,10 @@ fn measure_within(
     budget: f64,
     witnesses: &mut Witnesses,
 ) -> Option<(f64, i64)> {
-    let over = |i: usize| !(meter.error(spec, i) <= budget);
+    let over = |i: usize| {
+        let e = meter.error(spec, i);
+        e > budget || e.is_nan()
+    };
     if let Some(&i) = witnesses.codes.iter().rev().find(|&&i| over(i)) {
         witnesses.add(i);
         return None;
