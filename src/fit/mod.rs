@@ -37,6 +37,9 @@ type TableFit = Option<(Vec<[f64; 3]>, f64)>;
 /// tried with.
 type FitCache = HashMap<(usize, u32, i64, u32), (f64, TableFit)>;
 
+/// See [`Samples::extents`].
+type ExtentCache = HashMap<(bool, [u64; 2]), (f64, usize, f64)>;
+
 /// The f64 function at every input code, and how errors are measured against it.
 pub struct Samples {
     input: ApFixed,
@@ -49,6 +52,9 @@ pub struct Samples {
     /// budget each was tried with: the fit shares the fitter tries often lead to the same
     /// geometry, and fitting one is a pass over the core interval.
     fits: Mutex<FitCache>,
+    /// Outer-region candidates' extents, by (from the high end, polynomial bits): the budget
+    /// tried, the extent and the largest error inside it ([`outer`] resumes from them).
+    extents: Mutex<ExtentCache>,
 }
 
 impl Samples {
@@ -62,6 +68,7 @@ impl Samples {
             out_lo,
             out_hi,
             fits: Mutex::new(HashMap::new()),
+            extents: Mutex::new(HashMap::new()),
         }
     }
     /// The function's values at every code (what the table builder measures against).
@@ -204,14 +211,18 @@ impl TablePlan {
     /// The plan's f64 function at input code `raw` (before any quantization): the segment
     /// polynomial inside the table, the outer polynomial below and above it.
     pub fn eval(&self, input: ApFixed, raw: i64) -> f64 {
+        self.eval_at(raw, input.to_f64(raw))
+    }
+    /// [`TablePlan::eval`] with the real value `x` of `raw` given.
+    fn eval_at(&self, raw: i64, x: f64) -> f64 {
         let span = 1i64 << (self.index_bits + self.offset_bits);
-        let line = |o: &OuterSpan| o.poly[0] + o.poly[1] * input.to_f64(raw);
+        let line = |o: &OuterSpan| o.poly[0] + o.poly[1] * x;
         let bridge = self
             .bridges
             .iter()
             .find(|b| (b.lo_raw..=b.hi_raw).contains(&raw));
         if let Some(b) = bridge {
-            return b.eval(input.to_f64(raw));
+            return b.eval(x);
         }
         match (&self.below, &self.above) {
             (Some(b), _) if raw < self.lo_raw && raw <= b.hi_raw => line(b),
@@ -633,10 +644,15 @@ fn fit_segments(
 fn outer_fit_error(s: &Samples, plan: &TablePlan) -> f64 {
     let span = 1i64 << (plan.index_bits + plan.offset_bits);
     let (lo, end) = (s.index(plan.lo_raw), s.index(plan.lo_raw + span));
-    (0..lo)
-        .chain(end..s.ys().len())
-        .map(|i| s.error(i, plan.eval(s.input, s.raw(i))))
-        .fold(0.0, f64::max)
+    let n = s.ys().len();
+    across_cores(n, n >= PARALLEL_CODES, |a, b| {
+        (a..b.min(lo))
+            .chain(a.max(end)..b)
+            .map(|i| s.error(i, plan.eval_at(s.raw(i), s.x(i))))
+            .fold(0.0, f64::max)
+    })
+    .into_iter()
+    .fold(0.0, f64::max)
 }
 
 /// Plans the cheapest datapath for `f` that meets the fit budget.

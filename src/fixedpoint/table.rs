@@ -135,12 +135,25 @@ impl CodeValues {
     pub fn new(f: &(dyn Fn(f64) -> f64 + Sync), input: ApFixed) -> Self {
         let (min, ulp) = (input.min_raw(), input.ulp());
         let n = 1usize << input.width();
-        let values = across_cores(n, n >= PARALLEL_CODES, |lo, hi| {
-            (lo..hi)
-                .map(|i| f((min + i as i64) as f64 * ulp))
-                .collect::<Vec<f64>>()
-        })
-        .concat();
+        let mut values = vec![0.0f64; n];
+        let fill = |first: usize, out: &mut [f64]| {
+            for (i, v) in (first..).zip(out.iter_mut()) {
+                *v = f((min + i as i64) as f64 * ulp);
+            }
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get().min(4));
+        if cores == 1 || n < PARALLEL_CODES {
+            fill(0, &mut values);
+        } else {
+            // Filled in place, one chunk per core (no copy of 2^W values).
+            let chunk = n.div_ceil(cores);
+            std::thread::scope(|scope| {
+                for (c, out) in values.chunks_mut(chunk).enumerate() {
+                    let fill = &fill;
+                    scope.spawn(move || fill(c * chunk, out));
+                }
+            });
+        }
         CodeValues { input, values }
     }
     /// The format whose codes were evaluated.
