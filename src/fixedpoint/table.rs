@@ -792,3 +792,50 @@ impl DatapathSpec {
         Ok(spec)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tanh_rom(f: ApFixed) -> (DatapathSpec, RealFn) {
+        let tanh: RealFn = Arc::new(libm::tanh);
+        let opts = SpecOptions::with_formats(f, f);
+        (
+            DatapathSpec::build_rom("t", "tanh", tanh.clone(), &opts).unwrap(),
+            tanh,
+        )
+    }
+
+    /// The quick rejections (witnesses, the strided pass, early exit on every core) never
+    /// accept a candidate that is over budget at a single code off the stride, in any chunk,
+    /// and an accepted one gets the maximum over every code.
+    #[test]
+    fn one_code_over_budget_off_the_stride_rejects_the_candidate() {
+        let f = ApFixed::new(16, 6).unwrap();
+        let (spec, tanh) = tanh_rom(f);
+        let clean = CodeValues::new(&*tanh, f);
+        let meter = Meter::new(&clean, f);
+        let full = meter.measure(&spec, f64::INFINITY).unwrap();
+        let mut w = Witnesses::default();
+        assert_eq!(measure_within(&meter, &spec, 0.5625, &mut w), Some(full));
+        assert!(w.codes.is_empty());
+        for i in [1usize, 40_000, (1 << 16) - 2] {
+            assert_ne!(i % STRIDE, 0);
+            let mut values = CodeValues::new(&*tanh, f);
+            // The reference 0.75 ULP away from the stored output at that one code.
+            let q = spec.eval_raw(0, 0, f.min_raw() + i as i64) as f64 * f.ulp();
+            values.values[i] = q + 0.75 * f.ulp();
+            let meter = Meter::new(&values, f);
+            let mut w = Witnesses::default();
+            assert_eq!(
+                measure_within(&meter, &spec, 0.5625, &mut w),
+                None,
+                "code {i}"
+            );
+            assert_eq!(w.codes, [i]);
+            // Next time the witness rejects it at once.
+            assert_eq!(measure_within(&meter, &spec, 0.5625, &mut w), None);
+            assert!(meter.measure(&spec, f64::INFINITY).unwrap().0 >= 0.75);
+        }
+    }
+}
