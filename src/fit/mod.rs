@@ -333,7 +333,8 @@ fn table_estimate(
     }
     let rom_bits: u32 = widths.iter().sum();
     let rom = rom_luts(1u64 << index_bits, rom_bits);
-    // A multiplier per degree unless the offset has no bits; operands beyond 25x18 take two.
+    // A multiplier per degree unless the offset has no bits, tiled into DSP48E1 slices as
+    // the spec counts them.
     let u_bits = offset_bits + 1;
     let dsp = if offset_bits == 0 {
         0
@@ -341,11 +342,7 @@ fn table_estimate(
         (1..=degree)
             .map(|j| {
                 let w = widths[j].max(widths[j - 1].min(25));
-                if (w <= 25 && u_bits <= 18) || (w <= 18 && u_bits <= 25) {
-                    1
-                } else {
-                    2
-                }
+                crate::fixedpoint::dsp::dsp48e1_slices(w, u_bits)
             })
             .sum()
     };
