@@ -4,7 +4,7 @@
 //! as a user runs them. Verilator, Icarus and Yosys are required (scripts/test.sh installs
 //! them); without them these tests fail with a hint.
 
-mod common;
+pub mod common;
 
 use common::{example, fmt, repact_hw, stderr, stdout};
 use repact_hw::fixedpoint::{ApFixed, DatapathSpec, Signal, SpecOptions, Step};
