@@ -153,6 +153,13 @@ fn fitted_report(
                     );
                 }
             }
+            for b in [t.bridge_below, t.bridge_above].iter().flatten() {
+                let _ = writeln!(
+                    out,
+                    "  bridge to a jump: raw {}..={}: {} + {}*x + {}*x^2",
+                    b.lo_raw, b.hi_raw, b.poly[0], b.poly[1], b.poly[2]
+                );
+            }
             let _ = writeln!(
                 out,
                 "  estimate: coefficient widths {:?}, {} LUT, {} DSP48E1, {} BRAM",
