@@ -45,6 +45,28 @@ impl DatapathSpec {
         self.run(self.exec(), layer, channel, x_raw)
     }
 
+    /// [`DatapathSpec::eval_raw`] of every sample of `xs` on one layer and channel, into `ys`
+    /// (`ys.len()` must equal `xs.len()`): the same datapath, with the dispatch on the
+    /// compiled pipeline done once per call instead of once per sample, which lets the
+    /// compiler hoist the per-layer look-ups out of the loop (the exhaustive verification
+    /// phase runs every code of a layer this way).
+    pub fn eval_raw_many(&self, layer: usize, channel: usize, xs: &[i64], ys: &mut [i64]) {
+        assert_eq!(xs.len(), ys.len(), "eval_raw_many: one output per input");
+        match self.exec() {
+            [Exec::Horner(h)] => {
+                let h = *h;
+                for (y, &x) in ys.iter_mut().zip(xs) {
+                    *y = self.horner(&h, layer, channel, x);
+                }
+            }
+            exec => {
+                for (y, &x) in ys.iter_mut().zip(xs) {
+                    *y = self.run(exec, layer, channel, x);
+                }
+            }
+        }
+    }
+
     /// [`DatapathSpec::eval_raw`] by the step-by-step interpreter alone, never fused: what the
     /// fused fast path is tested against.
     pub fn eval_raw_unfused(&self, layer: usize, channel: usize, x_raw: i64) -> i64 {
