@@ -391,12 +391,15 @@ impl AxisDut {
     /// [`VerilatedModel::stream`] as part of this bench: the cycles count in
     /// [`cycle`](Self::cycle), and cycles that are recorded (for the Icarus replay) or open or
     /// close the trace run one by one through [`tick`](Self::tick), with the same semantics,
-    /// so a batched phase records and traces exactly as a cycle-by-cycle one.
+    /// so a batched phase records and traces exactly as a cycle-by-cycle one. `out_edges`
+    /// receives, per output beat, the edge after which it was captured, counted from the
+    /// call's first edge (as [`StreamDone::first_output`]).
     pub fn stream(
         &mut self,
         hs: Handshake,
         inputs: &[(PortId, &[u8])],
         outputs: &mut [(PortId, &mut [u8])],
+        mut out_edges: Option<&mut [u64]>,
         limits: StreamLimits,
     ) -> Result<StreamDone> {
         let in_bytes: Vec<usize> = inputs
@@ -412,7 +415,9 @@ impl AxisDut {
             .zip(&out_bytes)
             .map(|((_, b), &n)| (b.len() / n) as u64)
             .min()
-            .unwrap_or(u64::MAX);
+            .unwrap_or(u64::MAX)
+            .min(out_edges.as_ref().map_or(u64::MAX, |e| e.len() as u64));
+        let start = self.cycle;
         let mut total = StreamDone::default();
         while total.cycles < limits.max_cycles {
             let (k, j) = (total.accepted as usize, total.produced as usize);
@@ -431,6 +436,8 @@ impl AxisDut {
                 out_want: limits.out_want.saturating_sub(total.produced),
                 max_cycles: limits.max_cycles - total.cycles,
             };
+            let mut edges = out_edges.as_deref_mut().map(|e| &mut e[j..]);
+            let base = self.cycle;
             let shim = self.shim_cycles();
             let d = if shim == 0 {
                 self.stream_cycle(hs, &ins, &mut outs, left.in_beats)
@@ -439,6 +446,7 @@ impl AxisDut {
                     hs,
                     &ins,
                     &mut outs,
+                    edges.as_deref_mut(),
                     StreamLimits {
                         max_cycles: left.max_cycles.min(shim),
                         ..left
@@ -447,7 +455,16 @@ impl AxisDut {
                 self.cycle += d.cycles;
                 d
             };
+            if let Some(e) = edges {
+                if shim == 0 && d.produced == 1 {
+                    e[0] = 0;
+                }
+                for v in &mut e[..d.produced as usize] {
+                    *v += base - start;
+                }
+            }
             let base = total.cycles;
+            debug_assert_eq!(self.cycle, start + base + d.cycles);
             total.first_accept = total.first_accept.or(d.first_accept.map(|e| e + base));
             total.first_output = total.first_output.or(d.first_output.map(|e| e + base));
             total.cycles += d.cycles;

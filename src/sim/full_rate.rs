@@ -129,18 +129,27 @@ pub fn run(
     }
 }
 
-/// Reads beat `i` of a buffer of `n`-byte little-endian values.
-#[inline]
+/// Reads beat `i` of a buffer of `n`-byte little-endian values (`n` is a storage size of a
+/// port up to 64 bits: 1, 2, 4 or 8; fixed-size reads, as this runs for every beat).
+#[inline(always)]
 fn value_at(buf: &[u8], i: usize, n: usize) -> u64 {
-    let mut v = [0u8; 8];
-    v[..n.min(8)].copy_from_slice(&buf[i * n..i * n + n.min(8)]);
-    u64::from_le_bytes(v)
+    match n {
+        1 => buf[i] as u64,
+        2 => u16::from_le_bytes([buf[2 * i], buf[2 * i + 1]]) as u64,
+        4 => u32::from_le_bytes(buf[4 * i..4 * i + 4].try_into().expect("4 bytes")) as u64,
+        _ => u64::from_le_bytes(buf[8 * i..8 * i + 8].try_into().expect("8 bytes")),
+    }
 }
 
-/// Writes `v` as beat `i` of a buffer of `n`-byte little-endian values.
-#[inline]
+/// Writes `v` as beat `i` of a buffer of `n`-byte little-endian values (as [`value_at`]).
+#[inline(always)]
 fn put_value(buf: &mut [u8], i: usize, n: usize, v: u64) {
-    buf[i * n..i * n + n].copy_from_slice(&v.to_le_bytes()[..n]);
+    match n {
+        1 => buf[i] = v as u8,
+        2 => buf[2 * i..2 * i + 2].copy_from_slice(&(v as u16).to_le_bytes()),
+        4 => buf[4 * i..4 * i + 4].copy_from_slice(&(v as u32).to_le_bytes()),
+        _ => buf[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes()),
+    }
 }
 
 /// The batch buffers: input beats to send, output beats captured.
@@ -154,6 +163,8 @@ struct Buffers {
     out_keep: Vec<u8>,
     out_last: Vec<u8>,
     out_user: Vec<u8>,
+    /// Per output beat, the edge of the run after which it was captured.
+    out_edges: Vec<u64>,
 }
 
 /// Output beats one foreign call may capture beyond the batch it sends: the pipeline's
@@ -184,6 +195,7 @@ impl Buffers {
             out_keep: vec![0; out * sizes[4]],
             out_last: vec![0; out * sizes[5]],
             out_user: vec![0; out * sizes[6]],
+            out_edges: vec![0; out],
         }
     }
 }
@@ -203,8 +215,16 @@ struct Packer {
 impl Packer {
     /// Packs beats `self.beat..self.beat + n` into the input buffers.
     fn pack(&mut self, sch: &Schedule, p: &Ports, buf: &mut Buffers, n: u64) {
+        match sch.spec.input().slot_bits() / 8 {
+            1 => self.pack_with::<1>(sch, p, buf, n),
+            2 => self.pack_with::<2>(sch, p, buf, n),
+            _ => self.pack_with::<3>(sch, p, buf, n),
+        }
+    }
+
+    /// [`pack`](Self::pack) for input slots of `SB` bytes (fixed-size copies per sample).
+    fn pack_with<const SB: usize>(&mut self, sch: &Schedule, p: &Ports, buf: &mut Buffers, n: u64) {
         let [sb, lb, ub, ..] = buf.sizes;
-        let slot_bytes = sch.spec.input().slot_bits() as usize / 8;
         let lanes = sch.lanes;
         for j in 0..n as usize {
             let b = self.beat;
@@ -216,8 +236,8 @@ impl Packer {
                 } else {
                     first
                 };
-                let at = i as usize * slot_bytes;
-                data[at..at + slot_bytes].copy_from_slice(&x.to_le_bytes()[..slot_bytes]);
+                let at = i as usize * SB;
+                data[at..at + SB].copy_from_slice(&x.to_le_bytes()[..SB]);
                 self.ch += 1;
                 if self.ch == sch.channels {
                     self.ch = 0;
@@ -326,7 +346,13 @@ fn stream(
             outputs.push((u, &mut buf.out_user[..]));
         }
         let base = dut.cycle();
-        let d = match dut.stream(hs, &inputs, &mut outputs, limits) {
+        let d = match dut.stream(
+            hs,
+            &inputs,
+            &mut outputs,
+            Some(&mut buf.out_edges[..]),
+            limits,
+        ) {
             Ok(d) => d,
             Err(e) => {
                 res.protocol_errors += 1;
@@ -352,7 +378,7 @@ fn stream(
                 "a beat came out that was never sent".into(),
             );
         }
-        let checked = checker.check(&buf, received, d.produced, exp, res, dut.cycle());
+        let checked = checker.check(&buf, received, d.produced, base, exp, res);
         res.beats += d.produced;
         received += d.produced;
         progress(d.produced * sch.lanes);
@@ -409,23 +435,28 @@ struct Checker<'s, 'a> {
 }
 
 impl Checker<'_, '_> {
-    /// Checks the `n` beats captured in `buf`, the first being output beat `first`. False
-    /// when the expected outputs ran out (the phase cannot go on).
+    /// Checks the `n` beats captured in `buf` by a run that started at cycle `base`, the
+    /// first being output beat `first`. False when the expected outputs ran out (the phase
+    /// cannot go on).
+    #[allow(clippy::too_many_arguments)]
     fn check(
         &mut self,
         buf: &Buffers,
         first: u64,
         n: u64,
+        base: u64,
         exp: &mut Expected,
         res: &mut PhaseResult,
-        cycle: u64,
     ) -> bool {
+        // A failure's cycle is where a cycle-by-cycle loop sees the beat: after its edge.
+        let cycle_of = |i: usize| base + buf.out_edges[i] + 1;
         let [_, _, _, db, kb, lb, ub] = buf.sizes;
         let p = self.p;
         let mut done = 0u64;
         while done < n {
             let Some(want) = exp.take(n - done) else {
                 res.protocol_errors += 1;
+                let cycle = cycle_of(done as usize);
                 res.fail(cycle, PHASE, "the golden model's outputs ran out".into());
                 return false;
             };
@@ -451,7 +482,7 @@ impl Checker<'_, '_> {
                 let want_side = (p.m.keep_all, last, b & p.tuser_mask);
                 let (g, w) = (&got[j * db..(j + 1) * db], &want[j * db..(j + 1) * db]);
                 if side != want_side || (!data_equal && g != w) {
-                    mismatch(self.sch, b, g, w, side, want_side, res, cycle);
+                    mismatch(self.sch, b, g, w, side, want_side, res, cycle_of(i));
                 }
             }
             done += k;

@@ -87,6 +87,7 @@ struct RawStream {
     s_tvalid: *mut u8,
     s_tready: *const u8,
     m_tvalid: *const u8,
+    out_edges: *mut u64,
     n_in: u32,
     n_out: u32,
     inputs: [RawField; STREAM_FIELDS],
@@ -414,8 +415,10 @@ impl VerilatedModel {
     /// is accepted when valid and ready were both high; then, if `hs.out_valid` is high, every
     /// port of `outputs` is copied into the next beat of its buffer. Buffers hold beat `i` at
     /// byte `i * storage_bytes(port)` (see [`storage_bytes`](Self::storage_bytes)). Stops as
-    /// [`StreamLimits`] says, or when the output buffers are full. Cycles run are not traced
-    /// per cycle by the caller: a VCD open in the model still records them.
+    /// [`StreamLimits`] says, or when the output buffers (or `out_edges`) are full.
+    /// `out_edges`, when given, receives per captured output beat the edge after which it was
+    /// captured (as [`StreamDone::first_output`] counts). A VCD open in the model records the
+    /// cycles run.
     ///
     /// Errors: more than [`STREAM_FIELDS`] ports on a side, a handshake port wider than one
     /// bit, an input buffer shorter than `in_beats` beats or an empty output buffer (bugs of
@@ -425,6 +428,7 @@ impl VerilatedModel {
         hs: Handshake,
         inputs: &[(PortId, &[u8])],
         outputs: &mut [(PortId, &mut [u8])],
+        out_edges: Option<&mut [u64]>,
         limits: StreamLimits,
     ) -> Result<StreamDone> {
         let bug = |what: String| Error::Internal(format!("stream run: {what}"));
@@ -458,6 +462,7 @@ impl VerilatedModel {
             s_tvalid: self.slots[hs.in_valid.0].ptr,
             s_tready: self.slots[hs.in_ready.0].ptr,
             m_tvalid: self.slots[hs.out_valid.0].ptr,
+            out_edges: std::ptr::null_mut(),
             n_in: inputs.len() as u32,
             n_out: outputs.len() as u32,
             inputs: [empty; STREAM_FIELDS],
@@ -483,6 +488,10 @@ impl VerilatedModel {
             out_cap = out_cap.min((buf.len() / self.storage_bytes(*id)) as u64);
             raw.outputs[i] = field(*id, buf.as_mut_ptr());
         }
+        if let Some(e) = out_edges {
+            out_cap = out_cap.min(e.len() as u64);
+            raw.out_edges = e.as_mut_ptr();
+        }
         if out_cap == 0 {
             return Err(bug("an output buffer holds no beat".into()));
         }
@@ -492,7 +501,7 @@ impl VerilatedModel {
         // describes (checked at load), the handshake ports are 1-byte CData (checked above).
         // Each input buffer holds at least `in_beats` beats and the shim reads beat `k` only
         // while `k < in_beats`; each output buffer holds at least `out_cap` beats and the shim
-        // writes beat `j` only while `j < out_cap`. The buffers are borrowed for the call and
+        // writes beat `j` (and `out_edges[j]`) only while `j < out_cap`. The buffers are borrowed for the call and
         // do not overlap the model's storage; `raw` and `done` outlive it.
         let rc = unsafe {
             (self.lib.stream_fn)(
