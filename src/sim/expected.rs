@@ -169,6 +169,39 @@ impl<'a> Reference<'a> {
     pub fn error(&self, channel: usize, x: i64, y: i64) -> f64 {
         (y as f64 * self.out_ulp - self.at(channel, x)).abs()
     }
+
+    /// The largest [`error`](Self::error) of the outputs `ys` at the inputs `xs` of
+    /// `channel`. For a folded layer (the reference is its piecewise quadratic) and ascending
+    /// inputs, this walks the inputs segment by segment with the segment's coefficients
+    /// fixed, so the inner loop has no segment search and no branch: the same expression as
+    /// [`crate::model::FoldedLayer::eval`], hence the same bits (a test compares them).
+    pub fn max_error(&self, channel: usize, xs: &[i64], ys: &[i64], ascending: bool) -> f64 {
+        let mut m = 0f64;
+        if !ascending || self.layer.reference.is_some() {
+            for (&x, &y) in xs.iter().zip(ys) {
+                m = m.max(self.error(channel, x, y));
+            }
+            return m;
+        }
+        let folded = &self.layer.folded;
+        let (iu, ou, lo, hi) = (self.in_ulp, self.out_ulp, self.lo, self.hi);
+        let mut start = 0;
+        while start < xs.len() {
+            let seg = folded.segment_of(xs[start] as f64 * iu);
+            let end = match folded.breakpoints.get(seg) {
+                Some(&b) => start + xs[start..].partition_point(|&x| (x as f64 * iu) < b),
+                None => xs.len(),
+            };
+            let [c0, c1, c2] = folded.segments[channel][seg];
+            for (&x, &y) in xs[start..end].iter().zip(&ys[start..end]) {
+                let x = x as f64 * iu;
+                let r = (c0 + x * (c1 + c2 * x)).clamp(lo, hi);
+                m = m.max((y as f64 * ou - r).abs());
+            }
+            start = end.max(start + 1);
+        }
+        m
+    }
 }
 
 /// Expected `m_axis_tdata` of consecutive beats, and the golden model's largest error on
@@ -189,17 +222,44 @@ fn put_slot<const SB: usize>(data: &mut [u8], at: usize, y: i64) {
     data[at..at + SB].copy_from_slice(&y.to_le_bytes()[..SB]);
 }
 
-/// Computes the block of beats `first..first + n`.
+/// Computes the block of beats `first..first + n` (see [`BlockMaker`] for many blocks).
 pub fn compute_block(sch: &Schedule, first: u64, n: u64) -> Block {
-    match sch.out_slot_bytes {
-        1 => block_with::<1>(sch, first, n),
-        2 => block_with::<2>(sch, first, n),
-        3 => block_with::<3>(sch, first, n),
-        _ => block_with::<4>(sch, first, n),
+    BlockMaker::default().block(sch, first, n)
+}
+
+/// Computes blocks, reusing its per-channel input and output buffers from block to block
+/// (fresh ones of this size come from `mmap` and page-fault on first touch, which costs as
+/// much as the golden model itself).
+#[derive(Default)]
+pub struct BlockMaker {
+    xs: Vec<i64>,
+    ys: Vec<i64>,
+}
+
+impl BlockMaker {
+    /// The block of beats `first..first + n` of `sch`.
+    pub fn block(&mut self, sch: &Schedule, first: u64, n: u64) -> Block {
+        match sch.out_slot_bytes {
+            1 => self.block_with::<1>(sch, first, n),
+            2 => self.block_with::<2>(sch, first, n),
+            3 => self.block_with::<3>(sch, first, n),
+            _ => self.block_with::<4>(sch, first, n),
+        }
+    }
+
+    fn block_with<const SB: usize>(&mut self, sch: &Schedule, first: u64, n: u64) -> Block {
+        let (xs, ys) = (&mut self.xs, &mut self.ys);
+        block_with::<SB>(sch, first, n, xs, ys)
     }
 }
 
-fn block_with<const SB: usize>(sch: &Schedule, first: u64, n: u64) -> Block {
+fn block_with<const SB: usize>(
+    sch: &Schedule,
+    first: u64,
+    n: u64,
+    xs: &mut Vec<i64>,
+    ys: &mut Vec<i64>,
+) -> Block {
     let (spec, layer, c, lanes) = (sch.spec, sch.layer, sch.channels, sch.lanes);
     let bb = sch.beat_bytes;
     let mut data = vec![0u8; n as usize * bb];
@@ -208,8 +268,9 @@ fn block_with<const SB: usize>(sch: &Schedule, first: u64, n: u64) -> Block {
     let s1 = s_end.min(sch.samples);
     let reference = Reference::new(spec, layer);
     let mut max_err = 0f64;
-    let mut xs = Vec::new();
-    let mut ys = Vec::new();
+    let ascending = matches!(sch.codes, Codes::Range { .. });
+    // Beats without storage padding: the block is the samples' slots back to back.
+    let packed = bb == lanes as usize * SB;
     // Per channel: its samples of the block are every C-th from the first one, so the golden
     // model runs them in one call; they are then scattered to (beat, lane) positions, which
     // advance by C samples with a carry instead of a division per sample.
@@ -222,12 +283,29 @@ fn block_with<const SB: usize>(sch: &Schedule, first: u64, n: u64) -> Block {
         let first_code = (s0 + d0) / c;
         let count = (s1 - (s0 + d0)).div_ceil(c);
         xs.clear();
-        xs.extend((first_code..first_code + count).map(|i| sch.codes.get(i)));
+        match sch.codes {
+            Codes::Range { min, .. } => {
+                let from = min + first_code as i64;
+                xs.extend(from..from + count as i64);
+            }
+            Codes::List(v) => {
+                xs.extend_from_slice(&v[first_code as usize..(first_code + count) as usize])
+            }
+        }
         ys.resize(xs.len(), 0);
-        spec.eval_raw_many(layer, ch as usize, &xs, &mut ys);
+        spec.eval_raw_many(layer, ch as usize, xs, ys);
+        max_err = max_err.max(reference.max_error(ch as usize, xs, ys, ascending));
+        if packed {
+            // Sample d of the block is at byte d × SB: a strided write, no (beat, lane).
+            let step = c as usize * SB;
+            let out = &mut data[d0 as usize * SB..];
+            for (k, &y) in ys.iter().enumerate() {
+                put_slot::<SB>(out, k * step, y);
+            }
+            continue;
+        }
         let (mut beat, mut lane) = (d0 / lanes, d0 % lanes);
-        for (&x, &y) in xs.iter().zip(&ys) {
-            max_err = max_err.max(reference.error(ch as usize, x, y));
+        for &y in ys.iter() {
             put_slot::<SB>(&mut data, beat as usize * bb + lane as usize * SB, y);
             beat += step_beat;
             lane += step_lane;
@@ -256,7 +334,11 @@ enum Source<'r, 'a> {
     /// A producer thread (see [`with_blocks`]).
     Thread(&'r Receiver<Block>),
     /// Computed on demand, block by block, when no second core is free.
-    Inline { sch: Schedule<'a>, next: u64 },
+    Inline {
+        sch: Schedule<'a>,
+        next: u64,
+        maker: BlockMaker,
+    },
 }
 
 /// The expected beats in sending order, block by block, and the golden model's largest error
@@ -273,7 +355,11 @@ impl<'r, 'a> Expected<'r, 'a> {
     /// Blocks computed on demand by the caller's thread.
     pub fn inline(sch: Schedule<'a>) -> Self {
         Expected {
-            source: Source::Inline { sch, next: 0 },
+            source: Source::Inline {
+                sch,
+                next: 0,
+                maker: BlockMaker::default(),
+            },
             block: Vec::new(),
             at: 0,
             beat_bytes: sch.beat_bytes,
@@ -315,12 +401,12 @@ impl<'r, 'a> Expected<'r, 'a> {
     fn refill(&mut self) -> Option<()> {
         let b = match &mut self.source {
             Source::Thread(rx) => rx.recv().ok()?,
-            Source::Inline { sch, next } => {
+            Source::Inline { sch, next, maker } => {
                 if *next >= sch.beats {
                     return None;
                 }
                 let n = sch.block_beats().min(sch.beats - *next);
-                let b = compute_block(sch, *next, n);
+                let b = maker.block(sch, *next, n);
                 *next += n;
                 b
             }
@@ -341,10 +427,10 @@ pub fn with_blocks<R>(sch: Schedule, body: impl FnOnce(&Receiver<Block>) -> R) -
     let (tx, rx) = sync_channel(BLOCKS_IN_FLIGHT);
     std::thread::scope(|s| {
         s.spawn(move || {
-            let mut first = 0;
+            let (mut first, mut maker) = (0, BlockMaker::default());
             while first < sch.beats {
                 let n = sch.block_beats().min(sch.beats - first);
-                if tx.send(compute_block(&sch, first, n)).is_err() {
+                if tx.send(maker.block(&sch, first, n)).is_err() {
                     return;
                 }
                 first += n;
@@ -389,14 +475,34 @@ mod tests {
     fn hoisted_reference_is_bit_identical_to_the_spec_reference() {
         let spec = spec((10, 4), (12, 3));
         let r = Reference::new(&spec, 0);
+        let out = spec.output();
+        let xs: Vec<i64> = (spec.input().min_raw()..=spec.input().max_raw()).collect();
         for ch in 0..3 {
-            for x in spec.input().min_raw()..=spec.input().max_raw() {
+            for &x in &xs {
                 assert_eq!(
                     r.at(ch, x).to_bits(),
                     spec.reference(0, ch, x).to_bits(),
                     "channel {ch}, input {x}"
                 );
             }
+            // The segment-by-segment maximum against the plain one, on every code and on
+            // ranges that start and end inside segments; and per-sample on unsorted inputs.
+            let ys: Vec<i64> = xs.iter().map(|&x| spec.eval_raw(0, ch, x)).collect();
+            let plain = |xs: &[i64], ys: &[i64]| {
+                xs.iter()
+                    .zip(ys)
+                    .map(|(&x, &y)| (out.to_f64(y) - spec.reference(0, ch, x)).abs())
+                    .fold(0f64, f64::max)
+            };
+            for (a, b) in [(0, xs.len()), (5, 700), (300, 301), (600, 1024), (0, 0)] {
+                let fast = r.max_error(ch, &xs[a..b], &ys[a..b], true);
+                assert_eq!(fast.to_bits(), plain(&xs[a..b], &ys[a..b]).to_bits());
+            }
+            let (rx, ry): (Vec<i64>, Vec<i64>) = xs.iter().zip(&ys).rev().unzip();
+            assert_eq!(
+                r.max_error(ch, &rx, &ry, false).to_bits(),
+                plain(&xs, &ys).to_bits()
+            );
         }
     }
 
