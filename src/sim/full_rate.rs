@@ -381,7 +381,9 @@ fn stream(
         let checked = checker.check(&buf, received, d.produced, base, exp, res);
         res.beats += d.produced;
         received += d.produced;
-        progress(d.produced * sch.lanes);
+        if d.produced > 0 {
+            progress(d.produced * sch.lanes);
+        }
         if !checked {
             break;
         }
