@@ -576,6 +576,50 @@ mod tests {
         check_blocks(&spec, &list, 4, 12);
     }
 
+    /// `eval_raw_many` (segment runs for ascending inputs) against `eval_raw` on every code,
+    /// ascending, descending and interleaved, for the comparator, table and ROM datapaths.
+    #[test]
+    fn eval_raw_many_equals_eval_raw_on_every_datapath() {
+        use crate::fit::build::build_fitted;
+        use crate::fit::DatapathChoice;
+        use crate::model::Activation;
+        let f = |w, i| ApFixed::new(w, i).expect("format");
+        let silu = Activation::parse_cli("silu").expect("silu");
+        let fitted = |a: &Activation, w, c| {
+            build_fitted("a", a, &SpecOptions::with_formats(f(w, 4), f(w, 4)), c)
+                .expect("fitted spec")
+                .spec
+        };
+        let specs = [
+            spec((10, 4), (12, 3)),
+            fitted(&silu, 12, DatapathChoice::Poly),
+            fitted(&silu, 8, DatapathChoice::Rom),
+        ];
+        assert!(matches!(
+            specs[1].select(),
+            crate::fixedpoint::SegmentSelect::Table(_)
+        ));
+        for spec in &specs {
+            let up: Vec<i64> = (spec.input().min_raw()..=spec.input().max_raw()).collect();
+            let down: Vec<i64> = up.iter().rev().copied().collect();
+            let mixed: Vec<i64> = up
+                .iter()
+                .step_by(7)
+                .chain(up.iter().step_by(3))
+                .copied()
+                .collect();
+            for ch in 0..spec.layers()[0].channels() {
+                for xs in [&up, &down, &mixed] {
+                    let mut ys = vec![0; xs.len()];
+                    spec.eval_raw_many(0, ch, xs, &mut ys);
+                    for (&x, &y) in xs.iter().zip(&ys) {
+                        assert_eq!(y, spec.eval_raw(0, ch, x), "channel {ch}, input {x}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn codes_index_in_order() {
         let r = Codes::Range { min: -4, count: 8 };
