@@ -25,8 +25,10 @@ use std::sync::mpsc::{sync_channel, Receiver};
 /// set-up, small enough that a block (32 KiB of 16-bit outputs) stays in the L1/L2 cache next
 /// to the model's state, and that the producer thread runs ahead after a short start.
 pub const BLOCK_SAMPLES: u64 = 1 << 14;
-/// Blocks computed ahead of the simulation (plus one being checked).
-pub const BLOCKS_IN_FLIGHT: usize = 2;
+/// Blocks computed ahead of the simulation (plus one being checked): enough to ride out the
+/// producer thread being descheduled for a few milliseconds on a busy machine (16 blocks of
+/// 16-bit outputs are 512 KiB, at most 1.5 MiB for 24 bits).
+pub const BLOCKS_IN_FLIGHT: usize = 16;
 
 /// The input codes of the exhaustive phase, in sending order.
 #[derive(Debug, Clone)]
