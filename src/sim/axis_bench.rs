@@ -437,7 +437,8 @@ impl AxisDut {
                 max_cycles: limits.max_cycles - total.cycles,
             };
             let mut edges = out_edges.as_deref_mut().map(|e| &mut e[j..]);
-            let base = self.cycle;
+            // Edges of this piece count from the call's first edge.
+            let offset = total.cycles;
             let shim = self.shim_cycles();
             let d = if shim == 0 {
                 self.stream_cycle(hs, &ins, &mut outs, left.in_beats)
@@ -460,13 +461,12 @@ impl AxisDut {
                     e[0] = 0;
                 }
                 for v in &mut e[..d.produced as usize] {
-                    *v += base - start;
+                    *v += offset;
                 }
             }
-            let base = total.cycles;
-            debug_assert_eq!(self.cycle, start + base + d.cycles);
-            total.first_accept = total.first_accept.or(d.first_accept.map(|e| e + base));
-            total.first_output = total.first_output.or(d.first_output.map(|e| e + base));
+            debug_assert_eq!(self.cycle, start + offset + d.cycles);
+            total.first_accept = total.first_accept.or(d.first_accept.map(|e| e + offset));
+            total.first_output = total.first_output.or(d.first_output.map(|e| e + offset));
             total.cycles += d.cycles;
             total.accepted += d.accepted;
             total.produced += d.produced;
