@@ -194,7 +194,25 @@ pub fn check_writable(vcd: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The Verilog text of a core, as `verify` simulates it.
+pub fn core_verilog(dir: &Path, core: &CoreEntry) -> Result<String> {
+    let path = dir.join(&core.file);
+    std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))
+}
+
+/// What Verilator builds for a core: its Verilog with the core's top and ports.
+pub fn core_design<'a>(core: &'a CoreEntry, verilog: &'a str) -> verilator::DesignSource<'a> {
+    verilator::DesignSource {
+        verilog,
+        top: &core.interface.top,
+        ports: &core.interface.ports,
+        clock: CLOCK,
+    }
+}
+
 /// Verifies one core of a manifest, every layer it holds; `progress` receives work done.
+/// Builds (or loads from the cache) the core's model first; [`super::jobs::verify_all`]
+/// builds all models of a manifest together instead and calls [`verify_built_core`].
 pub fn verify_core(
     dir: &Path,
     manifest: &Manifest,
@@ -202,25 +220,37 @@ pub fn verify_core(
     opts: &RunOptions,
     progress: &dyn Fn(u64),
 ) -> Result<Vec<CoreReport>> {
+    let verilog = core_verilog(dir, core)?;
+    let d = core_design(core, &verilog);
+    let model = verilator::build(
+        d.verilog,
+        d.top,
+        d.ports,
+        d.clock,
+        &opts.cache_dir,
+        &BuildOptions::default(),
+    )?;
+    verify_built_core(manifest, core, &verilog, model, opts, progress)
+}
+
+/// [`verify_core`] with the core's Verilog already read and its (untraced) model built.
+pub fn verify_built_core(
+    manifest: &Manifest,
+    core: &CoreEntry,
+    verilog: &str,
+    model: verilator::VerilatedModel,
+    opts: &RunOptions,
+    progress: &dyn Fn(u64),
+) -> Result<Vec<CoreReport>> {
     let spec = manifest.spec_for(core)?;
-    let path = dir.join(&core.file);
-    let verilog = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let iface = &core.interface;
     let ports = &iface.ports;
     let layout = &iface.stream;
     let map = iface.register_map();
 
-    let run_phases = |trace: Option<(&Path, u64)>| -> Result<(Vec<CoreReport>, AxisDut)> {
-        let model = verilator::build(
-            &verilog,
-            &iface.top,
-            ports,
-            CLOCK,
-            &opts.cache_dir,
-            &BuildOptions {
-                trace: trace.is_some(),
-            },
-        )?;
+    let run_phases = |model: verilator::VerilatedModel,
+                      trace: Option<(&Path, u64)>|
+     -> Result<(Vec<CoreReport>, AxisDut)> {
         let mut dut = AxisDut::new(model)?;
         if let Some((vcd, at)) = trace {
             dut.trace_window(vcd, at.saturating_sub(200), at + 50);
@@ -298,14 +328,14 @@ pub fn verify_core(
         Ok((reports, dut))
     };
 
-    let (mut reports, dut) = run_phases(None)?;
+    let (mut reports, dut) = run_phases(model, None)?;
     if opts.verify.icarus_cycles > 0 {
         let work = tempfile::Builder::new()
             .prefix("repact-hw-icarus-")
             .tempdir()
             .map_err(|e| Error::io(std::env::temp_dir(), e))?;
         let run = icarus::replay(
-            &verilog,
+            verilog,
             &iface.top,
             ports,
             CLOCK,
@@ -333,7 +363,15 @@ pub fn verify_core(
     if let (Some(failed), Some(vcd)) = (reports.iter().find(|r| !r.passed), &opts.vcd) {
         // Same seed, same stimulus: a traced re-run reproduces the failure cycle for cycle.
         let at = failed.first_failure.as_ref().map_or(0, |f| f.cycle);
-        run_phases(Some((vcd, at)))?;
+        let traced = verilator::build(
+            verilog,
+            &iface.top,
+            ports,
+            CLOCK,
+            &opts.cache_dir,
+            &BuildOptions { trace: true },
+        )?;
+        run_phases(traced, Some((vcd, at)))?;
         // The simulator's trace writer fails silently: never claim a waveform not written.
         if !std::fs::metadata(vcd).is_ok_and(|m| m.is_file() && m.len() > 0) {
             return Err(Error::Tool {
