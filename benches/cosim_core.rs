@@ -544,7 +544,11 @@ fn timed_verify(dir: &Path, opts: &RunOptions, jobs: usize, stress: bool) -> (f6
         assert!(r.passed, "{}: {:?}", r.layer, r.first_failure);
         assert_eq!(r.stress.beats > 0, stress, "{}", r.layer);
     }
-    (secs, cpu, reports.iter().map(|r| r.exhaustive.samples).sum())
+    (
+        secs,
+        cpu,
+        reports.iter().map(|r| r.exhaustive.samples).sum(),
+    )
 }
 
 /// The load average over the last minute, from `/proc/loadavg`: the benchmark shares the
@@ -615,7 +619,11 @@ fn part2(net: &Network, work: &Path) {
         timed_verify(&dir, &def, jobs, true),
         "[target <= 15 s]",
     );
-    row("warm, default verify", timed_verify(&dir, &def, jobs, true), "");
+    row(
+        "warm, default verify",
+        timed_verify(&dir, &def, jobs, true),
+        "",
+    );
     // Where the default run's time goes, each phase alone on the warm cache.
     let mut stress_only = def.clone();
     stress_only.verify.icarus_cycles = 0;

@@ -4,13 +4,12 @@
 use super::axilite_bench::{AxiLite, WritesAfterReset};
 use super::axis_bench::{AxisDut, CLOCK};
 use super::icarus;
-use super::ports::words;
 use super::verify::{exhaustive, stress, Failure, PhaseResult, VerifyOptions};
 use super::verilator::{self, BuildOptions};
 use crate::fixedpoint::DatapathSpec;
 use crate::hdl::regmap::{addr, RegisterMap};
 use crate::hdl::CoreInterface;
-use crate::hdl::{Port, PortDir};
+use crate::hdl::Port;
 use crate::manifest::{CoreEntry, Manifest};
 use crate::{Error, Result};
 use serde::Serialize;
@@ -66,60 +65,6 @@ pub struct RunOptions {
     pub cache_dir: PathBuf,
     /// Write a waveform around the first mismatch here.
     pub vcd: Option<PathBuf>,
-}
-
-/// Compares Icarus's 4-state replay with Verilator's recorded outputs: ready and valid every
-/// cycle, the rest of the master side whenever `m_axis_tvalid` is high (AXI4-Stream leaves it
-/// undefined otherwise). Returns (mismatching cycles, cycles with X/Z where defined, first).
-fn compare_icarus(
-    ports: &[Port],
-    verilator_out: &[Vec<u64>],
-    run: &icarus::IcarusRun,
-) -> (u64, u64, Option<String>) {
-    let outs: Vec<&Port> = ports.iter().filter(|p| p.dir == PortDir::Out).collect();
-    let offsets: Vec<usize> = outs
-        .iter()
-        .scan(0, |at, p| {
-            let o = *at;
-            *at += words(p);
-            Some(o)
-        })
-        .collect();
-    let valid_idx = outs.iter().position(|p| p.name == "m_axis_tvalid");
-    let (mut mism, mut xz, mut first) = (0u64, 0u64, None);
-    for (cycle, v) in verilator_out.iter().enumerate().take(run.cycles()) {
-        let valid = valid_idx.is_some_and(|i| v[offsets[i]] != 0);
-        let (mut bad, mut has_xz) = (false, false);
-        for (i, p) in outs.iter().enumerate() {
-            let always = p.name.ends_with("tready") || p.name.ends_with("tvalid");
-            if !always && !valid {
-                continue;
-            }
-            if run.xz[cycle][i] {
-                has_xz = true;
-            }
-            let a = &v[offsets[i]..offsets[i] + words(p)];
-            if a != run.output(cycle, i) {
-                bad = true;
-                if first.is_none() {
-                    first = Some(format!(
-                        "cycle {cycle} of the replay: `{}` is {:x?} in Verilator, {:x?} in Icarus",
-                        p.name,
-                        a,
-                        run.output(cycle, i)
-                    ));
-                }
-            }
-        }
-        mism += bad as u64;
-        xz += has_xz as u64;
-        if has_xz && first.is_none() {
-            first = Some(format!(
-                "cycle {cycle} of the replay: X or Z on a defined output"
-            ));
-        }
-    }
-    (mism, xz, first)
 }
 
 /// Reads the AXI4-Lite configuration registers and checks them against the spec; loads every
@@ -334,28 +279,35 @@ pub fn verify_built_core(
             .prefix("repact-hw-icarus-")
             .tempdir()
             .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-        let run = icarus::replay(
+        // Ready and valid are compared every cycle, the rest of the master side whenever
+        // `m_axis_tvalid` is high (AXI4-Stream leaves it undefined otherwise).
+        let always = |p: &Port| p.name.ends_with("tready") || p.name.ends_with("tvalid");
+        let check = icarus::replay_and_compare(
             verilog,
             &iface.top,
             ports,
             CLOCK,
             &dut.recorded_inputs,
+            &dut.recorded_outputs,
+            &icarus::CompareRule {
+                qualifier: Some("m_axis_tvalid"),
+                always: &always,
+            },
             work.path(),
         )?;
-        let (mism, xz, first) = compare_icarus(ports, &dut.recorded_outputs, &run);
         // The replay covers the first layer's traffic (and, for run-time coefficients, the
         // bus writes before it): its verdict belongs to that layer.
         let r = &mut reports[0];
-        r.icarus_cycles = run.cycles();
-        r.icarus_mismatches = mism;
-        r.icarus_xz = xz;
-        if mism > 0 || xz > 0 {
+        r.icarus_cycles = check.cycles;
+        r.icarus_mismatches = check.mismatches;
+        r.icarus_xz = check.xz;
+        if check.mismatches > 0 || check.xz > 0 {
             r.passed = false;
             if r.first_failure.is_none() {
                 r.first_failure = Some(Failure {
                     cycle: 0,
                     phase: "icarus".into(),
-                    what: first.unwrap_or_default(),
+                    what: check.first.unwrap_or_default(),
                 });
             }
         }

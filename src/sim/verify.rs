@@ -129,8 +129,8 @@ impl Checker<'_> {
             let w = get_bits(&want.data, off, slot);
             if g != w || !self.errors_known {
                 let g_raw = sign_extend(get_bits(&got.data, off, out.width()), out.width());
-                let err = (out.to_f64(g_raw) - self.spec.reference(self.layer, ch, x)).abs()
-                    / out.ulp();
+                let err =
+                    (out.to_f64(g_raw) - self.spec.reference(self.layer, ch, x)).abs() / out.ulp();
                 res.max_error_ulp = res.max_error_ulp.max(err);
             }
             if g != w {
