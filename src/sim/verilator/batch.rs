@@ -255,7 +255,7 @@ fn compile_batch(
         let dir = work.join(format!("m{j}"));
         let r = fs::create_dir_all(&dir)
             .map_err(|e| Error::io(&dir, e))
-            .and_then(|()| verilate(&m.design, &format!("Vm{j}"), &dir));
+            .and_then(|()| verilate(&m.design, tools, &format!("Vm{j}"), &dir));
         match r {
             Ok(sources) => {
                 units.push((j, sources));
@@ -420,6 +420,8 @@ mod tests {
             verilator_version: String::new(),
             cxx_version: String::new(),
             include: PathBuf::new(),
+            root: PathBuf::new(),
+            verilator_bin: None,
         };
         let members: Vec<Member> = texts
             .iter()
