@@ -570,17 +570,15 @@ fn verilate(d: &Design, tools: &Toolchain, prefix: &str, work: &Path) -> Result<
         let mut v = Command::new(program);
         // Relative paths, so that Verilator's messages (also those compiled into the model,
         // like `$finish` locations) name `design.v` rather than a temporary directory.
-        v.current_dir(work)
-            .env("VERILATOR_ROOT", &tools.root)
-            .args([
-                "--cc",
-                "--Mdir",
-                "obj",
-                "--prefix",
-                prefix,
-                "--top-module",
-                d.top,
-            ]);
+        v.current_dir(work).args([
+            "--cc",
+            "--Mdir",
+            "obj",
+            "--prefix",
+            prefix,
+            "--top-module",
+            d.top,
+        ]);
         if d.opts.trace {
             v.arg("--trace");
         }
@@ -590,7 +588,9 @@ fn verilate(d: &Design, tools: &Toolchain, prefix: &str, work: &Path) -> Result<
     let direct = tools
         .verilator_bin
         .as_ref()
-        .map(|bin| run_tool(&mut command(bin), "verilator"));
+        // The root the script would export (the Perl script itself must not see it: with
+        // it set, Debian's script looks for `$VERILATOR_ROOT/bin/verilator_bin`).
+        .map(|bin| run_tool(command(bin).env("VERILATOR_ROOT", &tools.root), "verilator"));
     if !matches!(direct, Some(Ok(_))) {
         // Also when the direct run failed: the script raises the stack limit first, which a
         // very large design may need, and its messages are the ones users know.
