@@ -12,12 +12,18 @@
 //! - (c) a plain C++ Verilator loop of the same Verilog doing what (a) does; equal checksums
 //!   show that (a) and (c) simulate the same thing.
 //!
-//! Part 2: end to end, `generate` + `write_bundle` + `verify_core` for a 50-layer network (the
-//! five bundled layers ten times, renamed and slightly perturbed so that every core differs)
-//! in a fresh build cache, exhaustive phase only; the Verilator build of each core is timed
-//! on its own first, so that `verify_core` then loads it from the cache. The one-time build
-//! of the Verilator runtime is reported separately, and one layer is also verified with the
-//! default settings (1e6 stress beats, 20k Icarus cycles) for extrapolation.
+//! Part 2: `verify_all` (what `repact-hw verify` runs) of a 50-layer network (the five bundled
+//! layers ten times, renamed and slightly perturbed so that every core differs) with the
+//! default job count: cold (a fresh build cache, so every model is compiled — in batches,
+//! see `verilator::build_batch`) and warm, exhaustive phase only and with the default
+//! settings (1e6 stress beats, 20k Icarus cycles), plus one run without Icarus to show where
+//! the time goes. Each row gives wall time, CPU time (this process and the tools it ran) and
+//! the load average: the machine is shared, and CPU seconds / cores is what an idle machine
+//! would take. The one-time build of the Verilator runtime is reported separately.
+//!
+//! Part 3: how `verify` grows with the input width (8…24 bits) and the channel count
+//! (1…1024, baked and run-time coefficients), cold builds included; writes
+//! `docs/verify-scaling.svg`.
 //!
 //! Run with `cargo bench --bench cosim_core` (needs `harness = false`). `CYCLES=N` sets the
 //! cycles per timed run of loops (a) and (c) (default 10 million), `ROUNDS=N` the rounds of
@@ -666,7 +672,7 @@ fn channel_layer(net: &Network, channels: usize) -> Network {
 }
 
 /// gen + verify (exhaustive only, model build included) of one network: (gen s, verify s,
-/// samples).
+/// verify CPU s, samples).
 fn scale_point(
     net: &Network,
     input: ApFixed,
@@ -675,7 +681,7 @@ fn scale_point(
     work: &Path,
     cache: &Path,
     name: &str,
-) -> (f64, f64, u64) {
+) -> (f64, f64, f64, u64) {
     let mut g = gen_options(1, None);
     g.spec = SpecOptions::with_formats(input, output);
     g.coeffs = coeffs;
@@ -684,15 +690,15 @@ fn scale_point(
     let dir = work.join(name);
     write_bundle(&bundle, &dir).expect("write_bundle");
     let gen = t.elapsed().as_secs_f64();
-    let (v, _, samples) = timed_verify(&dir, &run_options(cache, false), default_jobs(), false);
-    (gen, v, samples)
+    let (v, cpu, samples) = timed_verify(&dir, &run_options(cache, false), default_jobs(), false);
+    (gen, v, cpu, samples)
 }
 
 fn part3(net: &Network, work: &Path) {
     let (cache, _) = fresh_cache("cosim-core-scale-", Some(&verilator::default_cache_dir()));
     let out16 = ApFixed::new(16, 6).expect("format");
     println!("\n== 3. how verify grows: exhaustive only, model build included (cold) ==");
-    let (g, v, n) = scale_point(
+    let (g, v, cpu, n) = scale_point(
         &channel_layer(net, 1),
         ApFixed::new(24, 8).expect("format"),
         out16,
@@ -702,8 +708,9 @@ fn part3(net: &Network, work: &Path) {
         "w24",
     );
     println!(
-        "one 24-bit layer (ap_fixed<24,8> -> ap_fixed<16,6>), 1 channel: verify {v:.2} s for \
-         {n} samples (gen {g:.2} s)   [target <= 3 s]"
+        "one 24-bit layer (ap_fixed<24,8> -> ap_fixed<16,6>), 1 channel: verify {v:.2} s \
+         ({cpu:.2} s CPU, load {}) for {n} samples (gen {g:.2} s)   [target <= 3 s]",
+        load_average()
     );
     let mut by_width = Vec::new();
     println!(
@@ -711,7 +718,7 @@ fn part3(net: &Network, work: &Path) {
         "input width W (1 channel)", "gen s", "verify s", "samples"
     );
     for w in [8u32, 10, 12, 14, 16, 18, 20, 22, 24] {
-        let (g, v, n) = scale_point(
+        let (g, v, _, n) = scale_point(
             &channel_layer(net, 1),
             sweep_format(w),
             out16,
@@ -736,7 +743,7 @@ fn part3(net: &Network, work: &Path) {
             } else {
                 "axilite"
             };
-            let (g, v, n) = scale_point(
+            let (g, v, _, n) = scale_point(
                 &channel_layer(net, c),
                 out16,
                 out16,
