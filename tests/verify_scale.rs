@@ -337,8 +337,7 @@ fn a_broken_design_fails_alone_in_its_batch() {
     assert!(r[0].is_ok(), "{:?}", r[0].as_ref().err());
     let e = r[1]
         .as_ref()
-        .err()
-        .expect("the broken design must fail")
+        .expect_err("the broken design must fail")
         .to_string();
     assert!(e.contains("verilator") && e.contains("undeclared"), "{e}");
 }
