@@ -30,7 +30,6 @@
 //! the interleaved timing (default 5).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use repact_hw::fixedpoint::{ApFixed, SpecOptions};
@@ -475,17 +474,8 @@ fn fresh_cache(prefix: &str, like: Option<&Path>) -> (tempfile::TempDir, Duratio
         .expect("temp dir");
     let t = Instant::now();
     if let Some(like) = like {
-        for e in std::fs::read_dir(like).expect("cache").flatten() {
-            if e.file_name().to_string_lossy().starts_with("runtime-") {
-                let st = Command::new("cp")
-                    .arg("-r")
-                    .arg(e.path())
-                    .arg(fresh.path())
-                    .status()
-                    .expect("cp");
-                assert!(st.success(), "copying the runtime failed");
-            }
-        }
+        let n = verilator::seed_runtime(like, fresh.path()).expect("copying the runtime");
+        assert!(n > 0, "no runtime in {}", like.display());
         return (fresh, t.elapsed());
     }
     let ports = [

@@ -11,7 +11,7 @@ use repact_hw::sim::jobs::verify_all;
 use repact_hw::sim::run::{CoreReport, RunOptions};
 use repact_hw::sim::verify::VerifyOptions;
 use repact_hw::sim::verilator::{
-    build_batch, default_cache_dir, verilator_version, BuildOptions, DesignSource,
+    build_batch, default_cache_dir, seed_runtime, verilator_version, BuildOptions, DesignSource,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -222,17 +222,7 @@ fn fresh_cache() -> tempfile::TempDir {
         .as_ref()
         .unwrap();
     let fresh = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(&shared).unwrap().flatten() {
-        if e.file_name().to_string_lossy().starts_with("runtime-") {
-            let st = Command::new("cp")
-                .arg("-r")
-                .arg(e.path())
-                .arg(fresh.path())
-                .status()
-                .unwrap();
-            assert!(st.success());
-        }
-    }
+    assert!(seed_runtime(&shared, fresh.path()).unwrap() > 0);
     fresh
 }
 

@@ -120,6 +120,43 @@ pub fn default_cache_dir() -> PathBuf {
     std::env::temp_dir().join("repact-hw-sim")
 }
 
+/// Copies the prebuilt Verilator runtimes (archive and precompiled header, see [`build`]) of
+/// the cache directory `from` into the cache directory `to` (created if missing), so that a
+/// fresh cache skips the one-time runtime build: for timing model builds alone. Returns how
+/// many runtimes were copied.
+pub fn seed_runtime(from: &Path, to: &Path) -> Result<usize> {
+    fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+        fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+        for e in fs::read_dir(from)
+            .map_err(|e| Error::io(from, e))?
+            .flatten()
+        {
+            let target = to.join(e.file_name());
+            if e.path().is_dir() {
+                copy_tree(&e.path(), &target)?;
+            } else {
+                fs::copy(e.path(), &target).map_err(|err| Error::io(e.path(), err))?;
+            }
+        }
+        Ok(())
+    }
+    fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    let mut copied = 0;
+    for e in fs::read_dir(from)
+        .map_err(|e| Error::io(from, e))?
+        .flatten()
+    {
+        if e.file_name().to_string_lossy().starts_with("runtime-") {
+            // Through a temporary directory, so that a build never sees half a runtime.
+            let tmp = temp_dir_in(to)?;
+            copy_tree(&e.path(), tmp.path())?;
+            publish(tmp, &to.join(e.file_name()), "libverilated.a")?;
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
 /// Compiles `verilog` (top module `top`) with Verilator and loads it, or loads the cached
 /// library of an earlier identical build.
 ///
