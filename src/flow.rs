@@ -102,12 +102,15 @@ fn build_cores(
             if let Some(l) = layers.iter().find(|l| l.smooth.is_some()) {
                 // A fitted layer's coefficients are a ROM of up to 2^10 entries, not a few
                 // registers: they are baked.
+                let name = &l.folded.name;
                 return Err(Error::Spec {
-                    layer: l.folded.name.clone(),
-                    reason: "a smooth (fitted) activation has a coefficient table, which \
-                             --coeffs axilite does not put in registers; use --coeffs baked \
-                             (with --layer to build it alone)"
-                        .into(),
+                    layer: name.clone(),
+                    reason: format!(
+                        "a smooth (fitted) activation keeps its coefficients (table-indexed \
+                         datapath) or its outputs (ROM datapath) in a ROM inside the core, which \
+                         --coeffs axilite cannot load at run time; build it with --coeffs baked \
+                         (`--coeffs baked --layer {name}` builds it alone)"
+                    ),
                 });
             }
             // One core for every layer: shared formats and widths, coefficients in registers.

@@ -474,3 +474,27 @@ fn cli_smooth_activations_show_the_fit_plan_and_gen_builds_them() {
     let manifest = std::fs::read_to_string(out.join("repact_ip.json")).unwrap();
     assert!(manifest.contains("\"fitted\""), "{manifest}");
 }
+
+#[test]
+fn cli_axilite_refuses_a_smooth_activation_naming_the_layer_and_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ip");
+    let o = bin(&[
+        "gen",
+        "--activation",
+        "silu",
+        "--coeffs",
+        "axilite",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: layer `silu`: a smooth (fitted) activation keeps its coefficients (table-indexed \
+         datapath) or its outputs (ROM datapath) in a ROM inside the core, which --coeffs \
+         axilite cannot load at run time; build it with --coeffs baked (`--coeffs baked --layer \
+         silu` builds it alone)\n"
+    );
+    assert!(!out.exists(), "nothing written");
+}

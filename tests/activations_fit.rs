@@ -77,14 +77,8 @@ fn check(a: &Activation, fin: ApFixed, fout: ApFixed) -> (TablePlan, f64) {
 
 #[test]
 fn every_smooth_activation_fits_at_12_16_18_bits() {
-    // 8-bit formats take the ROM (tests/smooth_activations.rs checks every activation there);
-    // since the table serves every code of its span, a forced table at 8 bits may be refused.
-    // Known gap (issue 8 stays open): Softplus with a low threshold (beta 2, threshold 5)
-    // jumps inside the table's span, and since the table serves every code of its span the
-    // fitter refuses it at 16 and 18 bits (with the reason); it is left out here until the
-    // fitter puts such a jump on a segment boundary.
-    let jump_inside = |a: &Activation| format!("{a}") == "softplus(beta=2, threshold=5)";
-    for a in smooth().into_iter().filter(|a| !jump_inside(a)) {
+    // 8-bit formats take the ROM (tests/smooth_activations.rs checks every activation there).
+    for a in smooth() {
         for (w, i) in [(12, 4), (16, 6), (18, 6)] {
             check(&a, fmt(w, i), fmt(w, i));
         }

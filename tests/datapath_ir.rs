@@ -550,11 +550,29 @@ fn rom_core_is_bit_exact_and_uses_no_dsp() {
 fn run_time_cores_refuse_table_layers_with_the_reason() {
     let (req, opts) = silu_16_6();
     let spec = DatapathSpec::build_table("act.silu", "silu", arc(silu), &req, &opts).unwrap();
-    let msg = repact_hw::hdl::generate_axilite(&spec, &CoreOptions::new("rt"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        msg.contains("act.silu") && msg.contains("comparator"),
-        "{msg}"
+    let err = repact_hw::hdl::generate_axilite(&spec, &CoreOptions::new("rt")).unwrap_err();
+    // A user's choice of flags (exit 1), not a generator bug (it used to surface as the lane's
+    // internal "run-time coefficients serve comparator datapaths only").
+    assert_eq!(err.exit_code(), 1);
+    assert_eq!(
+        err.to_string(),
+        "layer `act.silu`: the table-indexed datapath keeps its segments' coefficients in a ROM \
+         inside the core, but --coeffs axilite loads run-time coefficients into comparator \
+         datapaths only; build this layer with --coeffs baked"
+    );
+    let f = fmt(8, 3);
+    let rom = DatapathSpec::build_rom(
+        "act.sig",
+        "sigmoid",
+        arc(sigmoid),
+        &SpecOptions::with_formats(f, f),
+    )
+    .unwrap();
+    let err = repact_hw::hdl::generate_axilite(&rom, &CoreOptions::new("rt")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "layer `act.sig`: the ROM datapath keeps every input code's output in a ROM inside the \
+         core, but --coeffs axilite loads run-time coefficients into comparator datapaths only; \
+         build this layer with --coeffs baked"
     );
 }

@@ -28,11 +28,12 @@
 //! format within `--max-coef-width` rounds correctly, or an i128 would overflow, the caller
 //! falls back to the analytic-bound datapath.
 
+use super::dsp::dsp48e1_slices;
 use super::format::ApFixed;
 use super::spec::{
-    interval_walk, poly_pipeline, stage_widths, BoundKind, CoefFracs, DatapathSpec, ErrorBound,
-    LayerSpec, RegionConsts, Segment, SegmentCoefs, SegmentSelect, Span, SpecOptions,
-    MAX_STAGE_WIDTH,
+    interval_walk, poly_pipeline, stage_widths, widths_of_spans, BoundKind, CoefFracs,
+    DatapathSpec, ErrorBound, LayerSpec, RegionConsts, Segment, SegmentCoefs, SegmentSelect, Span,
+    SpecOptions, MAX_STAGE_WIDTH,
 };
 use super::stage::{Signal, SIGNALS};
 use crate::model::{FoldedLayer, ACTIVATIONS};
@@ -279,7 +280,6 @@ pub(crate) fn build_correctly_rounded(
     nsegs: usize,
     opts: &SpecOptions,
 ) -> Option<DatapathSpec> {
-    let (input, output) = (opts.input, opts.output);
     let polys: Vec<Vec<Vec<ExactPoly>>> = layers
         .iter()
         .map(|l| {
@@ -289,6 +289,29 @@ pub(crate) fn build_correctly_rounded(
                 .collect::<Option<Vec<Vec<_>>>>()
         })
         .collect::<Option<_>>()?;
+    // Within one DSP48E1 slice per multiply first (as narrow as the single-slice datapath
+    // always was); only when no such format rounds correctly, any width within
+    // --max-coef-width (multiplies split across slices).
+    [true, false].into_iter().find_map(|one_slice| {
+        search_correctly_rounded(layers, &polys, thresholds, segs, nsegs, opts, one_slice)
+    })
+}
+
+/// The first (Ft, F2), narrowest `t` first, whose constants round every input correctly
+/// within the width limits (`one_slice`: also every multiply within one DSP48E1), checked on
+/// the golden model.
+fn search_correctly_rounded(
+    layers: &[FoldedLayer],
+    polys: &[Vec<Vec<ExactPoly>>],
+    thresholds: &[Vec<i64>],
+    segs: &[Vec<Segment>],
+    nsegs: usize,
+    opts: &SpecOptions,
+    one_slice: bool,
+) -> Option<DatapathSpec> {
+    let (input, output) = (opts.input, opts.output);
+    let wx = input.width();
+    let within = |w: u32| w <= opts.max_coef_width && (!one_slice || dsp48e1_slices(w, wx) <= 1);
     let fi = input.frac();
     let select = SegmentSelect::Comparators;
     let t_frac_min = output.frac().saturating_sub(fi);
@@ -300,7 +323,7 @@ pub(crate) fn build_correctly_rounded(
                 continue;
             };
             let Some(coefs) =
-                choose_constants(layers, &polys, segs, nsegs, c2_frac, t_frac, input, output)
+                choose_constants(layers, polys, segs, nsegs, c2_frac, t_frac, input, output)
             else {
                 continue;
             };
@@ -324,19 +347,13 @@ pub(crate) fn build_correctly_rounded(
             if !fits {
                 continue;
             }
-            let mut widths = [None; SIGNALS];
-            for step in shape.iter().flat_map(|s| &s.steps) {
-                for sig in step.writes() {
-                    widths[sig.slot()] = Some(spans[sig.slot()].width());
-                }
-            }
-            widths[Signal::Out.slot()] = Some(output.width());
+            let widths = widths_of_spans(&shape, &spans, input, output);
             let w = |s: Signal| widths[s.slot()].unwrap_or(0);
             any = true;
-            any_narrow |= w(Signal::T) <= opts.max_coef_width;
+            any_narrow |= within(w(Signal::T));
             if widths.iter().flatten().any(|&w| w > MAX_STAGE_WIDTH)
-                || w(Signal::C2) > opts.max_coef_width
-                || w(Signal::T) > opts.max_coef_width
+                || !within(w(Signal::C2))
+                || !within(w(Signal::T))
             {
                 continue;
             }

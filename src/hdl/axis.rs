@@ -42,8 +42,9 @@ pub(crate) trait LaneFeed {
     /// Declares the logic that feeds the lanes. Called once `ce` (the pipeline enable, high
     /// when an input beat is accepted if `s_axis_tvalid`) and the stream ports exist, before
     /// the lanes. Returns, per lane, the connections of the lane's ports other than `clk`,
-    /// `ce`, `x` and `out`.
-    fn feed(&self, m: &mut Module) -> Result<Vec<Vec<(String, Expr)>>, String>;
+    /// `ce`, `x` and `out`. Infallible: a feed only declares logic; the module's checks at
+    /// render time catch what it gets wrong.
+    fn feed(&self, m: &mut Module) -> Vec<Vec<(String, Expr)>>;
     /// A wire `feed` declared that, while high, keeps `s_axis_tready` low (the pipeline
     /// holds); `None` if the input is never held.
     fn stream_hold(&self) -> Option<&'static str>;
@@ -199,16 +200,12 @@ pub(crate) fn top_module(
     m.note("bit i: every byte of input sample i is kept");
 
     // What each lane needs besides its sample.
-    let lowering = |reason: String| HdlError::Lowering {
-        module: name.to_string(),
-        reason,
-    };
-    let lane_conns = feed.feed(&mut m).map_err(lowering)?;
+    let lane_conns = feed.feed(&mut m);
     if lane_conns.len() != n {
-        return Err(lowering(format!(
-            "the lane feed wired {} of {n} lanes",
-            lane_conns.len()
-        )));
+        return Err(HdlError::Lowering {
+            module: name.to_string(),
+            reason: format!("the lane feed wired {} of {n} lanes", lane_conns.len()),
+        });
     }
 
     // Side-band delay lines, aligned with the lanes' register stages 1-5.

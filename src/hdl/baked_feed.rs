@@ -42,7 +42,7 @@ impl LaneFeed for BakedFeed {
         None
     }
 
-    fn feed(&self, m: &mut Module) -> Result<Vec<Vec<(String, Expr)>>, String> {
+    fn feed(&self, m: &mut Module) -> Vec<Vec<(String, Expr)>> {
         let (n, channels) = (self.lanes, self.channels);
         let chan_bits = index_bits(channels);
         let mut lane_channel: Vec<Option<Expr>> = vec![None; n];
@@ -116,9 +116,9 @@ impl LaneFeed for BakedFeed {
                 ],
             );
         }
-        Ok(lane_channel
+        lane_channel
             .into_iter()
             .map(|c| c.map(|e| ("channel".to_string(), e)).into_iter().collect())
-            .collect())
+            .collect()
     }
 }

@@ -24,7 +24,7 @@
 //! (where a stage is narrower than an operand) truncated to the stage width first; since every
 //! stage holds its whole range, arithmetic modulo 2^width is exact and equals the golden model.
 
-use super::verilog::{CaseArm, Expr, Module, Param, Size, Stmt};
+use super::verilog::{CaseArm, Expr, HdlError, Module, Param, Size, Stmt};
 use super::PortDir;
 use crate::fixedpoint::stage::{signal_widths, SIGNALS};
 use crate::fixedpoint::{
@@ -59,6 +59,15 @@ impl CoefSource<'_> {
 /// Bits needed to number `n` things (at least 1).
 pub(crate) fn index_bits(n: usize) -> u32 {
     (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1)
+}
+
+/// The datapath kind of `select`, as the lane's errors name it.
+fn datapath_name(select: &SegmentSelect) -> &'static str {
+    match select {
+        SegmentSelect::Comparators => "comparator",
+        SegmentSelect::Table(_) => "table-indexed",
+        SegmentSelect::Rom => "ROM",
+    }
 }
 
 /// The expression of `(src >>> shift)` wrapped to `dst` bits (bits above the source MSB repeat
@@ -256,23 +265,24 @@ fn select_stage(
     m: &mut Module,
     spec: &DatapathSpec,
     source: &CoefSource,
-) -> Result<Vec<Stmt>, String> {
-    let layer = match (source, spec.select()) {
-        (CoefSource::Registers, SegmentSelect::Comparators) => {
-            return Ok(select_stage_registers(m, spec))
-        }
-        (CoefSource::Registers, _) => {
-            return Err("run-time coefficients serve comparator datapaths only".into())
-        }
-        (CoefSource::Baked(layer), SegmentSelect::Comparators) => layer,
-        (CoefSource::Baked(layer), SegmentSelect::Table(g)) => {
-            return table_select_stage(m, spec, layer, g)
-        }
-        (CoefSource::Baked(_), SegmentSelect::Rom) => {
-            return Err("a ROM datapath has no coefficient lookup".into())
-        }
+) -> Result<Vec<Stmt>, HdlError> {
+    let wrong = |what| HdlError::WrongDatapath {
+        module: m.name().to_string(),
+        what,
+        datapath: datapath_name(spec.select()),
     };
-    Ok(comparator_select_stage(m, spec, layer))
+    match (source, spec.select()) {
+        (CoefSource::Registers, SegmentSelect::Comparators) => Ok(select_stage_registers(m, spec)),
+        // `generate_axilite` refuses these specs with the reason before the lane is built.
+        (CoefSource::Registers, _) => Err(wrong("a run-time coefficient lookup")),
+        (CoefSource::Baked(layer), SegmentSelect::Comparators) => {
+            Ok(comparator_select_stage(m, spec, layer))
+        }
+        (CoefSource::Baked(layer), SegmentSelect::Table(g)) => {
+            table_select_stage(m, spec, layer, g)
+        }
+        (CoefSource::Baked(_), SegmentSelect::Rom) => Err(wrong("a coefficient lookup")),
+    }
 }
 
 /// The comparators of `segs` (reachable, in order; each but the first starts at its `lo`)
@@ -404,10 +414,21 @@ fn table_select_stage(
     spec: &DatapathSpec,
     layer: &LayerSpec,
     g: &TableGeometry,
-) -> Result<Vec<Stmt>, String> {
+) -> Result<Vec<Stmt>, HdlError> {
     let w = spec.widths();
+    let shape = |m: &Module, reason: String| HdlError::LayerShape {
+        module: m.name().to_string(),
+        layer: layer.name().to_string(),
+        reason,
+    };
     if layer.channels() != 1 {
-        return Err("a table-indexed layer has one channel".into());
+        return Err(shape(
+            m,
+            format!(
+                "a table-indexed layer has one channel, this one has {}",
+                layer.channels()
+            ),
+        ));
     }
     let ranks: Vec<_> =
         crate::fixedpoint::spec::segments_of_thresholds(&layer.thresholds, spec.input(), |r| r)
@@ -415,7 +436,14 @@ fn table_select_stage(
             .filter(|s| s.reachable)
             .collect();
     let Some(j_table) = ranks.iter().position(|r| r.index == g.outer_below) else {
-        return Err("the table's core interval is outside the input range".into());
+        return Err(shape(
+            m,
+            format!(
+                "the table's core interval (segment {}, from raw {}) is not reachable from the \
+                 input range",
+                g.outer_below, g.lo_raw
+            ),
+        ));
     };
     let rank_bits = index_bits(ranks.len());
     let refs: Vec<&Segment> = ranks.iter().collect();
@@ -530,9 +558,13 @@ fn table_offset(
     spec: &DatapathSpec,
     names: &Names,
     i: usize,
-) -> Result<Expr, String> {
+) -> Result<Expr, HdlError> {
     let SegmentSelect::Table(g) = spec.select() else {
-        return Err("the offset step belongs to a table-indexed datapath".into());
+        return Err(HdlError::WrongDatapath {
+            module: m.name().to_string(),
+            what: "the segment offset step",
+            datapath: datapath_name(spec.select()),
+        });
     };
     let (x, xw, vw) = (
         names.read(Signal::X, i),
@@ -540,7 +572,6 @@ fn table_offset(
         names.width(Signal::V),
     );
     let s = g.offset_bits;
-    let _ = m;
     let low = if s == 0 {
         Expr::uint(vw, 0)
     } else if vw > s {
@@ -558,22 +589,33 @@ fn table_offset(
 /// The registered ROM read of a ROM datapath: `case (x)` over every input code, which Yosys
 /// maps to LUTs (distributed ROM) for the narrow inputs this datapath serves.
 fn rom_stage(
+    m: &Module,
     spec: &DatapathSpec,
     source: &CoefSource,
     x: &str,
     dst: &str,
-) -> Result<Vec<Stmt>, String> {
+) -> Result<Vec<Stmt>, HdlError> {
     let CoefSource::Baked(layer) = source else {
-        return Err("a ROM datapath has no run-time coefficients".into());
+        // `generate_axilite` refuses ROM specs with the reason before the lane is built.
+        return Err(HdlError::WrongDatapath {
+            module: m.name().to_string(),
+            what: "a run-time coefficient lookup",
+            datapath: datapath_name(spec.select()),
+        });
     };
     let (fin, wo) = (spec.input(), spec.output().width());
     let wi = fin.width();
     if layer.rom.len() as u64 != 1u64 << wi {
-        return Err(format!(
-            "the ROM holds {} entries, the input has {} codes",
-            layer.rom.len(),
-            1u64 << wi
-        ));
+        return Err(HdlError::LayerShape {
+            module: m.name().to_string(),
+            layer: layer.name().to_string(),
+            reason: format!(
+                "the ROM holds {} entries, but the {}-bit input has {} codes",
+                layer.rom.len(),
+                wi,
+                1u64 << wi
+            ),
+        });
     }
     let arms = layer
         .rom
@@ -707,7 +749,7 @@ fn lower_stage(
     names: &Names,
     params: &[Option<Param>; SIGNALS],
     i: usize,
-) -> Result<StageRegs, String> {
+) -> Result<StageRegs, HdlError> {
     let size = |s: Signal| match &params[s.slot()] {
         Some(p) => Size::param(p),
         None => Size::lit(names.width(s)),
@@ -728,7 +770,12 @@ fn lower_stage(
         let expr = match *step {
             Step::Lookup { .. } => {
                 if i != 0 {
-                    return Err("the coefficient lookup must be the first stage".into());
+                    return Err(HdlError::StagePlacement {
+                        module: m.name().to_string(),
+                        step: "coefficient lookup",
+                        stage: i + 1,
+                        rule: "its select logic reads the input port, so it must be stage 1",
+                    });
                 }
                 out.push((step.writes().to_vec(), select_stage(m, spec, source)?));
                 continue;
@@ -736,10 +783,19 @@ fn lower_stage(
             Step::Offset { .. } => table_offset(m, spec, names, i)?,
             Step::Rom { .. } => {
                 if !registered {
-                    return Err("the ROM read must be registered".into());
+                    return Err(HdlError::StagePlacement {
+                        module: m.name().to_string(),
+                        step: "ROM read",
+                        stage: i + 1,
+                        rule: "it is lowered as a registered case (a ROM with registered \
+                               output), so a later stage must read its value",
+                    });
                 }
                 let x = names.read(Signal::X, i);
-                out.push((vec![dst], rom_stage(spec, source, &x, &reg_name(dst, i))?));
+                out.push((
+                    vec![dst],
+                    rom_stage(m, spec, source, &x, &reg_name(dst, i))?,
+                ));
                 continue;
             }
             Step::Mul { dst, a, b, .. } => {
@@ -846,14 +902,14 @@ pub(crate) fn lane_module(
     spec: &DatapathSpec,
     source: &CoefSource,
     name: &str,
-) -> Result<Module, String> {
+) -> Result<Module, HdlError> {
     let pipeline = spec.pipeline();
     let n = pipeline.len();
     if n < 2 {
-        return Err(format!(
-            "the lane needs at least one register stage before the output register, but the \
-             spec has {n} stage(s)"
-        ));
+        return Err(HdlError::TooFewStages {
+            module: name.to_string(),
+            stages: n,
+        });
     }
     let names = Names {
         pipeline,
@@ -981,6 +1037,50 @@ pub(crate) fn lane_module(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 4-bit ROM spec (every output in the table, no coefficient lookup).
+    fn rom_spec() -> DatapathSpec {
+        let f = crate::fixedpoint::ApFixed::new(4, 2).unwrap();
+        DatapathSpec::build_rom(
+            "act.tanh",
+            "tanh",
+            std::sync::Arc::new(f64::tanh),
+            &crate::fixedpoint::SpecOptions::with_formats(f, f),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn run_time_coefficients_for_a_rom_datapath_are_a_typed_error() {
+        let err = lane_module(&rom_spec(), &CoefSource::Registers, "rt_lane").unwrap_err();
+        assert_eq!(
+            err,
+            HdlError::WrongDatapath {
+                module: "rt_lane".into(),
+                what: "a run-time coefficient lookup",
+                datapath: "ROM",
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "module `rt_lane`: a run-time coefficient lookup does not exist for the ROM datapath"
+        );
+    }
+
+    #[test]
+    fn a_rom_of_the_wrong_size_names_the_layer_and_both_counts() {
+        let spec = rom_spec();
+        let layer = spec.layers()[0].clone();
+        let mut short = layer.clone();
+        short.rom.pop();
+        let err = lane_module(&spec, &CoefSource::Baked(&short), "rom_lane").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "module `rom_lane`, layer `act.tanh`: the ROM holds 15 entries, but the 4-bit input \
+             has 16 codes"
+        );
+        assert!(lane_module(&spec, &CoefSource::Baked(&layer), "rom_lane").is_ok());
+    }
 
     #[test]
     fn index_bits_counts() {

@@ -63,7 +63,7 @@ pub use interface::{Coefficients, CoreInterface, Port, PortDir, StreamLayout};
 pub use names::{is_legal_identifier, sanitize_identifier, MAX_IDENTIFIER_LEN};
 pub use regmap::RegisterMap;
 
-use crate::fixedpoint::DatapathSpec;
+use crate::fixedpoint::{DatapathSpec, SegmentSelect};
 use crate::{Error, Result};
 use lane::CoefSource;
 
@@ -168,8 +168,9 @@ pub fn generate_baked(
 ) -> Result<GeneratedCore> {
     check_options(spec, layer, opts)?;
     let layer_spec = &spec.layers()[layer];
-    let internal =
-        |e: String| Error::Internal(format!("HDL generator, layer `{}`: {e}", layer_spec.name()));
+    let internal = |e: verilog::HdlError| {
+        Error::Internal(format!("HDL generator, layer `{}`: {e}", layer_spec.name()))
+    };
     let top = &opts.top_name;
     let lane_name = format!("{top}_lane");
     let mut lane =
@@ -183,12 +184,10 @@ pub fn generate_baked(
         channels: layer_spec.channels(),
         lanes: opts.lanes,
     };
-    let top_module =
-        axis::top_module(spec, &lane, top, &layout, &feed).map_err(|e| internal(e.into()))?;
+    let top_module = axis::top_module(spec, &lane, top, &layout, &feed).map_err(internal)?;
     let latency = axis_latency(spec);
     let header = header::file_header(spec, layer, opts, &layout, latency);
-    let verilog =
-        verilog::render_file(&header, &[&top_module, &lane]).map_err(|e| internal(e.into()))?;
+    let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
     Ok(core_facts(
         &top_module,
         verilog,
@@ -251,7 +250,23 @@ pub fn generate_axilite(spec: &DatapathSpec, opts: &CoreOptions) -> Result<Gener
             ),
         });
     }
-    let internal = |e: String| Error::Internal(format!("HDL generator, layers {}: {e}", names()));
+    // The lane could only say "wrong datapath" as a bug; this is the user's choice of flags.
+    let rom = match spec.select() {
+        SegmentSelect::Comparators => None,
+        SegmentSelect::Table(_) => Some("table-indexed datapath keeps its segments' coefficients"),
+        SegmentSelect::Rom => Some("ROM datapath keeps every input code's output"),
+    };
+    if let Some(what) = rom {
+        return Err(Error::Spec {
+            layer: names(),
+            reason: format!(
+                "the {what} in a ROM inside the core, but --coeffs axilite loads run-time \
+                 coefficients into comparator datapaths only; build this layer with --coeffs baked"
+            ),
+        });
+    }
+    let internal =
+        |e: verilog::HdlError| Error::Internal(format!("HDL generator, layers {}: {e}", names()));
     let top = opts.top_name.clone();
     let mut lane = lane::lane_module(spec, &CoefSource::Registers, &format!("{top}_lane"))
         .map_err(internal)?;
@@ -261,12 +276,10 @@ pub fn generate_axilite(spec: &DatapathSpec, opts: &CoreOptions) -> Result<Gener
     );
     let layout = StreamLayout::new(spec, opts.lanes, opts.tuser_width);
     let feed = runtime_feed::RuntimeFeed::new(spec, opts.lanes);
-    let top_module =
-        axis::top_module(spec, &lane, &top, &layout, &feed).map_err(|e| internal(e.into()))?;
+    let top_module = axis::top_module(spec, &lane, &top, &layout, &feed).map_err(internal)?;
     let latency = axis_latency(spec);
     let header = header::axilite_header(spec, opts, &layout, latency, &map, feed.settle_cycles());
-    let verilog =
-        verilog::render_file(&header, &[&top_module, &lane]).map_err(|e| internal(e.into()))?;
+    let verilog = verilog::render_file(&header, &[&top_module, &lane]).map_err(internal)?;
     Ok(core_facts(
         &top_module,
         verilog,

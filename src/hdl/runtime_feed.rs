@@ -420,7 +420,7 @@ impl LaneFeed for RuntimeFeed<'_> {
         Some("stream_hold")
     }
 
-    fn feed(&self, m: &mut Module) -> Result<Vec<Vec<(String, Expr)>>, String> {
+    fn feed(&self, m: &mut Module) -> Vec<Vec<(String, Expr)>> {
         let t = Tables::new(m, self.spec, &self.map, self.lanes);
         axilite_slave::protocol(m, self.map.address_bits());
         reg_file::register_file(m, self.spec, &self.map, &t, self.lanes);
@@ -468,6 +468,6 @@ impl LaneFeed for RuntimeFeed<'_> {
             }
             conns.push(c);
         }
-        Ok(conns)
+        conns
     }
 }

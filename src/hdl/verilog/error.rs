@@ -55,12 +55,37 @@ pub enum HdlError {
     /// A generator's own structural invariant (lane count, stage order, datapath kind).
     #[error("module `{module}`: {reason}")]
     Lowering { module: String, reason: String },
-}
-
-/// Until every generator returns [`HdlError`], its text is the error of the functions that
-/// still return `String` (the lane and feed generators).
-impl From<HdlError> for String {
-    fn from(e: HdlError) -> String {
-        e.to_string()
-    }
+    /// A pipeline step sits in a stage its lowering cannot serve (e.g. the coefficient
+    /// lookup after stage 1, an unregistered ROM read): the spec's pipeline and the lane's
+    /// lowering disagree.
+    #[error("module `{module}`: the {step} step is in stage {stage}, but {rule}")]
+    StagePlacement {
+        module: String,
+        step: &'static str,
+        stage: usize,
+        rule: &'static str,
+    },
+    /// A step or coefficient source that the spec's datapath kind does not have (e.g.
+    /// run-time coefficients for a table-indexed datapath, an offset step in a comparator
+    /// datapath).
+    #[error("module `{module}`: {what} does not exist for the {datapath} datapath")]
+    WrongDatapath {
+        module: String,
+        what: &'static str,
+        datapath: &'static str,
+    },
+    /// A layer of the spec whose tables do not have the shape its datapath needs.
+    #[error("module `{module}`, layer `{layer}`: {reason}")]
+    LayerShape {
+        module: String,
+        layer: String,
+        reason: String,
+    },
+    /// A pipeline too short to lower: the last stage is the caller's output register, so the
+    /// lane needs at least one register stage before it.
+    #[error(
+        "module `{module}`: the spec's pipeline has {stages} stage(s); a lane needs at least \
+         one register stage before the output register"
+    )]
+    TooFewStages { module: String, stages: usize },
 }
