@@ -684,12 +684,11 @@ impl DatapathSpec {
                 total_ulp: measured,
             };
             // The constants' bits the budget does not need, dropped (fewer ROM columns).
+            // Over budget on any code (the meter stops at the first) counts as infinite.
             let (mut spec, measured) = trim_constants(spec, measured, |s| {
-                if measure(s, &refs, 61).0 > opts.max_error_ulp {
-                    f64::INFINITY
-                } else {
-                    measure(s, &refs, 1).0
-                }
+                meter
+                    .measure(s, opts.max_error_ulp)
+                    .map_or(f64::INFINITY, |(e, _)| e)
             });
             spec.layers_mut()[0].bound.total_ulp = measured;
             return Ok(spec);
