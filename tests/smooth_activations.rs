@@ -153,8 +153,29 @@ fn other_formats_meet_the_budget() {
             assert!(e <= 0.5625, "{text} at {fin}: {e} ULP");
         }
     }
-    // (A table forced at 8 bits, where the ROM is chosen, may be refused since the table
-    // serves every code of its span; the refusal is tested in rom_is_refused_… style below.)
+}
+
+/// `--datapath poly` at `ap_fixed<8,3>`, where auto picks the ROM: the table used to be
+/// refused for every activation because the fitter asked for 2^10 segments of an input with
+/// only 2^8 codes; index bits are now capped at the input width.
+#[test]
+fn forced_tables_at_8_3_meet_the_budget_and_cosimulate() {
+    let f = fmt(8, 3);
+    for text in SMOOTH {
+        let (e, dp) = built(text, f, f, DatapathChoice::Poly);
+        assert_eq!(dp, BuiltDatapath::Table, "{text}: poly was forced");
+        assert!(e <= 0.5625, "{text}: {e} ULP");
+    }
+    gen_and_verify(
+        "table8",
+        ["sigmoid", "softplus:beta=2,threshold=5"]
+            .iter()
+            .map(|t| layer(t))
+            .collect(),
+        f,
+        f,
+        DatapathChoice::Poly,
+    );
 }
 
 /// Softplus(beta=2, threshold=5) jumps by about 3.4 ULP of `ap_fixed<16,6>` between

@@ -153,7 +153,7 @@ fn fitted_report(
                     );
                 }
             }
-            for b in [t.bridge_below, t.bridge_above].iter().flatten() {
+            for b in &t.bridges {
                 let _ = writeln!(
                     out,
                     "  bridge to a jump: raw {}..={}: {} + {}*x + {}*x^2",

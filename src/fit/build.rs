@@ -104,18 +104,19 @@ pub fn table_request(plan: &TablePlan, input: ApFixed) -> TableRequest {
     // A bridge is a comparator piece of its region: after the below region's segment, before
     // the above region's.
     let mut below = outer(plan.below.as_ref(), plan.lo_raw <= input.min_raw());
-    if let Some(b) = plan.bridge_below {
-        if b.lo_raw > input.min_raw() {
-            below.thresholds.push(b.lo_raw);
-        }
-        below.polys.push(b.poly);
-    }
     let mut above = outer(plan.above.as_ref(), end > input.max_raw());
-    if let Some(b) = plan.bridge_above {
-        if !above.polys.is_empty() {
-            above.thresholds.push(b.hi_raw + 1);
+    for b in &plan.bridges {
+        if b.hi_raw < plan.lo_raw {
+            if b.lo_raw > input.min_raw() {
+                below.thresholds.push(b.lo_raw);
+            }
+            below.polys.push(b.poly);
+        } else {
+            if !above.polys.is_empty() {
+                above.thresholds.push(b.hi_raw + 1);
+            }
+            above.polys.insert(0, b.poly);
         }
-        above.polys.insert(0, b.poly);
     }
     TableRequest {
         lo_raw: plan.lo_raw,
@@ -154,11 +155,24 @@ pub fn build_fitted(
     let name = activation_text(a);
     let act = a.clone();
     let f: RealFn = Arc::new(move |x| act.eval(0, x));
+    build_fitted_fn(layer, &name, f, opts, choice)
+}
+
+/// [`build_fitted`] for any f64 function `f` named `name` (the spec records the name and a
+/// fingerprint of `f`'s values): what the activations go through, open to property tests of
+/// functions that are no activation.
+pub fn build_fitted_fn(
+    layer: &str,
+    name: &str,
+    f: RealFn,
+    opts: &SpecOptions,
+    choice: DatapathChoice,
+) -> Result<FittedBuild> {
     let fit = FitOptions::new(opts.input, opts.output, opts.max_error_ulp);
     let rom_fits = opts.input.width() <= MAX_ROM_INPUT_WIDTH;
     let rom = |f: RealFn| -> Result<FittedBuild> {
         Ok(FittedBuild {
-            spec: DatapathSpec::build_rom(layer, &name, f, opts)?,
+            spec: DatapathSpec::build_rom(layer, name, f, opts)?,
             datapath: BuiltDatapath::Rom,
             plan: None,
         })
@@ -191,7 +205,7 @@ pub fn build_fitted(
         }
     }
     let mut last_reason = match first {
-        Ok(plan) => match build_plan(layer, &name, &f, plan, opts, s.values()) {
+        Ok(plan) => match build_plan(layer, name, &f, plan, opts, s.values()) {
             Ok(b) => return Ok(b),
             Err(e) => e.to_string(),
         },
@@ -203,7 +217,7 @@ pub fn build_fitted(
             ..fit
         };
         match plan_table_at(&s, &stepped) {
-            Ok(plan) => match build_plan(layer, &name, &f, plan, opts, s.values()) {
+            Ok(plan) => match build_plan(layer, name, &f, plan, opts, s.values()) {
                 Ok(b) => return Ok(b),
                 Err(e) => last_reason = e.to_string(),
             },

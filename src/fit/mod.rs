@@ -33,6 +33,13 @@ const PARALLEL_CODES: usize = 1 << 16;
 /// budget it was tried with.
 type TableFit = Option<(Vec<[f64; 3]>, f64)>;
 
+/// Fitted tables by (degree, index bits, first code, offset bits), with the budget each was
+/// tried with.
+type FitCache = HashMap<(usize, u32, i64, u32), (f64, TableFit)>;
+
+/// See [`Samples::extents`].
+type ExtentCache = HashMap<(bool, [u64; 2]), (f64, usize, f64)>;
+
 /// The f64 function at every input code, and how errors are measured against it.
 pub struct Samples {
     input: ApFixed,
@@ -44,7 +51,10 @@ pub struct Samples {
     /// Tables already fitted, by (degree, index bits, first code, offset bits), with the
     /// budget each was tried with: the fit shares the fitter tries often lead to the same
     /// geometry, and fitting one is a pass over the core interval.
-    fits: Mutex<HashMap<(usize, u32, i64, u32), (f64, TableFit)>>,
+    fits: Mutex<FitCache>,
+    /// Outer-region candidates' extents, by (from the high end, polynomial bits): the budget
+    /// tried, the extent and the largest error inside it ([`outer`] resumes from them).
+    extents: Mutex<ExtentCache>,
 }
 
 impl Samples {
@@ -58,6 +68,7 @@ impl Samples {
             out_lo,
             out_hi,
             fits: Mutex::new(HashMap::new()),
+            extents: Mutex::new(HashMap::new()),
         }
     }
     /// The function's values at every code (what the table builder measures against).
@@ -154,11 +165,10 @@ pub struct TablePlan {
     pub below: Option<OuterSpan>,
     /// Comparator segment for the highest codes (from the table's end), likewise.
     pub above: Option<OuterSpan>,
-    /// Where the function jumps at the below region's end: the comparator segment between
-    /// the jump and the table's start (the table stays on its side of the jump).
-    pub bridge_below: Option<Bridge>,
-    /// Likewise between the table's end and a jump at the above region's start.
-    pub bridge_above: Option<Bridge>,
+    /// Where the function jumps at an outer region's edge, the comparator segments between
+    /// the table and the jump (the table stays on its side of it): at most one below the
+    /// table and one above, in order.
+    pub bridges: Vec<Bridge>,
     /// Largest fit error over all codes, in output ULPs (before quantization).
     pub fit_error_ulp: f64,
     /// Estimated coefficient widths `[a0, a1, a2]` (0 for unused).
@@ -201,14 +211,18 @@ impl TablePlan {
     /// The plan's f64 function at input code `raw` (before any quantization): the segment
     /// polynomial inside the table, the outer polynomial below and above it.
     pub fn eval(&self, input: ApFixed, raw: i64) -> f64 {
+        self.eval_at(raw, input.to_f64(raw))
+    }
+    /// [`TablePlan::eval`] with the real value `x` of `raw` given.
+    fn eval_at(&self, raw: i64, x: f64) -> f64 {
         let span = 1i64 << (self.index_bits + self.offset_bits);
-        let line = |o: &OuterSpan| o.poly[0] + o.poly[1] * input.to_f64(raw);
-        let bridge = [self.bridge_below, self.bridge_above]
-            .into_iter()
-            .flatten()
+        let line = |o: &OuterSpan| o.poly[0] + o.poly[1] * x;
+        let bridge = self
+            .bridges
+            .iter()
             .find(|b| (b.lo_raw..=b.hi_raw).contains(&raw));
         if let Some(b) = bridge {
-            return b.eval(input.to_f64(raw));
+            return b.eval(x);
         }
         match (&self.below, &self.above) {
             (Some(b), _) if raw < self.lo_raw && raw <= b.hi_raw => line(b),
@@ -430,6 +444,14 @@ fn table_geometry(s: &Samples, core: Core, index_bits: u32) -> Option<(i64, u32)
         let (seg, span) = (1i64 << offset_bits, 1i64 << (index_bits + offset_bits));
         let down = |v: i64| v.div_euclid(seg) * seg;
         let up = |v: i64| down(v + seg - 1);
+        // A jump on a segment boundary (a multiple of the segment width) is harmless: no
+        // segment straddles it, so the table may cover it (one-code segments always do).
+        let on_boundary = |j: Option<i64>| j.is_none_or(|j| j.rem_euclid(seg) == 0);
+        let (floor, ceiling) = if on_boundary(floor) && on_boundary(ceiling) {
+            (None, None)
+        } else {
+            (floor, ceiling)
+        };
         // Wider segments only move the table further out, so leaving the range ends the search.
         match (floor, ceiling) {
             (None, None) => {
@@ -619,10 +641,15 @@ fn fit_segments(
 fn outer_fit_error(s: &Samples, plan: &TablePlan) -> f64 {
     let span = 1i64 << (plan.index_bits + plan.offset_bits);
     let (lo, end) = (s.index(plan.lo_raw), s.index(plan.lo_raw + span));
-    (0..lo)
-        .chain(end..s.ys().len())
-        .map(|i| s.error(i, plan.eval(s.input, s.raw(i))))
-        .fold(0.0, f64::max)
+    let n = s.ys().len();
+    across_cores(n, n >= PARALLEL_CODES, |a, b| {
+        (a..b.min(lo))
+            .chain(a.max(end)..b)
+            .map(|i| s.error(i, plan.eval_at(s.raw(i), s.x(i))))
+            .fold(0.0, f64::max)
+    })
+    .into_iter()
+    .fold(0.0, f64::max)
 }
 
 /// Plans the cheapest datapath for `f` that meets the fit budget.
@@ -697,21 +724,24 @@ pub fn plan_table_at(s: &Samples, opts: &FitOptions) -> Result<TablePlan, Refusa
     let budget = opts.fit_budget();
     let ulp = opts.output.ulp();
     let (core, below, above) = core_interval(s, budget);
+    // More index bits than input bits would make segments of less than one code (8-bit
+    // inputs: at most 2^8 one-code segments, a ROM in all but name).
+    let max_k = opts.max_index_bits.min(s.input.width());
     let mut best: Option<TablePlan> = None;
     let mut closest: Option<(f64, usize, u32)> = None;
     for degree in [1usize, 2] {
         // The fit error falls as k grows: bisect for the smallest k that fits.
         let fits = |k: u32| try_table(s, core, degree, k, budget);
-        let Some(mut found) = fits(opts.max_index_bits).map(|t| (opts.max_index_bits, t)) else {
+        let Some(mut found) = fits(max_k).map(|t| (max_k, t)) else {
             if best.is_none() {
-                let err = closest_error(s, core, degree, opts.max_index_bits);
+                let err = closest_error(s, core, degree, max_k);
                 if closest.is_none_or(|(e, _, _)| err < e) {
-                    closest = Some((err, degree, opts.max_index_bits));
+                    closest = Some((err, degree, max_k));
                 }
             }
             continue;
         };
-        let (mut lo_k, mut hi_k) = (0u32, opts.max_index_bits);
+        let (mut lo_k, mut hi_k) = (0u32, max_k);
         while lo_k < hi_k {
             let mid = (lo_k + hi_k) / 2;
             match fits(mid) {
@@ -733,9 +763,9 @@ pub fn plan_table_at(s: &Samples, opts: &FitOptions) -> Result<TablePlan, Refusa
                 opts.quant_budget(err),
                 opts,
             );
-            let [bridge_below, bridge_above] = t.bridges;
+            let bridges: Vec<Bridge> = t.bridges.into_iter().flatten().collect();
             // A bridge is one more comparator on the input.
-            estimate.luts += t.bridges.iter().flatten().count() as u32 * opts.input.width();
+            estimate.luts += bridges.len() as u32 * opts.input.width();
             let mut plan = TablePlan {
                 lo_raw: t.lo_raw,
                 index_bits: k,
@@ -744,8 +774,7 @@ pub fn plan_table_at(s: &Samples, opts: &FitOptions) -> Result<TablePlan, Refusa
                 polys: t.polys,
                 below: below.map(OuterSpan::from),
                 above: above.map(OuterSpan::from),
-                bridge_below,
-                bridge_above,
+                bridges,
                 fit_error_ulp: 0.0,
                 coef_widths,
                 estimate,
@@ -758,7 +787,7 @@ pub fn plan_table_at(s: &Samples, opts: &FitOptions) -> Result<TablePlan, Refusa
         }
     }
     best.ok_or_else(|| {
-        let (err, degree, k) = closest.unwrap_or((f64::INFINITY, 2, opts.max_index_bits));
+        let (err, degree, k) = closest.unwrap_or((f64::INFINITY, 2, max_k));
         Refusal {
             reason: format!(
                 "no table of at most 2^{k} segments and {} LUTs of ROM fits the function within \
@@ -871,7 +900,8 @@ mod tests {
         assert!(end <= jump, "the table reaches past the jump: {p:?}");
         assert_eq!(p.above.unwrap().lo_raw, jump);
         if end < jump {
-            let b = p.bridge_above.expect("a bridge to the jump");
+            let b = p.bridges[0];
+            assert_eq!(p.bridges.len(), 1, "{p:?}");
             assert_eq!((b.lo_raw, b.hi_raw), (end, jump - 1));
         }
         assert!(plan_error(&p, &f, fin, fout) <= opts.fit_budget() / fout.ulp() * 1.5);
@@ -879,7 +909,7 @@ mod tests {
         let silu = |x: f64| Activation::Silu.eval(0, x);
         let s = Samples::new(&silu, fin, fout);
         let p = plan_table(&s, &opts).unwrap();
-        assert_eq!((p.bridge_below, p.bridge_above), (None, None));
+        assert_eq!(p.bridges, []);
     }
 
     #[test]

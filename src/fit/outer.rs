@@ -80,10 +80,42 @@ pub fn region(s: &Samples, end: End, budget: f64) -> Option<OuterRegion> {
 }
 
 /// How many codes from `end` inwards `poly` stays within `budget`, and its largest error there.
+///
+/// The fitter asks for the same candidates at several budgets (one per fit share); an extent
+/// found at a smaller budget is where a scan at a larger one resumes (every code before it is
+/// within the smaller budget), so the codes are scanned about once in all.
 fn extent(s: &Samples, end: End, poly: [f64; 2], budget: f64) -> (usize, f64) {
+    let key = (end == End::High, poly.map(f64::to_bits));
+    let known = s.extents.lock().expect("extent cache").get(&key).copied();
+    let (from, worst) = match known {
+        Some((tried, len, worst)) if tried <= budget => (len, worst),
+        // The code at `len` is over `tried`, so over `budget` too when everything before is
+        // within it.
+        Some((_, len, worst)) if worst <= budget => return (len, worst),
+        _ => (0, 0.0),
+    };
+    let found = scan(s, end, poly, budget, from, worst);
+    if known.is_none_or(|(tried, _, _)| tried <= budget) {
+        s.extents
+            .lock()
+            .expect("extent cache")
+            .insert(key, (budget, found.0, found.1));
+    }
+    found
+}
+
+/// [`extent`] from `from` codes in, with the largest error before them `worst`.
+fn scan(
+    s: &Samples,
+    end: End,
+    poly: [f64; 2],
+    budget: f64,
+    from: usize,
+    worst: f64,
+) -> (usize, f64) {
     let n = s.ys().len();
-    let mut worst = 0.0f64;
-    for k in 0..n {
+    let mut worst = worst;
+    for k in from..n {
         let i = match end {
             End::Low => k,
             End::High => n - 1 - k,

@@ -25,6 +25,7 @@ use super::spec::{
     DatapathSpec, ErrorBound, LayerSpec, Problem, Segment, SegmentCoefs, SegmentSelect,
     SpecOptions, TableGeometry,
 };
+use super::table_trim::trim_constants;
 use crate::model::FoldedLayer;
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -135,12 +136,25 @@ impl CodeValues {
     pub fn new(f: &(dyn Fn(f64) -> f64 + Sync), input: ApFixed) -> Self {
         let (min, ulp) = (input.min_raw(), input.ulp());
         let n = 1usize << input.width();
-        let values = across_cores(n, n >= PARALLEL_CODES, |lo, hi| {
-            (lo..hi)
-                .map(|i| f((min + i as i64) as f64 * ulp))
-                .collect::<Vec<f64>>()
-        })
-        .concat();
+        let mut values = vec![0.0f64; n];
+        let fill = |first: usize, out: &mut [f64]| {
+            for (i, v) in (first..).zip(out.iter_mut()) {
+                *v = f((min + i as i64) as f64 * ulp);
+            }
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get().min(4));
+        if cores == 1 || n < PARALLEL_CODES {
+            fill(0, &mut values);
+        } else {
+            // Filled in place, one chunk per core (no copy of 2^W values).
+            let chunk = n.div_ceil(cores);
+            std::thread::scope(|scope| {
+                for (c, out) in values.chunks_mut(chunk).enumerate() {
+                    let fill = &fill;
+                    scope.spawn(move || fill(c * chunk, out));
+                }
+            });
+        }
         CodeValues { input, values }
     }
     /// The format whose codes were evaluated.
@@ -199,7 +213,7 @@ impl<'a> Meter<'a> {
         let mut worst = (0.0f64, self.min_raw + lo as i64);
         for i in lo..hi {
             let e = self.error(spec, i);
-            if !(e <= stop) {
+            if e > stop || e.is_nan() {
                 stopped.store(true, Ordering::Relaxed);
                 return Err(Some(i));
             }
@@ -278,7 +292,10 @@ fn measure_within(
     budget: f64,
     witnesses: &mut Witnesses,
 ) -> Option<(f64, i64)> {
-    let over = |i: usize| !(meter.error(spec, i) <= budget);
+    let over = |i: usize| {
+        let e = meter.error(spec, i);
+        e > budget || e.is_nan()
+    };
     if let Some(&i) = witnesses.codes.iter().rev().find(|&&i| over(i)) {
         witnesses.add(i);
         return None;
@@ -666,6 +683,14 @@ impl DatapathSpec {
                 pre_round_ulp: analytic.pre_round_ulp,
                 total_ulp: measured,
             };
+            // The constants' bits the budget does not need, dropped (fewer ROM columns).
+            // Over budget on any code (the meter stops at the first) counts as infinite.
+            let (mut spec, measured) = trim_constants(spec, measured, |s| {
+                meter
+                    .measure(s, opts.max_error_ulp)
+                    .map_or(f64::INFINITY, |(e, _)| e)
+            });
+            spec.layers_mut()[0].bound.total_ulp = measured;
             return Ok(spec);
         }
         let w = input.width();
@@ -774,5 +799,52 @@ impl DatapathSpec {
         }
         spec.layers_mut()[0].bound.total_ulp = measured;
         Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tanh_rom(f: ApFixed) -> (DatapathSpec, RealFn) {
+        let tanh: RealFn = Arc::new(libm::tanh);
+        let opts = SpecOptions::with_formats(f, f);
+        (
+            DatapathSpec::build_rom("t", "tanh", tanh.clone(), &opts).unwrap(),
+            tanh,
+        )
+    }
+
+    /// The quick rejections (witnesses, the strided pass, early exit on every core) never
+    /// accept a candidate that is over budget at a single code off the stride, in any chunk,
+    /// and an accepted one gets the maximum over every code.
+    #[test]
+    fn one_code_over_budget_off_the_stride_rejects_the_candidate() {
+        let f = ApFixed::new(16, 6).unwrap();
+        let (spec, tanh) = tanh_rom(f);
+        let clean = CodeValues::new(&*tanh, f);
+        let meter = Meter::new(&clean, f);
+        let full = meter.measure(&spec, f64::INFINITY).unwrap();
+        let mut w = Witnesses::default();
+        assert_eq!(measure_within(&meter, &spec, 0.5625, &mut w), Some(full));
+        assert!(w.codes.is_empty());
+        for i in [1usize, 40_000, (1 << 16) - 2] {
+            assert_ne!(i % STRIDE, 0);
+            let mut values = CodeValues::new(&*tanh, f);
+            // The reference 0.75 ULP away from the stored output at that one code.
+            let q = spec.eval_raw(0, 0, f.min_raw() + i as i64) as f64 * f.ulp();
+            values.values[i] = q + 0.75 * f.ulp();
+            let meter = Meter::new(&values, f);
+            let mut w = Witnesses::default();
+            assert_eq!(
+                measure_within(&meter, &spec, 0.5625, &mut w),
+                None,
+                "code {i}"
+            );
+            assert_eq!(w.codes, [i]);
+            // Next time the witness rejects it at once.
+            assert_eq!(measure_within(&meter, &spec, 0.5625, &mut w), None);
+            assert!(meter.measure(&spec, f64::INFINITY).unwrap().0 >= 0.75);
+        }
     }
 }

@@ -663,7 +663,15 @@ pub(super) struct Loaded {
 }
 
 impl Loaded {
-    pub(super) fn open(path: &Path, ports: &[Port], clock: &str, trace: bool) -> Result<Loaded> {
+    /// Loads the model whose shim symbols are named `{symbols}repact_*` in `path` (`symbols` is
+    /// empty for a library of one model, a per-model prefix in a batch library).
+    pub(super) fn open(
+        path: &Path,
+        symbols: &str,
+        ports: &[Port],
+        clock: &str,
+        trace: bool,
+    ) -> Result<Loaded> {
         let load_err = |e: libloading::Error| {
             tool_err(
                 "verilator",
@@ -680,7 +688,7 @@ impl Loaded {
             ($name:literal) => {
                 // SAFETY: the shim defines each symbol with exactly the signature it is read as
                 // (guarded by the ABI check below).
-                *unsafe { lib.get(concat!($name, "\0").as_bytes()) }.map_err(load_err)?
+                *unsafe { lib.get(format!("{symbols}{}\0", $name).as_bytes()) }.map_err(load_err)?
             };
         }
         let abi_fn: unsafe extern "C" fn() -> u32 = sym!("repact_shim_abi");
