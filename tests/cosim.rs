@@ -269,3 +269,144 @@ fn axilite_core_with_mixed_layers_and_channels() {
         .lanes(4)
         .run("axilite_mixed_x4");
 }
+
+/// A wrapper around a generated core with the same ports: output beat 5000 (counting
+/// handshakes from reset) has bit 0 of lane 1 flipped, and beat 9000 its TLAST inverted.
+fn tampered_wrapper(core: &repact_hw::manifest::CoreEntry) -> String {
+    use repact_hw::hdl::PortDir;
+    let iface = &core.interface;
+    let mut v = String::from("module tampered (\n");
+    let decls: Vec<String> = iface
+        .ports
+        .iter()
+        .map(|p| {
+            let dir = if p.dir == PortDir::In {
+                "input"
+            } else {
+                "output"
+            };
+            format!("    {dir} wire [{}:0] {}", p.width - 1, p.name)
+        })
+        .collect();
+    v += &decls.join(",\n");
+    v += "\n);\n";
+    let data_w = iface
+        .ports
+        .iter()
+        .find(|p| p.name == "m_axis_tdata")
+        .unwrap()
+        .width;
+    v += &format!(
+        "    wire [{}:0] data;\n    wire last;\n    reg [31:0] n;\n",
+        data_w - 1
+    );
+    v += "    always @(posedge aclk)\n        if (!aresetn) n <= 32'd0;\n        \
+          else if (m_axis_tvalid && m_axis_tready) n <= n + 32'd1;\n";
+    v += &format!(
+        "    assign m_axis_tdata = data ^ ((n == 32'd5000) ? {data_w}'d{} : {data_w}'d0);\n",
+        1u64 << iface.stream.m_slot
+    );
+    v += "    assign m_axis_tlast = last ^ (n == 32'd9000);\n";
+    let conns: Vec<String> = iface
+        .ports
+        .iter()
+        .map(|p| match p.name.as_str() {
+            "m_axis_tdata" => ".m_axis_tdata(data)".to_string(),
+            "m_axis_tlast" => ".m_axis_tlast(last)".to_string(),
+            n => format!(".{n}({n})"),
+        })
+        .collect();
+    v += &format!(
+        "    {} core ({});\nendmodule\n",
+        iface.top,
+        conns.join(", ")
+    );
+    v
+}
+
+/// The exhaustive phase runs in batches through the shim (or cycle by cycle while stimulus
+/// is recorded): a single flipped output bit in the middle of a batch and one wrong TLAST
+/// must still be found, named by lane, channel and input, and both ways must agree.
+#[test]
+fn exhaustive_phase_in_batches_catches_a_flipped_sample_and_a_wrong_tlast() {
+    use repact_hw::fixedpoint::SpecOptions;
+    use repact_hw::flow::{generate, write_bundle, GenOptions};
+    use repact_hw::manifest::{CoeffMode, Manifest};
+    use repact_hw::model::Network;
+    use repact_hw::sim::axis_bench::{AxisDut, CLOCK};
+    use repact_hw::sim::verify::{exhaustive, VerifyOptions};
+    use repact_hw::sim::verilator::{build, default_cache_dir, BuildOptions};
+    use std::path::PathBuf;
+    let layers = vec![repact(
+        "pc3",
+        Variant::Origin,
+        [0.1, 0.5, 0.3, 0.6],
+        vec![-0.5, 0.0, 0.75],
+        None,
+    )];
+    let f = fmt(14, 5);
+    let net = Network {
+        source: PathBuf::from("tampered"),
+        layers,
+    };
+    let bundle = generate(
+        &net,
+        &GenOptions {
+            spec: SpecOptions::with_formats(f, f),
+            name: "tamper_me".into(),
+            lanes: 4,
+            tuser_width: 5,
+            coeffs: CoeffMode::Baked,
+            layer: None,
+            command_line: "cosim test tampered".into(),
+            package: Default::default(),
+        },
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ip");
+    write_bundle(&bundle, &dir).unwrap();
+    let manifest = Manifest::read(&dir).unwrap();
+    let core = &manifest.cores[0];
+    let spec = manifest.spec_for(core).unwrap();
+    let verilog = std::fs::read_to_string(dir.join(&core.file)).unwrap() + &tampered_wrapper(core);
+    let model = build(
+        &verilog,
+        "tampered",
+        &core.interface.ports,
+        CLOCK,
+        &default_cache_dir(),
+        &BuildOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("the co-simulation needs Verilator and g++: {e}"));
+    let mut results = Vec::new();
+    for (golden_thread, recorded) in [(false, false), (true, false), (false, true)] {
+        let mut dut = AxisDut::new(model.new_instance().unwrap()).unwrap();
+        if recorded {
+            dut.record(usize::MAX);
+        }
+        let opts = VerifyOptions {
+            golden_thread,
+            ..VerifyOptions::default()
+        };
+        let (r, latency) = exhaustive(&mut dut, &spec, 0, &core.interface.stream, &opts, &|_| {});
+        // 2^14 codes × 3 channels in beats of 4 samples: three batches and more.
+        assert_eq!(r.samples, 3 << 14);
+        assert_eq!(r.beats, 3 << 12);
+        assert_eq!((r.mismatches, r.protocol_errors), (1, 1), "{r:?}");
+        assert_eq!(latency, Some(core.interface.latency_cycles as u64));
+        // Beat 5000, lane 1: sample 20001 = code 6667, channel 0.
+        let x = f.min_raw() + 20001 / 3;
+        let what = &r.first_failure.as_ref().unwrap().what;
+        assert!(
+            what.starts_with(&format!("lane 1, channel 0: input raw {x} -> ")),
+            "{what}"
+        );
+        if recorded {
+            assert!(dut.recorded_inputs.len() as u64 >= r.cycles);
+        }
+        results.push(format!("{r:?}"));
+    }
+    assert_eq!(results[0], results[1], "with the golden model on a thread");
+    assert_eq!(results[0], results[2], "recorded, cycle by cycle");
+}

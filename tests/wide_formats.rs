@@ -7,7 +7,7 @@
 pub mod common;
 
 use common::{example, fmt, repact_hw, stderr, stdout};
-use repact_hw::fixedpoint::{ApFixed, DatapathSpec, Signal, SpecOptions, Step};
+use repact_hw::fixedpoint::{ApFixed, BoundKind, DatapathSpec, Signal, SpecOptions, Step};
 use repact_hw::hdl::{generate_baked, CoreOptions};
 use repact_hw::model::{fold, Activation, FoldedLayer, Layer, LayerKind};
 use repact_hw::package::synthesize;
@@ -191,6 +191,9 @@ fn hardswish_at_24_bits_in_and_out_is_bit_exact_on_all_2_pow_24_inputs() {
     let spec =
         DatapathSpec::build(&[hardswish()], &SpecOptions::with_formats(wide(), wide())).unwrap();
     assert_proven(&core, spec.latency() as u64);
+    // Correctly rounded (issue 8): every output within half an ULP, measured by verify.
+    assert_eq!(spec.layers()[0].bound_kind, BoundKind::CorrectlyRounded);
+    assert!(core["max_error_ulp"].as_f64().unwrap() <= 0.5);
     assert!(spec.latency() > 6 && spec.lane_dsp48e1() > 2);
     assert!(verilog.contains(&format!(
         "// Multipliers ({} DSP48E1 per lane",

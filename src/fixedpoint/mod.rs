@@ -10,6 +10,7 @@ pub mod reference;
 pub mod spec;
 pub mod stage;
 pub mod table;
+mod table_trim;
 
 pub use format::ApFixed;
 pub use reference::ReferenceFn;

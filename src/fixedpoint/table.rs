@@ -25,6 +25,7 @@ use super::spec::{
     DatapathSpec, ErrorBound, LayerSpec, Problem, Segment, SegmentCoefs, SegmentSelect,
     SpecOptions, TableGeometry,
 };
+use super::table_trim::trim_constants;
 use crate::model::FoldedLayer;
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -682,6 +683,14 @@ impl DatapathSpec {
                 pre_round_ulp: analytic.pre_round_ulp,
                 total_ulp: measured,
             };
+            // The constants' bits the budget does not need, dropped (fewer ROM columns).
+            // Over budget on any code (the meter stops at the first) counts as infinite.
+            let (mut spec, measured) = trim_constants(spec, measured, |s| {
+                meter
+                    .measure(s, opts.max_error_ulp)
+                    .map_or(f64::INFINITY, |(e, _)| e)
+            });
+            spec.layers_mut()[0].bound.total_ulp = measured;
             return Ok(spec);
         }
         let w = input.width();

@@ -56,6 +56,20 @@ impl CoefSource<'_> {
     }
 }
 
+/// What a table-indexed datapath adds to the lane outside the main register block.
+#[derive(Default)]
+struct TableExtras {
+    /// In: each coefficient and the stage (0-based) whose registers read it from the ROM.
+    read_stage: Vec<(Signal, usize)>,
+    /// Out: the clocked blocks reading the coefficients, one per read stage.
+    blocks: Vec<ReadBlock>,
+    /// Out: the ROM address and region (name, bits) that stage 1 registers and the following
+    /// stages carry, up to the last read stage.
+    carry: Vec<(String, u32)>,
+    /// Out: the last stage (0-based) that reads [`TableExtras::carry`].
+    carry_until: usize,
+}
+
 /// Bits needed to number `n` things (at least 1).
 pub(crate) fn index_bits(n: usize) -> u32 {
     (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1)
@@ -241,15 +255,6 @@ fn select_stage_registers(m: &mut Module, spec: &DatapathSpec) -> Vec<Stmt> {
     ]
 }
 
-/// A case arm loading one table entry, its comment naming it and its constants.
-fn coef_arm(label: u64, what: &str, c: &SegmentCoefs, w: &StageWidths) -> CaseArm {
-    CaseArm {
-        label,
-        comment: format!("{what}: c2={} k1={} k0={}", c.c2, c.k1, c.k0),
-        body: load_coefs(c, w),
-    }
-}
-
 /// The three coefficient register assignments of one table entry.
 fn load_coefs(c: &SegmentCoefs, w: &StageWidths) -> Vec<Stmt> {
     vec![
@@ -265,6 +270,7 @@ fn select_stage(
     m: &mut Module,
     spec: &DatapathSpec,
     source: &CoefSource,
+    extras: &mut TableExtras,
 ) -> Result<Vec<Stmt>, HdlError> {
     let wrong = |what| HdlError::WrongDatapath {
         module: m.name().to_string(),
@@ -279,7 +285,7 @@ fn select_stage(
             Ok(comparator_select_stage(m, spec, layer))
         }
         (CoefSource::Baked(layer), SegmentSelect::Table(g)) => {
-            table_select_stage(m, spec, layer, g)
+            table_select_stage(m, spec, layer, g, extras)
         }
         (CoefSource::Baked(_), SegmentSelect::Rom) => Err(wrong("a coefficient lookup")),
     }
@@ -408,12 +414,19 @@ fn comparator_select_stage(m: &mut Module, spec: &DatapathSpec, layer: &LayerSpe
 /// Stage 1 of a table-indexed datapath: comparators find the region (outer segments or the
 /// core interval); inside the core interval the coefficient ROM is addressed by the input's
 /// index bits directly (the entries are stored rotated by `lo_raw >> offset_bits`, so no
-/// subtractor is needed), outside by `{1, region}`. Declares `in_table` for the offset step.
+/// subtractor is needed). Declares `in_table` for the offset step.
+///
+/// Outside the core interval the coefficient registers take the first outer segment's
+/// constants through their flip-flops' synchronous set/reset (`coef_force`, one signal for
+/// every bit) instead of a multiplexer per bit after the ROM: the registers get a block of
+/// their own (`extras.block`). Only the bits in which another outer segment differs from the
+/// first depend on the region there.
 fn table_select_stage(
     m: &mut Module,
     spec: &DatapathSpec,
     layer: &LayerSpec,
     g: &TableGeometry,
+    extras: &mut TableExtras,
 ) -> Result<Vec<Stmt>, HdlError> {
     let w = spec.widths();
     let shape = |m: &Module, reason: String| HdlError::LayerShape {
@@ -478,16 +491,7 @@ fn table_select_stage(
     // the few outer segments are constants selected by the comparators beside it, so the ROM
     // keeps a k-bit address.
     let rot = (g.lo_raw >> s).rem_euclid(1i64 << k);
-    let entry = |a: i64| {
-        let seg = g.outer_below + (a - rot).rem_euclid(1i64 << k) as usize;
-        (seg, &layer.coefs[0][seg])
-    };
-    let table = if k == 0 {
-        let (seg, c) = entry(0);
-        let mut b = vec![Stmt::Comment(format!("the one table segment {seg}"))];
-        b.extend(load_coefs(c, w));
-        b
-    } else {
+    if k > 0 {
         m.wire_eq(
             "coef_addr",
             Size::lit(k),
@@ -500,23 +504,8 @@ fn table_select_stage(
             s + k - 1,
             s
         ));
-        let arms = (0..1i64 << k)
-            .map(|a| {
-                let (seg, c) = entry(a);
-                coef_arm(a as u64, &format!("segment {seg}"), c, w)
-            })
-            .collect();
-        vec![Stmt::Case {
-            sel: Expr::name("coef_addr"),
-            label_width: k,
-            arms,
-            default: None,
-        }]
-    };
-    m.discard("x", "only the index bits address the coefficient ROM");
-    if outer.is_empty() {
-        return Ok(table);
     }
+    m.discard("x", "only the index bits address the coefficient ROM");
     let outer_coefs = |j: usize| {
         let rank = ranks[j].index;
         let seg = if rank < g.outer_below {
@@ -526,39 +515,311 @@ fn table_select_stage(
         };
         (seg, &layer.coefs[0][seg])
     };
-    let outside = if let [j] = outer[..] {
-        let (seg, c) = outer_coefs(j);
-        let mut b = vec![Stmt::Comment(format!("outer segment {seg}"))];
-        b.extend(load_coefs(c, w));
-        b
-    } else {
-        let arms: Vec<CaseArm> = outer
+    let rom = CoefRom {
+        index_bits: k,
+        entries: (0..1i64 << k)
+            .map(|a| {
+                let seg = g.outer_below + (a - rot).rem_euclid(1i64 << k) as usize;
+                (seg, layer.coefs[0][seg])
+            })
+            .collect(),
+        outer: outer
             .iter()
             .map(|&j| {
                 let (seg, c) = outer_coefs(j);
-                coef_arm(j as u64, &format!("outer segment {seg}"), c, w)
+                (j, seg, *c)
             })
-            .collect();
-        let mut d = vec![Stmt::Comment("the core interval (not taken here)".into())];
-        d.extend(load_coefs(&SegmentCoefs::ZERO, w));
-        vec![Stmt::Case {
-            sel: Expr::name("region_index"),
-            label_width: rank_bits,
-            arms,
-            default: Some(d),
-        }]
+            .collect(),
+        j_table,
+        rank_bits,
     };
-    Ok(vec![Stmt::If(Expr::name("in_table"), table, outside)])
+    // Stage 1's own reads; the address and the region travel to the stages that read later.
+    let mut main = Vec::new();
+    let last_read = extras.read_stage.iter().map(|&(_, r)| r).max().unwrap_or(0);
+    if last_read > 0 {
+        let mut carry = Vec::new();
+        if k > 0 {
+            carry.push(("coef_addr".to_string(), k));
+        }
+        if !outer.is_empty() {
+            carry.push(("region_index".to_string(), rank_bits));
+        }
+        for (base, bits) in &carry {
+            m.reg(&format!("{base}_reg1"), Size::lit(*bits), false);
+            main.push(Stmt::set(&format!("{base}_reg1"), Expr::name(base)));
+        }
+        extras.carry = carry;
+        extras.carry_until = last_read;
+    }
+    for r in 0..=last_read {
+        let sigs: Vec<Signal> = extras
+            .read_stage
+            .iter()
+            .filter(|&&(_, rs)| rs == r)
+            .map(|&(s, _)| s)
+            .collect();
+        if !sigs.is_empty() {
+            extras.blocks.push(rom.read_block(w, &sigs, r));
+        }
+    }
+    Ok(main)
+}
+
+/// The coefficient ROM of a table-indexed layer and its outer segments' constants.
+struct CoefRom {
+    /// Address bits (`x`'s index bits); 0 for one table segment.
+    index_bits: u32,
+    /// (segment, constants) at each address.
+    entries: Vec<(usize, SegmentCoefs)>,
+    /// (region rank, segment, constants) of each outer segment.
+    outer: Vec<(usize, usize, SegmentCoefs)>,
+    /// The core interval's region rank.
+    j_table: usize,
+    /// Width of a region rank.
+    rank_bits: u32,
+}
+
+/// One clocked block reading coefficients from the ROM in one stage.
+struct ReadBlock {
+    /// The set/reset condition (name, expression), when there are outer segments.
+    force: Option<(String, Expr)>,
+    /// The stage (0-based) whose registers it writes.
+    stage: usize,
+    /// One-bit registers of that stage (name, value): which other outer segment the sample
+    /// is in, where its constants differ from the set/reset ones.
+    flags: Vec<(String, Expr)>,
+    /// Coefficients the next stage reads through a corrected wire ([`fix_name`]) instead of
+    /// the register: the flagged outer segments' bits put in.
+    fixes: Vec<(Signal, Expr)>,
+    /// Its comment.
+    comment: Vec<String>,
+    /// The block's statements.
+    body: Vec<Stmt>,
+}
+
+impl CoefRom {
+    /// The block registering `sigs` in stage `r` (0-based): the ROM at the stage's address
+    /// inside the core interval; outside it the outer segments' constants, loaded by the
+    /// flip-flops' synchronous set/reset (one `coef_force` signal for every bit instead of a
+    /// multiplexer per bit after the ROM). Only the bits in which another outer segment differs
+    /// from the first depend on the region there.
+    fn read_block(&self, w: &StageWidths, sigs: &[Signal], r: usize) -> ReadBlock {
+        let at = |base: &str| {
+            if r == 0 {
+                base.to_string()
+            } else {
+                format!("{base}_reg{r}")
+            }
+        };
+        let dst = |s: Signal| reg_name(s, r);
+        let width = |s: Signal| match s {
+            Signal::C2 => w.c2,
+            Signal::K1 => w.k1,
+            _ => w.k0,
+        };
+        let coef = |c: &SegmentCoefs, s: Signal| match s {
+            Signal::C2 => c.c2,
+            Signal::K1 => c.k1,
+            _ => c.k0,
+        };
+        let load = |c: &SegmentCoefs| -> Vec<Stmt> {
+            sigs.iter()
+                .map(|&s| Stmt::set(&dst(s), Expr::sint(width(s), coef(c, s))))
+                .collect()
+        };
+        let names: Vec<String> = sigs.iter().map(|s| s.name().to_string()).collect();
+        let text = |c: &SegmentCoefs| {
+            sigs.iter()
+                .map(|&s| format!("{}={}", s.name(), coef(c, s)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let table = if self.index_bits == 0 {
+            let (seg, c) = &self.entries[0];
+            let mut b = vec![Stmt::Comment(format!("the one table segment {seg}"))];
+            b.extend(load(c));
+            b
+        } else {
+            let arms = self
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(a, (seg, c))| CaseArm {
+                    label: a as u64,
+                    comment: format!("segment {seg}: {}", text(c)),
+                    body: load(c),
+                })
+                .collect();
+            vec![Stmt::Case {
+                sel: Expr::name(&at("coef_addr")),
+                label_width: self.index_bits,
+                arms,
+                default: None,
+            }]
+        };
+        let mut comment = vec![format!(
+            "Stage {}: {} from the coefficient ROM{}.",
+            r + 1,
+            names.join(", "),
+            if r == 0 {
+                String::new()
+            } else {
+                format!(
+                    " at the address stage 1 registered (read in the stage before the one \
+                     that adds it, so the address travels, not the {}-bit constant)",
+                    sigs.iter().map(|&s| width(s)).sum::<u32>()
+                )
+            }
+        )];
+        let Some((_, first_seg, first)) = self.outer.first() else {
+            return ReadBlock {
+                force: None,
+                stage: r,
+                flags: Vec::new(),
+                fixes: Vec::new(),
+                comment,
+                body: vec![Stmt::when(Expr::name("ce"), table)],
+            };
+        };
+        comment.push(format!(
+            "Outside the core interval the synchronous set/reset of the flip-flops loads the outer \
+             segments (outer segment {first_seg}'s bits); {} implies ce, so they hold while ce is \
+             low like every other register.",
+            force_name(r)
+        ));
+        let region = at("region_index");
+        let mut force: Vec<Stmt> = self
+            .outer
+            .iter()
+            .map(|(_, seg, c)| Stmt::Comment(format!("outer segment {seg}: {}", text(c))))
+            .collect();
+        let bit_of = |v: i64, b: u32| ((v >> b) & 1) as u64;
+        let rank = |j: usize| Expr::name(&region).eq(Expr::uint(self.rank_bits, j as u64));
+        let mut flags: Vec<(String, Expr)> = Vec::new();
+        let mut fixes: Vec<(Signal, Expr)> = Vec::new();
+        for &s in sigs {
+            let base = coef(first, s);
+            let others = &self.outer[1..];
+            let differs = |b: u32| {
+                others
+                    .iter()
+                    .any(|(_, _, c)| bit_of(coef(c, s), b) != bit_of(base, b))
+            };
+            if !(0..width(s)).any(differs) {
+                force.push(Stmt::set(&dst(s), Expr::sint(width(s), base)));
+                continue;
+            }
+            if r > 0 {
+                // A register read from a registered address: its set/reset value must be a
+                // constant, or Yosys folds the address register into the ROM and multiplexes
+                // the address. The other outer segments' bits are corrected after it, by a
+                // flag each registered beside it.
+                force.push(Stmt::set(&dst(s), Expr::sint(width(s), base)));
+                let reg = dst(s);
+                let mut parts: Vec<Expr> = Vec::new();
+                let mut run: Option<(u32, u32)> = None;
+                for b in (0..width(s)).rev() {
+                    if !differs(b) {
+                        run = Some(run.map_or((b, b), |(hi, _)| (hi, b)));
+                        continue;
+                    }
+                    if let Some((hi, lo)) = run.take() {
+                        parts.push(Expr::slice(&reg, hi, lo));
+                    }
+                    let mut e = Expr::bit(&reg, b);
+                    for (j, _, c) in others {
+                        if bit_of(coef(c, s), b) != bit_of(base, b) {
+                            let flag = format!("outer{j}_reg{}", r + 1);
+                            if !flags.iter().any(|(f, _)| *f == flag) {
+                                flags.push((flag.clone(), rank(*j)));
+                            }
+                            e = Expr::when(
+                                Expr::name(&flag),
+                                Expr::uint(1, bit_of(coef(c, s), b)),
+                                e,
+                            );
+                        }
+                    }
+                    parts.push(e);
+                }
+                if let Some((hi, lo)) = run {
+                    parts.push(Expr::slice(&reg, hi, lo));
+                }
+                fixes.push((s, Expr::concat(parts)));
+                continue;
+            }
+            // Most significant first: runs of bits every outer segment shares stay one literal.
+            let mut parts: Vec<Expr> = Vec::new();
+            let mut run: Vec<u64> = Vec::new();
+            let flush = |run: &mut Vec<u64>, parts: &mut Vec<Expr>| {
+                if !run.is_empty() {
+                    let v = run.iter().fold(0u64, |acc, &bit| (acc << 1) | bit);
+                    parts.push(Expr::uint(run.len() as u32, v));
+                    run.clear();
+                }
+            };
+            for b in (0..width(s)).rev() {
+                if !differs(b) {
+                    run.push(bit_of(base, b));
+                    continue;
+                }
+                flush(&mut run, &mut parts);
+                let mut e = Expr::uint(1, bit_of(base, b));
+                for (j, _, c) in others {
+                    if bit_of(coef(c, s), b) != bit_of(base, b) {
+                        e = Expr::when(rank(*j), Expr::uint(1, bit_of(coef(c, s), b)), e);
+                    }
+                }
+                parts.push(e);
+            }
+            flush(&mut run, &mut parts);
+            force.push(Stmt::set(&dst(s), Expr::concat(parts)));
+        }
+        let outside = if r == 0 {
+            Expr::name("in_table").logic_not()
+        } else {
+            Expr::name(&region)
+                .eq(Expr::uint(self.rank_bits, self.j_table as u64))
+                .logic_not()
+        };
+        ReadBlock {
+            force: Some((force_name(r), Expr::name("ce").logic_and(outside))),
+            stage: r,
+            flags,
+            fixes,
+            comment,
+            body: vec![Stmt::If(
+                Expr::name(&force_name(r)),
+                force,
+                vec![Stmt::when(Expr::name("ce"), table)],
+            )],
+        }
+    }
+}
+
+/// The wire the stage after its read reads for a coefficient with [`ReadBlock::fixes`].
+fn fix_name(s: Signal, r: usize) -> String {
+    format!("{}_outer", reg_name(s, r))
+}
+
+/// The set/reset condition of the coefficient registers read in stage `r` (0-based).
+fn force_name(r: usize) -> String {
+    if r == 0 {
+        "coef_force".into()
+    } else {
+        format!("coef_force{}", r + 1)
+    }
 }
 
 /// The offset step of a table datapath: `v` is the low `offset_bits` of `x` inside the core
 /// interval (its segments start at multiples of `2^offset_bits`), `x` itself outside.
+/// Returns (inside, outside).
 fn table_offset(
     m: &mut Module,
     spec: &DatapathSpec,
     names: &Names,
     i: usize,
-) -> Result<Expr, HdlError> {
+) -> Result<(Expr, Expr), HdlError> {
     let SegmentSelect::Table(g) = spec.select() else {
         return Err(HdlError::WrongDatapath {
             module: m.name().to_string(),
@@ -579,11 +840,7 @@ fn table_offset(
     } else {
         Expr::slice(&x, vw - 1, 0)
     };
-    Ok(Expr::when(
-        Expr::name("in_table"),
-        low,
-        shifted(&x, xw, 0, vw),
-    ))
+    Ok((low, shifted(&x, xw, 0, vw)))
 }
 
 /// The registered ROM read of a ROM datapath: `case (x)` over every input code, which Yosys
@@ -645,6 +902,11 @@ fn rom_stage(
 struct Names<'a> {
     pipeline: &'a [PipelineStage],
     widths: [Option<u32>; SIGNALS],
+    /// The stage (0-based) whose registers read a coefficient from the ROM, when that is not
+    /// the stage of its lookup step (a table's `k1` and `k0`).
+    late: [Option<usize>; SIGNALS],
+    /// Late coefficients the stage after their read reads through [`fix_name`].
+    fixed: Vec<Signal>,
 }
 
 /// Signals a stage registers after its own results, in this order: the segment's constants
@@ -682,6 +944,9 @@ impl Names<'_> {
         match self.producer(s) {
             Some(p) if p == stage => wire_name(s),
             None if stage == 0 => s.name().to_string(),
+            _ if self.fixed.contains(&s) && self.late[s.slot()] == Some(stage - 1) => {
+                fix_name(s, stage - 1)
+            }
             _ => reg_name(s, stage - 1),
         }
     }
@@ -749,6 +1014,7 @@ fn lower_stage(
     names: &Names,
     params: &[Option<Param>; SIGNALS],
     i: usize,
+    extras: &mut TableExtras,
 ) -> Result<StageRegs, HdlError> {
     let size = |s: Signal| match &params[s.slot()] {
         Some(p) => Size::param(p),
@@ -777,10 +1043,43 @@ fn lower_stage(
                         rule: "its select logic reads the input port, so it must be stage 1",
                     });
                 }
-                out.push((step.writes().to_vec(), select_stage(m, spec, source)?));
+                out.push((
+                    step.writes().to_vec(),
+                    select_stage(m, spec, source, extras)?,
+                ));
                 continue;
             }
-            Step::Offset { .. } => table_offset(m, spec, names, i)?,
+            Step::Offset { .. } => {
+                let (inside, outside) = table_offset(m, spec, names, i)?;
+                if !registered {
+                    Expr::when(Expr::name("in_table"), inside, outside)
+                } else {
+                    // Inside the core interval v's high bits are 0: the flip-flops' synchronous
+                    // reset clears them (one signal for all), instead of a multiplexer per bit.
+                    let v = reg_name(dst, i);
+                    extras.blocks.push(ReadBlock {
+                        force: Some((
+                            "offset_force".into(),
+                            Expr::name("ce").logic_and(Expr::name("in_table")),
+                        )),
+                        stage: i,
+                        flags: Vec::new(),
+                        fixes: Vec::new(),
+                        comment: vec![format!(
+                            "Stage {}: v, the offset in the segment inside the core interval (its \
+                             high bits cleared by the synchronous reset), x outside it.",
+                            i + 1
+                        )],
+                        body: vec![Stmt::If(
+                            Expr::name("offset_force"),
+                            vec![Stmt::set(&v, inside)],
+                            vec![Stmt::when(Expr::name("ce"), vec![Stmt::set(&v, outside)])],
+                        )],
+                    });
+                    out.push((vec![dst], Vec::new()));
+                    continue;
+                }
+            }
             Step::Rom { .. } => {
                 if !registered {
                     return Err(HdlError::StagePlacement {
@@ -911,10 +1210,31 @@ pub(crate) fn lane_module(
             stages: n,
         });
     }
-    let names = Names {
+    let mut names = Names {
         pipeline,
         widths: signal_widths(pipeline, spec.input().width()),
+        late: [None; SIGNALS],
+        fixed: Vec::new(),
     };
+    let mut extras = TableExtras::default();
+    if let (CoefSource::Baked(_), SegmentSelect::Table(_)) = (source, spec.select()) {
+        // A table's coefficients come from a ROM, so a constant that would travel through
+        // two or more delay stages (k0) is read in the stage before the one that uses it: the
+        // narrow address travels instead. One that is used in stage 3 (k1) is read in stage 1
+        // like c2: its second register is the DSP48E1's C register, which a synchronously
+        // set/reset register cannot be.
+        for c in [Signal::C2, Signal::K1, Signal::K0] {
+            let first_use =
+                (1..n).find(|&i| pipeline[i].steps.iter().any(|st| st.reads().contains(&c)));
+            let r = first_use.map_or(0, |u| u - 1);
+            let r = if r >= 3 { r } else { 0 };
+            extras.read_stage.push((c, r));
+            if r > 0 {
+                names.late[c.slot()] = Some(r);
+            }
+        }
+    }
+
     let mut doc = vec![format!(
         "{name}: one sample per clock (II=1), {n} register stages, the last outside the lane:"
     )];
@@ -982,7 +1302,7 @@ pub(crate) fn lane_module(
         } else {
             m.comment(&[&header]);
         }
-        let results = lower_stage(&mut m, spec, source, &names, &params, i)?;
+        let results = lower_stage(&mut m, spec, source, &names, &params, i, &mut extras)?;
         if last {
             break;
         }
@@ -994,10 +1314,16 @@ pub(crate) fn lane_module(
             .flat_map(|s| s.writes())
             .copied()
             .collect();
+        // A coefficient read late is registered by its read block in stage `r`, then carried.
+        let late_here: Vec<Signal> = Signal::ALL
+            .into_iter()
+            .filter(|s| names.late[s.slot()] == Some(i))
+            .collect();
         let carried: Vec<Signal> = carry_order()
             .filter(|&s| names.widths[s.slot()].is_some())
             .filter(|s| !produced.contains(s) && names.live_after(*s, i))
             .filter(|&s| names.producer(s).is_none_or(|p| p < i))
+            .filter(|s| names.late[s.slot()].is_none_or(|r| i > r))
             .collect();
         let mut regs = Vec::new();
         let mut stmts = Vec::new();
@@ -1007,8 +1333,22 @@ pub(crate) fn lane_module(
             stmts.push(Stmt::set(&reg_name(s, i), Expr::name(&names.read(s, i))));
         }
         for (sigs, st) in results {
-            regs.extend(sigs);
+            regs.extend(sigs.into_iter().filter(|s| names.late[s.slot()].is_none()));
             stmts.extend(st);
+        }
+        regs.extend(late_here);
+        for b in extras.blocks.iter().filter(|b| b.stage == i) {
+            for (flag, e) in &b.flags {
+                m.reg(flag, Size::scalar(), false);
+                stmts.push(Stmt::set(flag, e.clone()));
+            }
+        }
+        if (1..extras.carry_until).contains(&i) {
+            for (base, bits) in &extras.carry {
+                let dst = format!("{base}_reg{}", i + 1);
+                m.reg(&dst, Size::lit(*bits), false);
+                stmts.push(Stmt::set(&dst, Expr::name(&format!("{base}_reg{i}"))));
+            }
         }
         for &s in carried.iter().filter(|s| !from_port(s)) {
             regs.push(s);
@@ -1016,6 +1356,16 @@ pub(crate) fn lane_module(
         }
         for s in regs {
             m.reg(&reg_name(s, i), psize(s), true);
+        }
+        for b in extras.blocks.iter().filter(|b| b.stage == i) {
+            for (s, e) in &b.fixes {
+                m.wire_eq(&fix_name(*s, i), psize(*s), true, e.clone());
+                m.note(&format!(
+                    "{} with the flagged outer segments' bits",
+                    reg_name(*s, i)
+                ));
+                names.fixed.push(*s);
+            }
         }
         body.push(Stmt::Comment(format!("stage {}: {}", i + 1, stage.what)));
         body.extend(stmts);
@@ -1025,6 +1375,14 @@ pub(crate) fn lane_module(
         &["The pipeline registers. No reset: the valid bits travel beside the lane."],
         vec![Stmt::when(Expr::name("ce"), body)],
     );
+    for b in extras.blocks {
+        if let Some((name, e)) = b.force {
+            m.wire_eq(&name, Size::scalar(), false, e);
+            m.note("outside the core interval while the pipeline advances");
+        }
+        let comment: Vec<&str> = b.comment.iter().map(String::as_str).collect();
+        m.always_ff("clk", &comment, b.body);
+    }
     let out = if names.producer(Signal::Out) == Some(n - 1) {
         wire_name(Signal::Out)
     } else {

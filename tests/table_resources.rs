@@ -1,0 +1,74 @@
+//! Table-indexed cores at `ap_fixed<16,6>` in and out, one lane, AXI4-Stream wrapper included,
+//! against the activation library's targets by Yosys `synth_xilinx -family xc7`: at most 160
+//! LUT, 150 FF, 2 DSP48E1 and no BRAM, with the error measured on all 65,536 inputs within
+//! 0.5625 ULP. Yosys is required (the test fails without it, it never skips).
+//!
+//! Regression for the cores as first built (185-214 LUT, 145-173 FF): outside the core interval
+//! a multiplexer per coefficient bit chose the outer segment's constant after the ROM, and the
+//! 29-bit `k0` travelled through four registers to the stage that adds it.
+
+use repact_hw::fit::build::build_fitted;
+use repact_hw::fit::DatapathChoice;
+use repact_hw::fixedpoint::{ApFixed, SegmentSelect, SpecOptions};
+use repact_hw::hdl::{generate_baked, CoreOptions};
+use repact_hw::model::Activation;
+use repact_hw::package::synthesize;
+
+fn fmt(w: u32, i: i32) -> ApFixed {
+    ApFixed::new(w, i).unwrap()
+}
+
+/// Builds `text` as a table core at 16 bits and synthesizes it.
+fn check(text: &str) -> String {
+    let a = Activation::parse_cli(text).unwrap();
+    let f = fmt(16, 6);
+    let built = build_fitted(
+        "act",
+        &a,
+        &SpecOptions::with_formats(f, f),
+        DatapathChoice::Poly,
+    )
+    .unwrap();
+    let spec = built.spec;
+    assert!(
+        matches!(spec.select(), SegmentSelect::Table(_)),
+        "{text}: not a table"
+    );
+    let measured = spec.layers()[0].bound.total_ulp;
+    assert!(measured <= 0.5625, "{text}: {measured} ULP");
+    let core = generate_baked(&spec, 0, &CoreOptions::new("tbl")).unwrap();
+    let r = synthesize(&core.verilog, "tbl").expect("yosys runs");
+    let line = format!(
+        "{text}: {} LUT, {} LUTRAM, {} FF, {} DSP48E1, {} BRAM36, {measured:.4} ULP",
+        r.lut, r.lutram, r.ff, r.dsp48e1, r.bram36
+    );
+    eprintln!("{line}");
+    assert!(r.lut <= 160, "{line}");
+    assert!(r.ff <= 150, "{line}");
+    assert!(r.dsp48e1 <= 2, "{line}");
+    assert_eq!(r.bram36, 0.0, "{line}");
+    line
+}
+
+#[test]
+fn silu_table_core_meets_the_16_bit_resource_target() {
+    check("silu");
+}
+
+#[test]
+fn gelu_table_cores_meet_the_16_bit_resource_target() {
+    check("gelu");
+    check("gelu:approximate=tanh");
+}
+
+#[test]
+fn sigmoid_and_tanh_table_cores_meet_the_16_bit_resource_target() {
+    check("sigmoid");
+    check("tanh");
+}
+
+#[test]
+fn mish_and_elu_table_cores_meet_the_16_bit_resource_target() {
+    check("mish");
+    check("elu");
+}
