@@ -28,8 +28,9 @@ fn reference_pass(a: &Activation, input: ApFixed) -> f64 {
 }
 
 fn main() {
-    let cases: [(&str, ApFixed, ApFixed); 5] = [
+    let cases: [(&str, ApFixed, ApFixed); 6] = [
         ("silu", fmt(24, 8), fmt(16, 6)),
+        ("silu", fmt(24, 8), fmt(24, 8)),
         ("sigmoid", fmt(24, 8), fmt(16, 6)),
         ("silu", fmt(16, 6), fmt(16, 6)),
         ("gelu", fmt(16, 6), fmt(16, 6)),

@@ -146,6 +146,7 @@ fn other_formats_meet_the_budget() {
         (fmt(12, 4), fmt(12, 4), &SMOOTH[..]),
         (fmt(18, 6), fmt(18, 6), &["silu", "tanh"][..]),
         (fmt(24, 8), fmt(16, 6), &["silu"][..]),
+        (fmt(24, 8), fmt(24, 8), &["silu"][..]),
     ] {
         for text in names {
             let (e, dp) = built(text, fin, fout, DatapathChoice::Auto);
