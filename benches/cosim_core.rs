@@ -7,24 +7,33 @@
 //! - (a) a minimal Rust loop through the bridge at full rate: s_axis_tvalid and m_axis_tready
 //!   high, a new xorshift pattern on s_axis_tdata every cycle, tick, read m_axis_tdata and
 //!   m_axis_tvalid, fold them into a checksum;
-//! - (b) the library's checking testbench, [`exhaustive`], which predicts every output beat
-//!   with the golden model and compares it bit for bit (all 65536 inputs per pass);
+//! - (b) the library's checking testbench, [`exhaustive`], which drives batches of beats
+//!   through the shim in one foreign call each and compares every output sample bit for bit
+//!   with the golden model's outputs, computed block by block in every pass (all 65536
+//!   inputs per pass), with the golden model's f64 error measured on the way; (b') the same
+//!   with the golden model on a thread of its own. (b) runs as many cycles per timed run as
+//!   (a), so both best-of-N are taken over runs of the same length;
 //! - (c) a plain C++ Verilator loop of the same Verilog doing what (a) does; equal checksums
 //!   show that (a) and (c) simulate the same thing.
 //!
-//! Part 2: end to end, `generate` + `write_bundle` + `verify_core` for a 50-layer network (the
-//! five bundled layers ten times, renamed and slightly perturbed so that every core differs)
-//! in a fresh build cache, exhaustive phase only; the Verilator build of each core is timed
-//! on its own first, so that `verify_core` then loads it from the cache. The one-time build
-//! of the Verilator runtime is reported separately, and one layer is also verified with the
-//! default settings (1e6 stress beats, 20k Icarus cycles) for extrapolation.
+//! Part 2: `verify_all` (what `repact-hw verify` runs) of a 50-layer network (the five bundled
+//! layers ten times, renamed and slightly perturbed so that every core differs) with the
+//! default job count: cold (a fresh build cache, so every model is compiled — in batches,
+//! see `verilator::build_batch`) and warm, exhaustive phase only and with the default
+//! settings (1e6 stress beats, 20k Icarus cycles), plus one run without Icarus to show where
+//! the time goes. Each row gives wall time, CPU time (this process and the tools it ran) and
+//! the load average: the machine is shared, and CPU seconds / cores is what an idle machine
+//! would take. The one-time build of the Verilator runtime is reported separately.
+//!
+//! Part 3: how `verify` grows with the input width (8…24 bits) and the channel count
+//! (1…1024, baked and run-time coefficients), cold builds included; writes
+//! `docs/verify-scaling.svg`.
 //!
 //! Run with `cargo bench --bench cosim_core` (needs `harness = false`). `CYCLES=N` sets the
 //! cycles per timed run of loops (a) and (c) (default 10 million), `ROUNDS=N` the rounds of
 //! the interleaved timing (default 5).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use repact_hw::fixedpoint::{ApFixed, SpecOptions};
@@ -35,7 +44,7 @@ use repact_hw::hdl::Port;
 use repact_hw::manifest::{CoeffMode, CoreEntry, Manifest};
 use repact_hw::model::{Layer, LayerKind, Network};
 use repact_hw::sim::axis_bench::{AxisDut, CLOCK};
-use repact_hw::sim::expected::{compute_block, Codes};
+use repact_hw::sim::expected::{BlockMaker, Codes, Schedule, BLOCK_SAMPLES};
 use repact_hw::sim::jobs::{default_jobs, verify_all};
 use repact_hw::sim::run::RunOptions;
 use repact_hw::sim::verify::{exhaustive, VerifyOptions};
@@ -266,9 +275,11 @@ fn part1(net: &Network, work: &Path, n: u64, rounds: u64) {
         .iter()
         .map(|&lanes| Subject::new(net, lanes, work, &cache))
         .collect();
-    // Loop (b) is slower: give it about n/4 samples per timed run, in whole passes.
+    // Loop (b) gets about as many cycles per timed run as (a), in whole passes, so that
+    // every loop's best-of-N is taken over runs of the same length (on a loaded machine a
+    // shorter run is more likely to fit a quiet moment, which would favour it).
     let pass = 1u64 << 16;
-    let reps = (n / 4 / pass).max(1);
+    let reps = |lanes: usize| (n * lanes as u64 / pass).max(1);
     let mut best: Vec<Best> = subjects
         .iter()
         .map(|_| Best {
@@ -308,10 +319,10 @@ fn part1(net: &Network, work: &Path, n: u64, rounds: u64) {
                     Err(e) => b.cxx_error = Some(e),
                 }
             }
-            let (secs, samples) = checked_loop(s, reps, false);
+            let (secs, samples) = checked_loop(s, reps(s.lanes), false);
             b.checked = b.checked.min(secs);
             b.checked_samples = samples;
-            let (secs, _) = checked_loop(s, reps, true);
+            let (secs, _) = checked_loop(s, reps(s.lanes), true);
             b.threaded = b.threaded.min(secs);
         }
     }
@@ -391,11 +402,16 @@ fn part1(net: &Network, work: &Path, n: u64, rounds: u64) {
         min: spec.input().min_raw(),
         count: 1 << 16,
     };
+    // One lane: 2-byte beats (what 16-bit outputs are stored in), in the phase's blocks.
+    let schedule = Schedule::new(&spec, 0, &codes, 1, 2);
+    let mut maker = BlockMaker::default();
     let mut golden = f64::MAX;
     for _ in 0..rounds {
         let t = Instant::now();
         for _ in 0..16 {
-            std::hint::black_box(compute_block::<i16>(&spec, 0, &codes, 0, 1 << 16));
+            for b in (0..1u64 << 16).step_by(BLOCK_SAMPLES as usize) {
+                std::hint::black_box(maker.block(&schedule, b, BLOCK_SAMPLES));
+            }
         }
         golden = golden.min(t.elapsed().as_secs_f64());
     }
@@ -428,8 +444,10 @@ fn part1(net: &Network, work: &Path, n: u64, rounds: u64) {
         );
     }
     println!(
-        "    ((a), (c): {n} cycles per run; (b): {reps} exhaustive passes of 65536 samples \
-         per run, expected outputs computed in every pass)"
+        "    ((a), (c): {n} cycles per run; (b): {} (1 lane) and {} (4 lanes) exhaustive passes \
+         of 65536 samples per run, expected outputs computed in every pass)",
+        reps(1),
+        reps(4)
     );
 }
 
@@ -469,17 +487,8 @@ fn fresh_cache(prefix: &str, like: Option<&Path>) -> (tempfile::TempDir, Duratio
         .expect("temp dir");
     let t = Instant::now();
     if let Some(like) = like {
-        for e in std::fs::read_dir(like).expect("cache").flatten() {
-            if e.file_name().to_string_lossy().starts_with("runtime-") {
-                let st = Command::new("cp")
-                    .arg("-r")
-                    .arg(e.path())
-                    .arg(fresh.path())
-                    .status()
-                    .expect("cp");
-                assert!(st.success(), "copying the runtime failed");
-            }
-        }
+        let n = verilator::seed_runtime(like, fresh.path()).expect("copying the runtime");
+        assert!(n > 0, "no runtime in {}", like.display());
         return (fresh, t.elapsed());
     }
     let ports = [
@@ -518,17 +527,46 @@ fn run_options(cache: &Path, default_phases: bool) -> RunOptions {
     }
 }
 
-/// `verify_all` of a generated directory; (seconds, samples compared).
-fn timed_verify(dir: &Path, opts: &RunOptions, jobs: usize, stress: bool) -> (f64, u64) {
+/// CPU seconds used so far by this process and the tools it waited for (Verilator, g++,
+/// Icarus): user + system, from `/proc/self/stat` (clock ticks of 1/100 s). Unlike wall time
+/// this hardly depends on what else runs on the shared machine.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name: state is field 3, utime..cstime 14..17.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    f.iter().sum::<f64>() / 100.0
+}
+
+/// `verify_all` of a generated directory; (wall seconds, CPU seconds, samples compared).
+fn timed_verify(dir: &Path, opts: &RunOptions, jobs: usize, stress: bool) -> (f64, f64, u64) {
     let manifest = Manifest::read(dir).expect("manifest");
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_seconds());
     let reports = verify_all(dir, &manifest, opts, jobs, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
-    let secs = t.elapsed().as_secs_f64();
+    let (secs, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
     for r in &reports {
         assert!(r.passed, "{}: {:?}", r.layer, r.first_failure);
         assert_eq!(r.stress.beats > 0, stress, "{}", r.layer);
     }
-    (secs, reports.iter().map(|r| r.exhaustive.samples).sum())
+    (
+        secs,
+        cpu,
+        reports.iter().map(|r| r.exhaustive.samples).sum(),
+    )
+}
+
+/// The load average over the last minute, from `/proc/loadavg`: the benchmark shares the
+/// machine, and its wall times only mean something next to it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn part2(net: &Network, work: &Path) {
@@ -560,35 +598,56 @@ fn part2(net: &Network, work: &Path) {
         rt.as_secs_f64()
     );
     println!(
-        "{:<58} {:>9} {:>11}",
-        "run (cache: no model built yet = cold)", "total s", "s / layer"
+        "{:<62} {:>8} {:>8} {:>10} {:>6}",
+        "run (cache: no model built yet = cold)", "wall s", "CPU s", "wall/layer", "load"
     );
-    let row = |name: &str, secs: f64, target: &str| {
-        println!("{name:<58} {secs:>9.2} {:>11.3}   {target}", secs / 50.0)
+    let row = |name: &str, (secs, cpu, _): (f64, f64, u64), target: &str| {
+        println!(
+            "{name:<62} {secs:>8.2} {cpu:>8.2} {:>10.3} {:>6}   {target}",
+            secs / 50.0,
+            load_average()
+        )
     };
     let ex = run_options(cold_ex.path(), false);
-    let (t, samples) = timed_verify(&dir, &ex, jobs, false);
+    let cold = timed_verify(&dir, &ex, jobs, false);
+    let samples = cold.2;
     row(
         "cold, exhaustive only (builds included)",
-        t,
+        cold,
         "[target <= 8 s]",
     );
-    let (t_warm, _) = timed_verify(&dir, &ex, jobs, false);
-    row("warm, exhaustive only", t_warm, "[target <= 0.1 s / layer]");
+    row(
+        "warm, exhaustive only",
+        timed_verify(&dir, &ex, jobs, false),
+        "[target <= 0.1 s / layer]",
+    );
     let (cold_def, _) = fresh_cache("cosim-core-cold-def-", Some(cold_ex.path()));
     let def = run_options(cold_def.path(), true);
-    let (t, _) = timed_verify(&dir, &def, jobs, true);
     row(
         "cold, default verify (1e6 stress beats, 20000 Icarus cycles)",
-        t,
+        timed_verify(&dir, &def, jobs, true),
         "[target <= 15 s]",
     );
-    let (t, _) = timed_verify(&dir, &def, jobs, true);
-    row("warm, default verify", t, "");
+    row(
+        "warm, default verify",
+        timed_verify(&dir, &def, jobs, true),
+        "",
+    );
+    // Where the default run's time goes, each phase alone on the warm cache.
+    let mut stress_only = def.clone();
+    stress_only.verify.icarus_cycles = 0;
+    row(
+        "warm, exhaustive + stress (no Icarus)",
+        timed_verify(&dir, &stress_only, jobs, true),
+        "",
+    );
     if jobs > 1 {
         let (cold_one, _) = fresh_cache("cosim-core-cold-one-", Some(cold_ex.path()));
-        let (t, _) = timed_verify(&dir, &run_options(cold_one.path(), false), 1, false);
-        row("cold, exhaustive only, 1 job (for comparison)", t, "");
+        row(
+            "cold, exhaustive only, 1 job (for comparison)",
+            timed_verify(&dir, &run_options(cold_one.path(), false), 1, false),
+            "",
+        );
     }
     println!("    {samples} samples compared per exhaustive run; all 50 PASS");
 }
@@ -616,7 +675,7 @@ fn channel_layer(net: &Network, channels: usize) -> Network {
 }
 
 /// gen + verify (exhaustive only, model build included) of one network: (gen s, verify s,
-/// samples).
+/// verify CPU s, samples).
 fn scale_point(
     net: &Network,
     input: ApFixed,
@@ -625,7 +684,7 @@ fn scale_point(
     work: &Path,
     cache: &Path,
     name: &str,
-) -> (f64, f64, u64) {
+) -> (f64, f64, f64, u64) {
     let mut g = gen_options(1, None);
     g.spec = SpecOptions::with_formats(input, output);
     g.coeffs = coeffs;
@@ -634,15 +693,15 @@ fn scale_point(
     let dir = work.join(name);
     write_bundle(&bundle, &dir).expect("write_bundle");
     let gen = t.elapsed().as_secs_f64();
-    let (v, samples) = timed_verify(&dir, &run_options(cache, false), default_jobs(), false);
-    (gen, v, samples)
+    let (v, cpu, samples) = timed_verify(&dir, &run_options(cache, false), default_jobs(), false);
+    (gen, v, cpu, samples)
 }
 
 fn part3(net: &Network, work: &Path) {
     let (cache, _) = fresh_cache("cosim-core-scale-", Some(&verilator::default_cache_dir()));
     let out16 = ApFixed::new(16, 6).expect("format");
     println!("\n== 3. how verify grows: exhaustive only, model build included (cold) ==");
-    let (g, v, n) = scale_point(
+    let (g, v, cpu, n) = scale_point(
         &channel_layer(net, 1),
         ApFixed::new(24, 8).expect("format"),
         out16,
@@ -652,8 +711,9 @@ fn part3(net: &Network, work: &Path) {
         "w24",
     );
     println!(
-        "one 24-bit layer (ap_fixed<24,8> -> ap_fixed<16,6>), 1 channel: verify {v:.2} s for \
-         {n} samples (gen {g:.2} s)   [target <= 3 s]"
+        "one 24-bit layer (ap_fixed<24,8> -> ap_fixed<16,6>), 1 channel: verify {v:.2} s \
+         ({cpu:.2} s CPU, load {}) for {n} samples (gen {g:.2} s)   [target <= 3 s]",
+        load_average()
     );
     let mut by_width = Vec::new();
     println!(
@@ -661,7 +721,7 @@ fn part3(net: &Network, work: &Path) {
         "input width W (1 channel)", "gen s", "verify s", "samples"
     );
     for w in [8u32, 10, 12, 14, 16, 18, 20, 22, 24] {
-        let (g, v, n) = scale_point(
+        let (g, v, _, n) = scale_point(
             &channel_layer(net, 1),
             sweep_format(w),
             out16,
@@ -686,7 +746,7 @@ fn part3(net: &Network, work: &Path) {
             } else {
                 "axilite"
             };
-            let (g, v, n) = scale_point(
+            let (g, v, _, n) = scale_point(
                 &channel_layer(net, c),
                 out16,
                 out16,

@@ -2,18 +2,11 @@
 //! `repact-hw gen` runs, equals the golden model bit for bit in Verilator (all inputs) and
 //! Icarus. Verilator and Icarus are required: without them these tests fail.
 
-use repact_hw::fixedpoint::{ApFixed, SpecOptions};
-use repact_hw::flow::{generate, write_bundle, GenOptions};
-use repact_hw::manifest::{CoeffMode, Manifest};
-use repact_hw::model::{Activation, Layer, LayerKind, Network, ACTIVATIONS};
-use repact_hw::sim::run::{verify_core, RunOptions};
-use repact_hw::sim::verify::VerifyOptions;
-use repact_hw::sim::verilator::default_cache_dir;
-use std::path::PathBuf;
+pub mod common;
 
-fn fmt(w: u32, i: i32) -> ApFixed {
-    ApFixed::new(w, i).unwrap()
-}
+use common::cosim::Cosim;
+use common::fmt;
+use repact_hw::model::{Activation, Layer, LayerKind, ACTIVATIONS};
 
 fn exact_layers() -> Vec<Layer> {
     let mut acts: Vec<Activation> = ACTIVATIONS
@@ -34,82 +27,20 @@ fn exact_layers() -> Vec<Layer> {
         .collect()
 }
 
-/// Generates one baked core per layer and verifies every core: exhaustive, stress, Icarus.
-fn gen_and_verify(name: &str, layers: Vec<Layer>, input: ApFixed, output: ApFixed) {
-    if let Err(e) = repact_hw::sim::verilator::verilator_version() {
-        panic!("the co-simulation needs Verilator: {e} (scripts/test.sh installs it)");
-    }
-    let n = layers.len();
-    let net = Network {
-        source: PathBuf::from(name),
-        layers,
-    };
-    let bundle = generate(
-        &net,
-        &GenOptions {
-            spec: SpecOptions::with_formats(input, output),
-            name: name.to_string(),
-            lanes: 1,
-            tuser_width: 0,
-            coeffs: CoeffMode::Baked,
-            layer: None,
-            command_line: format!("activations cosim {name}"),
-            package: Default::default(),
-        },
-    )
-    .unwrap_or_else(|e| panic!("{name}: gen failed: {e}"));
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ip");
-    write_bundle(&bundle, &dir).unwrap();
-    let manifest = Manifest::read(&dir).unwrap();
-    assert_eq!(manifest.cores.len(), n);
-    let opts = RunOptions {
-        verify: VerifyOptions {
-            exhaustive_max_width: 18,
-            stress_beats: 5_000,
-            icarus_cycles: 1_000,
-            ..VerifyOptions::default()
-        },
-        cache_dir: default_cache_dir(),
-        vcd: None,
-    };
-    for core in &manifest.cores {
-        for r in verify_core(&dir, &manifest, core, &opts, &|_| {})
-            .unwrap_or_else(|e| panic!("{name}: verify failed to run: {e}"))
-        {
-            eprintln!(
-                "{name}: {} ch {}: {} samples, {} mismatches, max err {:.4} ULP (bound {:.4})",
-                r.layer,
-                r.channels,
-                r.exhaustive.samples,
-                r.exhaustive.mismatches + r.stress.mismatches,
-                r.max_error_ulp,
-                r.bound_ulp
-            );
-            assert!(
-                r.passed,
-                "{name}: {} failed: {:?}",
-                r.layer, r.first_failure
-            );
-            assert_eq!(r.exhaustive.mismatches + r.stress.mismatches, 0);
-            assert_eq!(r.icarus_mismatches + r.icarus_xz, 0);
-            assert_eq!(
-                r.exhaustive.samples,
-                (1u64 << input.width()) * r.channels as u64
-            );
-            assert!(r.max_error_ulp <= r.bound_ulp + 1e-9);
-        }
-    }
-}
-
 #[test]
 fn exact_activations_16_bit_cosim() {
-    gen_and_verify("exact16", exact_layers(), fmt(16, 6), fmt(16, 6));
+    let f = fmt(16, 6);
+    Cosim::new(exact_layers(), f, f)
+        .phases(5_000, 1_000)
+        .run("exact16");
 }
 
 #[test]
 fn exact_activations_8_12_18_bit_cosim() {
     for (w, i) in [(8, 3), (12, 4), (18, 6)] {
-        gen_and_verify(&format!("exact{w}"), exact_layers(), fmt(w, i), fmt(w, i));
+        let (name, f) = (format!("exact{w}"), fmt(w, i));
+        Cosim::new(exact_layers(), f, f)
+            .phases(5_000, 1_000)
+            .run(&name);
     }
 }

@@ -1,12 +1,15 @@
 //! The fitter on every smooth activation and format: the plan (outer comparator regions and
 //! table polynomials, in f64) meets the fit budget at every input code, measured here
 //! independently of the fitter; 8-bit inputs choose the ROM; plans are deterministic; and
-//! random smooth functions either fit or are refused with the budget that would be needed.
+//! random smooth functions either fit or are refused with the budget that would be needed —
+//! both as plans and through the quantized build, measured on every input code.
 
 use proptest::prelude::*;
+use repact_hw::fit::build::{build_fitted_fn, BuiltDatapath};
 use repact_hw::fit::{plan, DatapathChoice, FitOptions, Plan, TablePlan};
-use repact_hw::fixedpoint::ApFixed;
+use repact_hw::fixedpoint::{ApFixed, RealFn, SpecOptions};
 use repact_hw::model::{Activation, ACTIVATIONS};
+use std::sync::Arc;
 use std::time::Instant;
 
 fn fmt(w: u32, i: i32) -> ApFixed {
@@ -76,16 +79,10 @@ fn check(a: &Activation, fin: ApFixed, fout: ApFixed) -> (TablePlan, f64) {
 }
 
 #[test]
-fn every_smooth_activation_fits_at_12_16_18_bits() {
-    // 8-bit formats take the ROM (tests/smooth_activations.rs checks every activation there);
-    // since the table serves every code of its span, a forced table at 8 bits may be refused.
-    // Known gap (issue 8 stays open): Softplus with a low threshold (beta 2, threshold 5)
-    // jumps inside the table's span, and since the table serves every code of its span the
-    // fitter refuses it at 16 and 18 bits (with the reason); it is left out here until the
-    // fitter puts such a jump on a segment boundary.
-    let jump_inside = |a: &Activation| format!("{a}") == "softplus(beta=2, threshold=5)";
-    for a in smooth().into_iter().filter(|a| !jump_inside(a)) {
-        for (w, i) in [(12, 4), (16, 6), (18, 6)] {
+fn every_smooth_activation_fits_at_8_12_16_18_bits() {
+    // 8-bit formats: auto takes the ROM, but the table, forced, fits too.
+    for a in smooth() {
+        for (w, i) in [(8, 3), (12, 4), (16, 6), (18, 6)] {
             check(&a, fmt(w, i), fmt(w, i));
         }
     }
@@ -155,6 +152,46 @@ proptest! {
             }
             Ok(other) => prop_assert!(false, "poly was forced, got {other:?}"),
             Err(r) => prop_assert!(r.reason.contains("raise --max-error-ulp to about"), "{}", r.reason),
+        }
+    }
+
+    /// The same kind of random functions through the quantized build `gen` runs (fitter,
+    /// coefficient formats, stepping of the fit share): the golden model, measured here on
+    /// every input code against the function itself, meets the budget and the spec's recorded
+    /// bound — or the refusal names what would be needed.
+    #[test]
+    fn random_smooth_functions_built_meet_the_budget_on_every_input_or_are_refused_with_what_is_needed(
+        terms in proptest::collection::vec((0usize..13, -2.0f64..2.0, 0.25f64..3.0), 1..4),
+        narrow_out in any::<bool>(),
+    ) {
+        let acts = smooth();
+        let t = terms.clone();
+        let f: RealFn = Arc::new(move |x: f64| -> f64 {
+            t.iter().map(|&(i, c, s)| c * acts[i % acts.len()].eval(0, s * x)).sum()
+        });
+        let (fin, fout) = if narrow_out { (fmt(13, 5), fmt(10, 4)) } else { (fmt(12, 4), fmt(12, 4)) };
+        let opts = SpecOptions::with_formats(fin, fout);
+        match build_fitted_fn("rand", "random sum", f.clone(), &opts, DatapathChoice::Poly) {
+            Ok(b) => {
+                prop_assert_eq!(b.datapath, BuiltDatapath::Table);
+                let worst = (fin.min_raw()..=fin.max_raw())
+                    .map(|x| {
+                        let exact = fout.saturate_f64(f(fin.to_f64(x)));
+                        (fout.to_f64(b.spec.eval_raw(0, 0, x)) - exact).abs() / fout.ulp()
+                    })
+                    .fold(0.0f64, |w, e| if e.is_nan() { f64::INFINITY } else { w.max(e) });
+                prop_assert!(worst <= opts.max_error_ulp + 1e-12, "{} ULP", worst);
+                prop_assert!(worst <= b.spec.layers()[0].bound.total_ulp + 1e-12);
+            }
+            Err(e) => {
+                let m = e.to_string();
+                prop_assert!(
+                    m.contains("raise --max-error-ulp")
+                        || m.contains("--max-coef-width")
+                        || m.contains("fit more segments"),
+                    "{}", m
+                );
+            }
         }
     }
 }

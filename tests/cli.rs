@@ -6,7 +6,7 @@ use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-mod common;
+pub mod common;
 
 use common::{
     example, gen_bn, gen_one_layer, repact_hw as run, rewrite_as_generated, stderr, stdout,
@@ -609,38 +609,160 @@ fn readme_exit_code_table_matches_the_code() {
     }
 }
 
+/// Template leftovers in `text`, one line each: a marker line (a comment holding nothing but
+/// `>>>` or `<<<` and a word, as `# >>> axilite` was) or a placeholder `@NAME@` or
+/// `{{name}}`.
+fn template_leftovers(text: &str) -> Vec<String> {
+    let is_name = |w: &str| {
+        let w = w.trim();
+        w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        let marker = ["#", "//", "--", ";", "<!--", "/*"]
+            .iter()
+            .filter_map(|c| t.strip_prefix(c))
+            .any(|rest| {
+                let rest = rest.trim_start();
+                rest.starts_with(">>>") || rest.starts_with("<<<")
+            });
+        let at_name =
+            line.split('@').skip(1).step_by(2).any(is_name) && line.matches('@').count() >= 2;
+        let braced = line
+            .split("{{")
+            .skip(1)
+            .any(|rest| rest.split_once("}}").is_some_and(|(w, _)| is_name(w)));
+        if marker || at_name || braced {
+            found.push(format!("line {}: {line}", n + 1));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_template_leftover_scan_finds_markers_and_placeholders_and_nothing_else() {
+    for bad in [
+        "# >>> axilite",
+        "    # <<< axilite",
+        "// >>> registers",
+        "set x @PART@",
+        "core = \"@top_name@\"",
+        "{{ core }}",
+        "a {{vlnv}} b",
+    ] {
+        assert_eq!(template_leftovers(bad).len(), 1, "{bad:?}");
+    }
+    for good in [
+        "assign t = s1 >>> 7; // t = s1 >>> SHIFT1",
+        "always @(posedge aclk) begin",
+        "set inst ${core}_0",
+        "assign y = {{8{x[7]}}, x};",
+        "    # A core with an AXI4-Lite slave also gets its memory map",
+        "contact: a@b.org, c@d.org",
+    ] {
+        assert!(template_leftovers(good).is_empty(), "{good:?}");
+    }
+}
+
 #[test]
 fn no_template_placeholder_or_marker_survives_in_any_generated_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut dirs = Vec::new();
+    let mut checked = 0;
     for coeffs in ["baked", "axilite"] {
         let dir = tmp.path().join(coeffs);
         gen_bn(&dir, &["--coeffs", coeffs, "--lanes", "2"]);
-        dirs.push(dir);
-    }
-    let mut checked = 0;
-    let mut stack = dirs;
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
+        for p in common::files_under(&dir) {
             let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
-            for marker in [">>> axilite", "<<< axilite"] {
-                assert!(!text.contains(marker), "{}: `{marker}`", p.display());
-            }
-            // `@NAME@`, the placeholder style of the templates this crate once spliced.
-            let placeholder =
-                text.split('@').skip(1).step_by(2).any(|w| {
-                    !w.is_empty() && w.chars().all(|c| c.is_ascii_uppercase() || c == '_')
-                });
-            assert!(!placeholder, "{}: a @PLACEHOLDER@", p.display());
+            let left = template_leftovers(&text);
+            assert!(left.is_empty(), "{}: {left:#?}", p.display());
             checked += 1;
         }
     }
     assert!(checked > 40, "{checked} files");
+}
+
+#[test]
+fn the_axilite_markers_are_gone_from_the_source() {
+    // Fixed files are fragments (src/package/fixed_files.rs) now: nothing is spliced at a
+    // marker, and no source file should still carry one (or a placeholder) for a reader to
+    // take as live.
+    let markers = [">>>", "<<<"].map(|a| format!("# {a} axilite"));
+    let root = common::repo();
+    for p in common::files_under(&root.join("src")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+        for m in &markers {
+            assert!(!text.contains(m.as_str()), "{}: `{m}`", p.display());
+        }
+        if p.starts_with(root.join("src/package")) {
+            let left = template_leftovers(&text);
+            assert!(left.is_empty(), "{}: {left:#?}", p.display());
+        }
+    }
+    assert!(
+        !root.join("vivado").exists(),
+        "vivado/ holds template sources again"
+    );
+}
+
+#[test]
+fn every_shared_fixture_is_used_by_some_test_file() {
+    // The fixtures are `pub` (tests/common/mod.rs says why), so rustc cannot tell one nobody
+    // uses: this does. A fixture counts as used when a test file names it in a `common::`
+    // path (`common::deps::python()`, `use common::{example, gen_bn}`).
+    let root = common::repo().join("tests");
+    let mut used = std::collections::BTreeSet::new();
+    for p in common::files_under(&root) {
+        if p.parent() != Some(root.as_path()) || p.extension().is_none_or(|x| x != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for (at, _) in text.match_indices("common::") {
+            let path = &text[at..];
+            let end = if path
+                .trim_start_matches(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+                .starts_with('{')
+            {
+                path.find('}').unwrap()
+            } else {
+                path.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                    .unwrap_or(path.len())
+            };
+            used.extend(
+                path[..end]
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string),
+            );
+        }
+    }
+    let mut fixtures = 0;
+    for p in common::files_under(&root.join("common")) {
+        if p.extension().is_none_or(|x| x != "rs") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&p).unwrap().lines() {
+            let Some(rest) = ["pub fn ", "pub const ", "pub struct ", "pub enum "]
+                .iter()
+                .find_map(|k| line.strip_prefix(k))
+            else {
+                continue;
+            };
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                used.contains(&name),
+                "{}: `{name}` is used by no test file (remove it, or make it private if only \
+                 another fixture needs it)",
+                p.display()
+            );
+            fixtures += 1;
+        }
+    }
+    assert!(fixtures > 10, "{fixtures} fixtures");
 }
 
 #[test]

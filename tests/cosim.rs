@@ -3,145 +3,12 @@
 //! show zero mismatches. Verilator and Icarus are required: without them these tests fail
 //! with an install hint (scripts/test.sh installs them).
 
-use repact_hw::fixedpoint::{ApFixed, SpecOptions};
-use repact_hw::flow::{generate, write_bundle, GenOptions};
-use repact_hw::manifest::{CoeffMode, Manifest};
-use repact_hw::model::{
-    BatchNorm, Layer, LayerKind, Network, PiecewiseParams, RepActParams, Variant,
-};
-use repact_hw::sim::run::{verify_core, CoreReport, RunOptions};
-use repact_hw::sim::verify::VerifyOptions;
-use repact_hw::sim::verilator::{default_cache_dir, verilator_version};
+pub mod common;
+
+use common::cosim::Cosim;
+use common::fmt;
+use repact_hw::model::{BatchNorm, Layer, LayerKind, PiecewiseParams, RepActParams, Variant};
 use repact_hw::weights::{load, LoadOptions};
-use std::path::PathBuf;
-
-fn require_simulators() {
-    if let Err(e) = verilator_version() {
-        panic!("the co-simulation needs Verilator and Icarus Verilog: {e}\n  install them with `apt-get install -y verilator iverilog` (scripts/test.sh does)");
-    }
-    if let Err(e) = repact_hw::sim::icarus::icarus_version() {
-        panic!("the co-simulation needs Icarus Verilog: {e}\n  install it with `apt-get install -y iverilog`");
-    }
-}
-
-fn fmt(w: u32, i: i32) -> ApFixed {
-    ApFixed::new(w, i).unwrap()
-}
-
-struct Case {
-    layers: Vec<Layer>,
-    input: ApFixed,
-    output: ApFixed,
-    lanes: usize,
-    tuser: u32,
-    stress_beats: u64,
-    icarus_cycles: usize,
-    max_coef_width: u32,
-    coeffs: CoeffMode,
-}
-
-impl Case {
-    fn new(layers: Vec<Layer>, input: ApFixed, output: ApFixed) -> Self {
-        Case {
-            layers,
-            input,
-            output,
-            lanes: 1,
-            tuser: 0,
-            stress_beats: 30_000,
-            icarus_cycles: 3_000,
-            max_coef_width: 25,
-            coeffs: CoeffMode::Baked,
-        }
-    }
-    fn lanes(mut self, n: usize) -> Self {
-        self.lanes = n;
-        self
-    }
-    fn axilite(mut self) -> Self {
-        self.coeffs = CoeffMode::Axilite;
-        self
-    }
-    fn coef_width(mut self, w: u32) -> Self {
-        self.max_coef_width = w;
-        self
-    }
-    fn tuser(mut self, u: u32) -> Self {
-        self.tuser = u;
-        self
-    }
-
-    fn run(self, name: &str) -> Vec<CoreReport> {
-        require_simulators();
-        let net = Network {
-            source: PathBuf::from(name),
-            layers: self.layers,
-        };
-        let bundle = generate(
-            &net,
-            &GenOptions {
-                spec: SpecOptions {
-                    max_coef_width: self.max_coef_width,
-                    ..SpecOptions::with_formats(self.input, self.output)
-                },
-                name: name.to_string(),
-                lanes: self.lanes,
-                tuser_width: self.tuser,
-                coeffs: self.coeffs,
-                layer: None,
-                command_line: format!("cosim test {name}"),
-                package: Default::default(),
-            },
-        )
-        .unwrap_or_else(|e| panic!("{name}: gen failed: {e}"));
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ip");
-        write_bundle(&bundle, &dir).unwrap();
-        let manifest = Manifest::read(&dir).unwrap();
-        let opts = RunOptions {
-            verify: VerifyOptions {
-                exhaustive_max_width: 18,
-                stress_beats: self.stress_beats,
-                icarus_cycles: self.icarus_cycles,
-                ..VerifyOptions::default()
-            },
-            cache_dir: default_cache_dir(),
-            vcd: None,
-        };
-        let mut reports = Vec::new();
-        for core in &manifest.cores {
-            let r = verify_core(&dir, &manifest, core, &opts, &|_| {})
-                .unwrap_or_else(|e| panic!("{name}: verify failed to run: {e}"));
-            reports.extend(r);
-        }
-        for r in &reports {
-            eprintln!(
-                "{name}: {} lanes {} ch {}: {} samples, {} stress beats, {} icarus cycles, \
-                 {} mismatches, max err {:.4} ULP (bound {:.4}), latency {:?}",
-                r.layer,
-                r.lanes,
-                r.channels,
-                r.exhaustive.samples,
-                r.stress.beats,
-                r.icarus_cycles,
-                r.exhaustive.mismatches + r.stress.mismatches,
-                r.max_error_ulp,
-                r.bound_ulp,
-                r.latency_measured
-            );
-            assert!(
-                r.passed,
-                "{name}: {} failed: {:?}",
-                r.layer, r.first_failure
-            );
-            assert_eq!(r.exhaustive.mismatches + r.stress.mismatches, 0);
-            assert_eq!(r.icarus_mismatches + r.icarus_xz, 0);
-            assert!(r.max_error_ulp <= r.bound_ulp + 1e-9);
-            assert!(r.stress.beats > 0 && r.exhaustive.samples > 0);
-        }
-        reports
-    }
-}
 
 fn repact(
     name: &str,
@@ -174,10 +41,7 @@ fn bn(weight: f64, var: f64) -> Option<BatchNorm> {
 }
 
 fn bundled(net: &str) -> Vec<Layer> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/repact-digits")
-        .join(net)
-        .join("model.safetensors");
+    let path = common::example(&format!("{net}/model.safetensors"));
     let variant = (net == "origin").then_some(Variant::Origin);
     load(
         &path,
@@ -193,17 +57,16 @@ fn bundled(net: &str) -> Vec<Layer> {
 #[test]
 fn bundled_repact_iii_network_full_stress() {
     let f = fmt(16, 6);
-    let mut c = Case::new(bundled("bn"), f, f);
-    c.stress_beats = 1_000_000;
-    c.icarus_cycles = 20_000;
-    let r = c.run("digits_bn");
+    let (_, r) = Cosim::new(bundled("bn"), f, f)
+        .phases(1_000_000, 20_000)
+        .run("digits_bn");
     assert_eq!(r.len(), 5);
 }
 
 #[test]
 fn bundled_repact_i_network_four_lanes() {
     let f = fmt(16, 6);
-    Case::new(bundled("origin"), f, f)
+    Cosim::new(bundled("origin"), f, f)
         .lanes(4)
         .run("digits_origin");
 }
@@ -219,12 +82,12 @@ fn formats_8_12_16_18_bits() {
             None,
         )]
     };
-    Case::new(layer(), fmt(8, 4), fmt(8, 4)).run("w8");
-    Case::new(layer(), fmt(12, 5), fmt(12, 5))
+    Cosim::new(layer(), fmt(8, 4), fmt(8, 4)).run("w8");
+    Cosim::new(layer(), fmt(12, 5), fmt(12, 5))
         .lanes(4)
         .run("w12");
-    Case::new(layer(), fmt(16, 6), fmt(16, 6)).run("w16");
-    Case::new(layer(), fmt(18, 7), fmt(18, 7))
+    Cosim::new(layer(), fmt(16, 6), fmt(16, 6)).run("w16");
+    Cosim::new(layer(), fmt(18, 7), fmt(18, 7))
         .lanes(4)
         .run("w18");
 }
@@ -240,8 +103,8 @@ fn mixed_input_and_output_formats() {
             bn(1.3, 0.4),
         )]
     };
-    Case::new(layer(), fmt(12, 4), fmt(8, 3)).run("in12_out8");
-    Case::new(layer(), fmt(8, 3), fmt(18, 6))
+    Cosim::new(layer(), fmt(12, 4), fmt(8, 3)).run("in12_out8");
+    Cosim::new(layer(), fmt(8, 3), fmt(18, 6))
         .lanes(4)
         .run("in8_out18");
 }
@@ -271,7 +134,7 @@ fn all_three_variants() {
             bn(1.28, 0.26),
         ),
     ];
-    Case::new(layers, fmt(16, 6), fmt(16, 6))
+    Cosim::new(layers, fmt(16, 6), fmt(16, 6))
         .tuser(3)
         .run("variants");
 }
@@ -285,8 +148,8 @@ fn per_channel_prelu() {
         vec![-0.5, 0.0, 0.75],
         None,
     )];
-    Case::new(three.clone(), fmt(12, 5), fmt(12, 5)).run("pc3_lane1");
-    Case::new(three, fmt(12, 5), fmt(12, 5))
+    Cosim::new(three.clone(), fmt(12, 5), fmt(12, 5)).run("pc3_lane1");
+    Cosim::new(three, fmt(12, 5), fmt(12, 5))
         .lanes(4)
         .tuser(2)
         .run("pc3_lane4");
@@ -297,7 +160,7 @@ fn per_channel_prelu() {
         vec![-0.5, 0.0, 0.75, 2.0],
         bn(0.9, 1.7),
     )];
-    Case::new(four, fmt(12, 5), fmt(12, 5))
+    Cosim::new(four, fmt(12, 5), fmt(12, 5))
         .lanes(4)
         .run("pc4_lane4");
 }
@@ -334,7 +197,7 @@ fn adversarial_coefficients() {
         ),
     ];
     // The huge BN needs operands wider than a DSP48E1 port: multi-DSP multipliers.
-    Case::new(layers, fmt(16, 6), fmt(16, 6))
+    Cosim::new(layers, fmt(16, 6), fmt(16, 6))
         .coef_width(32)
         .run("adversarial");
 }
@@ -348,7 +211,7 @@ fn narrow_format_that_cannot_hold_three() {
         vec![0.3],
         bn(1.3, 0.4),
     )];
-    Case::new(layer, fmt(8, 2), fmt(8, 2))
+    Cosim::new(layer, fmt(8, 2), fmt(8, 2))
         .lanes(4)
         .run("narrow");
 }
@@ -356,12 +219,12 @@ fn narrow_format_that_cannot_hold_three() {
 #[test]
 fn axilite_core_loads_every_bundled_layer_over_the_bus() {
     let f = fmt(16, 6);
-    let r = Case::new(bundled("bn"), f, f).axilite().run("axilite_bn");
+    let (_, r) = Cosim::new(bundled("bn"), f, f).axilite().run("axilite_bn");
     assert_eq!(r.len(), 5);
     assert!(r
         .iter()
         .all(|r| r.axilite_transactions > 0 && r.axilite_problems == 0));
-    Case::new(bundled("origin"), f, f)
+    Cosim::new(bundled("origin"), f, f)
         .axilite()
         .lanes(4)
         .tuser(1)
@@ -398,11 +261,152 @@ fn axilite_core_with_mixed_layers_and_channels() {
             bn(0.9, 1.7),
         ),
     ];
-    Case::new(layers.clone(), fmt(12, 5), fmt(12, 5))
+    Cosim::new(layers.clone(), fmt(12, 5), fmt(12, 5))
         .axilite()
         .run("axilite_mixed_x1");
-    Case::new(layers, fmt(8, 3), fmt(8, 3))
+    Cosim::new(layers, fmt(8, 3), fmt(8, 3))
         .axilite()
         .lanes(4)
         .run("axilite_mixed_x4");
+}
+
+/// A wrapper around a generated core with the same ports: output beat 5000 (counting
+/// handshakes from reset) has bit 0 of lane 1 flipped, and beat 9000 its TLAST inverted.
+fn tampered_wrapper(core: &repact_hw::manifest::CoreEntry) -> String {
+    use repact_hw::hdl::PortDir;
+    let iface = &core.interface;
+    let mut v = String::from("module tampered (\n");
+    let decls: Vec<String> = iface
+        .ports
+        .iter()
+        .map(|p| {
+            let dir = if p.dir == PortDir::In {
+                "input"
+            } else {
+                "output"
+            };
+            format!("    {dir} wire [{}:0] {}", p.width - 1, p.name)
+        })
+        .collect();
+    v += &decls.join(",\n");
+    v += "\n);\n";
+    let data_w = iface
+        .ports
+        .iter()
+        .find(|p| p.name == "m_axis_tdata")
+        .unwrap()
+        .width;
+    v += &format!(
+        "    wire [{}:0] data;\n    wire last;\n    reg [31:0] n;\n",
+        data_w - 1
+    );
+    v += "    always @(posedge aclk)\n        if (!aresetn) n <= 32'd0;\n        \
+          else if (m_axis_tvalid && m_axis_tready) n <= n + 32'd1;\n";
+    v += &format!(
+        "    assign m_axis_tdata = data ^ ((n == 32'd5000) ? {data_w}'d{} : {data_w}'d0);\n",
+        1u64 << iface.stream.m_slot
+    );
+    v += "    assign m_axis_tlast = last ^ (n == 32'd9000);\n";
+    let conns: Vec<String> = iface
+        .ports
+        .iter()
+        .map(|p| match p.name.as_str() {
+            "m_axis_tdata" => ".m_axis_tdata(data)".to_string(),
+            "m_axis_tlast" => ".m_axis_tlast(last)".to_string(),
+            n => format!(".{n}({n})"),
+        })
+        .collect();
+    v += &format!(
+        "    {} core ({});\nendmodule\n",
+        iface.top,
+        conns.join(", ")
+    );
+    v
+}
+
+/// The exhaustive phase runs in batches through the shim (or cycle by cycle while stimulus
+/// is recorded): a single flipped output bit in the middle of a batch and one wrong TLAST
+/// must still be found, named by lane, channel and input, and both ways must agree.
+#[test]
+fn exhaustive_phase_in_batches_catches_a_flipped_sample_and_a_wrong_tlast() {
+    use repact_hw::fixedpoint::SpecOptions;
+    use repact_hw::flow::{generate, write_bundle, GenOptions};
+    use repact_hw::manifest::{CoeffMode, Manifest};
+    use repact_hw::model::Network;
+    use repact_hw::sim::axis_bench::{AxisDut, CLOCK};
+    use repact_hw::sim::verify::{exhaustive, VerifyOptions};
+    use repact_hw::sim::verilator::{build, default_cache_dir, BuildOptions};
+    use std::path::PathBuf;
+    let layers = vec![repact(
+        "pc3",
+        Variant::Origin,
+        [0.1, 0.5, 0.3, 0.6],
+        vec![-0.5, 0.0, 0.75],
+        None,
+    )];
+    let f = fmt(14, 5);
+    let net = Network {
+        source: PathBuf::from("tampered"),
+        layers,
+    };
+    let bundle = generate(
+        &net,
+        &GenOptions {
+            spec: SpecOptions::with_formats(f, f),
+            name: "tamper_me".into(),
+            lanes: 4,
+            tuser_width: 5,
+            coeffs: CoeffMode::Baked,
+            layer: None,
+            command_line: "cosim test tampered".into(),
+            package: Default::default(),
+        },
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ip");
+    write_bundle(&bundle, &dir).unwrap();
+    let manifest = Manifest::read(&dir).unwrap();
+    let core = &manifest.cores[0];
+    let spec = manifest.spec_for(core).unwrap();
+    let verilog = std::fs::read_to_string(dir.join(&core.file)).unwrap() + &tampered_wrapper(core);
+    let model = build(
+        &verilog,
+        "tampered",
+        &core.interface.ports,
+        CLOCK,
+        &default_cache_dir(),
+        &BuildOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("the co-simulation needs Verilator and g++: {e}"));
+    let mut results = Vec::new();
+    for (golden_thread, recorded) in [(false, false), (true, false), (false, true)] {
+        let mut dut = AxisDut::new(model.new_instance().unwrap()).unwrap();
+        if recorded {
+            dut.record(usize::MAX);
+        }
+        let opts = VerifyOptions {
+            golden_thread,
+            ..VerifyOptions::default()
+        };
+        let (r, latency) = exhaustive(&mut dut, &spec, 0, &core.interface.stream, &opts, &|_| {});
+        // 2^14 codes × 3 channels in beats of 4 samples: three batches and more.
+        assert_eq!(r.samples, 3 << 14);
+        assert_eq!(r.beats, 3 << 12);
+        assert_eq!((r.mismatches, r.protocol_errors), (1, 1), "{r:?}");
+        assert_eq!(latency, Some(core.interface.latency_cycles as u64));
+        // Beat 5000, lane 1: sample 20001 = code 6667, channel 0.
+        let x = f.min_raw() + 20001 / 3;
+        let what = &r.first_failure.as_ref().unwrap().what;
+        assert!(
+            what.starts_with(&format!("lane 1, channel 0: input raw {x} -> ")),
+            "{what}"
+        );
+        if recorded {
+            assert!(dut.recorded_inputs.len() as u64 >= r.cycles);
+        }
+        results.push(format!("{r:?}"));
+    }
+    assert_eq!(results[0], results[1], "with the golden model on a thread");
+    assert_eq!(results[0], results[2], "recorded, cycle by cycle");
 }

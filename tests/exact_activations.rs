@@ -3,7 +3,9 @@
 //! ties toward +inf (`AP_RND`) and saturated (`AP_SAT`). Hardswish and Hardsigmoid have their
 //! breakpoints ±3 and many ties on the grid; LeakyReLU's slope is the f64 `0.01` exactly.
 
-use repact_hw::fixedpoint::{ApFixed, BoundKind, DatapathSpec, SpecOptions};
+use repact_hw::fixedpoint::{
+    ApFixed, BoundKind, DatapathSpec, SpecOptions, DEFAULT_MAX_COEF_WIDTH,
+};
 use repact_hw::model::{fold, Activation, Layer, LayerKind};
 
 /// `floor(n / d + 1/2)` for `d > 0`: round half toward +inf.
@@ -116,6 +118,24 @@ fn check(a: &Activation, fin: ApFixed, fout: ApFixed, max_coef_width: u32) {
             assert_eq!(got, want, "{a} ch {ch} at {fin} -> {fout}, x_raw {x}");
         }
     }
+}
+
+/// At 24 bits the correctly rounded search needs operands wider than one DSP48E1 (Hardswish:
+/// a 31-bit c2 and a 33-bit t) and a pass over 2^24 codes per candidate format; both were
+/// out of reach before (such inputs got the analytic 0.5625 ULP bound).
+#[test]
+fn exact_activations_are_correctly_rounded_on_all_2_pow_24_inputs_of_24_bit_formats() {
+    let f = ApFixed::new(24, 8).unwrap();
+    for a in cases() {
+        check(&a, f, f, DEFAULT_MAX_COEF_WIDTH);
+    }
+    // A narrower output: the rounding discards 8 more bits.
+    check(
+        &Activation::Hardswish,
+        f,
+        ApFixed::new(16, 6).unwrap(),
+        DEFAULT_MAX_COEF_WIDTH,
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ use repact_hw::package::{fusesoc, PackageOptions};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-mod ip_support;
+pub mod common;
 
 struct Written {
     _guard: tempfile::TempDir,
@@ -50,7 +50,7 @@ fn write(
     let opts = PackageOptions::default();
     let guard = tempfile::tempdir().unwrap();
     let dir = guard.path().to_path_buf();
-    ip_support::write_ip_dir(&dir, &bundle, &opts);
+    common::ip::write_ip_dir(&dir, &bundle, &opts);
     std::fs::write(dir.join("fusesoc.conf"), "").unwrap();
     Written {
         _guard: guard,
@@ -60,7 +60,7 @@ fn write(
     }
 }
 
-use ip_support::bundled_network as bundled;
+use common::ip::bundled_network as bundled;
 
 fn per_channel() -> Network {
     Network {
@@ -84,7 +84,7 @@ fn per_channel() -> Network {
 /// `fusesoc run --target <target> [--tool <tool>] <vlnv>` in `w`'s folder.
 fn fusesoc_run(w: &Written, top: &str, target: &str, tool: Option<&str>) -> Output {
     let vlnv = w.opts.vlnv(top).to_colon_string();
-    let mut cmd = Command::new(ip_support::fusesoc());
+    let mut cmd = Command::new(common::deps::fusesoc());
     cmd.current_dir(&w.dir)
         .arg("--config")
         .arg(w.dir.join("fusesoc.conf"))
@@ -94,7 +94,7 @@ fn fusesoc_run(w: &Written, top: &str, target: &str, tool: Option<&str>) -> Outp
     }
     cmd.arg(&vlnv)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run fusesoc ({e}); {}", ip_support::INSTALL_HINT))
+        .unwrap_or_else(|e| panic!("cannot run fusesoc ({e}); {}", common::deps::INSTALL_HINT))
 }
 
 fn text(o: &Output) -> String {

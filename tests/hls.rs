@@ -24,7 +24,7 @@ use repact_hw::package::{hls, package_files};
 use std::fmt::Write as _;
 use std::process::Command;
 
-mod ip_support;
+pub mod common;
 
 fn generate(net: &Network, name: &str, format: &str, coeffs: CoeffMode) -> IpBundle {
     let f: ApFixed = format.parse().unwrap();
@@ -44,7 +44,7 @@ fn generate(net: &Network, name: &str, format: &str, coeffs: CoeffMode) -> IpBun
     .unwrap()
 }
 
-use ip_support::bundled_network as bundled;
+use common::ip::bundled_network as bundled;
 
 fn per_channel() -> Network {
     let repact = |name: &str, v: Variant, atn: [f64; 4], prelu: Vec<f64>| Layer {
@@ -77,7 +77,7 @@ fn layers_of(core: &CoreInterface, spec: &DatapathSpec) -> Vec<usize> {
 
 #[test]
 fn hls_functions_equal_the_golden_model_and_ap_fixed_rounds_as_we_do() {
-    ip_support::ap_types(); // missing headers fail here, before anything is generated
+    common::deps::ap_types(); // missing headers fail here, before anything is generated
     let bundles = [
         generate(&bundled(), "hls_bn", "16,6", CoeffMode::Baked),
         generate(&per_channel(), "hls_pc", "12,5", CoeffMode::Baked),
@@ -119,7 +119,7 @@ fn hls_functions_equal_the_golden_model_and_ap_fixed_rounds_as_we_do() {
                     if channels > 1 {
                         args.push(c.to_string());
                     }
-                    body.push_str(&ip_support::hls_sweep(&low, &args.join(", "), inp, outp));
+                    body.push_str(&common::ip::hls_sweep(&low, &args.join(", "), inp, outp));
                     for v in inp.min_raw()..=inp.max_raw() {
                         expected.push(spec.eval_raw(l, c, v) as i32);
                     }
@@ -256,7 +256,7 @@ fn hls_functions_equal_the_golden_model_and_ap_fixed_rounds_as_we_do() {
     let src = dir.path().join("check.cpp");
     std::fs::write(&src, &cpp).unwrap();
     let exe = dir.path().join("check");
-    let out = ip_support::gxx_with_ap_types()
+    let out = common::deps::gxx_with_ap_types()
         .arg("-I")
         .arg(&sw)
         .arg(&src)
@@ -350,7 +350,7 @@ fn hls_header_follows_the_spec_and_a_tampered_one_fails() {
     .unwrap();
     let out = Command::new("g++")
         .args(["-std=c++14", "-fsyntax-only", "-isystem"])
-        .arg(ip_support::ap_types())
+        .arg(common::deps::ap_types())
         .arg(dir.path().join("t.cpp"))
         .output()
         .unwrap();
@@ -391,7 +391,7 @@ fn hls_header_keeps_a_hostile_layer_name_in_its_comment() {
             "-Wno-unknown-pragmas",
             "-isystem",
         ])
-        .arg(ip_support::ap_types())
+        .arg(common::deps::ap_types())
         .arg(dir.path().join("t.cpp"))
         .output()
         .unwrap();

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-mod ip_support;
+pub mod common;
 
 const HOSTILE: &str =
     "x*/ int injected_c = 1; /* \" ' \\ $x [exit 3] {a} ??/ `|<b>&amp; \u{fc}\n# next \\";
@@ -75,21 +75,12 @@ fn gen(w: &Path, out: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The files under `dir` named `*.ext`, sorted.
 fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else if p.extension().is_some_and(|x| x == ext) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    common::files_under(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect()
 }
 
 /// Compiles a program that includes `header` next to its own `injected_c` function (which an
@@ -275,7 +266,7 @@ fn hostile_layer_names_stay_data_in_every_file_of_a_baked_bundle() {
                         "-fsyntax-only",
                         "-isystem",
                     ])
-                    .arg(ip_support::ap_types())
+                    .arg(common::deps::ap_types())
                     .arg(&src)
                     .output()
                     .unwrap(),

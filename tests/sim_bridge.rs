@@ -618,3 +618,212 @@ fn icarus_rejects_bad_stimulus_and_ports() {
     let empty = icarus::replay(ADDER, "radd", &ports, "clk", &[], &work_dir("bad3")).unwrap();
     assert_eq!(empty.cycles(), 0);
 }
+
+/// A valid/ready stage with backpressure (ready low one cycle in five, from a free-running
+/// counter) and a 100-bit field: `y = a + 1` and `wy = ~w` of every accepted beat, one cycle
+/// later, with `out_valid`.
+const HANDSHAKE: &str = r#"
+module hs (
+    input  wire         clk,
+    input  wire         rst_n,
+    input  wire         in_valid,
+    output reg          in_ready,
+    input  wire [15:0]  a,
+    input  wire [99:0]  w,
+    output reg          out_valid,
+    output reg  [15:0]  y,
+    output reg  [99:0]  wy
+);
+    reg [2:0] n;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            n <= 3'd0; in_ready <= 1'b0; out_valid <= 1'b0; y <= 16'd0; wy <= 100'd0;
+        end else begin
+            n <= (n == 3'd4) ? 3'd0 : n + 3'd1;
+            in_ready <= (n != 3'd2);
+            out_valid <= in_valid && in_ready;
+            y <= a + 16'd1;
+            wy <= ~w;
+        end
+    end
+endmodule
+"#;
+
+fn handshake_ports() -> Vec<Port> {
+    vec![
+        Port::input("clk", 1),
+        Port::input("rst_n", 1),
+        Port::input("in_valid", 1),
+        Port::output("in_ready", 1),
+        Port::input("a", 16),
+        Port::input("w", 100),
+        Port::output("out_valid", 1),
+        Port::output("y", 16),
+        Port::output("wy", 100),
+    ]
+}
+
+/// What `VerilatedModel::stream` must do, cycle by cycle with set/get/tick: returns the
+/// accepted count, the captured (y, wy, edge) beats and the edges of the first acceptance
+/// and output. `beats` holds (a, w) per input beat.
+#[allow(clippy::type_complexity)]
+fn stream_by_hand(
+    m: &mut VerilatedModel,
+    beats: &[(u64, [u64; 2])],
+    cycles: u64,
+) -> (u64, Vec<(u64, [u64; 2], u64)>, Option<u64>, Option<u64>) {
+    let p = |n: &str| m.port(n).unwrap();
+    let (valid, ready, a, w, ov, y, wy) = (
+        p("in_valid"),
+        p("in_ready"),
+        p("a"),
+        p("w"),
+        p("out_valid"),
+        p("y"),
+        p("wy"),
+    );
+    let (mut k, mut out, mut fa, mut fo) = (0usize, Vec::new(), None, None);
+    for c in 0..cycles {
+        let v = k < beats.len();
+        m.set(valid, v as u64);
+        if v {
+            m.set(a, beats[k].0);
+            m.set_wide(w, &beats[k].1);
+        }
+        let r = m.get(ready) != 0;
+        m.tick();
+        if v && r {
+            fa.get_or_insert(c);
+            k += 1;
+        }
+        if m.get(ov) != 0 {
+            fo.get_or_insert(c);
+            let mut big = [0u64; 2];
+            m.get_wide(wy, &mut big);
+            out.push((m.get(y), big, c));
+        }
+    }
+    (k as u64, out, fa, fo)
+}
+
+#[test]
+fn stream_runs_a_handshake_in_one_call_as_cycle_by_cycle_does() {
+    use repact_hw::sim::verilator::{Handshake, StreamLimits};
+    let ports = handshake_ports();
+    let mut fast = build(HANDSHAKE, "hs", &ports, &BuildOptions::default());
+    let mut slow = fast.new_instance().unwrap();
+    let mut rng = Rng(7);
+    let beats: Vec<(u64, [u64; 2])> = (0..300)
+        .map(|_| {
+            (
+                rng.next() & 0xffff,
+                [rng.next(), rng.next() & ((1 << 36) - 1)],
+            )
+        })
+        .collect();
+    for m in [&mut fast, &mut slow] {
+        let rst = m.port("rst_n").unwrap();
+        m.set(rst, 0);
+        m.tick();
+        m.set(rst, 1);
+    }
+    let p = |n: &str| fast.port(n).unwrap();
+    let hs = Handshake {
+        in_valid: p("in_valid"),
+        in_ready: p("in_ready"),
+        out_valid: p("out_valid"),
+    };
+    let (a, w, y, wy) = (p("a"), p("w"), p("y"), p("wy"));
+    assert_eq!(
+        [a, w, y, wy].map(|id| fast.storage_bytes(id)),
+        [2, 16, 2, 16]
+    );
+    // Input buffers in the storage layout; the top bits of `w` beyond 100 are set here and
+    // must be cleared on the way in, as `set_wide` does.
+    let mut a_buf = Vec::new();
+    let mut w_buf = Vec::new();
+    for (va, vw) in &beats {
+        a_buf.extend_from_slice(&(*va as u16).to_le_bytes());
+        w_buf.extend_from_slice(&vw[0].to_le_bytes());
+        w_buf.extend_from_slice(&(vw[1] | 0xffff_fff0_0000_0000).to_le_bytes());
+    }
+    let (mut y_buf, mut wy_buf) = (vec![0u8; 2 * 400], vec![0u8; 16 * 400]);
+    let mut edges = vec![0u64; 400];
+    let limits = StreamLimits {
+        in_beats: beats.len() as u64,
+        out_want: beats.len() as u64,
+        max_cycles: 10_000,
+    };
+    let d = fast
+        .stream(
+            hs,
+            &[(a, &a_buf), (w, &w_buf)],
+            &mut [(y, &mut y_buf), (wy, &mut wy_buf)],
+            Some(&mut edges),
+            limits,
+        )
+        .unwrap();
+    // Every beat in and out, backpressure costing one cycle in five, and the run stopping
+    // right after the last output.
+    assert_eq!((d.accepted, d.produced), (300, 300));
+    assert!(d.cycles > 370 && d.cycles < 390, "{} cycles", d.cycles);
+    let (k, want, fa, fo) = stream_by_hand(&mut slow, &beats, d.cycles);
+    assert_eq!(k, 300);
+    assert_eq!((d.first_accept, d.first_output), (fa, fo));
+    assert_eq!(want.len(), 300);
+    for (j, (vy, vwy, edge)) in want.iter().enumerate() {
+        assert_eq!(edges[j], *edge, "edge of beat {j}");
+        assert_eq!(vy & 0xffff, (beats[j].0 + 1) & 0xffff, "beat {j}");
+        let got_y = u16::from_le_bytes([y_buf[2 * j], y_buf[2 * j + 1]]) as u64;
+        assert_eq!(got_y, *vy, "y of beat {j}");
+        let word = |i: usize| {
+            u64::from_le_bytes(
+                wy_buf[16 * j + 8 * i..16 * j + 8 * i + 8]
+                    .try_into()
+                    .unwrap(),
+            )
+        };
+        assert_eq!([word(0), word(1)], *vwy, "wy of beat {j}");
+    }
+
+    // A full output buffer stops the run; so does max_cycles; a too short input buffer is
+    // refused before anything runs.
+    let mut small = vec![0u8; 2 * 5];
+    let d = fast
+        .stream(hs, &[(a, &a_buf)], &mut [(y, &mut small)], None, limits)
+        .unwrap();
+    assert_eq!(d.produced, 5);
+    let d = fast
+        .stream(
+            hs,
+            &[(a, &a_buf)],
+            &mut [(y, &mut y_buf)],
+            None,
+            StreamLimits {
+                max_cycles: 7,
+                ..limits
+            },
+        )
+        .unwrap();
+    assert_eq!(d.cycles, 7);
+    let e = fast
+        .stream(
+            hs,
+            &[(a, &a_buf[..10])],
+            &mut [(y, &mut y_buf)],
+            None,
+            limits,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("`a`: 10 bytes for 300 beats"), "{e}");
+    let e = fast
+        .stream(
+            Handshake { in_valid: a, ..hs },
+            &[],
+            &mut [(y, &mut y_buf)],
+            None,
+            limits,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("`a` is not 1 bit wide"), "{e}");
+}

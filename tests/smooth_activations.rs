@@ -4,15 +4,13 @@
 //! `verify` rebuilding the spec from the manifest (and failing on a tampered core), and `gen`
 //! deterministic. Verilator and Icarus are required: without them these tests fail.
 
+pub mod common;
+
 use repact_hw::fit::build::{build_fitted, BuiltDatapath};
 use repact_hw::fit::DatapathChoice;
 use repact_hw::fixedpoint::{ApFixed, DatapathSpec, SpecOptions};
-use repact_hw::flow::{generate_with_datapath, write_bundle, GenOptions};
-use repact_hw::manifest::{CoeffMode, Manifest};
-use repact_hw::model::{Activation, Layer, LayerKind, Network};
-use repact_hw::sim::run::{verify_core, RunOptions};
-use repact_hw::sim::verify::VerifyOptions;
-use repact_hw::sim::verilator::default_cache_dir;
+use repact_hw::manifest::Manifest;
+use repact_hw::model::{Activation, Layer, LayerKind};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -74,73 +72,23 @@ fn built(
     (e, b.datapath)
 }
 
-fn gen_options(name: &str, input: ApFixed, output: ApFixed) -> GenOptions {
-    GenOptions {
-        spec: SpecOptions::with_formats(input, output),
-        name: name.to_string(),
-        lanes: 1,
-        tuser_width: 0,
-        coeffs: CoeffMode::Baked,
-        layer: None,
-        command_line: format!("smooth activations {name}"),
-        package: Default::default(),
-    }
-}
-
-/// Generates one baked core per layer into `dir` and verifies every core: exhaustive (all
-/// inputs), stress, Icarus; the spec is rebuilt from the manifest first.
+/// Generates one baked core per layer and verifies every core (exhaustive, stress, Icarus;
+/// the spec rebuilt from the manifest first): each must be recorded as fitted and within the
+/// fit budget.
 fn gen_and_verify(name: &str, layers: Vec<Layer>, fin: ApFixed, fout: ApFixed, dp: DatapathChoice) {
-    if let Err(e) = repact_hw::sim::verilator::verilator_version() {
-        panic!("the co-simulation needs Verilator: {e} (scripts/test.sh installs it)");
-    }
-    let n = layers.len();
-    let net = Network {
-        source: PathBuf::from(name),
-        layers,
-    };
-    let bundle = generate_with_datapath(&net, &gen_options(name, fin, fout), dp)
-        .unwrap_or_else(|e| panic!("{name}: gen failed: {e}"));
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ip");
-    write_bundle(&bundle, &dir).unwrap();
-    let manifest = Manifest::read(&dir).unwrap();
-    assert_eq!(manifest.cores.len(), n);
-    let opts = RunOptions {
-        verify: VerifyOptions {
-            stress_beats: 2_000,
-            icarus_cycles: 300,
-            ..VerifyOptions::default()
-        },
-        cache_dir: default_cache_dir(),
-        vcd: None,
-    };
+    let (manifest, reports) = common::cosim::Cosim::new(layers, fin, fout)
+        .datapath(dp)
+        .phases(2_000, 300)
+        .run(name);
     for core in &manifest.cores {
         assert!(
             core.fitted.is_some(),
             "{name}: {} not recorded as fitted",
             core.top()
         );
-        for r in verify_core(&dir, &manifest, core, &opts, &|_| {})
-            .unwrap_or_else(|e| panic!("{name}: verify failed to run: {e}"))
-        {
-            eprintln!(
-                "{name}: {}: {} samples, {} mismatches, max err {:.4} ULP (bound {:.4})",
-                r.layer,
-                r.exhaustive.samples,
-                r.exhaustive.mismatches + r.stress.mismatches,
-                r.max_error_ulp,
-                r.bound_ulp
-            );
-            assert!(
-                r.passed,
-                "{name}: {} failed: {:?}",
-                r.layer, r.first_failure
-            );
-            assert_eq!(r.exhaustive.mismatches + r.stress.mismatches, 0);
-            assert_eq!(r.icarus_mismatches + r.icarus_xz, 0);
-            assert_eq!(r.exhaustive.samples, 1u64 << fin.width());
-            assert!(r.max_error_ulp <= 0.5625 + 1e-12);
-        }
+    }
+    for r in reports {
+        assert!(r.max_error_ulp <= 0.5625 + 1e-12, "{name}: {}", r.layer);
     }
 }
 
@@ -205,8 +153,65 @@ fn other_formats_meet_the_budget() {
             assert!(e <= 0.5625, "{text} at {fin}: {e} ULP");
         }
     }
-    // (A table forced at 8 bits, where the ROM is chosen, may be refused since the table
-    // serves every code of its span; the refusal is tested in rom_is_refused_… style below.)
+}
+
+/// `--datapath poly` at `ap_fixed<8,3>`, where auto picks the ROM: the table used to be
+/// refused for every activation because the fitter asked for 2^10 segments of an input with
+/// only 2^8 codes; index bits are now capped at the input width.
+#[test]
+fn forced_tables_at_8_3_meet_the_budget_and_cosimulate() {
+    let f = fmt(8, 3);
+    for text in SMOOTH {
+        let (e, dp) = built(text, f, f, DatapathChoice::Poly);
+        assert_eq!(dp, BuiltDatapath::Table, "{text}: poly was forced");
+        assert!(e <= 0.5625, "{text}: {e} ULP");
+    }
+    gen_and_verify(
+        "table8",
+        ["sigmoid", "softplus:beta=2,threshold=5"]
+            .iter()
+            .map(|t| layer(t))
+            .collect(),
+        f,
+        f,
+        DatapathChoice::Poly,
+    );
+}
+
+/// Softplus(beta=2, threshold=5) jumps by about 3.4 ULP of `ap_fixed<16,6>` between
+/// x = 2.5 (log form) and the next code (x itself). The table used to straddle the jump and
+/// was refused at 16 and 18 bits; the jump is now a comparator boundary (the table ends before
+/// it, a bridge segment covers the codes up to it), checked on every input and co-simulated.
+#[test]
+fn softplus_jump_is_a_comparator_boundary_not_inside_a_table_segment() {
+    let text = "softplus:beta=2,threshold=5";
+    let a = Activation::parse_cli(text).unwrap();
+    for f in [fmt(12, 4), fmt(16, 6), fmt(18, 6)] {
+        let opts = SpecOptions::with_formats(f, f);
+        let b = build_fitted(text, &a, &opts, DatapathChoice::Poly)
+            .unwrap_or_else(|e| panic!("{text} at {f}: {e}"));
+        assert_eq!(b.datapath, BuiltDatapath::Table, "{text} at {f}");
+        let e = golden_error_ulp(&b.spec, &a);
+        assert!(e <= 0.5625, "{text} at {f}: {e} ULP");
+        // The first code where beta·x > threshold: x = 2.5 + one input ULP.
+        let jump = (2.5 / f.ulp()) as i64 + 1;
+        let l = &b.spec.layers()[0];
+        assert!(
+            l.thresholds.contains(&jump),
+            "{text} at {f}: no comparator at raw {jump}: {:?}",
+            l.thresholds
+        );
+        let seg = |x: i64| l.segments[b.spec.segment(0, x)];
+        assert_ne!(seg(jump - 1).index, seg(jump).index, "{text} at {f}");
+        assert_eq!(seg(jump).lo, jump, "{text} at {f}");
+    }
+    gen_and_verify(
+        "softplus_jump16",
+        vec![layer(text)],
+        fmt(16, 6),
+        fmt(16, 6),
+        DatapathChoice::Poly,
+    );
 }
 
 #[test]

@@ -4,12 +4,15 @@
 
 use repact_hw::fixedpoint::{ApFixed, SpecOptions};
 use repact_hw::flow::{generate, write_bundle, GenOptions};
+use repact_hw::hdl::Port;
 use repact_hw::manifest::{CoeffMode, Manifest};
 use repact_hw::model::{Layer, LayerKind, Network, RepActParams, Variant};
 use repact_hw::sim::jobs::verify_all;
 use repact_hw::sim::run::{CoreReport, RunOptions};
 use repact_hw::sim::verify::VerifyOptions;
-use repact_hw::sim::verilator::{default_cache_dir, verilator_version};
+use repact_hw::sim::verilator::{
+    build_batch, default_cache_dir, seed_runtime, verilator_version, BuildOptions, DesignSource,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -185,4 +188,146 @@ fn verify_reports_the_same_for_one_and_two_jobs() {
     for c in cores {
         assert_eq!(c["exhaustive"]["samples"], 1024);
     }
+}
+
+/// A registered `y = a + K` with its own module name, so every design differs.
+fn adder(k: u32) -> String {
+    format!(
+        "module add{k} (input wire clk, input wire [7:0] a, output reg [7:0] y);\n\
+         always @(posedge clk) y <= a + 8'd{k};\nendmodule\n"
+    )
+}
+
+fn adder_ports() -> Vec<Port> {
+    vec![
+        Port::input("clk", 1),
+        Port::input("a", 8),
+        Port::output("y", 8),
+    ]
+}
+
+/// A cache directory of its own, with the Verilator runtime copied from the shared cache
+/// (built there first if needed) so that the test pays for model builds only.
+fn fresh_cache() -> tempfile::TempDir {
+    let shared = default_cache_dir();
+    let ports = adder_ports();
+    let warm = adder(0);
+    let d = DesignSource {
+        verilog: &warm,
+        top: "add0",
+        ports: &ports,
+        clock: "clk",
+    };
+    build_batch(&[d], &shared, &BuildOptions::default(), 1).unwrap()[0]
+        .as_ref()
+        .unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    assert!(seed_runtime(&shared, fresh.path()).unwrap() > 0);
+    fresh
+}
+
+fn count_entries(dir: &Path, prefix: &str) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .count()
+}
+
+/// Issue 10: a 50-layer network paid one Verilator + g++ run per core, three quarters of it
+/// the same fixed cost every time. Models are now compiled several per g++ run; each still
+/// simulates its own design and is found in the cache on its own.
+#[test]
+fn models_built_one_compiler_run_each_now_share_a_batch() {
+    require_verilator();
+    let cache = fresh_cache();
+    let ports = adder_ports();
+    // The last design repeats the first: compiled once, loaded twice.
+    let ks = [1u32, 2, 3, 4, 5, 1];
+    let texts: Vec<String> = ks.iter().map(|&k| adder(k)).collect();
+    let tops: Vec<String> = ks.iter().map(|k| format!("add{k}")).collect();
+    let designs: Vec<DesignSource> = texts
+        .iter()
+        .zip(&tops)
+        .map(|(v, t)| DesignSource {
+            verilog: v,
+            top: t,
+            ports: &ports,
+            clock: "clk",
+        })
+        .collect();
+    let check = |models: Vec<repact_hw::Result<repact_hw::sim::verilator::VerilatedModel>>,
+                 cached: bool| {
+        assert_eq!(models.len(), ks.len());
+        for (&k, m) in ks.iter().zip(models) {
+            let mut m = m.unwrap_or_else(|e| panic!("add{k}: {e}"));
+            assert_eq!(m.from_cache(), cached);
+            let (a, y) = (m.port("a").unwrap(), m.port("y").unwrap());
+            m.set(a, 100);
+            m.tick();
+            assert_eq!(m.get(y), 100 + k as u64, "add{k} computes its own sum");
+        }
+    };
+    check(
+        build_batch(&designs, cache.path(), &BuildOptions::default(), 2).unwrap(),
+        false,
+    );
+    assert_eq!(
+        count_entries(cache.path(), "batch-"),
+        2,
+        "one batch per job"
+    );
+    assert_eq!(
+        count_entries(cache.path(), "model-"),
+        5,
+        "one cache entry per design"
+    );
+    check(
+        build_batch(&designs, cache.path(), &BuildOptions::default(), 2).unwrap(),
+        true,
+    );
+    // A batch library deleted by hand leaves entries that point nowhere: rebuilt, not trusted.
+    for e in std::fs::read_dir(cache.path()).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with("batch-") {
+            std::fs::remove_dir_all(e.path()).unwrap();
+        }
+    }
+    check(
+        build_batch(&designs, cache.path(), &BuildOptions::default(), 1).unwrap(),
+        false,
+    );
+    assert_eq!(count_entries(cache.path(), "batch-"), 1);
+}
+
+/// A design Verilator rejects fails on its own; the rest of its batch still builds, and the
+/// error names the tool and the problem.
+#[test]
+fn a_broken_design_fails_alone_in_its_batch() {
+    require_verilator();
+    let cache = fresh_cache();
+    let ports = adder_ports();
+    let good = adder(3);
+    let broken = "module bad (input wire clk, input wire [7:0] a, output reg [7:0] y);\n\
+                  always @(posedge clk) y <= a + undeclared;\nendmodule\n";
+    let designs = [
+        DesignSource {
+            verilog: &good,
+            top: "add3",
+            ports: &ports,
+            clock: "clk",
+        },
+        DesignSource {
+            verilog: broken,
+            top: "bad",
+            ports: &ports,
+            clock: "clk",
+        },
+    ];
+    let r = build_batch(&designs, cache.path(), &BuildOptions::default(), 1).unwrap();
+    assert!(r[0].is_ok(), "{:?}", r[0].as_ref().err());
+    let e = r[1]
+        .as_ref()
+        .expect_err("the broken design must fail")
+        .to_string();
+    assert!(e.contains("verilator") && e.contains("undeclared"), "{e}");
 }

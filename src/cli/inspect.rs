@@ -76,6 +76,7 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
                     "datapath": datapath.name(),
                     "fit_plan": plan,
                     "latency_cycles": spec.latency(),
+                    "dsp48e1_per_lane": spec.lane_dsp48e1(),
                     "max_error_ulp": spec.max_error_ulp(),
                     "error_bound": spec.layers()[0].bound,
                 }),
@@ -152,6 +153,13 @@ fn fitted_report(
                     );
                 }
             }
+            for b in &t.bridges {
+                let _ = writeln!(
+                    out,
+                    "  bridge to a jump: raw {}..={}: {} + {}*x + {}*x^2",
+                    b.lo_raw, b.hi_raw, b.poly[0], b.poly[1], b.poly[2]
+                );
+            }
             let _ = writeln!(
                 out,
                 "  estimate: coefficient widths {:?}, {} LUT, {} DSP48E1, {} BRAM",
@@ -159,6 +167,7 @@ fn fitted_report(
             );
         }
     }
+    let _ = writeln!(out, "  {}", dsp_line(spec));
     let _ = writeln!(
         out,
         "  quantized: max error {:.6} ULP measured on all {} inputs, budget {} ULP; latency {} \
@@ -169,6 +178,19 @@ fn fitted_report(
         spec.latency()
     );
     out
+}
+
+/// The lane's DSP48E1 count and how each multiply is tiled (`spec.multipliers()`).
+fn dsp_line(spec: &DatapathSpec) -> String {
+    let muls: Vec<String> = spec.multipliers().iter().map(|m| m.describe()).collect();
+    if muls.is_empty() {
+        return "DSP48E1: 0 per lane (no multiplier)".into();
+    }
+    format!(
+        "DSP48E1: {} per lane ({})",
+        spec.lane_dsp48e1(),
+        muls.join("; ")
+    )
 }
 
 fn layer_json(spec: &DatapathSpec) -> serde_json::Value {
@@ -195,6 +217,8 @@ fn layer_json(spec: &DatapathSpec) -> serde_json::Value {
             "reachable": l.reachable,
             "coefs": l.coefs,
             "latency_cycles": spec.latency(),
+            "dsp48e1_per_lane": spec.lane_dsp48e1(),
+            "multipliers": spec.multipliers(),
             "max_error_ulp": spec.max_error_ulp(),
             "error_bound": l.bound,
         },
@@ -283,6 +307,7 @@ fn text_report(specs: &[DatapathSpec]) -> String {
             w.q,
             spec.latency()
         );
+        let _ = writeln!(out, "  {}", dsp_line(spec));
         let _ = writeln!(
             out,
             "  proven error bound: {:.6} ULP of the output ({:.6} before the output rounding), \

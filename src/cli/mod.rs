@@ -192,7 +192,8 @@ pub struct FormatArgs {
     #[arg(long, value_name = "ULP", default_value_t = DEFAULT_MAX_ERROR_ULP,
           value_parser = parse_max_error_ulp)]
     pub max_error_ulp: f64,
-    /// Largest width of a multiplier operand (c2 and t); 25 is the DSP48E1 A port.
+    /// Largest width of a multiplier operand (c2 and t). A multiply wider than one DSP48E1
+    /// (25 x 18 signed) is split across slices; the search takes the fewest slices first.
     #[arg(long, value_name = "BITS", default_value_t = DEFAULT_MAX_COEF_WIDTH)]
     pub max_coef_width: u32,
     /// Datapath of smooth (fitted) activations: auto = the cheaper by estimated cost, poly =

@@ -10,6 +10,7 @@
 
 use super::{plan_table, plan_table_at, rom_estimate, DatapathChoice, FitOptions, Plan};
 use super::{Samples, TablePlan};
+use crate::fixedpoint::table::CodeValues;
 use crate::fixedpoint::{
     ApFixed, DatapathSpec, OuterSegments, RealFn, SpecOptions, TableRequest, MAX_ROM_INPUT_WIDTH,
 };
@@ -100,6 +101,23 @@ pub fn table_request(plan: &TablePlan, input: ApFixed) -> TableRequest {
         },
         _ => OuterSegments::default(),
     };
+    // A bridge is a comparator piece of its region: after the below region's segment, before
+    // the above region's.
+    let mut below = outer(plan.below.as_ref(), plan.lo_raw <= input.min_raw());
+    let mut above = outer(plan.above.as_ref(), end > input.max_raw());
+    for b in &plan.bridges {
+        if b.hi_raw < plan.lo_raw {
+            if b.lo_raw > input.min_raw() {
+                below.thresholds.push(b.lo_raw);
+            }
+            below.polys.push(b.poly);
+        } else {
+            if !above.polys.is_empty() {
+                above.thresholds.push(b.hi_raw + 1);
+            }
+            above.polys.insert(0, b.poly);
+        }
+    }
     TableRequest {
         lo_raw: plan.lo_raw,
         index_bits: plan.index_bits,
@@ -110,8 +128,8 @@ pub fn table_request(plan: &TablePlan, input: ApFixed) -> TableRequest {
             .iter()
             .map(|&p| TableRequest::poly_from_code_units(p, input))
             .collect(),
-        below: outer(plan.below.as_ref(), plan.lo_raw <= input.min_raw()),
-        above: outer(plan.above.as_ref(), end > input.max_raw()),
+        below,
+        above,
     }
 }
 
@@ -137,11 +155,24 @@ pub fn build_fitted(
     let name = activation_text(a);
     let act = a.clone();
     let f: RealFn = Arc::new(move |x| act.eval(0, x));
+    build_fitted_fn(layer, &name, f, opts, choice)
+}
+
+/// [`build_fitted`] for any f64 function `f` named `name` (the spec records the name and a
+/// fingerprint of `f`'s values): what the activations go through, open to property tests of
+/// functions that are no activation.
+pub fn build_fitted_fn(
+    layer: &str,
+    name: &str,
+    f: RealFn,
+    opts: &SpecOptions,
+    choice: DatapathChoice,
+) -> Result<FittedBuild> {
     let fit = FitOptions::new(opts.input, opts.output, opts.max_error_ulp);
     let rom_fits = opts.input.width() <= MAX_ROM_INPUT_WIDTH;
     let rom = |f: RealFn| -> Result<FittedBuild> {
         Ok(FittedBuild {
-            spec: DatapathSpec::build_rom(layer, &name, f, opts)?,
+            spec: DatapathSpec::build_rom(layer, name, f, opts)?,
             datapath: BuiltDatapath::Rom,
             plan: None,
         })
@@ -174,7 +205,7 @@ pub fn build_fitted(
         }
     }
     let mut last_reason = match first {
-        Ok(plan) => match build_plan(layer, &name, &f, plan, opts) {
+        Ok(plan) => match build_plan(layer, name, &f, plan, opts, s.values()) {
             Ok(b) => return Ok(b),
             Err(e) => e.to_string(),
         },
@@ -186,7 +217,7 @@ pub fn build_fitted(
             ..fit
         };
         match plan_table_at(&s, &stepped) {
-            Ok(plan) => match build_plan(layer, &name, &f, plan, opts) {
+            Ok(plan) => match build_plan(layer, name, &f, plan, opts, s.values()) {
                 Ok(b) => return Ok(b),
                 Err(e) => last_reason = e.to_string(),
             },
@@ -216,10 +247,11 @@ fn build_plan(
     f: &RealFn,
     plan: TablePlan,
     opts: &SpecOptions,
+    values: &CodeValues,
 ) -> Result<FittedBuild> {
     let req = table_request(&plan, opts.input);
     Ok(FittedBuild {
-        spec: DatapathSpec::build_table(layer, name, f.clone(), &req, opts)?,
+        spec: DatapathSpec::build_table_sampled(layer, name, f.clone(), &req, opts, values)?,
         datapath: BuiltDatapath::Table,
         plan: Some(plan),
     })

@@ -5,7 +5,7 @@
 //! rule that out. The steps run from their compiled form ([`crate::fixedpoint::stage`]'s
 //! `Exec`, made once when the spec is built) so the interpretation costs little per sample.
 
-use super::spec::{DatapathSpec, SegmentSelect};
+use super::spec::{DatapathSpec, SegmentCoefs, SegmentSelect};
 use super::stage::{compile_steps, Exec, Horner, Signal};
 
 /// Sign-extends the low `64 - sh` bits of `v`: what a `(64 - sh)`-bit signed wire holds.
@@ -17,6 +17,27 @@ fn wrap(v: i64, sh: u32) -> i64 {
 /// Slots of the golden model's registers (a power of two above the signal count, so an index
 /// masked with `SLOTS - 1` needs no bounds check).
 const SLOTS: usize = 16;
+
+/// The fused Horner pipeline on one sample, given its segment's coefficients and origin and
+/// the input's wrap shift.
+#[inline(always)]
+fn horner_at(h: &Horner, in_sh: u32, c: SegmentCoefs, origin: i64, x_raw: i64) -> i64 {
+    let x = wrap(x_raw, in_sh);
+    let v = match h.v {
+        Some(sh) => wrap(x.wrapping_sub(origin), sh),
+        None => x,
+    };
+    let c2 = wrap(c.c2, h.coef[0]);
+    let k1 = wrap(c.k1, h.coef[1]);
+    let k0 = wrap(c.k0, h.coef[2]);
+    let p1 = wrap(c2.wrapping_mul(v), h.p1);
+    let s1 = wrap(p1.wrapping_add(k1), h.s1);
+    let t = wrap(s1 >> h.n1, h.t);
+    let p2 = wrap(t.wrapping_mul(v), h.p2);
+    let y = wrap(p2.wrapping_add(k0), h.y);
+    let q = wrap(y >> h.n2, h.q);
+    q.clamp(h.lo, h.hi)
+}
 
 impl DatapathSpec {
     /// The segment (index into `coefs[channel]`) input `x_raw` selects in `layer`: the
@@ -45,6 +66,48 @@ impl DatapathSpec {
         self.run(self.exec(), layer, channel, x_raw)
     }
 
+    /// [`DatapathSpec::eval_raw`] of every sample of `xs` on one layer and channel, into `ys`
+    /// (`ys.len()` must equal `xs.len()`): the same datapath, with the dispatch on the
+    /// compiled pipeline done once per call instead of once per sample (the exhaustive
+    /// verification phase runs every code of a layer this way). For the fused Horner
+    /// pipeline, consecutive inputs inside one segment's input range (`Segment::lo..=hi`,
+    /// which are exactly the inputs that select it) share its coefficients, so ascending
+    /// inputs pay the segment selection once per segment instead of once per sample.
+    pub fn eval_raw_many(&self, layer: usize, channel: usize, xs: &[i64], ys: &mut [i64]) {
+        assert_eq!(xs.len(), ys.len(), "eval_raw_many: one output per input");
+        match self.exec() {
+            [Exec::Horner(h)] => {
+                let h = *h;
+                let l = &self.layers()[layer];
+                let in_sh = 64 - self.input().width();
+                let mut i = 0;
+                while i < xs.len() {
+                    let seg = self.segment(layer, xs[i]);
+                    let s = &l.segments[seg];
+                    let c = l.coefs[channel][seg];
+                    let origin = if h.v.is_some() { s.origin } else { 0 };
+                    let mut k = i;
+                    while k < xs.len() && s.lo <= xs[k] && xs[k] <= s.hi {
+                        ys[k] = horner_at(&h, in_sh, c, origin, xs[k]);
+                        k += 1;
+                    }
+                    if k == i {
+                        // Not in the range the segment records (never for a consistent
+                        // spec): the per-sample path, which is always right.
+                        ys[i] = self.horner(&h, layer, channel, xs[i]);
+                        k = i + 1;
+                    }
+                    i = k;
+                }
+            }
+            exec => {
+                for (y, &x) in ys.iter_mut().zip(xs) {
+                    *y = self.run(exec, layer, channel, x);
+                }
+            }
+        }
+    }
+
     /// [`DatapathSpec::eval_raw`] by the step-by-step interpreter alone, never fused: what the
     /// fused fast path is tested against.
     pub fn eval_raw_unfused(&self, layer: usize, channel: usize, x_raw: i64) -> i64 {
@@ -58,23 +121,19 @@ impl DatapathSpec {
     #[inline(always)]
     fn horner(&self, h: &Horner, layer: usize, channel: usize, x_raw: i64) -> i64 {
         let l = &self.layers()[layer];
-        let x = wrap(x_raw, 64 - self.input().width());
         let seg = self.segment(layer, x_raw);
-        let c = l.coefs[channel][seg];
-        let v = match h.v {
-            Some(sh) => wrap(x.wrapping_sub(l.segments[seg].origin), sh),
-            None => x,
+        let origin = if h.v.is_some() {
+            l.segments[seg].origin
+        } else {
+            0
         };
-        let c2 = wrap(c.c2, h.coef[0]);
-        let k1 = wrap(c.k1, h.coef[1]);
-        let k0 = wrap(c.k0, h.coef[2]);
-        let p1 = wrap(c2.wrapping_mul(v), h.p1);
-        let s1 = wrap(p1.wrapping_add(k1), h.s1);
-        let t = wrap(s1 >> h.n1, h.t);
-        let p2 = wrap(t.wrapping_mul(v), h.p2);
-        let y = wrap(p2.wrapping_add(k0), h.y);
-        let q = wrap(y >> h.n2, h.q);
-        q.clamp(h.lo, h.hi)
+        horner_at(
+            h,
+            64 - self.input().width(),
+            l.coefs[channel][seg],
+            origin,
+            x_raw,
+        )
     }
 
     fn run(&self, exec: &[Exec], layer: usize, channel: usize, x_raw: i64) -> i64 {

@@ -22,9 +22,21 @@ impl ReferenceFn {
     /// Wraps `f` under `name` (which should say the function and its parameters, e.g.
     /// `leaky_relu(negative_slope=0.1)`), fingerprinted on every input code of `input`.
     pub fn new(name: &str, f: Arc<dyn Fn(f64) -> f64 + Send + Sync>, input: ApFixed) -> Self {
+        let values: Vec<f64> = (input.min_raw()..=input.max_raw())
+            .map(|raw| f(input.to_f64(raw)))
+            .collect();
+        Self::from_values(name, f, &values)
+    }
+    /// [`ReferenceFn::new`] from `f`'s values at every input code, `min_raw` first (already
+    /// evaluated by the caller, which saves a pass over 2^W codes).
+    pub fn from_values(
+        name: &str,
+        f: Arc<dyn Fn(f64) -> f64 + Send + Sync>,
+        values: &[f64],
+    ) -> Self {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for raw in input.min_raw()..=input.max_raw() {
-            for b in f(input.to_f64(raw)).to_bits().to_le_bytes() {
+        for v in values {
+            for b in v.to_bits().to_le_bytes() {
                 h ^= b as u64;
                 h = h.wrapping_mul(0x0100_0000_01b3);
             }

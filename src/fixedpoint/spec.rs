@@ -28,7 +28,12 @@
 //! width, the HDL lowers and the header prints. Segments are computed once per layer
 //! ([`LayerSpec::segments`]); the table-indexed and ROM variants ([`SegmentSelect`]) are
 //! built by `super::table` from the same pieces.
+//!
+//! This module holds the types and the format search only; the builders sit above it (the
+//! comparator dispatch in `super::build`, the correctly rounded search in `super::exact`,
+//! the table and ROM datapaths in `super::table`), so nothing here imports a builder.
 
+use super::dsp::{dsp48e1_slices, lane_dsp48e1, multipliers, Multiplier};
 use super::format::{signed_width, ApFixed};
 use super::stage::{
     compile, signal_widths, Exec, Overflow, PipelineStage, Rounding, Signal, Step, SIGNALS,
@@ -41,10 +46,15 @@ use serde::Serialize;
 /// Default error budget: half an output ULP for the final rounding plus 1/16 ULP for the
 /// coefficients and the intermediate rounding.
 pub const DEFAULT_MAX_ERROR_ULP: f64 = 0.5 + 1.0 / 16.0;
-/// Default limit on the multiplier operands `c2` and `t`: the DSP48E1 A port.
-pub const DEFAULT_MAX_COEF_WIDTH: u32 = 25;
-/// Largest accepted `--max-coef-width`.
-pub const MAX_COEF_WIDTH_LIMIT: u32 = 32;
+/// Default limit on the multiplier operands `c2` and `t`: against an input of at most 25 bits
+/// a 35-bit operand takes two DSP48E1 slices (17 + 18 bits on the B port, UG479's 25 x 35).
+/// The format search takes the fewest slices first, so operands stay within one slice
+/// (25 x 18) wherever the budget allows it; wider ones are for wide formats (24-bit
+/// `ap_fixed<24,8>` in and out needs a 30-bit `t`).
+pub const DEFAULT_MAX_COEF_WIDTH: u32 = 35;
+/// Largest accepted `--max-coef-width` (the stages stay within [`MAX_STAGE_WIDTH`]: a 40-bit
+/// operand times a 24-bit input is 63 bits at most, and wider candidates are skipped).
+pub const MAX_COEF_WIDTH_LIMIT: u32 = 40;
 /// No stage may be wider than this (the golden model holds stages in 64-bit words).
 pub(crate) const MAX_STAGE_WIDTH: u32 = 62;
 
@@ -423,48 +433,49 @@ pub fn poly_pipeline(
     } else {
         "segment select, coefficient registers, x"
     };
-    let v = operand.name();
-    vec![
-        PipelineStage {
-            what: what1.into(),
-            steps: first,
-        },
-        PipelineStage {
-            what: format!("p1 = c2*{v} (DSP MREG)"),
-            steps: vec![Step::Mul {
-                dst: Signal::P1,
-                a: Signal::C2,
+    let mut stages = vec![PipelineStage {
+        what: what1.into(),
+        steps: first,
+    }];
+    multiply_stages(
+        &mut stages,
+        vec![Step::Mul {
+            dst: Signal::P1,
+            a: Signal::C2,
+            b: operand,
+            width: w(Signal::P1),
+        }],
+        (w(Signal::C2), w(operand)),
+    );
+    stages.push(PipelineStage {
+        what: "s1 = p1 + k1 (DSP PREG)".into(),
+        steps: vec![Step::Add {
+            dst: Signal::S1,
+            a: Signal::P1,
+            b: Signal::K1,
+            width: w(Signal::S1),
+        }],
+    });
+    multiply_stages(
+        &mut stages,
+        vec![
+            Step::ShiftRound {
+                dst: Signal::T,
+                src: Signal::S1,
+                shift: shift1,
+                rounding: shift_rounding(shift1),
+                width: w(Signal::T),
+            },
+            Step::Mul {
+                dst: Signal::P2,
+                a: Signal::T,
                 b: operand,
-                width: w(Signal::P1),
-            }],
-        },
-        PipelineStage {
-            what: "s1 = p1 + k1 (DSP PREG)".into(),
-            steps: vec![Step::Add {
-                dst: Signal::S1,
-                a: Signal::P1,
-                b: Signal::K1,
-                width: w(Signal::S1),
-            }],
-        },
-        PipelineStage {
-            what: format!("p2 = t*{v} (DSP MREG)"),
-            steps: vec![
-                Step::ShiftRound {
-                    dst: Signal::T,
-                    src: Signal::S1,
-                    shift: shift1,
-                    rounding: shift_rounding(shift1),
-                    width: w(Signal::T),
-                },
-                Step::Mul {
-                    dst: Signal::P2,
-                    a: Signal::T,
-                    b: operand,
-                    width: w(Signal::P2),
-                },
-            ],
-        },
+                width: w(Signal::P2),
+            },
+        ],
+        (w(Signal::T), w(operand)),
+    );
+    stages.extend([
         PipelineStage {
             what: "y = p2 + k0 (DSP PREG)".into(),
             steps: vec![Step::Add {
@@ -492,7 +503,51 @@ pub fn poly_pipeline(
                 },
             ],
         },
-    ]
+    ]);
+    stages
+}
+
+/// Appends the stage of a multiply (its last step is the `Mul`, of operand widths
+/// `(wa, wb)`) and, when the product takes `n > 1` DSP48E1 slices ([`dsp48e1_slices`]),
+/// `n - 1` register stages after it: a cascade of `n` slices sums its partial products one
+/// post-adder per slice, and Vivado places registers written after a wide `*` into the
+/// slices' MREG and PREG (UG901, multiplier pipelining). So every register-to-register path
+/// holds at most one 25 x 18 multiply or one cascade add, as in a single-slice multiply,
+/// which keeps the core's clock (about 150 MHz on a -1 Zynq-7000) independent of the formats.
+fn multiply_stages(stages: &mut Vec<PipelineStage>, steps: Vec<Step>, (wa, wb): (u32, u32)) {
+    let Some(&Step::Mul { dst, a, b, .. }) = steps.last() else {
+        unreachable!("a multiply stage ends in its Mul step");
+    };
+    let (p, formula) = (dst.name(), format!("{}*{}", a.name(), b.name()));
+    let n = dsp48e1_slices(wa, wb);
+    if n <= 1 {
+        stages.push(PipelineStage {
+            what: format!("{p} = {formula} (DSP MREG)"),
+            steps,
+        });
+        return;
+    }
+    stages.push(PipelineStage {
+        what: format!(
+            "{p} = {formula}, {wa} x {wb} bits split across {n} DSP48E1 (25 x 18 signed \
+             slices): partial products (MREG)"
+        ),
+        steps,
+    });
+    for k in 1..n {
+        let which = if n == 2 {
+            String::new()
+        } else {
+            format!(" {k} of {}", n - 1)
+        };
+        stages.push(PipelineStage {
+            what: format!(
+                "{p} pipeline register{which}: {formula}'s partial products summed along the \
+                 DSP48E1 cascade (PCIN, PREG)"
+            ),
+            steps: Vec::new(),
+        });
+    }
 }
 
 /// The ROM pipeline: the input register, the registered table read, the output register.
@@ -578,26 +633,6 @@ pub(crate) fn interval_walk(
     Some(())
 }
 
-/// The thresholds of a comparator layer and its segments.
-fn comparator_segments(
-    l: &FoldedLayer,
-    input: ApFixed,
-    segments: usize,
-) -> (Vec<i64>, Vec<Segment>) {
-    let (min_raw, max_raw) = (input.min_raw(), input.max_raw());
-    let mut th: Vec<i64> = l
-        .breakpoints
-        .iter()
-        .map(|&b| {
-            let scaled = (b * exp2i(input.frac() as i64)).ceil();
-            scaled.clamp(min_raw as f64, (max_raw + 1) as f64) as i64
-        })
-        .collect();
-    th.resize(segments - 1, max_raw + 1);
-    let segs = segments_of_thresholds(&th, input, |s| s);
-    (th, segs)
-}
-
 /// The segments of nondecreasing thresholds `th` by the golden model's rule
 /// `rank = #{i : x >= th[i]}`: rank `r` covers `th[r-1] <= x < th[r]`, coefficient index
 /// `index(r)`.
@@ -660,6 +695,26 @@ pub(crate) fn stage_widths(
     }
 }
 
+/// The width of every signal `shape` writes, from the spans the interval walk found, with the
+/// input and output widths of the formats (the operand widths decide how many DSP48E1 slices
+/// a multiply takes, and so the pipeline's stages).
+pub(crate) fn widths_of_spans(
+    shape: &[PipelineStage],
+    spans: &[Span; SIGNALS],
+    input: ApFixed,
+    output: ApFixed,
+) -> [Option<u32>; SIGNALS] {
+    let mut widths = [None; SIGNALS];
+    for step in shape.iter().flat_map(|s| &s.steps) {
+        for sig in step.writes() {
+            widths[sig.slot()] = Some(spans[sig.slot()].width());
+        }
+    }
+    widths[Signal::X.slot()] = Some(input.width());
+    widths[Signal::Out.slot()] = Some(output.width());
+    widths
+}
+
 /// Checks the budget and the coefficient-width option, naming the layers on failure.
 pub(crate) fn check_budget(opts: &SpecOptions, names: &str) -> Result<()> {
     let budget_ulp = opts.max_error_ulp;
@@ -705,13 +760,16 @@ pub(crate) fn search_formats(
                 }
                 continue;
             }
-            let better = match &best {
-                None => true,
-                Some(b) => {
-                    (wc2 + wt, cand.widths.k1 + cand.widths.k0)
-                        < (b.widths.c2 + b.widths.t, b.widths.k1 + b.widths.k0)
-                }
+            // Fewest DSP48E1 slices first (an operand beyond a port splits its multiply),
+            // then the narrowest operands, then the narrowest constants.
+            let cost = |c: &Candidate| {
+                (
+                    lane_dsp48e1(&c.pipeline, input.width()),
+                    c.widths.c2 + c.widths.t,
+                    c.widths.k1 + c.widths.k0,
+                )
             };
+            let better = best.as_ref().is_none_or(|b| cost(&cand) < cost(b));
             if better {
                 best = Some(cand);
             }
@@ -813,13 +871,7 @@ pub(crate) fn quantize_all(
             },
         ));
     }
-    let mut widths = [None; SIGNALS];
-    for step in shape.iter().flat_map(|s| &s.steps) {
-        for sig in step.writes() {
-            widths[sig.slot()] = Some(spans[sig.slot()].width());
-        }
-    }
-    widths[Signal::Out.slot()] = Some(output.width());
+    let widths = widths_of_spans(&shape, &spans, input, output);
     if widths.iter().flatten().any(|&w| w > MAX_STAGE_WIDTH) {
         return None;
     }
@@ -834,99 +886,6 @@ pub(crate) fn quantize_all(
 }
 
 impl DatapathSpec {
-    /// Builds the spec for `layers` sharing one core (one layer for a baked core, several for a
-    /// core whose coefficients are loaded at run time). Picks the narrowest coefficient formats
-    /// that meet the error budget for every layer, or says which limit prevents it.
-    pub fn build(layers: &[FoldedLayer], opts: &SpecOptions) -> Result<Self> {
-        let input = opts.input;
-        let all_names = || {
-            layers
-                .iter()
-                .map(|l| l.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if layers.is_empty() {
-            return Err(Error::Usage("no layers to build a datapath for".into()));
-        }
-        check_budget(opts, &all_names())?;
-        let segments = layers
-            .iter()
-            .map(|l| l.breakpoints.len() + 1)
-            .max()
-            .unwrap_or(1);
-
-        // Thresholds and segments, once per layer.
-        let (thresholds, segs): (Vec<_>, Vec<_>) = layers
-            .iter()
-            .map(|l| comparator_segments(l, input, segments))
-            .unzip();
-        // Exact activations: correctly rounded where a format within the limits allows it.
-        if input.width() <= super::exact::MAX_CORRECTLY_ROUNDED_INPUT_WIDTH
-            && layers.iter().all(super::exact::is_exact_activation)
-        {
-            if let Some(spec) =
-                super::exact::build_correctly_rounded(layers, &thresholds, &segs, segments, opts)
-            {
-                return Ok(spec);
-            }
-        }
-        let regions: Vec<Vec<Region>> = segs.iter().map(|s| regions_of(s)).collect();
-        let polys: Vec<&[Vec<[f64; 3]>]> = layers.iter().map(|l| l.segments.as_slice()).collect();
-        let approx = vec![0.0; layers.len()];
-
-        // The output rounding may cost half an ULP; the rest of the budget is for the rest.
-        let problem = Problem {
-            polys: &polys,
-            regions: &regions,
-            segments,
-            input,
-            output: opts.output,
-            pre_budget: (opts.max_error_ulp - 0.5) * opts.output.ulp(),
-            approx: &approx,
-        };
-        let select = SegmentSelect::Comparators;
-        let best = search_formats(&problem, &select, opts).map_err(|reason| Error::Spec {
-            layer: all_names(),
-            reason,
-        })?;
-        let layer_specs = layers
-            .iter()
-            .zip(thresholds)
-            .zip(segs)
-            .zip(best.layers)
-            .map(|(((l, th), segs), (coefs, bound))| LayerSpec {
-                folded: l.clone(),
-                thresholds: th,
-                coefs,
-                reachable: segs.iter().map(|s| s.reachable).collect(),
-                segments: segs,
-                rom: Vec::new(),
-                bound,
-                bound_kind: BoundKind::Proven,
-                reference: None,
-            })
-            .collect();
-        Ok(DatapathSpec {
-            input,
-            output: opts.output,
-            select,
-            coef_fracs: Some(CoefFracs {
-                c2_frac: best.c2_frac,
-                t_frac: best.t_frac,
-            }),
-            segments,
-            widths: best.widths,
-            exec: compile(
-                &best.pipeline,
-                (opts.output.min_raw(), opts.output.max_raw()),
-            ),
-            pipeline: best.pipeline,
-            max_error_ulp: opts.max_error_ulp,
-            layers: layer_specs,
-        })
-    }
-
     /// Assembles a spec from parts the table and ROM builders computed.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts(
@@ -1059,6 +1018,15 @@ impl DatapathSpec {
     /// Most channels of any layer.
     pub fn max_channels(&self) -> usize {
         self.layers.iter().map(|l| l.channels()).max().unwrap_or(1)
+    }
+    /// Every multiply of the pipeline with its operand widths and DSP48E1 slices.
+    pub fn multipliers(&self) -> Vec<Multiplier> {
+        multipliers(&self.pipeline, self.input.width())
+    }
+    /// DSP48E1 slices of one lane: every multiply tiled into 25 x 18 signed slices
+    /// ([`super::dsp`]), the count Vivado infers for the lane's `*`s.
+    pub fn lane_dsp48e1(&self) -> u32 {
+        lane_dsp48e1(&self.pipeline, self.input.width())
     }
     /// Clock cycles from an accepted input sample to its registered output: the number of
     /// pipeline stages.

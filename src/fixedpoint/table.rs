@@ -28,6 +28,7 @@ use super::spec::{
 use super::table_trim::trim_constants;
 use crate::model::FoldedLayer;
 use crate::{Error, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// A real function of a real variable, shareable across threads (the reference of a fitted
@@ -92,26 +93,226 @@ fn spec_err(layer: &str, reason: String) -> Error {
     }
 }
 
-/// The saturated f64 reference at every input code, from `min_raw` up.
-fn reference_table(f: &RealFn, input: ApFixed, output: ApFixed) -> Vec<f64> {
-    (input.min_raw()..=input.max_raw())
-        .map(|x| output.saturate_f64(f(input.to_f64(x))))
-        .collect()
+/// Runs `work(lo, hi)` on one contiguous chunk of `0..n` per core (at most 4; one chunk when
+/// not `parallel`, for work too small to pay for a thread) and returns the results in chunk
+/// order, so whatever is combined from them does not depend on timing.
+pub fn across_cores<T: Send>(
+    n: usize,
+    parallel: bool,
+    work: impl Fn(usize, usize) -> T + Sync,
+) -> Vec<T> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get().min(4));
+    if cores == 1 || !parallel || n < 2 {
+        return vec![work(0, n)];
+    }
+    let chunk = n.div_ceil(cores);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..cores)
+            .map(|c| {
+                let work = &work;
+                scope.spawn(move || work((c * chunk).min(n), ((c + 1) * chunk).min(n)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a measuring thread panicked"))
+            .collect()
+    })
 }
 
-/// Largest error of layer 0 of `spec` in output ULP over every input code (`every`th code
-/// only, for a quick rejection), and the raw input where it occurs.
-fn measure(spec: &DatapathSpec, refs: &[f64], every: usize) -> (f64, i64) {
-    let (inp, out) = (spec.input(), spec.output());
-    let mut worst = (0.0f64, inp.min_raw());
-    for (i, &r) in refs.iter().enumerate().step_by(every) {
-        let x = inp.min_raw() + i as i64;
-        let e = (out.to_f64(spec.eval_raw(0, 0, x)) - r).abs() / out.ulp();
-        if e > worst.0 || e.is_nan() {
-            worst = (e, x);
+/// Passes over at least this many input codes run on every core.
+const PARALLEL_CODES: usize = 1 << 16;
+
+/// A function's f64 value at every input code of a format, from `min_raw` up: evaluated once
+/// (on every core) and shared by the fitter and [`DatapathSpec::build_table_sampled`]; at
+/// 24-bit inputs one pass is 2^24 evaluations, the largest fixed cost of a fit.
+pub struct CodeValues {
+    input: ApFixed,
+    values: Vec<f64>,
+}
+
+impl CodeValues {
+    /// `f` at every code of `input`.
+    pub fn new(f: &(dyn Fn(f64) -> f64 + Sync), input: ApFixed) -> Self {
+        let (min, ulp) = (input.min_raw(), input.ulp());
+        let n = 1usize << input.width();
+        let mut values = vec![0.0f64; n];
+        let fill = |first: usize, out: &mut [f64]| {
+            for (i, v) in (first..).zip(out.iter_mut()) {
+                *v = f((min + i as i64) as f64 * ulp);
+            }
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get().min(4));
+        if cores == 1 || n < PARALLEL_CODES {
+            fill(0, &mut values);
+        } else {
+            // Filled in place, one chunk per core (no copy of 2^W values).
+            let chunk = n.div_ceil(cores);
+            std::thread::scope(|scope| {
+                for (c, out) in values.chunks_mut(chunk).enumerate() {
+                    let fill = &fill;
+                    scope.spawn(move || fill(c * chunk, out));
+                }
+            });
+        }
+        CodeValues { input, values }
+    }
+    /// The format whose codes were evaluated.
+    pub fn input(&self) -> ApFixed {
+        self.input
+    }
+    /// The values, the one at code `min_raw + i` at `i`.
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+}
+
+/// Measures a candidate's error against the saturated reference, with the formats' constants
+/// computed once (not per code).
+struct Meter<'a> {
+    values: &'a [f64],
+    min_raw: i64,
+    lo: f64,
+    hi: f64,
+    ulp: f64,
+}
+
+impl<'a> Meter<'a> {
+    fn new(values: &'a CodeValues, output: ApFixed) -> Self {
+        let (lo, hi) = output.range();
+        Meter {
+            values: &values.values,
+            min_raw: values.input.min_raw(),
+            lo,
+            hi,
+            ulp: output.ulp(),
         }
     }
-    worst
+    /// The saturated reference at code index `i`.
+    #[inline]
+    fn reference(&self, i: usize) -> f64 {
+        self.values[i].clamp(self.lo, self.hi)
+    }
+    /// Error of layer 0 of `spec` at code index `i`, in output ULP.
+    #[inline]
+    fn error(&self, spec: &DatapathSpec, i: usize) -> f64 {
+        let x = self.min_raw + i as i64;
+        // The output ULP is a power of two, so dividing is exact either way.
+        (spec.eval_raw(0, 0, x) as f64 * self.ulp - self.reference(i)).abs() / self.ulp
+    }
+    /// Largest error over the code indices `lo..hi` and the raw input where it first occurs,
+    /// or `Err(i)` for the first index `i` over `stop` (NaN is over), or `Err(None)` once
+    /// another chunk said so through `stopped`.
+    fn max_over(
+        &self,
+        spec: &DatapathSpec,
+        (lo, hi): (usize, usize),
+        stop: f64,
+        stopped: &AtomicBool,
+    ) -> std::result::Result<(f64, i64), Option<usize>> {
+        let mut worst = (0.0f64, self.min_raw + lo as i64);
+        for i in lo..hi {
+            let e = self.error(spec, i);
+            if e > stop || e.is_nan() {
+                stopped.store(true, Ordering::Relaxed);
+                return Err(Some(i));
+            }
+            if e > worst.0 {
+                worst = (e, self.min_raw + i as i64);
+            }
+            if i % 4096 == 0 && stopped.load(Ordering::Relaxed) {
+                return Err(None);
+            }
+        }
+        Ok(worst)
+    }
+    /// Largest error of layer 0 of `spec` over every input code and the raw input where it
+    /// first occurs, if every code is within `stop` ULP (`f64::INFINITY`: always); otherwise
+    /// `Err` with a code index over it.
+    fn measure(
+        &self,
+        spec: &DatapathSpec,
+        stop: f64,
+    ) -> std::result::Result<(f64, i64), Option<usize>> {
+        let stopped = AtomicBool::new(false);
+        let n = self.values.len();
+        let parts = across_cores(n, n >= PARALLEL_CODES, |lo, hi| {
+            self.max_over(spec, (lo, hi), stop, &stopped)
+        });
+        let mut worst: Option<(f64, i64)> = None;
+        let mut over = None;
+        for p in parts {
+            match p {
+                Ok(p) if worst.is_none_or(|w| p.0 > w.0) => worst = Some(p),
+                Ok(_) => {}
+                Err(i) => over = over.or(i),
+            }
+        }
+        match (over, worst) {
+            (None, Some(w)) => Ok(w),
+            (i, _) => Err(i),
+        }
+    }
+}
+
+/// Most codes kept in [`Witnesses`].
+const MAX_WITNESSES: usize = 64;
+
+/// Input codes where earlier candidates missed the budget. Candidate formats next to each
+/// other in cost order tend to miss at the same codes (the steepest or most curved part of the
+/// function), so checking these first rejects most candidates after a handful of evaluations
+/// instead of a pass over all 2^W codes.
+#[derive(Default)]
+struct Witnesses {
+    codes: Vec<usize>,
+}
+
+impl Witnesses {
+    fn add(&mut self, i: usize) {
+        if !self.codes.contains(&i) {
+            if self.codes.len() == MAX_WITNESSES {
+                self.codes.remove(0);
+            }
+            self.codes.push(i);
+        }
+    }
+}
+
+/// Every 61st code (a prime stride, so it does not alias with segment boundaries) is checked
+/// before the full pass.
+const STRIDE: usize = 61;
+
+/// The largest error of layer 0 of `spec` over **every** input code and where it occurs, if it
+/// is within `budget` ULP there; `None` as soon as one code is over. The order only decides how
+/// fast a candidate over budget is rejected — the witnesses, every [`STRIDE`]th code, then every
+/// code on every core — so a `Some` always comes from a pass over all 2^W codes.
+fn measure_within(
+    meter: &Meter,
+    spec: &DatapathSpec,
+    budget: f64,
+    witnesses: &mut Witnesses,
+) -> Option<(f64, i64)> {
+    let over = |i: usize| {
+        let e = meter.error(spec, i);
+        e > budget || e.is_nan()
+    };
+    if let Some(&i) = witnesses.codes.iter().rev().find(|&&i| over(i)) {
+        witnesses.add(i);
+        return None;
+    }
+    if let Some(i) = (0..meter.values.len()).step_by(STRIDE).find(|&i| over(i)) {
+        witnesses.add(i);
+        return None;
+    }
+    match meter.measure(spec, budget) {
+        Ok(w) => Some(w),
+        Err(i) => {
+            if let Some(i) = i {
+                witnesses.add(i);
+            }
+            None
+        }
+    }
 }
 
 /// Checks an outer region `[start, end]` (empty when `start > end`) and returns its segments
@@ -226,8 +427,30 @@ impl DatapathSpec {
         req: &TableRequest,
         opts: &SpecOptions,
     ) -> Result<Self> {
+        let values = CodeValues::new(&*f, opts.input);
+        Self::build_table_sampled(layer, function, f, req, opts, &values)
+    }
+
+    /// [`DatapathSpec::build_table`] with `f` already evaluated at every input code
+    /// (`values`, from [`CodeValues::new`] with the same `f`), so a caller that fitted the
+    /// polynomials from those values does not evaluate `f` on all 2^W codes again.
+    pub fn build_table_sampled(
+        layer: &str,
+        function: &str,
+        f: RealFn,
+        req: &TableRequest,
+        opts: &SpecOptions,
+        values: &CodeValues,
+    ) -> Result<Self> {
         let (input, output) = (opts.input, opts.output);
         check_budget(opts, layer)?;
+        if values.input() != input {
+            return Err(Error::Internal(format!(
+                "{layer}: the table of {function} was given values at the codes of {}, not of \
+                 its input {input}",
+                values.input()
+            )));
+        }
         let (k, s) = (req.index_bits, req.offset_bits);
         if k > MAX_INDEX_BITS || k + s > input.width() {
             return Err(spec_err(
@@ -345,15 +568,16 @@ impl DatapathSpec {
         let select = SegmentSelect::Table(geometry);
         let nsegs = segments.len();
 
-        // The reference and the f64 polynomials' own error, on every input.
-        let refs = reference_table(&f, input, output);
+        // The f64 polynomials' own error against the saturated reference, on every input.
+        let meter = Meter::new(values, output);
+        let (in_ulp, out_ulp) = (input.ulp(), output.ulp());
         let mut approx = (0.0f64, input.min_raw());
         for seg in &segments {
             let [c0, c1, c2] = coefs_real[seg.index];
             for x in seg.lo..=seg.hi {
-                let v = input.to_f64(x - seg.origin);
+                let v = (x - seg.origin) as f64 * in_ulp;
                 let p = c0 + v * (c1 + c2 * v);
-                let e = (p - refs[(x - input.min_raw()) as usize]).abs() / output.ulp();
+                let e = (p - meter.reference((x - input.min_raw()) as usize)).abs() / out_ulp;
                 if e > approx.0 || e.is_nan() {
                     approx = (e, x);
                 }
@@ -405,9 +629,12 @@ impl DatapathSpec {
             )
         };
         cands.sort_by_key(cost);
-        let fingerprint = ReferenceFn::new(function, f.clone(), input);
+        let fingerprint = ReferenceFn::from_values(function, f.clone(), values.values());
         let mut narrowest_over: Option<(u32, u32)> = None;
-        let mut best_measured = f64::INFINITY;
+        let mut witnesses = Witnesses::default();
+        // The last (most precise) candidate within the multiplier limit, measured in full only
+        // if every candidate misses, for the refusal's figure.
+        let mut finest: Option<DatapathSpec> = None;
         for cand in cands {
             let (wc2, wt) = (cand.widths.c2, cand.widths.t);
             let (coefs, analytic) = cand.layers.into_iter().next().expect("one layer");
@@ -434,21 +661,22 @@ impl DatapathSpec {
                     reference: Some(fingerprint.clone()),
                 }],
             );
-            // A strided pass rejects most candidates cheaply; the full pass decides.
-            if measure(&spec, &refs, 61).0 > opts.max_error_ulp {
-                continue;
-            }
-            let (measured, _) = measure(&spec, &refs, 1);
-            best_measured = best_measured.min(measured);
-            if measured > opts.max_error_ulp {
-                continue;
-            }
             if wc2 > opts.max_coef_width || wt > opts.max_coef_width {
-                if narrowest_over.is_none() {
+                // Over the multiplier limit: only worth knowing whether it would have met the
+                // budget (the refusal then names the widths needed).
+                if narrowest_over.is_none()
+                    && measure_within(&meter, &spec, opts.max_error_ulp, &mut witnesses).is_some()
+                {
                     narrowest_over = Some((wc2, wt));
                 }
                 continue;
             }
+            let Some((measured, _)) =
+                measure_within(&meter, &spec, opts.max_error_ulp, &mut witnesses)
+            else {
+                finest = Some(spec);
+                continue;
+            };
             let mut spec = spec;
             let l = &mut spec.layers_mut()[0];
             l.bound = ErrorBound {
@@ -456,17 +684,19 @@ impl DatapathSpec {
                 total_ulp: measured,
             };
             // The constants' bits the budget does not need, dropped (fewer ROM columns).
+            // Over budget on any code (the meter stops at the first) counts as infinite.
             let (mut spec, measured) = trim_constants(spec, measured, |s| {
-                if measure(s, &refs, 61).0 > opts.max_error_ulp {
-                    f64::INFINITY
-                } else {
-                    measure(s, &refs, 1).0
-                }
+                meter
+                    .measure(s, opts.max_error_ulp)
+                    .map_or(f64::INFINITY, |(e, _)| e)
             });
             spec.layers_mut()[0].bound.total_ulp = measured;
             return Ok(spec);
         }
         let w = input.width();
+        let finest_ulp = finest.map_or(f64::INFINITY, |c| {
+            meter.measure(&c, f64::INFINITY).map_or(f64::NAN, |m| m.0)
+        });
         let reason = if approx.0 + 0.5 > opts.max_error_ulp {
             format!(
                 "the f64 polynomials alone are {:.4} ULP from {function} at x = {} (measured on \
@@ -485,9 +715,9 @@ impl DatapathSpec {
             )
         } else {
             format!(
-                "no coefficient format meets {} ULP of {output} on all 2^{w} inputs (best \
-                 {best_measured:.4} ULP; the f64 polynomials are {:.4} ULP from {function}); fit \
-                 the polynomials more tightly",
+                "no coefficient format meets {} ULP of {output} on all 2^{w} inputs (the most \
+                 precise within --max-coef-width is {finest_ulp:.4} ULP off; the f64 polynomials \
+                 are {:.4} ULP from {function}); fit the polynomials more tightly",
                 opts.max_error_ulp, approx.0
             )
         };
@@ -514,9 +744,9 @@ impl DatapathSpec {
             ));
         }
         let scale = (output.frac() as f64).exp2();
+        let values = CodeValues::new(&*f, input);
         let mut rom = Vec::with_capacity(1usize << input.width());
-        for x in input.min_raw()..=input.max_raw() {
-            let v = f(input.to_f64(x));
+        for (x, &v) in (input.min_raw()..).zip(values.values()) {
             if v.is_nan() {
                 return Err(spec_err(
                     layer,
@@ -528,7 +758,6 @@ impl DatapathSpec {
             let q = (a + 0.5).floor() as i64;
             rom.push(q.clamp(output.min_raw(), output.max_raw()));
         }
-        let refs = reference_table(&f, input, output);
         let seg = Segment {
             index: 0,
             lo: input.min_raw(),
@@ -557,10 +786,12 @@ impl DatapathSpec {
                     total_ulp: 0.5,
                 },
                 bound_kind: BoundKind::MeasuredOnAllInputs,
-                reference: Some(ReferenceFn::new(function, f, input)),
+                reference: Some(ReferenceFn::from_values(function, f, values.values())),
             }],
         );
-        let (measured, at) = measure(&spec, &refs, 1);
+        let (measured, at) = Meter::new(&values, output)
+            .measure(&spec, f64::INFINITY)
+            .map_err(|_| Error::Internal(format!("{layer}: the ROM of {function} is NaN")))?;
         if measured > 0.5 + 1e-12 {
             return Err(Error::Internal(format!(
                 "{layer}: the ROM of {function} is {measured} ULP off at raw {at}"
@@ -568,5 +799,52 @@ impl DatapathSpec {
         }
         spec.layers_mut()[0].bound.total_ulp = measured;
         Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tanh_rom(f: ApFixed) -> (DatapathSpec, RealFn) {
+        let tanh: RealFn = Arc::new(libm::tanh);
+        let opts = SpecOptions::with_formats(f, f);
+        (
+            DatapathSpec::build_rom("t", "tanh", tanh.clone(), &opts).unwrap(),
+            tanh,
+        )
+    }
+
+    /// The quick rejections (witnesses, the strided pass, early exit on every core) never
+    /// accept a candidate that is over budget at a single code off the stride, in any chunk,
+    /// and an accepted one gets the maximum over every code.
+    #[test]
+    fn one_code_over_budget_off_the_stride_rejects_the_candidate() {
+        let f = ApFixed::new(16, 6).unwrap();
+        let (spec, tanh) = tanh_rom(f);
+        let clean = CodeValues::new(&*tanh, f);
+        let meter = Meter::new(&clean, f);
+        let full = meter.measure(&spec, f64::INFINITY).unwrap();
+        let mut w = Witnesses::default();
+        assert_eq!(measure_within(&meter, &spec, 0.5625, &mut w), Some(full));
+        assert!(w.codes.is_empty());
+        for i in [1usize, 40_000, (1 << 16) - 2] {
+            assert_ne!(i % STRIDE, 0);
+            let mut values = CodeValues::new(&*tanh, f);
+            // The reference 0.75 ULP away from the stored output at that one code.
+            let q = spec.eval_raw(0, 0, f.min_raw() + i as i64) as f64 * f.ulp();
+            values.values[i] = q + 0.75 * f.ulp();
+            let meter = Meter::new(&values, f);
+            let mut w = Witnesses::default();
+            assert_eq!(
+                measure_within(&meter, &spec, 0.5625, &mut w),
+                None,
+                "code {i}"
+            );
+            assert_eq!(w.codes, [i]);
+            // Next time the witness rejects it at once.
+            assert_eq!(measure_within(&meter, &spec, 0.5625, &mut w), None);
+            assert!(meter.measure(&spec, f64::INFINITY).unwrap().0 >= 0.75);
+        }
     }
 }

@@ -259,6 +259,7 @@ fn datapath_lines(spec: &DatapathSpec) -> Vec<String> {
         "Integer datapath (two's complement; every stage width proven to hold its range):".into(),
     ];
     h.extend(step_lines(spec));
+    h.extend(split_multiplier_lines(spec));
     h.extend([
         format!(
             "Input x:    {fin}: {} bits, {} fractional; raw = x * 2^{}",
@@ -295,6 +296,30 @@ fn datapath_lines(spec: &DatapathSpec) -> Vec<String> {
             spec.output_overflow().describe(),
             spec.output_overflow()
         ),
+    ]);
+    h
+}
+
+/// For a spec with a multiply wider than one DSP48E1 (25 x 18 signed), how each multiply is
+/// tiled and why the pipeline has a register stage more per extra slice; nothing otherwise.
+fn split_multiplier_lines(spec: &DatapathSpec) -> Vec<String> {
+    let muls = spec.multipliers();
+    if muls.iter().all(|m| m.slices <= 1) {
+        return Vec::new();
+    }
+    let mut h = vec![format!(
+        "Multipliers ({} DSP48E1 per lane, 25 x 18 signed slices as in UG479):",
+        spec.lane_dsp48e1()
+    )];
+    h.extend(muls.iter().map(|m| format!("  {}", m.describe())));
+    h.extend([
+        "  A multiply split across n slices is followed by n - 1 register stages for Vivado to"
+            .into(),
+        "  place in the slices' MREG/PREG along the cascade (UG901, multiplier pipelining), so a"
+            .into(),
+        "  register-to-register path holds one slice multiply or one cascade add, as with one"
+            .into(),
+        "  slice: about 150 MHz on a -1 Zynq-7000 is plausible (not timed by repact-hw).".into(),
     ]);
     h
 }

@@ -34,10 +34,9 @@
 //! (`S_AXI`) whose register map ([`crate::hdl::regmap`], rendered through [`CoreRegisters`])
 //! lands in `component.xml`, `config.tcl`, the C header, `repact_cores.json`, the report and the
 //! README. The fixed files (`vivado/create_bd.tcl`, `vivado/package_ip.tcl`,
-//! `sw/repact_pynq.py`) are one source each, in which the lines between `# >>> axilite` and
-//! `# <<< axilite` serve only cores with a register slave: [`variant`] keeps them (without
-//! the marker lines) for an axilite bundle and drops them for a baked one, whose files stay
-//! exactly what they were before the axilite mode existed.
+//! `sw/repact_pynq.py`) are lists of whole fragments ([`fixed_files`]), some only for cores
+//! with a register slave: a baked bundle's copies stay exactly what they were before the
+//! axilite mode existed.
 //!
 //! Everything is built in memory and is deterministic: the same bundle and options give
 //! byte-identical files, with no time stamps and no paths of the generating machine. Nothing
@@ -46,6 +45,7 @@
 
 pub mod axilite;
 mod c_header;
+pub mod fixed_files;
 pub mod fusesoc;
 pub mod hls;
 mod ipxact;
@@ -75,6 +75,7 @@ pub use resources::{
 };
 
 use crate::bundle::BuiltCore;
+use crate::manifest::CoeffMode;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 
@@ -234,7 +235,11 @@ pub fn package_files(
     opts: &PackageOptions,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
     check_request(cores, opts)?;
-    let axilite = cores.iter().any(|c| c.interface.register_map().is_some());
+    let mode = if cores.iter().any(|c| c.interface.register_map().is_some()) {
+        CoeffMode::Axilite
+    } else {
+        CoeffMode::Baked
+    };
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut components = Vec::new();
     for built in cores {
@@ -291,18 +296,9 @@ pub fn package_files(
         "vivado/config.tcl".into(),
         tcl::config(cores, &components, opts).into_bytes(),
     );
-    files.insert(
-        "vivado/create_bd.tcl".into(),
-        variant(tcl::CREATE_BD_TCL, axilite)?.into_bytes(),
-    );
-    files.insert(
-        "vivado/package_ip.tcl".into(),
-        variant(tcl::PACKAGE_IP_TCL, axilite)?.into_bytes(),
-    );
-    files.insert(
-        "sw/repact_pynq.py".into(),
-        variant(pynq::DRIVER_PY, axilite)?.into_bytes(),
-    );
+    for fixed in fixed_files::FIXED_FILES {
+        files.insert(fixed.path.into(), fixed.render(mode).into_bytes());
+    }
     files.insert(
         "sw/repact_cores.json".into(),
         pynq::cores_json(cores)?.into_bytes(),
@@ -318,52 +314,6 @@ pub fn package_files(
     Ok(files)
 }
 
-/// Marker line opening a block only run-time-coefficient bundles get.
-pub const AXILITE_BEGIN: &str = "# >>> axilite";
-/// Marker line closing it.
-pub const AXILITE_END: &str = "# <<< axilite";
-
-/// The text of a fixed file for a bundle: the lines between [`AXILITE_BEGIN`] and
-/// [`AXILITE_END`] (markers on lines of their own, indentation allowed, not nested) are kept
-/// for an axilite bundle and dropped otherwise; the marker lines are always dropped.
-pub fn variant(text: &str, axilite: bool) -> Result<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut inside = false;
-    for (n, line) in text.split_inclusive('\n').enumerate() {
-        let marker = line.trim();
-        let bad = |what: &str| {
-            Err(Error::Internal(format!(
-                "line {}: {what} axilite marker",
-                n + 1
-            )))
-        };
-        if marker == AXILITE_BEGIN {
-            if inside {
-                return bad("nested");
-            }
-            inside = true;
-        } else if marker == AXILITE_END {
-            if !inside {
-                return bad("unopened");
-            }
-            inside = false;
-        } else if marker.contains(">>>") || marker.contains("<<<") {
-            // Any other line with a marker arrow is a misspelled or unknown section (there is
-            // only `axilite`), or a marker not on a line of its own: refuse it rather than
-            // copy it into every bundle.
-            return bad("misspelled, unknown or misplaced");
-        } else if axilite || !inside {
-            out.push_str(line);
-        }
-    }
-    if inside {
-        return Err(Error::Internal(
-            "an axilite marker block is not closed".into(),
-        ));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,36 +325,5 @@ mod tests {
             packaged_verilog("core_a"),
             format!("{}/{}", ip_dir("core_a"), paths.verilog)
         );
-    }
-
-    #[test]
-    fn variants_keep_or_drop_the_marked_blocks() {
-        let text = "a\n  # >>> axilite\n  b\n  # <<< axilite\nc\n";
-        assert_eq!(variant(text, false).unwrap(), "a\nc\n");
-        assert_eq!(variant(text, true).unwrap(), "a\n  b\nc\n");
-        for bad in [
-            "# >>> axilite\n",
-            "# <<< axilite\n",
-            "# >>> axilite\n# >>> axilite\n# <<< axilite\n",
-            "x # >>> axilite\n",
-            "# >>> axilte\nb\n# <<< axilite\n",
-            "# >>> axilite\nb\n# <<< axlite\n# <<< axilite\n",
-            "# >>>axilite\n",
-        ] {
-            assert!(variant(bad, true).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn the_fixed_files_have_well_formed_blocks() {
-        for text in [tcl::CREATE_BD_TCL, tcl::PACKAGE_IP_TCL, pynq::DRIVER_PY] {
-            let baked = variant(text, false).unwrap();
-            let axilite = variant(text, true).unwrap();
-            assert!(axilite.len() > baked.len());
-            assert!(!baked.contains("axilite"));
-            for out in [&baked, &axilite] {
-                assert!(!out.contains(">>>") && !out.contains("<<<"));
-            }
-        }
     }
 }

@@ -1,16 +1,12 @@
-//! The PYNQ driver: `sw/repact_pynq.py`, a real Python file kept beside this module and copied
-//! verbatim (less its `# >>> axilite` blocks in a baked bundle: [`super::variant`]), and
-//! `sw/repact_cores.json`, the stream format of each core it reads — for a run-time-coefficient
-//! core also its register map and the register writes that load each layer.
+//! `sw/repact_cores.json`, the stream format of each core the PYNQ driver (`sw/repact_pynq.py`,
+//! fixed Python: [`super::fixed_files::PYNQ_DRIVER`]) reads — for a run-time-coefficient core
+//! also its register map and the register writes that load each layer.
 
 use super::axilite::{slot0_writes, CoreRegisters, Field, Table};
 use crate::bundle::BuiltCore;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// `src/package/repact_pynq.py`, verbatim.
-pub const DRIVER_PY: &str = include_str!("repact_pynq.py");
 
 #[derive(Serialize)]
 struct Format {

@@ -541,6 +541,20 @@ fn resources_md(o: &mut String, r: &ResourceEstimate) {
         unit_rows(o, c);
     }
     unit_rows(o, &r.hardswish);
+    let tiling: Vec<String> = r
+        .cores
+        .iter()
+        .chain([&r.hardswish])
+        .map(|c| format!("`{}` {}", c.top, c.spec_dsp48e1_per_lane))
+        .collect();
+    let _ = writeln!(
+        o,
+        "
+DSP48E1 per lane by the datapath spec's tiling of its multiplies into 25 × 18 signed \
+         slices (what Vivado infers; Yosys cuts a multiply wider than one slice differently \
+         and can count more): {}.",
+        tiling.join(", ")
+    );
     for c in r.cores.iter().filter(|c| c.run_time_coefficients) {
         let _ = writeln!(
             o,

@@ -84,6 +84,11 @@ pub struct CoreResources {
     pub one_lane_core: ResourceCounts,
     /// The lane datapath alone (`<top>_lane`), without the AXI4-Stream wrapper.
     pub lane_only: ResourceCounts,
+    /// DSP48E1 slices of one lane by the spec's tiling of its multiplies into 25 x 18 signed
+    /// slices (`DatapathSpec::lane_dsp48e1`, what Vivado infers). Yosys tiles a multiply
+    /// wider than one slice its own way (the wider operand on A, cut into 17-bit chunks), so
+    /// its `dsp48e1` counts can be higher for wide formats.
+    pub spec_dsp48e1_per_lane: u64,
     /// The core loads its coefficients at run time (`--coeffs axilite`): its core counts
     /// include the AXI4-Lite slave and the register file, shared by all lanes.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -285,7 +290,7 @@ pub fn estimate_resources(
             command_line: String::new(),
         },
     )?;
-    let mut units: Vec<(&str, String, GeneratedCore, GeneratedCore)> = Vec::new();
+    let mut units: Vec<(&str, String, GeneratedCore, GeneratedCore, u64)> = Vec::new();
     for built in cores {
         let spec = &built.spec;
         let layer = built
@@ -299,17 +304,24 @@ pub fn estimate_resources(
             verilog: built.verilog.clone(),
         };
         let one = one_lane(spec, &core)?;
-        units.push((built.top(), layer, core, one));
+        units.push((
+            built.top(),
+            layer,
+            core,
+            one,
+            u64::from(spec.lane_dsp48e1()),
+        ));
     }
     units.push((
         "repact_hardswish",
         "hardswish".into(),
         hs_core.clone(),
         one_lane(&hs_spec, &hs_core)?,
+        u64::from(hs_spec.lane_dsp48e1()),
     ));
     // Three syntheses per unit: as generated, one lane, lane datapath alone.
     let mut jobs = Vec::new();
-    for (_, _, core, one) in &units {
+    for (_, _, core, one, _) in &units {
         jobs.push(Job {
             verilog: core.verilog.clone(),
             top: core.top().to_string(),
@@ -325,7 +337,7 @@ pub fn estimate_resources(
     }
     let mut counts = run_all(&jobs)?.into_iter();
     let mut all = Vec::new();
-    for (top, layer, core, _) in &units {
+    for (top, layer, core, _, spec_dsp) in &units {
         let (Some(c), Some(o), Some(l)) = (counts.next(), counts.next(), counts.next()) else {
             break;
         };
@@ -337,6 +349,7 @@ pub fn estimate_resources(
             core: c,
             one_lane_core: o,
             lane_only: l,
+            spec_dsp48e1_per_lane: *spec_dsp,
         });
     }
     let hardswish = all.pop().ok_or_else(|| Error::Tool {

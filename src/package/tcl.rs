@@ -1,23 +1,17 @@
 //! Tcl: quoting, and the generated `vivado/config.tcl`.
 //!
-//! The block-design and re-packaging scripts are real Tcl files in the repository's `vivado/`
-//! folder, copied verbatim (less their `# >>> axilite` blocks in a baked bundle:
-//! [`super::variant`]); what differs between IP directories (part, clock, cores, stream
-//! widths, interfaces and their port maps) is written here as `config.tcl`, a list of plain
-//! `set`/`dict set` commands the scripts `source`. The interfaces (and the memory map of an
-//! AXI4-Lite slave) come from the same [`Component`] values as `component.xml`, so
-//! re-packaging with Vivado maps the same ports and registers.
+//! The block-design and re-packaging scripts are fixed Tcl ([`super::fixed_files`]); what
+//! differs between IP directories (part, clock, cores, stream widths, interfaces and their
+//! port maps) is written here as `config.tcl`, a list of plain `set`/`dict set` commands the
+//! scripts `source`. The interfaces (and the memory map of an AXI4-Lite slave) come from the
+//! same [`Component`] values as `component.xml`, so re-packaging with Vivado maps the same
+//! ports and registers.
 
 use super::ipxact::{Component, Mode};
 use super::{ip_dir, CorePaths, PackageOptions};
 use crate::bundle::BuiltCore;
 use crate::escape;
 use std::fmt::Write as _;
-
-/// `vivado/create_bd.tcl`, verbatim.
-pub const CREATE_BD_TCL: &str = include_str!("../../vivado/create_bd.tcl");
-/// `vivado/package_ip.tcl`, verbatim.
-pub const PACKAGE_IP_TCL: &str = include_str!("../../vivado/package_ip.tcl");
 
 pub use crate::escape::tcl_word as word;
 

@@ -7,7 +7,7 @@
 //! and the `s_axis_tready` we read before the edge are both high; likewise for the master side.
 
 use super::ports::{sign_extend, words};
-use super::verilator::{PortId, VerilatedModel};
+use super::verilator::{Handshake, PortId, StreamDone, StreamLimits, VerilatedModel};
 use crate::fixedpoint::DatapathSpec;
 use crate::hdl::{Port, PortDir, StreamLayout};
 use crate::{Error, Result};
@@ -59,6 +59,23 @@ pub fn get_bits(words: &[u64], offset: u32, width: u32) -> u64 {
         v |= words[w + 1] << (64 - b);
     }
     v & mask(width)
+}
+
+/// 64-bit words (least significant first) of a little-endian byte string, as the
+/// simulator stores a port.
+pub fn bytes_to_words(bytes: &[u8]) -> [u64; MAX_TDATA_WORDS] {
+    let mut w = [0u64; MAX_TDATA_WORDS];
+    for (i, &b) in bytes.iter().enumerate().take(8 * MAX_TDATA_WORDS) {
+        w[i / 8] |= (b as u64) << (8 * (i % 8));
+    }
+    w
+}
+
+/// The little-endian bytes of `words` (least significant first) that fit `out`.
+pub fn words_to_bytes(words: &[u64], out: &mut [u8]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = words.get(i / 8).map_or(0, |w| (w >> (8 * (i % 8))) as u8);
+    }
 }
 
 /// Predicts output beats from input beats with the golden model, tracking the channel counter
@@ -354,6 +371,150 @@ impl AxisDut {
             self.recorded_outputs.push(v);
             self.record_left -= 1;
         }
+    }
+
+    /// Cycles from now that may run inside the shim ([`VerilatedModel::stream`]) without
+    /// missing anything this bench does per cycle: none while stimulus is recorded, and a
+    /// trace window's first and last cycles must pass through [`tick`](Self::tick), which
+    /// opens and closes the waveform there (cycles inside the window are traced by the model).
+    fn shim_cycles(&self) -> u64 {
+        if self.record_left > 0 {
+            return 0;
+        }
+        match &self.trace {
+            Some((_, from, _)) if self.cycle <= *from => *from - self.cycle,
+            Some((_, _, to)) if self.cycle <= *to => *to - self.cycle,
+            _ => u64::MAX,
+        }
+    }
+
+    /// [`VerilatedModel::stream`] as part of this bench: the cycles count in
+    /// [`cycle`](Self::cycle), and cycles that are recorded (for the Icarus replay) or open or
+    /// close the trace run one by one through [`tick`](Self::tick), with the same semantics,
+    /// so a batched phase records and traces exactly as a cycle-by-cycle one. `out_edges`
+    /// receives, per output beat, the edge after which it was captured, counted from the
+    /// call's first edge (as [`StreamDone::first_output`]).
+    pub fn stream(
+        &mut self,
+        hs: Handshake,
+        inputs: &[(PortId, &[u8])],
+        outputs: &mut [(PortId, &mut [u8])],
+        mut out_edges: Option<&mut [u64]>,
+        limits: StreamLimits,
+    ) -> Result<StreamDone> {
+        let in_bytes: Vec<usize> = inputs
+            .iter()
+            .map(|(id, _)| self.model.storage_bytes(*id))
+            .collect();
+        let out_bytes: Vec<usize> = outputs
+            .iter()
+            .map(|(id, _)| self.model.storage_bytes(*id))
+            .collect();
+        let out_cap = outputs
+            .iter()
+            .zip(&out_bytes)
+            .map(|((_, b), &n)| (b.len() / n) as u64)
+            .min()
+            .unwrap_or(u64::MAX)
+            .min(out_edges.as_ref().map_or(u64::MAX, |e| e.len() as u64));
+        let start = self.cycle;
+        let mut total = StreamDone::default();
+        while total.cycles < limits.max_cycles {
+            let (k, j) = (total.accepted as usize, total.produced as usize);
+            let ins: Vec<(PortId, &[u8])> = inputs
+                .iter()
+                .zip(&in_bytes)
+                .map(|((id, b), &n)| (*id, b.get(k * n..).unwrap_or(&[])))
+                .collect();
+            let mut outs: Vec<(PortId, &mut [u8])> = outputs
+                .iter_mut()
+                .zip(&out_bytes)
+                .map(|((id, b), &n)| (*id, &mut b[j * n..]))
+                .collect();
+            let left = StreamLimits {
+                in_beats: limits.in_beats - total.accepted,
+                out_want: limits.out_want.saturating_sub(total.produced),
+                max_cycles: limits.max_cycles - total.cycles,
+            };
+            let mut edges = out_edges.as_deref_mut().map(|e| &mut e[j..]);
+            // Edges of this piece count from the call's first edge.
+            let offset = total.cycles;
+            let shim = self.shim_cycles();
+            let d = if shim == 0 {
+                self.stream_cycle(hs, &ins, &mut outs, left.in_beats)
+            } else {
+                let d = self.model.stream(
+                    hs,
+                    &ins,
+                    &mut outs,
+                    edges.as_deref_mut(),
+                    StreamLimits {
+                        max_cycles: left.max_cycles.min(shim),
+                        ..left
+                    },
+                )?;
+                self.cycle += d.cycles;
+                d
+            };
+            if let Some(e) = edges {
+                if shim == 0 && d.produced == 1 {
+                    e[0] = 0;
+                }
+                for v in &mut e[..d.produced as usize] {
+                    *v += offset;
+                }
+            }
+            debug_assert_eq!(self.cycle, start + offset + d.cycles);
+            total.first_accept = total.first_accept.or(d.first_accept.map(|e| e + offset));
+            total.first_output = total.first_output.or(d.first_output.map(|e| e + offset));
+            total.cycles += d.cycles;
+            total.accepted += d.accepted;
+            total.produced += d.produced;
+            let all_in = total.accepted == limits.in_beats && total.produced >= limits.out_want;
+            if all_in || total.produced == out_cap {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// One cycle of [`VerilatedModel::stream`]'s semantics through [`tick`](Self::tick).
+    fn stream_cycle(
+        &mut self,
+        hs: Handshake,
+        inputs: &[(PortId, &[u8])],
+        outputs: &mut [(PortId, &mut [u8])],
+        in_beats: u64,
+    ) -> StreamDone {
+        let valid = in_beats > 0;
+        self.model.set(hs.in_valid, valid as u64);
+        if valid {
+            for (id, buf) in inputs {
+                let n = self.model.storage_bytes(*id);
+                self.model.set_wide(*id, &bytes_to_words(&buf[..n]));
+            }
+        }
+        let ready = self.model.get(hs.in_ready) != 0;
+        self.tick();
+        let mut d = StreamDone {
+            cycles: 1,
+            ..StreamDone::default()
+        };
+        if valid && ready {
+            d.accepted = 1;
+            d.first_accept = Some(0);
+        }
+        if self.model.get(hs.out_valid) != 0 {
+            let mut w = [0u64; MAX_TDATA_WORDS];
+            for (id, buf) in outputs.iter_mut() {
+                let n = self.model.storage_bytes(*id);
+                self.model.get_wide(*id, &mut w);
+                words_to_bytes(&w, &mut buf[..n]);
+            }
+            d.produced = 1;
+            d.first_output = Some(0);
+        }
+        d
     }
 
     fn snapshot(&mut self, dir: PortDir) -> Vec<u64> {

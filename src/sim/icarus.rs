@@ -115,15 +115,275 @@ pub fn replay(
     inputs: &[Vec<u64>],
     work_dir: &Path,
 ) -> Result<IcarusRun> {
-    validate(verilog, top, ports, clock)?;
-    let in_ports: Vec<&Port> = ports
-        .iter()
-        .filter(|p| p.dir == PortDir::In && p.name != clock)
-        .collect();
     let output_ports: Vec<Port> = ports
         .iter()
         .filter(|p| p.dir == PortDir::Out)
         .cloned()
+        .collect();
+    let fmt = vec!["%b"; output_ports.len()].join(" ");
+    let args: String = output_ports
+        .iter()
+        .map(|p| format!(", {}", p.name))
+        .collect();
+    let sample = Sampler {
+        declarations: String::new(),
+        start: String::new(),
+        each_cycle: format!("      #10 $fdisplay({BENCH_PREFIX}fd, \"{fmt}\"{args});\n"),
+        end: String::new(),
+    };
+    let Some(text) = simulate(verilog, top, ports, clock, inputs, &sample, work_dir)? else {
+        return Ok(IcarusRun {
+            output_ports,
+            outputs: Vec::new(),
+            xz: Vec::new(),
+            xz_mask: Vec::new(),
+        });
+    };
+    let run = parse_outputs(&text, output_ports)?;
+    if run.cycles() != inputs.len() {
+        return Err(stopped_early(run.cycles(), inputs.len(), &text));
+    }
+    Ok(run)
+}
+
+/// What [`replay_and_compare`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayCheck {
+    /// Cycles simulated.
+    pub cycles: usize,
+    /// Cycles in which a compared output differed from the expected value (4-state: an X or
+    /// Z bit differs from every expected 0 or 1).
+    pub mismatches: u64,
+    /// Cycles in which a compared output had an X or Z bit.
+    pub xz: u64,
+    /// The first of either, in words.
+    pub first: Option<String>,
+}
+
+/// Which outputs [`replay_and_compare`] compares in a cycle.
+pub struct CompareRule<'a> {
+    /// An output that qualifies the others: they are compared only in cycles where its
+    /// expected value is 1 (AXI4-Stream leaves data undefined while `tvalid` is low). `None`:
+    /// every output in every cycle.
+    pub qualifier: Option<&'a str>,
+    /// Outputs compared in every cycle whatever the qualifier says (e.g. valid and ready).
+    pub always: &'a dyn Fn(&Port) -> bool,
+}
+
+/// [`replay`], but the comparison with `expected` (per cycle, every output in the layout of
+/// [`IcarusRun::outputs`], e.g. a Verilator run's) happens inside Icarus, which prints only
+/// the verdict: formatting every output of every cycle as text, and parsing it back, was
+/// three quarters of a replay's time.
+///
+/// Errors as for [`replay`], and when `expected` has fewer cycles than `inputs` or a cycle of
+/// the wrong length, or the qualifier is not a 1-bit output.
+#[allow(clippy::too_many_arguments)]
+pub fn replay_and_compare(
+    verilog: &str,
+    top: &str,
+    ports: &[Port],
+    clock: &str,
+    inputs: &[Vec<u64>],
+    expected: &[Vec<u64>],
+    rule: &CompareRule,
+    work_dir: &Path,
+) -> Result<ReplayCheck> {
+    let outs: Vec<&Port> = ports.iter().filter(|p| p.dir == PortDir::Out).collect();
+    if outs.is_empty() {
+        return Err(tool_err(
+            "iverilog",
+            format!("`{top}` has no outputs to compare"),
+        ));
+    }
+    let per_cycle: usize = outs.iter().map(|p| words(p)).sum();
+    if expected.len() < inputs.len() || expected.iter().any(|v| v.len() != per_cycle) {
+        return Err(tool_err(
+            "iverilog",
+            format!(
+                "expected outputs: {} cycles for {} of stimulus, each must have {per_cycle} words",
+                expected.len(),
+                inputs.len()
+            ),
+        ));
+    }
+    let exp_bits: u32 = outs.iter().map(|p| p.width).sum::<u32>().max(1);
+    // Bit offset of each output in an expected word: the first port highest, as in
+    // `stimulus_hex`.
+    let mut offsets = vec![0u32; outs.len()];
+    let mut at = 0;
+    for (i, p) in outs.iter().enumerate().rev() {
+        offsets[i] = at;
+        at += p.width;
+    }
+    let qualifier = match rule.qualifier {
+        None => "1'b1".to_string(),
+        Some(q) => match outs.iter().position(|p| p.name == q && p.width == 1) {
+            Some(i) => format!("{BENCH_PREFIX}e[{}]", offsets[i]),
+            None => {
+                return Err(tool_err(
+                    "iverilog",
+                    format!("the qualifier `{q}` is not a 1-bit output of `{top}`"),
+                ))
+            }
+        },
+    };
+    let t = BENCH_PREFIX;
+    let e_bits = exp_bits;
+    // Which bits are compared: every output while the qualifier is high, else the `always`
+    // ones. One masked 4-state comparison of all outputs per cycle (per-port comparisons cost
+    // as much as the design's own simulation); ports are looked at one by one only to word
+    // the first failure.
+    let mask = |all: bool| {
+        let words: Vec<u64> = outs
+            .iter()
+            .flat_map(|p| {
+                let on = all || (rule.always)(p);
+                std::iter::repeat_n(if on { u64::MAX } else { 0 }, words(p))
+            })
+            .collect();
+        let hex = stimulus_hex(&outs, &[words], e_bits);
+        format!("{e_bits}'h{}", hex.trim())
+    };
+    let names: Vec<&str> = outs.iter().map(|p| p.name.as_str()).collect();
+    let mut each = format!(
+        "      #10;\n\
+         \x20     {t}e = {t}exp[{t}i];\n\
+         \x20     {t}m = {qualifier} ? {} : {};\n\
+         \x20     {t}g = {t}got & {t}m;\n\
+         \x20     {t}bad = ({t}g !== ({t}e & {t}m));\n\
+         \x20     {t}x = (^{t}g === 1'bx);\n\
+         \x20     if ({t}bad) {t}mism = {t}mism + 1;\n\
+         \x20     if ({t}x) {t}xzc = {t}xzc + 1;\n\
+         \x20     if (({t}bad || {t}x) && !{t}seen) begin\n\
+         \x20       {t}seen = 1;\n\
+         \x20       {t}k = -1;\n",
+        mask(true),
+        mask(false)
+    );
+    for (k, p) in outs.iter().enumerate() {
+        let cond = if (rule.always)(p) {
+            "1'b1".to_string()
+        } else {
+            qualifier.clone()
+        };
+        let want = format!("{t}e[{} +: {}]", offsets[k], p.width);
+        let n = &p.name;
+        let _ = writeln!(
+            each,
+            "        if ({t}k < 0 && {cond} && {n} !== {want}) begin\n\
+             \x20         $fdisplay({t}fd, \"mismatch %0d {k} %h %h\", {t}i, {want}, {n});\n\
+             \x20         {t}k = {k};\n\
+             \x20       end"
+        );
+    }
+    let _ = write!(
+        each,
+        "        if ({t}k < 0) $fdisplay({t}fd, \"xz %0d\", {t}i);\n      end\n"
+    );
+    let sample = Sampler {
+        declarations: format!(
+            "  reg [{w}:0] {t}exp [0:{}];\n  reg [{w}:0] {t}e, {t}m, {t}g;\n  \
+             wire [{w}:0] {t}got = {{{}}};\n  reg {t}bad, {t}x, {t}seen;\n  \
+             integer {t}mism, {t}xzc, {t}k;\n",
+            inputs.len().max(1) - 1,
+            names.join(", "),
+            w = e_bits - 1,
+        ),
+        start: format!(
+            "    $readmemh(\"expected.hex\", {t}exp);\n    {t}seen = 0;\n    {t}mism = 0;\n    \
+             {t}xzc = 0;\n"
+        ),
+        each_cycle: each,
+        end: format!("    $fdisplay({t}fd, \"done %0d %0d %0d\", {t}i, {t}mism, {t}xzc);\n"),
+    };
+    if !inputs.is_empty() {
+        fs::create_dir_all(work_dir).map_err(|e| Error::io(work_dir, e))?;
+        write_file(
+            &work_dir.join("expected.hex"),
+            &stimulus_hex(&outs, &expected[..inputs.len()], exp_bits),
+        )?;
+    }
+    let Some(text) = simulate(verilog, top, ports, clock, inputs, &sample, work_dir)? else {
+        return Ok(ReplayCheck::default());
+    };
+    let mut check = ReplayCheck::default();
+    let mut done = false;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            ["mismatch", c, k, want, got] => {
+                let name = k
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|k| outs.get(k))
+                    .map_or("?", |p| p.name.as_str());
+                check.first = Some(format!(
+                    "cycle {c} of the replay: `{name}` is 0x{want} in Verilator, 0x{got} in Icarus"
+                ));
+            }
+            ["xz", c] => {
+                check.first = Some(format!(
+                    "cycle {c} of the replay: X or Z on a defined output"
+                ));
+            }
+            ["done", n, m, x] => {
+                let num = |v: &str| v.parse::<u64>().unwrap_or(u64::MAX);
+                check.cycles = num(n) as usize;
+                check.mismatches = num(m);
+                check.xz = num(x);
+                done = true;
+            }
+            _ => {}
+        }
+    }
+    if !done || check.cycles != inputs.len() {
+        return Err(stopped_early(
+            if done { check.cycles } else { 0 },
+            inputs.len(),
+            &text,
+        ));
+    }
+    Ok(check)
+}
+
+fn stopped_early(ran: usize, cycles: usize, output: &str) -> Error {
+    tool_err(
+        "vvp",
+        format!(
+            "the simulation stopped after {ran} of {cycles} cycles ($finish or $stop in the \
+             design?):\n{}",
+            tail(output.trim(), 2000)
+        ),
+    )
+}
+
+/// How a bench samples the outputs: Verilog pasted into it (see [`bench`]).
+struct Sampler {
+    /// Module-level declarations.
+    declarations: String,
+    /// Statements after the stimulus is read, before the first cycle.
+    start: String,
+    /// Statements after each rising edge.
+    each_cycle: String,
+    /// Statements after the last cycle, before the output file is closed.
+    end: String,
+}
+
+/// Writes design, stimulus and bench to `work_dir`, compiles and runs them; returns what the
+/// bench wrote to `outputs.txt`, or `None` when there is no stimulus (nothing to run).
+fn simulate(
+    verilog: &str,
+    top: &str,
+    ports: &[Port],
+    clock: &str,
+    inputs: &[Vec<u64>],
+    sample: &Sampler,
+    work_dir: &Path,
+) -> Result<Option<String>> {
+    validate(verilog, top, ports, clock)?;
+    let in_ports: Vec<&Port> = ports
+        .iter()
+        .filter(|p| p.dir == PortDir::In && p.name != clock)
         .collect();
     let per_cycle = input_words(ports, clock);
     if let Some((c, v)) = inputs
@@ -141,12 +401,7 @@ pub fn replay(
         ));
     }
     if inputs.is_empty() {
-        return Ok(IcarusRun {
-            output_ports,
-            outputs: Vec::new(),
-            xz: Vec::new(),
-            xz_mask: Vec::new(),
-        });
+        return Ok(None);
     }
     fs::create_dir_all(work_dir).map_err(|e| Error::io(work_dir, e))?;
 
@@ -163,9 +418,9 @@ pub fn replay(
             ports,
             clock,
             &in_ports,
-            &output_ports,
             inputs.len(),
             total_bits,
+            sample,
         ),
     )?;
 
@@ -208,20 +463,15 @@ pub fn replay(
             .args(["-n", "bench.vvp"]),
         "vvp",
     )?;
-    let text = fs::read_to_string(&out_path).map_err(|e| Error::io(&out_path, e))?;
-    let run = parse_outputs(&text, output_ports)?;
-    if run.cycles() != inputs.len() {
-        return Err(tool_err(
-            "vvp",
-            format!(
-                "the simulation stopped after {} of {} cycles ($finish or $stop in the design?):\n{}",
-                run.cycles(),
-                inputs.len(),
-                tail(String::from_utf8_lossy(&ran.stdout).trim(), 2000)
-            ),
-        ));
+    match fs::read_to_string(&out_path) {
+        Ok(text) => Ok(Some(text)),
+        // No output file at all: the design ended the run before the bench wrote anything.
+        Err(_) => Err(stopped_early(
+            0,
+            inputs.len(),
+            &String::from_utf8_lossy(&ran.stdout),
+        )),
     }
-    Ok(run)
 }
 
 fn validate(verilog: &str, top: &str, ports: &[Port], clock: &str) -> Result<()> {
@@ -294,9 +544,9 @@ fn bench(
     ports: &[Port],
     clock: &str,
     in_ports: &[&Port],
-    out_ports: &[Port],
     cycles: usize,
     total_bits: u32,
+    sample: &Sampler,
 ) -> String {
     let range = |w: u32| {
         if w == 1 {
@@ -316,7 +566,7 @@ fn bench(
     for p in in_ports {
         let _ = writeln!(v, "  reg {}{};", range(p.width), p.name);
     }
-    for p in out_ports {
+    for p in ports.iter().filter(|p| p.dir == PortDir::Out) {
         let _ = writeln!(v, "  wire {}{};", range(p.width), p.name);
     }
     let _ = writeln!(
@@ -327,11 +577,13 @@ fn bench(
     );
     let _ = writeln!(v, "  integer {BENCH_PREFIX}i;");
     let _ = writeln!(v, "  integer {BENCH_PREFIX}fd;");
+    v.push_str(&sample.declarations);
     let conns: Vec<String> = ports.iter().map(|p| format!(".{0}({0})", p.name)).collect();
     let _ = writeln!(v, "  {top} {BENCH_PREFIX}dut ({});", conns.join(", "));
     let _ = writeln!(v, "  initial begin");
     let _ = writeln!(v, "    $readmemh(\"stimulus.hex\", {BENCH_PREFIX}mem);");
     let _ = writeln!(v, "    {BENCH_PREFIX}fd = $fopen(\"outputs.txt\", \"w\");");
+    v.push_str(&sample.start);
     let _ = writeln!(
         v,
         "    for ({BENCH_PREFIX}i = 0; {BENCH_PREFIX}i < {cycles}; {BENCH_PREFIX}i = {BENCH_PREFIX}i + 1) begin"
@@ -347,10 +599,9 @@ fn bench(
     // Delays of 10 keep clear of small `#1`-style delays inside hand-written designs.
     let _ = writeln!(v, "      #10 {clock} = 1'b0;");
     let _ = writeln!(v, "      #10 {clock} = 1'b1;");
-    let fmt = vec!["%b"; out_ports.len()].join(" ");
-    let args: String = out_ports.iter().map(|p| format!(", {}", p.name)).collect();
-    let _ = writeln!(v, "      #10 $fdisplay({BENCH_PREFIX}fd, \"{fmt}\"{args});");
+    v.push_str(&sample.each_cycle);
     let _ = writeln!(v, "    end");
+    v.push_str(&sample.end);
     let _ = writeln!(v, "    $fclose({BENCH_PREFIX}fd);");
     let _ = writeln!(v, "    $finish;");
     let _ = writeln!(v, "  end");
@@ -427,6 +678,88 @@ mod tests {
         // 74 bits -> 19 hex digits; a occupies bits 73..70.
         let expect = (0xAu128 << 70) | (0x3Fu128 << 64) | 1;
         assert_eq!(hex.trim(), format!("{expect:019x}"));
+    }
+
+    /// `q` has no reset: X until the first write, while `v` says whether it is defined.
+    const UNRESET: &str = "module unreset (input wire clk, input wire hold, input wire [3:0] d,\n\
+        output reg [3:0] q, output reg v);\n\
+        initial v = 1'b0;\n\
+        always @(posedge clk) begin v <= !hold; if (!hold) q <= d; end\nendmodule\n";
+
+    fn unreset_ports() -> Vec<Port> {
+        vec![
+            Port::input("clk", 1),
+            Port::input("hold", 1),
+            Port::input("d", 4),
+            Port::output("q", 4),
+            Port::output("v", 1),
+        ]
+    }
+
+    #[test]
+    fn compare_inside_icarus_sees_mismatches_and_x_where_it_looks() {
+        if icarus_version().is_err() {
+            panic!(
+                "this test needs Icarus Verilog; {}",
+                super::super::verilator::INSTALL_HINT
+            );
+        }
+        let ports = unreset_ports();
+        // Cycle 0 holds (q stays X, v = 0), cycle 1 writes 5.
+        let inputs = vec![vec![1, 0], vec![0, 5]];
+        let qualified = CompareRule {
+            qualifier: Some("v"),
+            always: &|p: &Port| p.name == "v",
+        };
+        let run = |expected: &[Vec<u64>], rule: &CompareRule| {
+            let dir = tempfile::tempdir().unwrap();
+            replay_and_compare(
+                UNRESET,
+                "unreset",
+                &ports,
+                "clk",
+                &inputs,
+                expected,
+                rule,
+                dir.path(),
+            )
+            .unwrap()
+        };
+        let right = [vec![0, 0], vec![5, 1]];
+        let ok = run(&right, &qualified);
+        assert_eq!((ok.cycles, ok.mismatches, ok.xz, ok.first), (2, 0, 0, None));
+
+        let wrong = [vec![0, 0], vec![6, 1]];
+        let bad = run(&wrong, &qualified);
+        assert_eq!((bad.mismatches, bad.xz), (1, 0));
+        let first = bad.first.unwrap();
+        assert!(
+            first.contains("cycle 1") && first.contains("`q`") && first.contains("0x6"),
+            "{first}"
+        );
+
+        // Compared in every cycle, the undefined q of cycle 0 is an X, and differs from 0.
+        let everything = CompareRule {
+            qualifier: None,
+            always: &|_: &Port| false,
+        };
+        let x = run(&right, &everything);
+        assert_eq!((x.mismatches, x.xz), (1, 1));
+        assert!(x.first.unwrap().contains("cycle 0"));
+
+        let e = replay_and_compare(
+            UNRESET,
+            "unreset",
+            &ports,
+            "clk",
+            &inputs,
+            &right[..1],
+            &qualified,
+            tempfile::tempdir().unwrap().path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("expected outputs"), "{e}");
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! Runs independent verification jobs (one per core: its Verilator build and all its phases)
 //! on up to N threads, returning results in input order whatever order they finish in.
 //!
-//! Each job builds and drives its own model on the thread that runs it: Verilator models are
-//! not shared across threads, and every model has its own `VerilatedContext`.
+//! All models are built first, several per compiler run ([`build_batch`]); then each job
+//! drives its own model on the thread that runs it: a model is used by one thread at a time,
+//! and every model has its own `VerilatedContext`.
 
-use super::run::{verify_core, CoreReport, RunOptions};
+pub use super::ordered::map_ordered;
+use super::run::{core_design, core_verilog, verify_built_core, CoreReport, RunOptions};
+use super::verilator::{build_batch, BuildOptions, DesignSource, VerilatedModel};
 use crate::manifest::Manifest;
-use crate::Result;
+use crate::{Error, Result};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Verifies every core of `manifest` on up to `jobs` threads; reports in manifest order (the
@@ -25,8 +27,38 @@ pub fn verify_all(
     let mut opts = opts.clone();
     // A golden-model thread beside each simulation only helps while cores are idle.
     opts.verify.golden_thread &= running < default_jobs();
-    let per_core = map_ordered(&manifest.cores, jobs, |core| {
-        verify_core(dir, manifest, core, &opts, &|n| progress(n))
+    // A core whose Verilog cannot be read reports that error in its place below.
+    let (texts, unreadable): (Vec<String>, Vec<Mutex<Option<Error>>>) = manifest
+        .cores
+        .iter()
+        .map(|core| match core_verilog(dir, core) {
+            Ok(t) => (t, Mutex::new(None)),
+            Err(e) => (String::new(), Mutex::new(Some(e))),
+        })
+        .unzip();
+    let readable: Vec<usize> = (0..texts.len())
+        .filter(|&i| lock(&unreadable[i]).is_none())
+        .collect();
+    let designs: Vec<DesignSource> = readable
+        .iter()
+        .map(|&i| core_design(&manifest.cores[i], &texts[i]))
+        .collect();
+    // Every model first, in as few compiler runs as pays (see `verilator::build_batch`).
+    let mut built =
+        build_batch(&designs, &opts.cache_dir, &BuildOptions::default(), jobs)?.into_iter();
+    let models: Vec<Mutex<Option<Result<VerilatedModel>>>> = (0..texts.len())
+        .map(|i| Mutex::new(readable.contains(&i).then(|| built.next()).flatten()))
+        .collect();
+    let items: Vec<usize> = (0..manifest.cores.len()).collect();
+    let per_core = map_ordered(&items, jobs, |&i| {
+        let core = &manifest.cores[i];
+        if let Some(e) = lock(&unreadable[i]).take() {
+            return Err(e);
+        }
+        let model = lock(&models[i]).take().ok_or_else(|| {
+            Error::Internal(format!("no model was built for core {}", core.top()))
+        })??;
+        verify_built_core(manifest, core, &texts[i], model, &opts, &|n| progress(n))
     });
     let mut reports = Vec::new();
     for r in per_core {
@@ -35,59 +67,11 @@ pub fn verify_all(
     Ok(reports)
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The default number of jobs: the cores available to this process.
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// `f` applied to every item on up to `jobs` threads (at least one); results in item order.
-/// Items are taken in order, so with one job this is a plain sequential loop.
-pub fn map_ordered<T: Sync, R: Send>(
-    items: &[T],
-    jobs: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    let jobs = jobs.clamp(1, items.len().max(1));
-    if jobs == 1 {
-        return items.iter().map(f).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let r = f(item);
-                *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .expect("every job ran to completion (a panic would have propagated)")
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn results_keep_input_order() {
-        let items: Vec<u64> = (0..50).collect();
-        for jobs in [1, 2, 7] {
-            let out = map_ordered(&items, jobs, |&i| {
-                // Later items finish first.
-                std::thread::sleep(std::time::Duration::from_micros(50 * (50 - i)));
-                i * i
-            });
-            assert_eq!(out, items.iter().map(|i| i * i).collect::<Vec<_>>());
-        }
-        assert!(map_ordered(&[] as &[u8], 4, |_| 0).is_empty());
-    }
 }

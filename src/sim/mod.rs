@@ -8,6 +8,7 @@ pub mod full_rate;
 pub mod icarus;
 pub mod integrity;
 pub mod jobs;
+pub mod ordered;
 pub mod phase;
 pub mod ports;
 pub mod run;

@@ -4,13 +4,12 @@
 use super::axilite_bench::{AxiLite, WritesAfterReset};
 use super::axis_bench::{AxisDut, CLOCK};
 use super::icarus;
-use super::ports::words;
 use super::verify::{exhaustive, stress, Failure, PhaseResult, VerifyOptions};
 use super::verilator::{self, BuildOptions};
 use crate::fixedpoint::DatapathSpec;
 use crate::hdl::regmap::{addr, RegisterMap};
 use crate::hdl::CoreInterface;
-use crate::hdl::{Port, PortDir};
+use crate::hdl::Port;
 use crate::manifest::{CoreEntry, Manifest};
 use crate::{Error, Result};
 use serde::Serialize;
@@ -66,60 +65,6 @@ pub struct RunOptions {
     pub cache_dir: PathBuf,
     /// Write a waveform around the first mismatch here.
     pub vcd: Option<PathBuf>,
-}
-
-/// Compares Icarus's 4-state replay with Verilator's recorded outputs: ready and valid every
-/// cycle, the rest of the master side whenever `m_axis_tvalid` is high (AXI4-Stream leaves it
-/// undefined otherwise). Returns (mismatching cycles, cycles with X/Z where defined, first).
-fn compare_icarus(
-    ports: &[Port],
-    verilator_out: &[Vec<u64>],
-    run: &icarus::IcarusRun,
-) -> (u64, u64, Option<String>) {
-    let outs: Vec<&Port> = ports.iter().filter(|p| p.dir == PortDir::Out).collect();
-    let offsets: Vec<usize> = outs
-        .iter()
-        .scan(0, |at, p| {
-            let o = *at;
-            *at += words(p);
-            Some(o)
-        })
-        .collect();
-    let valid_idx = outs.iter().position(|p| p.name == "m_axis_tvalid");
-    let (mut mism, mut xz, mut first) = (0u64, 0u64, None);
-    for (cycle, v) in verilator_out.iter().enumerate().take(run.cycles()) {
-        let valid = valid_idx.is_some_and(|i| v[offsets[i]] != 0);
-        let (mut bad, mut has_xz) = (false, false);
-        for (i, p) in outs.iter().enumerate() {
-            let always = p.name.ends_with("tready") || p.name.ends_with("tvalid");
-            if !always && !valid {
-                continue;
-            }
-            if run.xz[cycle][i] {
-                has_xz = true;
-            }
-            let a = &v[offsets[i]..offsets[i] + words(p)];
-            if a != run.output(cycle, i) {
-                bad = true;
-                if first.is_none() {
-                    first = Some(format!(
-                        "cycle {cycle} of the replay: `{}` is {:x?} in Verilator, {:x?} in Icarus",
-                        p.name,
-                        a,
-                        run.output(cycle, i)
-                    ));
-                }
-            }
-        }
-        mism += bad as u64;
-        xz += has_xz as u64;
-        if has_xz && first.is_none() {
-            first = Some(format!(
-                "cycle {cycle} of the replay: X or Z on a defined output"
-            ));
-        }
-    }
-    (mism, xz, first)
 }
 
 /// Reads the AXI4-Lite configuration registers and checks them against the spec; loads every
@@ -194,7 +139,25 @@ pub fn check_writable(vcd: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The Verilog text of a core, as `verify` simulates it.
+pub fn core_verilog(dir: &Path, core: &CoreEntry) -> Result<String> {
+    let path = dir.join(&core.file);
+    std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))
+}
+
+/// What Verilator builds for a core: its Verilog with the core's top and ports.
+pub fn core_design<'a>(core: &'a CoreEntry, verilog: &'a str) -> verilator::DesignSource<'a> {
+    verilator::DesignSource {
+        verilog,
+        top: &core.interface.top,
+        ports: &core.interface.ports,
+        clock: CLOCK,
+    }
+}
+
 /// Verifies one core of a manifest, every layer it holds; `progress` receives work done.
+/// Builds (or loads from the cache) the core's model first; [`super::jobs::verify_all`]
+/// builds all models of a manifest together instead and calls [`verify_built_core`].
 pub fn verify_core(
     dir: &Path,
     manifest: &Manifest,
@@ -202,25 +165,37 @@ pub fn verify_core(
     opts: &RunOptions,
     progress: &dyn Fn(u64),
 ) -> Result<Vec<CoreReport>> {
+    let verilog = core_verilog(dir, core)?;
+    let d = core_design(core, &verilog);
+    let model = verilator::build(
+        d.verilog,
+        d.top,
+        d.ports,
+        d.clock,
+        &opts.cache_dir,
+        &BuildOptions::default(),
+    )?;
+    verify_built_core(manifest, core, &verilog, model, opts, progress)
+}
+
+/// [`verify_core`] with the core's Verilog already read and its (untraced) model built.
+pub fn verify_built_core(
+    manifest: &Manifest,
+    core: &CoreEntry,
+    verilog: &str,
+    model: verilator::VerilatedModel,
+    opts: &RunOptions,
+    progress: &dyn Fn(u64),
+) -> Result<Vec<CoreReport>> {
     let spec = manifest.spec_for(core)?;
-    let path = dir.join(&core.file);
-    let verilog = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let iface = &core.interface;
     let ports = &iface.ports;
     let layout = &iface.stream;
     let map = iface.register_map();
 
-    let run_phases = |trace: Option<(&Path, u64)>| -> Result<(Vec<CoreReport>, AxisDut)> {
-        let model = verilator::build(
-            &verilog,
-            &iface.top,
-            ports,
-            CLOCK,
-            &opts.cache_dir,
-            &BuildOptions {
-                trace: trace.is_some(),
-            },
-        )?;
+    let run_phases = |model: verilator::VerilatedModel,
+                      trace: Option<(&Path, u64)>|
+     -> Result<(Vec<CoreReport>, AxisDut)> {
         let mut dut = AxisDut::new(model)?;
         if let Some((vcd, at)) = trace {
             dut.trace_window(vcd, at.saturating_sub(200), at + 50);
@@ -298,34 +273,41 @@ pub fn verify_core(
         Ok((reports, dut))
     };
 
-    let (mut reports, dut) = run_phases(None)?;
+    let (mut reports, dut) = run_phases(model, None)?;
     if opts.verify.icarus_cycles > 0 {
         let work = tempfile::Builder::new()
             .prefix("repact-hw-icarus-")
             .tempdir()
             .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-        let run = icarus::replay(
-            &verilog,
+        // Ready and valid are compared every cycle, the rest of the master side whenever
+        // `m_axis_tvalid` is high (AXI4-Stream leaves it undefined otherwise).
+        let always = |p: &Port| p.name.ends_with("tready") || p.name.ends_with("tvalid");
+        let check = icarus::replay_and_compare(
+            verilog,
             &iface.top,
             ports,
             CLOCK,
             &dut.recorded_inputs,
+            &dut.recorded_outputs,
+            &icarus::CompareRule {
+                qualifier: Some("m_axis_tvalid"),
+                always: &always,
+            },
             work.path(),
         )?;
-        let (mism, xz, first) = compare_icarus(ports, &dut.recorded_outputs, &run);
         // The replay covers the first layer's traffic (and, for run-time coefficients, the
         // bus writes before it): its verdict belongs to that layer.
         let r = &mut reports[0];
-        r.icarus_cycles = run.cycles();
-        r.icarus_mismatches = mism;
-        r.icarus_xz = xz;
-        if mism > 0 || xz > 0 {
+        r.icarus_cycles = check.cycles;
+        r.icarus_mismatches = check.mismatches;
+        r.icarus_xz = check.xz;
+        if check.mismatches > 0 || check.xz > 0 {
             r.passed = false;
             if r.first_failure.is_none() {
                 r.first_failure = Some(Failure {
                     cycle: 0,
                     phase: "icarus".into(),
-                    what: first.unwrap_or_default(),
+                    what: check.first.unwrap_or_default(),
                 });
             }
         }
@@ -333,7 +315,15 @@ pub fn verify_core(
     if let (Some(failed), Some(vcd)) = (reports.iter().find(|r| !r.passed), &opts.vcd) {
         // Same seed, same stimulus: a traced re-run reproduces the failure cycle for cycle.
         let at = failed.first_failure.as_ref().map_or(0, |f| f.cycle);
-        run_phases(Some((vcd, at)))?;
+        let traced = verilator::build(
+            verilog,
+            &iface.top,
+            ports,
+            CLOCK,
+            &opts.cache_dir,
+            &BuildOptions { trace: true },
+        )?;
+        run_phases(traced, Some((vcd, at)))?;
         // The simulator's trace writer fails silently: never claim a waveform not written.
         if !std::fs::metadata(vcd).is_ok_and(|m| m.is_file() && m.len() > 0) {
             return Err(Error::Tool {

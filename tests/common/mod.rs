@@ -1,6 +1,20 @@
-//! Fixtures shared by the integration tests (each test file includes this with `mod common;`
-//! and uses what it needs).
-#![allow(dead_code)]
+//! Fixtures shared by the integration tests. Each test file includes them with `pub mod common;`
+//! and uses what it needs: `pub` makes the fixtures reachable from the test crate's root, so a
+//! file using only some of them compiles without dead-code warnings, and no `allow` hides a
+//! fixture nobody uses (`tests/cli.rs` checks every fixture here is used by some test file).
+//!
+//! - this module: the repository, the bundled example, the `repact-hw` binary, files on disk;
+//! - [`deps`]: the test dependencies from PyPI and the hls4ml wheel
+//!   (`scripts/install-test-deps.sh`);
+//! - [`ip`]: writing an IP directory from a bundle in memory, C++ against its HLS header;
+//! - [`cosim`]: `gen` and co-simulation of every core of a network.
+//!
+//! `vivado_stub.tcl` beside this file is the strict stand-in for Vivado's Tcl commands that
+//! `tests/package.rs` runs the generated scripts against.
+
+pub mod cosim;
+pub mod deps;
+pub mod ip;
 
 use repact_hw::fixedpoint::ApFixed;
 use repact_hw::manifest::{sha256_hex, MANIFEST_FILE};
@@ -74,4 +88,22 @@ pub fn rewrite_as_generated(dir: &Path, rels: &[&str], bytes: &[u8]) {
         *entry = serde_json::Value::String(sha256_hex(bytes));
     }
     std::fs::write(&path, serde_json::to_string_pretty(&m).unwrap() + "\n").unwrap();
+}
+
+/// Every file under `root`, at any depth, sorted.
+pub fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }

@@ -27,10 +27,12 @@ use super::ports::{check_port_list, is_identifier};
 use crate::hdl::{Port, PortDir};
 use crate::{Error, Result};
 
+mod batch;
 mod model;
 
+pub use batch::{build_batch, DesignSource};
 use model::Loaded;
-pub use model::{PortId, VerilatedModel};
+pub use model::{Handshake, PortId, StreamDone, StreamLimits, VerilatedModel, STREAM_FIELDS};
 
 /// How to install the simulators; part of every "tool missing" message.
 pub(crate) const INSTALL_HINT: &str = "install it with `apt-get install -y verilator iverilog`";
@@ -39,7 +41,7 @@ pub(crate) const INSTALL_HINT: &str = "install it with `apt-get install -y veril
 const SHIM_TEMPLATE: &str = include_str!("shim.cpp.in");
 
 /// Version of the C ABI between this file and the shim; bump when either side changes.
-const SHIM_ABI: u32 = 1;
+const SHIM_ABI: u32 = 2;
 
 /// Flags shared by the runtime archive, the precompiled header and every model, which must
 /// agree exactly for GCC to accept the precompiled header.
@@ -118,6 +120,43 @@ pub fn default_cache_dir() -> PathBuf {
     std::env::temp_dir().join("repact-hw-sim")
 }
 
+/// Copies the prebuilt Verilator runtimes (archive and precompiled header, see [`build`]) of
+/// the cache directory `from` into the cache directory `to` (created if missing), so that a
+/// fresh cache skips the one-time runtime build: for timing model builds alone. Returns how
+/// many runtimes were copied.
+pub fn seed_runtime(from: &Path, to: &Path) -> Result<usize> {
+    fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+        fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+        for e in fs::read_dir(from)
+            .map_err(|e| Error::io(from, e))?
+            .flatten()
+        {
+            let target = to.join(e.file_name());
+            if e.path().is_dir() {
+                copy_tree(&e.path(), &target)?;
+            } else {
+                fs::copy(e.path(), &target).map_err(|err| Error::io(e.path(), err))?;
+            }
+        }
+        Ok(())
+    }
+    fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    let mut copied = 0;
+    for e in fs::read_dir(from)
+        .map_err(|e| Error::io(from, e))?
+        .flatten()
+    {
+        if e.file_name().to_string_lossy().starts_with("runtime-") {
+            // Through a temporary directory, so that a build never sees half a runtime.
+            let tmp = temp_dir_in(to)?;
+            copy_tree(&e.path(), tmp.path())?;
+            publish(tmp, &to.join(e.file_name()), "libverilated.a")?;
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
 /// Compiles `verilog` (top module `top`) with Verilator and loads it, or loads the cached
 /// library of an earlier identical build.
 ///
@@ -163,7 +202,7 @@ pub fn build(
         let runtime = runtime(cache_dir, &tools)?;
         compile_model(&design, &tools, &runtime, cache_dir, &entry)?;
     }
-    let loaded = Arc::new(Loaded::open(&lib_path, ports, clock, opts.trace)?);
+    let loaded = Arc::new(Loaded::open(&lib_path, "", ports, clock, opts.trace)?);
     VerilatedModel::instantiate(loaded, from_cache)
 }
 
@@ -314,6 +353,25 @@ struct Toolchain {
     cxx_version: String,
     /// `$VERILATOR_ROOT/include`.
     include: PathBuf,
+    /// `$VERILATOR_ROOT`.
+    root: PathBuf,
+    /// The `verilator_bin` executable that the `verilator` Perl script runs, when found:
+    /// started directly it costs 14 ms of CPU per design instead of 55 ms.
+    verilator_bin: Option<PathBuf>,
+}
+
+/// Where the `verilator` script finds `verilator_bin`: `$VERILATOR_ROOT/bin`, else next to
+/// the script on the `PATH`.
+fn find_verilator_bin(root: &Path) -> Option<PathBuf> {
+    let in_root = root.join("bin").join("verilator_bin");
+    if in_root.is_file() {
+        return Some(in_root);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .find(|d| d.join("verilator").is_file())
+        .map(|d| d.join("verilator_bin"))
+        .filter(|b| b.is_file())
 }
 
 /// Tool probing costs three process launches; do it once per process (successes only, so
@@ -350,6 +408,8 @@ fn toolchain() -> Result<Toolchain> {
         verilator_version,
         cxx_version,
         include,
+        verilator_bin: find_verilator_bin(&root),
+        root,
     };
     *guard = Some(t.clone());
     Ok(t)
@@ -498,29 +558,84 @@ fn compile_model(
 ) -> Result<()> {
     let tmp = temp_dir_in(cache_dir)?;
     let work = tmp.path();
-    let design = work.join("design.v");
-    write_file(&design, d.verilog)?;
+    let sources = verilate(d, tools, "Vtop", work)?;
     let obj = work.join("obj");
+    let unit = work.join("unit.cpp");
+    write_file(&unit, &shim_source(d.ports, d.clock, d.opts, &sources))?;
 
-    // Relative paths, so that Verilator's messages (also those compiled into the model,
-    // like `$finish` locations) name `design.v` rather than a temporary directory.
-    let mut v = Command::new("verilator");
-    v.current_dir(work).args([
-        "--cc",
-        "--Mdir",
-        "obj",
-        "--prefix",
-        "Vtop",
-        "--top-module",
-        d.top,
-    ]);
-    if d.opts.trace {
-        v.arg("--trace");
+    compile_shared(tools, rt, &unit, &obj, &work.join(MODEL_LIB), &[])
+        .map_err(|e| context(e, "compiling the model"))?;
+    let _ = fs::remove_dir_all(&obj);
+    publish(tmp, entry, MODEL_LIB)
+}
+
+/// Compiles the translation unit `unit` (with the runtime's precompiled header, `include` on
+/// the include path, `extra` flags after the common ones) into the shared library `out`.
+fn compile_shared(
+    tools: &Toolchain,
+    rt: &Runtime,
+    unit: &Path,
+    include: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> Result<()> {
+    let mut c = cxx_command(tools);
+    c.args(extra)
+        .arg("-shared")
+        .arg("-I")
+        .arg(include)
+        .arg("-include")
+        .arg(&rt.pch_header)
+        .arg(unit)
+        .arg("-o")
+        .arg(out)
+        // Keep each library's private copy of the runtime out of the dynamic symbol table, and
+        // fail here rather than at load time on a missing symbol.
+        .arg("-Wl,--exclude-libs,ALL")
+        .arg("-Wl,-z,defs")
+        .arg(&rt.archive);
+    run_tool(&mut c, CXX).map(drop)
+}
+
+/// Runs Verilator on `d` in `work` (its Verilog as `work/design.v`, the C++ model in
+/// `work/obj`, classes named `prefix…`), checks the ports against the generated header and
+/// returns the names of the generated `.cpp` files, sorted.
+fn verilate(d: &Design, tools: &Toolchain, prefix: &str, work: &Path) -> Result<Vec<String>> {
+    write_file(&work.join("design.v"), d.verilog)?;
+    let obj = work.join("obj");
+    let command = |program: &Path| {
+        let mut v = Command::new(program);
+        // Relative paths, so that Verilator's messages (also those compiled into the model,
+        // like `$finish` locations) name `design.v` rather than a temporary directory.
+        v.current_dir(work).args([
+            "--cc",
+            "--Mdir",
+            "obj",
+            "--prefix",
+            prefix,
+            "--top-module",
+            d.top,
+        ]);
+        if d.opts.trace {
+            v.arg("--trace");
+        }
+        v.arg("design.v");
+        v
+    };
+    let direct = tools
+        .verilator_bin
+        .as_ref()
+        // The root the script would export (the Perl script itself must not see it: with
+        // it set, Debian's script looks for `$VERILATOR_ROOT/bin/verilator_bin`).
+        .map(|bin| run_tool(command(bin).env("VERILATOR_ROOT", &tools.root), "verilator"));
+    if !matches!(direct, Some(Ok(_))) {
+        // Also when the direct run failed: the script raises the stack limit first, which a
+        // very large design may need, and its messages are the ones users know.
+        let _ = fs::remove_dir_all(&obj);
+        run_tool(&mut command(Path::new("verilator")), "verilator")?;
     }
-    v.arg("design.v");
-    run_tool(&mut v, "verilator")?;
 
-    let header_path = obj.join("Vtop.h");
+    let header_path = obj.join(format!("{prefix}.h"));
     let header = fs::read_to_string(&header_path).map_err(|e| Error::io(&header_path, e))?;
     check_ports_against_header(&header, d.ports)?;
 
@@ -531,27 +646,7 @@ fn compile_model(
         .filter(|n| n.ends_with(".cpp"))
         .collect();
     sources.sort();
-    let unit = work.join("unit.cpp");
-    write_file(&unit, &shim_source(d.ports, d.clock, d.opts, &sources))?;
-
-    let lib_tmp = work.join(MODEL_LIB);
-    let mut c = cxx_command(tools);
-    c.arg("-shared")
-        .arg("-I")
-        .arg(&obj)
-        .arg("-include")
-        .arg(&rt.pch_header)
-        .arg(&unit)
-        .arg("-o")
-        .arg(&lib_tmp)
-        // Keep each model's private copy of the runtime out of the dynamic symbol table, and
-        // fail here rather than at load time on a missing symbol.
-        .arg("-Wl,--exclude-libs,ALL")
-        .arg("-Wl,-z,defs")
-        .arg(&rt.archive);
-    run_tool(&mut c, CXX).map_err(|e| context(e, "compiling the model"))?;
-    let _ = fs::remove_dir_all(&obj);
-    publish(tmp, entry, MODEL_LIB)
+    Ok(sources)
 }
 
 /// The shim's translation unit: a prologue that includes the generated model and defines the
@@ -559,6 +654,19 @@ fn compile_model(
 /// template itself.
 fn shim_source(ports: &[Port], clock: &str, opts: &BuildOptions, sources: &[String]) -> String {
     let mut o = String::from("// Prologue generated by repact-hw for this design.\n");
+    o.push_str(&design_macros(ports, clock, opts));
+    o.push_str("\n// The generated model, compiled as one unit: faster than separate objects.\n");
+    for s in sources {
+        let _ = writeln!(o, "#include \"{s}\"");
+    }
+    o.push('\n');
+    o.push_str(SHIM_TEMPLATE);
+    o
+}
+
+/// The macros through which the shim template sees one design (see `shim.cpp.in`).
+fn design_macros(ports: &[Port], clock: &str, opts: &BuildOptions) -> String {
+    let mut o = String::new();
     let _ = writeln!(o, "#define REPACT_TRACE {}", u8::from(opts.trace));
     let _ = writeln!(o, "#define REPACT_ABI {SHIM_ABI}");
     let _ = writeln!(o, "#define REPACT_PORT_COUNT {}", ports.len());
@@ -567,12 +675,7 @@ fn shim_source(ports: &[Port], clock: &str, opts: &BuildOptions, sources: &[Stri
     for (i, p) in ports.iter().enumerate() {
         let _ = write!(o, " \\\n    X({i}, {})", p.name);
     }
-    o.push_str("\n\n// The generated model, compiled as one unit: faster than separate objects.\n");
-    for s in sources {
-        let _ = writeln!(o, "#include \"{s}\"");
-    }
     o.push('\n');
-    o.push_str(SHIM_TEMPLATE);
     o
 }
 
@@ -727,7 +830,7 @@ mod tests {
         assert!(src.starts_with(
             "// Prologue generated by repact-hw for this design.\n\
              #define REPACT_TRACE 1\n\
-             #define REPACT_ABI 1\n\
+             #define REPACT_ABI 2\n\
              #define REPACT_PORT_COUNT 2\n\
              #define REPACT_CLOCK clk\n\
              #define REPACT_PORTS(X) \\\n    X(0, clk) \\\n    X(1, y)\n\n"

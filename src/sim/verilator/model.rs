@@ -26,6 +26,88 @@ impl PortId {
     }
 }
 
+/// The valid/ready handshake of a [`VerilatedModel::stream`] run: three 1-bit ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handshake {
+    /// Driven high while input beats are left (`s_axis_tvalid`).
+    pub in_valid: PortId,
+    /// Read before each edge; a beat is accepted at an edge where both are high
+    /// (`s_axis_tready`).
+    pub in_ready: PortId,
+    /// After each edge where it is high, the output fields are captured (`m_axis_tvalid`;
+    /// the caller holds the output's ready high).
+    pub out_valid: PortId,
+}
+
+/// When a [`VerilatedModel::stream`] run stops: after `max_cycles` cycles, when the output
+/// buffers are full, or when all `in_beats` input beats were accepted and at least `out_want`
+/// output beats were captured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// Input beats to offer (the input buffers hold at least this many).
+    pub in_beats: u64,
+    /// Output beats to wait for once every input beat is in.
+    pub out_want: u64,
+    /// Most cycles to run.
+    pub max_cycles: u64,
+}
+
+/// What a [`VerilatedModel::stream`] run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamDone {
+    /// Cycles run (rising edges).
+    pub cycles: u64,
+    /// Input beats accepted.
+    pub accepted: u64,
+    /// Output beats captured.
+    pub produced: u64,
+    /// The edge (0-based, counted from the run's first) that accepted the first input beat.
+    pub first_accept: Option<u64>,
+    /// The edge after which the first output beat was captured.
+    pub first_output: Option<u64>,
+}
+
+/// Most fields per side of a [`VerilatedModel::stream`] run (the shim's fixed arrays).
+pub const STREAM_FIELDS: usize = 4;
+
+/// The shim's `RepactField` (see `shim.cpp.in`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawField {
+    port: *mut c_void,
+    buf: *mut u8,
+    bytes: u32,
+    top_mask32: u32,
+    mask: u64,
+}
+
+/// The shim's `RepactStream`.
+#[repr(C)]
+struct RawStream {
+    s_tvalid: *mut u8,
+    s_tready: *const u8,
+    m_tvalid: *const u8,
+    out_edges: *mut u64,
+    n_in: u32,
+    n_out: u32,
+    inputs: [RawField; STREAM_FIELDS],
+    outputs: [RawField; STREAM_FIELDS],
+}
+
+/// The shim's `RepactStreamDone`.
+#[repr(C)]
+#[derive(Default)]
+struct RawDone {
+    cycles: u64,
+    accepted: u64,
+    produced: u64,
+    first_accept: u64,
+    first_output: u64,
+}
+
+type StreamFn =
+    unsafe extern "C" fn(*mut c_void, *const RawStream, u64, u64, u64, u64, *mut RawDone) -> c_int;
+
 /// A loaded Verilator model: one instance of the design with its own `VerilatedContext`.
 ///
 /// `set`/`get` access the model's port storage directly and `tick` is one foreign call, so a
@@ -314,6 +396,140 @@ impl VerilatedModel {
         unsafe { (self.lib.trace_close_fn)(self.handle.as_ptr()) };
     }
 
+    /// Bytes of the port's storage in the model, which is also its per-beat size in the
+    /// buffers of [`stream`](Self::stream): 1, 2, 4 or 8 for ports up to 64 bits, 4 per
+    /// 32-bit word above. A value is stored little-endian, least significant word first.
+    ///
+    /// Panics if `id` is out of range for this model's ports.
+    pub fn storage_bytes(&self, id: PortId) -> usize {
+        Kind::bytes(self.lib.ports[id.0].width)
+    }
+
+    /// Streams beats through a valid/ready handshake in one foreign call: a whole batch of
+    /// cycles runs inside the shim, at the speed of a C++ testbench, and the caller checks
+    /// the captured outputs in bulk afterwards.
+    ///
+    /// Each cycle: `hs.in_valid` is driven high while input beats are left, and every port of
+    /// `inputs` is set (masked to its width, as [`set`](Self::set) does) from the next beat of
+    /// its buffer; `hs.in_ready` is read before the edge; one [`tick`](Self::tick); the beat
+    /// is accepted when valid and ready were both high; then, if `hs.out_valid` is high, every
+    /// port of `outputs` is copied into the next beat of its buffer. Buffers hold beat `i` at
+    /// byte `i * storage_bytes(port)` (see [`storage_bytes`](Self::storage_bytes)). Stops as
+    /// [`StreamLimits`] says, or when the output buffers (or `out_edges`) are full.
+    /// `out_edges`, when given, receives per captured output beat the edge after which it was
+    /// captured (as [`StreamDone::first_output`] counts). A VCD open in the model records the
+    /// cycles run.
+    ///
+    /// Errors: more than [`STREAM_FIELDS`] ports on a side, a handshake port wider than one
+    /// bit, an input buffer shorter than `in_beats` beats or an empty output buffer (bugs of
+    /// the caller), or a fatal error inside the model.
+    pub fn stream(
+        &mut self,
+        hs: Handshake,
+        inputs: &[(PortId, &[u8])],
+        outputs: &mut [(PortId, &mut [u8])],
+        out_edges: Option<&mut [u64]>,
+        limits: StreamLimits,
+    ) -> Result<StreamDone> {
+        let bug = |what: String| Error::Internal(format!("stream run: {what}"));
+        if inputs.len() > STREAM_FIELDS || outputs.len() > STREAM_FIELDS {
+            return Err(bug(format!("more than {STREAM_FIELDS} fields on a side")));
+        }
+        for id in [hs.in_valid, hs.in_ready, hs.out_valid] {
+            if self.slots[id.0].kind != Kind::B8 || self.lib.ports[id.0].width != 1 {
+                let name = &self.lib.ports[id.0].name;
+                return Err(bug(format!("handshake port `{name}` is not 1 bit wide")));
+            }
+        }
+        let empty = RawField {
+            port: std::ptr::null_mut(),
+            buf: std::ptr::null_mut(),
+            bytes: 0,
+            top_mask32: 0,
+            mask: 0,
+        };
+        let field = |id: PortId, buf: *mut u8| {
+            let s = self.slots[id.0];
+            RawField {
+                port: s.ptr as *mut c_void,
+                buf,
+                bytes: Kind::bytes(self.lib.ports[id.0].width) as u32,
+                top_mask32: s.top_mask32,
+                mask: s.mask,
+            }
+        };
+        let mut raw = RawStream {
+            s_tvalid: self.slots[hs.in_valid.0].ptr,
+            s_tready: self.slots[hs.in_ready.0].ptr,
+            m_tvalid: self.slots[hs.out_valid.0].ptr,
+            out_edges: std::ptr::null_mut(),
+            n_in: inputs.len() as u32,
+            n_out: outputs.len() as u32,
+            inputs: [empty; STREAM_FIELDS],
+            outputs: [empty; STREAM_FIELDS],
+        };
+        for (i, (id, buf)) in inputs.iter().enumerate() {
+            let need = limits
+                .in_beats
+                .saturating_mul(self.storage_bytes(*id) as u64);
+            if (buf.len() as u64) < need {
+                let name = &self.lib.ports[id.0].name;
+                return Err(bug(format!(
+                    "`{name}`: {} bytes for {} beats",
+                    buf.len(),
+                    limits.in_beats
+                )));
+            }
+            // Only read by the shim (`field_in`), although the C struct's pointer is mutable.
+            raw.inputs[i] = field(*id, buf.as_ptr() as *mut u8);
+        }
+        let mut out_cap = u64::MAX;
+        for (i, (id, buf)) in outputs.iter_mut().enumerate() {
+            out_cap = out_cap.min((buf.len() / self.storage_bytes(*id)) as u64);
+            raw.outputs[i] = field(*id, buf.as_mut_ptr());
+        }
+        if let Some(e) = out_edges {
+            out_cap = out_cap.min(e.len() as u64);
+            raw.out_edges = e.as_mut_ptr();
+        }
+        if out_cap == 0 {
+            return Err(bug("an output buffer holds no beat".into()));
+        }
+        let mut done = RawDone::default();
+        // SAFETY: `stream_fn` comes from the loaded library (signature fixed by the ABI
+        // check); `handle` is live. Every port pointer is the storage of the type `bytes`
+        // describes (checked at load), the handshake ports are 1-byte CData (checked above).
+        // Each input buffer holds at least `in_beats` beats and the shim reads beat `k` only
+        // while `k < in_beats`; each output buffer holds at least `out_cap` beats and the shim
+        // writes beat `j` (and `out_edges[j]`) only while `j < out_cap`. The buffers are borrowed for the call and
+        // do not overlap the model's storage; `raw` and `done` outlive it.
+        let rc = unsafe {
+            (self.lib.stream_fn)(
+                self.handle.as_ptr(),
+                &raw,
+                limits.in_beats,
+                out_cap,
+                limits.out_want,
+                limits.max_cycles,
+                &mut done,
+            )
+        };
+        if rc != 0 {
+            return Err(tool_err(
+                "verilator",
+                "the model stopped on a fatal error (see the message on stderr)",
+            ));
+        }
+        let at = |e: u64| (e != u64::MAX).then_some(e);
+        Ok(StreamDone {
+            cycles: done.cycles,
+            accepted: done.accepted,
+            produced: done.produced,
+            first_accept: at(done.first_accept),
+            first_output: at(done.first_output),
+        })
+    }
+
     /// Sets all inputs except the clock from one flat stimulus vector: for each input port in
     /// port order, `ceil(width / 64)` words, least significant first (the layout of
     /// [`crate::sim::icarus::replay`]'s inputs). Missing words count as zero.
@@ -434,6 +650,7 @@ pub(super) struct Loaded {
     eval_fn: unsafe extern "C" fn(*mut c_void) -> c_int,
     tick_fn: unsafe extern "C" fn(*mut c_void) -> c_int,
     tick_n_fn: unsafe extern "C" fn(*mut c_void, u64) -> c_int,
+    stream_fn: StreamFn,
     status_fn: unsafe extern "C" fn(*mut c_void) -> u32,
     trace_open_fn: unsafe extern "C" fn(*mut c_void, *const c_char) -> c_int,
     trace_close_fn: unsafe extern "C" fn(*mut c_void),
@@ -446,7 +663,15 @@ pub(super) struct Loaded {
 }
 
 impl Loaded {
-    pub(super) fn open(path: &Path, ports: &[Port], clock: &str, trace: bool) -> Result<Loaded> {
+    /// Loads the model whose shim symbols are named `{symbols}repact_*` in `path` (`symbols` is
+    /// empty for a library of one model, a per-model prefix in a batch library).
+    pub(super) fn open(
+        path: &Path,
+        symbols: &str,
+        ports: &[Port],
+        clock: &str,
+        trace: bool,
+    ) -> Result<Loaded> {
         let load_err = |e: libloading::Error| {
             tool_err(
                 "verilator",
@@ -463,7 +688,7 @@ impl Loaded {
             ($name:literal) => {
                 // SAFETY: the shim defines each symbol with exactly the signature it is read as
                 // (guarded by the ABI check below).
-                *unsafe { lib.get(concat!($name, "\0").as_bytes()) }.map_err(load_err)?
+                *unsafe { lib.get(format!("{symbols}{}\0", $name).as_bytes()) }.map_err(load_err)?
             };
         }
         let abi_fn: unsafe extern "C" fn() -> u32 = sym!("repact_shim_abi");
@@ -487,6 +712,7 @@ impl Loaded {
             eval_fn: sym!("repact_eval"),
             tick_fn: sym!("repact_tick"),
             tick_n_fn: sym!("repact_tick_n"),
+            stream_fn: sym!("repact_stream"),
             status_fn: sym!("repact_status"),
             trace_open_fn: sym!("repact_trace_open"),
             trace_close_fn: sym!("repact_trace_close"),

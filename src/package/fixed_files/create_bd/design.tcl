@@ -1,9 +1,3 @@
-# create_bd.tcl -- a Zynq-7000 block design around one repact-hw activation core.
-#
-#   PS7 M_AXI_GP0 --AXI4-Lite--> AXI DMA registers (simple mode, no scatter-gather)
-# >>> axilite
-#   PS7 M_AXI_GP0 --AXI4-Lite--> core S_AXI registers (thresholds, coefficients, LAYER_SELECT)
-# <<< axilite
 #   DDR --HP0--> DMA MM2S --> core S_AXIS --> core M_AXIS --> DMA S2MM --HP0--> DDR
 #   aclk = PS7 FCLK_CLK0 at the achievable frequency nearest to --clock-mhz (config.tcl's
 #   fclk_mhz: the IO PLL divided by two 6-bit dividers); aresetn from a proc_sys_reset on it;
@@ -127,61 +121,3 @@ apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list \
     Master {/processing_system7_0/M_AXI_GP0} Slave {/axi_dma_0/S_AXI_LITE} \
     ddr_seg {Auto} intc_ip {New AXI Interconnect} master_apm {0}] \
     [get_bd_intf_pins axi_dma_0/S_AXI_LITE]
-# >>> axilite
-# The core's register slave (run-time coefficients) on GP0 too, behind the interconnect the
-# rule above made; assign_bd_address below gives it its address range.
-if {[dict exists $::repact::core $core interfaces S_AXI]} {
-    apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list \
-        Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} \
-        Master {/processing_system7_0/M_AXI_GP0} Slave /$inst/S_AXI \
-        ddr_seg {Auto} intc_ip {Auto} master_apm {0}] \
-        [get_bd_intf_pins $inst/S_AXI]
-}
-# <<< axilite
-apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list \
-    Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} \
-    Master {/axi_dma_0/M_AXI_MM2S} Slave {/processing_system7_0/S_AXI_HP0} \
-    ddr_seg {Auto} intc_ip {New AXI Interconnect} master_apm {0}] \
-    [get_bd_intf_pins processing_system7_0/S_AXI_HP0]
-apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list \
-    Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} \
-    Master {/axi_dma_0/M_AXI_S2MM} Slave {/processing_system7_0/S_AXI_HP0} \
-    ddr_seg {Auto} intc_ip {Auto} master_apm {0}] \
-    [get_bd_intf_pins axi_dma_0/M_AXI_S2MM]
-
-# ---- Interrupts: MM2S and S2MM completion to the PS ------------------------------------------
-set concat [create_bd_cell -type ip -vlnv xilinx.com:ip:xlconcat:2.1 xlconcat_0]
-set_property CONFIG.NUM_PORTS {2} $concat
-connect_bd_net [get_bd_pins axi_dma_0/mm2s_introut] [get_bd_pins xlconcat_0/In0]
-connect_bd_net [get_bd_pins axi_dma_0/s2mm_introut] [get_bd_pins xlconcat_0/In1]
-connect_bd_net [get_bd_pins xlconcat_0/dout] [get_bd_pins processing_system7_0/IRQ_F2P]
-
-# ---- Addresses, checks, wrapper ---------------------------------------------------------------
-assign_bd_address
-validate_bd_design
-save_bd_design
-set bd_file [get_files $bd_name.bd]
-generate_target all $bd_file
-set wrapper [make_wrapper -files $bd_file -top]
-add_files -norecurse $wrapper
-set_property top ${bd_name}_wrapper [current_fileset]
-update_compile_order -fileset sources_1
-
-# ---- Optionally: implementation, bitstream, PYNQ overlay and Vitis platform --------------------
-if {[dict get $opts bitstream]} {
-    launch_runs impl_1 -to_step write_bitstream -jobs [dict get $opts jobs]
-    wait_on_run impl_1
-    if {[get_property PROGRESS [get_runs impl_1]] ne "100%"} {
-        error "create_bd.tcl: implementation did not finish; see the logs under $project_dir"
-    }
-    set overlay [file join $project_dir overlay]
-    file mkdir $overlay
-    # PYNQ wants <name>.bit and <name>.hwh side by side.
-    set bits [glob -directory [get_property DIRECTORY [get_runs impl_1]] *.bit]
-    file copy -force [lindex $bits 0] [file join $overlay $bd_name.bit]
-    set hwh [get_files -all -of_objects $bd_file $bd_name.hwh]
-    file copy -force [lindex $hwh 0] [file join $overlay $bd_name.hwh]
-    write_hw_platform -fixed -include_bit -force -file [file join $overlay $bd_name.xsa]
-    puts "create_bd.tcl: overlay in $overlay"
-}
-puts "create_bd.tcl: block design $bd_name with $inst in $project_dir"

@@ -1,19 +1,3 @@
-# package_ip.tcl -- re-package the repact-hw cores with Vivado's own IP packager (ipx::).
-#
-# repact-hw already writes a complete IP per core in ip/<top>/ (component.xml, xgui, OOC
-# constraints). Use this script if you prefer a component.xml written by your Vivado version
-# (with its checksums and packaging records). The result has the same VLNV, the same bus
-# interfaces and the same port maps, all taken from config.tcl beside this script.
-#
-# Usage:
-#   vivado -mode batch -source vivado/package_ip.tcl -tclargs [-core TOP] [-out DIR]
-# -core: one core (default: every core). -out: where <top>/component.xml go (default: the
-# folder ip_vivado beside ip/); relative paths are relative to the current directory. Point
-# create_bd.tcl at it with -ip_repo DIR.
-# >>> axilite
-# A core with an AXI4-Lite slave also gets its memory map (registers and fields) from
-# config.tcl.
-# <<< axilite
 
 set script_dir [file dirname [file normalize [info script]]]
 source [file join $script_dir config.tcl]
@@ -90,41 +74,3 @@ foreach core $cores {
             set_property value $value [ipx::add_bus_parameter $param $bif]
         }
     }
-    # >>> axilite
-    # The AXI4-Lite slave's memory map: one address block with the registers and their fields,
-    # as in repact-hw's component.xml (the packager's inferred map is replaced, like the
-    # interfaces).
-    if {[dict exists $facts memory_maps]} {
-        foreach mm [ipx::get_memory_maps -of_objects $ip] {
-            ipx::remove_memory_map [get_property NAME $mm] $ip
-        }
-        dict for {name map} [dict get $facts memory_maps] {
-            set mm [ipx::add_memory_map $name $ip]
-            set_property slave_memory_map_ref $name [ipx::get_bus_interfaces $name -of_objects $ip]
-            set block [ipx::add_address_block [dict get $map block] $mm]
-            set_property -dict [list base_address 0 range [dict get $map range] \
-                width [dict get $map width] usage [dict get $map usage]] $block
-            foreach r [dict get $map registers] {
-                set reg [ipx::add_register [dict get $r name] $block]
-                set_property -dict [list address_offset [dict get $r offset] \
-                    size [dict get $map width] access [dict get $r access] \
-                    description [dict get $r description]] $reg
-                foreach fld [dict get $r fields] {
-                    set field [ipx::add_field [dict get $fld name] $reg]
-                    set_property -dict [list bit_offset [dict get $fld lsb] \
-                        bit_width [dict get $fld width] access [dict get $r access]] $field
-                }
-            }
-        }
-    }
-    # <<< axilite
-
-    ipx::create_xgui_files $ip
-    ipx::update_checksums $ip
-    ipx::check_integrity $ip
-    ipx::save_core $ip
-    close_project
-    file delete -force $scratch
-    puts "package_ip.tcl: [dict get $facts vlnv] in $root"
-}
-file delete -force [file join $out .projects]

@@ -1,0 +1,3 @@
+    "LayerInfo",
+    "RepActRegisters",
+    "decode_fields",
