@@ -135,3 +135,17 @@ pub(crate) fn trim_constants(
     }
     best
 }
+
+#[cfg(test)]
+mod tests {
+    use super::round_to;
+
+    #[test]
+    fn round_to_rounds_half_up_to_multiples() {
+        assert_eq!(
+            [5, 6, 7, -5, -6, -7, 8].map(|v| round_to(v, 2)),
+            [4, 8, 8, -4, -4, -8, 8]
+        );
+        assert_eq!(round_to(-3, 0), -3);
+    }
+}
