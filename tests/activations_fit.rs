@@ -55,8 +55,8 @@ fn check(a: &Activation, fin: ApFixed, fout: ApFixed) -> (TablePlan, f64) {
     };
     let seconds = start.elapsed().as_secs_f64();
     let m = measured_ulp(&p, &f, fin, fout);
-    // The fit may use at most the largest share of the pre-rounding budget it tries.
-    assert!(m <= 0.75 * 0.0625 + 1e-12, "{a} at {fin}: {m} ULP");
+    // The fit may use at most the largest share of the pre-rounding budget it tries (7/8).
+    assert!(m <= 0.875 * 0.0625 + 1e-12, "{a} at {fin}: {m} ULP");
     assert!(
         (m - p.fit_error_ulp).abs() < 1e-9,
         "{a} at {fin}: {m} vs {}",
@@ -148,7 +148,7 @@ proptest! {
         match plan(&f, &opts, DatapathChoice::Poly) {
             Ok(Plan::Table(p)) => {
                 let m = measured_ulp(&p, &f, fin, fout);
-                prop_assert!(m <= 0.75 * 0.0625 + 1e-12, "{m} ULP");
+                prop_assert!(m <= 0.875 * 0.0625 + 1e-12, "{m} ULP");
             }
             Ok(other) => prop_assert!(false, "poly was forced, got {other:?}"),
             Err(r) => prop_assert!(r.reason.contains("raise --max-error-ulp to about"), "{}", r.reason),

@@ -686,8 +686,10 @@ pub fn plan(
     }
 }
 
-/// Fit shares tried: a larger share needs fewer segments but wider coefficients.
-const FIT_SHARES: [f64; 3] = [0.5, 0.625, 0.75];
+/// Fit shares tried: a larger share needs fewer segments but wider coefficients. 7/8 is how
+/// Mish at `ap_fixed<16,6>` fits 128 segments (at 3/4 it needs 256, and a 256-entry ROM
+/// costs twice the LUT6s per bit column of a 128-entry one, more than the wider columns).
+const FIT_SHARES: [f64; 4] = [0.5, 0.625, 0.75, 0.875];
 
 /// The cheapest table plan for the sampled function, over the fit shares
 /// ([`FitOptions::fit_share`] and the larger [`FIT_SHARES`]).
@@ -851,8 +853,13 @@ mod tests {
                 p.fit_error_ulp, p.below, p.above
             );
             let measured = plan_error(&p, &f, fin, fout);
+            // plan_table may use up to the largest share it tries (Mish takes 7/8).
+            let largest = FitOptions {
+                fit_share: FIT_SHARES[FIT_SHARES.len() - 1],
+                ..opts
+            };
             assert!(
-                measured <= opts.fit_budget() / fout.ulp() + 1e-12,
+                measured <= largest.fit_budget() / fout.ulp() + 1e-12,
                 "{name}: {measured} ULP"
             );
             assert!((measured - p.fit_error_ulp).abs() < 1e-9, "{name}");
