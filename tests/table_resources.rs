@@ -96,3 +96,46 @@ fn mish_table_core_meets_the_16_bit_resource_target() {
 fn elu_table_core_meets_the_16_bit_resource_target() {
     check("elu");
 }
+
+/// The ROM datapath at `ap_fixed<8,3>` in and out (issue 8: 0 DSP48E1, at most 40 LUT, at
+/// most 0.5 ULP), for every smooth activation `auto` gives the ROM: the lane — the datapath —
+/// by Yosys, and the error measured on all 256 inputs. The whole core with its AXI4-Stream
+/// wrapper (skid buffer, sideband) adds about 16 LUT; README gives both.
+#[test]
+fn rom_datapaths_at_8_bits_take_no_dsp_and_at_most_40_lut() {
+    use repact_hw::model::ACTIVATIONS;
+    let f = fmt(8, 3);
+    let mut names: Vec<String> = ACTIVATIONS
+        .iter()
+        .filter(|a| !a.exact)
+        .map(|a| a.name.to_string())
+        .collect();
+    names.push("gelu:approximate=tanh".into());
+    for text in names {
+        let a = Activation::parse_cli(&text).unwrap();
+        let built = build_fitted(
+            "act",
+            &a,
+            &SpecOptions::with_formats(f, f),
+            DatapathChoice::Auto,
+        )
+        .unwrap();
+        let spec = built.spec;
+        assert!(
+            matches!(spec.select(), SegmentSelect::Rom),
+            "{text}: auto did not choose the ROM"
+        );
+        let measured = spec.layers()[0].bound.total_ulp;
+        assert!(measured <= 0.5, "{text}: {measured} ULP");
+        let core = generate_baked(&spec, 0, &CoreOptions::new("rom")).unwrap();
+        let r = synthesize(&core.verilog, "rom_lane").expect("yosys runs");
+        let line = format!(
+            "{text}: lane {} LUT, {} FF, {} DSP48E1, {} BRAM36, {measured:.4} ULP",
+            r.lut, r.ff, r.dsp48e1, r.bram36
+        );
+        eprintln!("{line}");
+        assert!(r.lut <= 40, "{line}");
+        assert_eq!(r.dsp48e1, 0, "{line}");
+        assert_eq!(r.bram36, 0.0, "{line}");
+    }
+}
