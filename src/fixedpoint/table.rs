@@ -684,10 +684,10 @@ impl DatapathSpec {
                 total_ulp: measured,
             };
             // The constants' bits the budget does not need, dropped (fewer ROM columns).
-            // Over budget on any code (the meter stops at the first) counts as infinite.
+            // Over budget on any code counts as infinite; the witnesses and the strided pass
+            // reject a too-coarse trim before any full pass, as for the formats above.
             let (mut spec, measured) = trim_constants(spec, measured, |s| {
-                meter
-                    .measure(s, opts.max_error_ulp)
+                measure_within(&meter, s, opts.max_error_ulp, &mut witnesses)
                     .map_or(f64::INFINITY, |(e, _)| e)
             });
             spec.layers_mut()[0].bound.total_ulp = measured;

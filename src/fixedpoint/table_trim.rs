@@ -113,7 +113,7 @@ fn trimmed(spec: &DatapathSpec, which: Constant, z: u32) -> Option<DatapathSpec>
 pub(crate) fn trim_constants(
     spec: DatapathSpec,
     measured: f64,
-    measure: impl Fn(&DatapathSpec) -> f64,
+    mut measure: impl FnMut(&DatapathSpec) -> f64,
 ) -> (DatapathSpec, f64) {
     let budget = spec.max_error_ulp();
     let mut best = (spec, measured);
