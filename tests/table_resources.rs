@@ -10,35 +10,52 @@
 
 use repact_hw::fit::build::build_fitted;
 use repact_hw::fit::DatapathChoice;
-use repact_hw::fixedpoint::{ApFixed, SegmentSelect, SpecOptions};
+use repact_hw::fixedpoint::{ApFixed, DatapathSpec, SegmentSelect, SpecOptions};
 use repact_hw::hdl::{generate_baked, CoreOptions};
 use repact_hw::model::Activation;
-use repact_hw::package::synthesize;
+use repact_hw::package::{synthesize, ResourceCounts};
 
 fn fmt(w: u32, i: i32) -> ApFixed {
     ApFixed::new(w, i).unwrap()
 }
 
+/// What [`synthesized`] built and measured.
+struct Synthesized {
+    spec: DatapathSpec,
+    resources: ResourceCounts,
+    /// The spec's error, measured on every input code (ULP).
+    measured: f64,
+}
+
+/// Builds `text` in `f` in and out with `choice` and synthesizes the module `unit` of the
+/// one-lane core `core` (the core itself, or `core_lane` for its datapath).
+fn synthesized(text: &str, f: ApFixed, choice: DatapathChoice, unit: &str) -> Synthesized {
+    let a = Activation::parse_cli(text).unwrap();
+    let spec = build_fitted("act", &a, &SpecOptions::with_formats(f, f), choice)
+        .unwrap()
+        .spec;
+    let measured = spec.layers()[0].bound.total_ulp;
+    let core = generate_baked(&spec, 0, &CoreOptions::new("core")).unwrap();
+    let resources = synthesize(&core.verilog, unit).expect("yosys runs");
+    Synthesized {
+        spec,
+        resources,
+        measured,
+    }
+}
+
 /// Builds `text` as a table core at 16 bits and synthesizes it.
 fn check(text: &str) -> String {
-    let a = Activation::parse_cli(text).unwrap();
-    let f = fmt(16, 6);
-    let built = build_fitted(
-        "act",
-        &a,
-        &SpecOptions::with_formats(f, f),
-        DatapathChoice::Poly,
-    )
-    .unwrap();
-    let spec = built.spec;
+    let Synthesized {
+        spec,
+        resources: r,
+        measured,
+    } = synthesized(text, fmt(16, 6), DatapathChoice::Poly, "core");
     assert!(
         matches!(spec.select(), SegmentSelect::Table(_)),
         "{text}: not a table"
     );
-    let measured = spec.layers()[0].bound.total_ulp;
     assert!(measured <= 0.5625, "{text}: {measured} ULP");
-    let core = generate_baked(&spec, 0, &CoreOptions::new("tbl")).unwrap();
-    let r = synthesize(&core.verilog, "tbl").expect("yosys runs");
     let line = format!(
         "{text}: {} LUT, {} LUTRAM, {} FF, {} DSP48E1, {} BRAM36, {measured:.4} ULP",
         r.lut, r.lutram, r.ff, r.dsp48e1, r.bram36
@@ -112,23 +129,16 @@ fn rom_datapaths_at_8_bits_take_no_dsp_and_at_most_40_lut() {
         .collect();
     names.push("gelu:approximate=tanh".into());
     for text in names {
-        let a = Activation::parse_cli(&text).unwrap();
-        let built = build_fitted(
-            "act",
-            &a,
-            &SpecOptions::with_formats(f, f),
-            DatapathChoice::Auto,
-        )
-        .unwrap();
-        let spec = built.spec;
+        let Synthesized {
+            spec,
+            resources: r,
+            measured,
+        } = synthesized(&text, f, DatapathChoice::Auto, "core_lane");
         assert!(
             matches!(spec.select(), SegmentSelect::Rom),
             "{text}: auto did not choose the ROM"
         );
-        let measured = spec.layers()[0].bound.total_ulp;
         assert!(measured <= 0.5, "{text}: {measured} ULP");
-        let core = generate_baked(&spec, 0, &CoreOptions::new("rom")).unwrap();
-        let r = synthesize(&core.verilog, "rom_lane").expect("yosys runs");
         let line = format!(
             "{text}: lane {} LUT, {} FF, {} DSP48E1, {} BRAM36, {measured:.4} ULP",
             r.lut, r.ff, r.dsp48e1, r.bram36
